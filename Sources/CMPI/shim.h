@@ -1,0 +1,167 @@
+// The C shim of swift-mpi: what Swift cannot import from <mpi.h> directly.
+//
+// Open MPI's predefined handles (MPI_COMM_WORLD, MPI_DOUBLE, MPI_SUM, ...) are
+// macros that take the address of global objects, and MPICH's are integer
+// constants behind casts. Swift imports neither, so each handle gets a
+// `static inline` getter here. The getters compile to a load of a constant and
+// are inlined into Swift callers.
+#ifndef SWIFT_MPI_SHIM_H
+#define SWIFT_MPI_SHIM_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#pragma clang assume_nonnull begin
+
+// Open MPI's handles are pointers and MPICH's are integers. Out-parameters of
+// handle type import into Swift as UnsafeMutablePointer<MPI_Comm?> in the first
+// case and UnsafeMutablePointer<MPI_Comm> in the second; the wrappers below
+// take a pointer to a non-null handle so that one Swift source serves both.
+#if defined(OPEN_MPI)
+#define SWIFTMPI_HANDLE _Nonnull
+#else
+#define SWIFTMPI_HANDLE
+#endif
+
+// MARK: - Implementation identity
+
+/// 1 when built against Open MPI, 2 for MPICH, 0 otherwise.
+static inline int swiftmpi_implementation(void) {
+#if defined(OPEN_MPI)
+    return 1;
+#elif defined(MPICH)
+    return 2;
+#else
+    return 0;
+#endif
+}
+
+// MARK: - Communicators and special values
+
+static inline MPI_Comm swiftmpi_comm_world(void) { return MPI_COMM_WORLD; }
+static inline MPI_Comm swiftmpi_comm_self(void) { return MPI_COMM_SELF; }
+static inline MPI_Comm swiftmpi_comm_null(void) { return MPI_COMM_NULL; }
+static inline MPI_Errhandler swiftmpi_errors_return(void) { return MPI_ERRORS_RETURN; }
+static inline MPI_Status *_Nullable swiftmpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
+static inline void *swiftmpi_in_place(void) { return MPI_IN_PLACE; }
+static inline MPI_Datatype swiftmpi_datatype_null(void) { return MPI_DATATYPE_NULL; }
+static inline MPI_Op swiftmpi_op_null(void) { return MPI_OP_NULL; }
+
+static inline int swiftmpi_any_source(void) { return MPI_ANY_SOURCE; }
+static inline int swiftmpi_any_tag(void) { return MPI_ANY_TAG; }
+static inline int swiftmpi_proc_null(void) { return MPI_PROC_NULL; }
+static inline int swiftmpi_undefined(void) { return MPI_UNDEFINED; }
+static inline int swiftmpi_tag_ub_keyval(void) { return MPI_TAG_UB; }
+static inline int swiftmpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
+static inline int swiftmpi_max_library_version_string(void) { return MPI_MAX_LIBRARY_VERSION_STRING; }
+static inline int swiftmpi_ident(void) { return MPI_IDENT; }
+static inline int swiftmpi_congruent(void) { return MPI_CONGRUENT; }
+
+static inline int swiftmpi_thread_single(void) { return MPI_THREAD_SINGLE; }
+static inline int swiftmpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
+static inline int swiftmpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
+static inline int swiftmpi_thread_multiple(void) { return MPI_THREAD_MULTIPLE; }
+
+// MARK: - Status fields
+
+static inline int swiftmpi_status_source(const MPI_Status *status) { return status->MPI_SOURCE; }
+static inline int swiftmpi_status_tag(const MPI_Status *status) { return status->MPI_TAG; }
+
+// MARK: - Datatypes
+
+static inline MPI_Datatype swiftmpi_float(void) { return MPI_FLOAT; }
+static inline MPI_Datatype swiftmpi_double(void) { return MPI_DOUBLE; }
+static inline MPI_Datatype swiftmpi_int8(void) { return MPI_INT8_T; }
+static inline MPI_Datatype swiftmpi_int16(void) { return MPI_INT16_T; }
+static inline MPI_Datatype swiftmpi_int32(void) { return MPI_INT32_T; }
+static inline MPI_Datatype swiftmpi_int64(void) { return MPI_INT64_T; }
+static inline MPI_Datatype swiftmpi_uint8(void) { return MPI_UINT8_T; }
+static inline MPI_Datatype swiftmpi_uint16(void) { return MPI_UINT16_T; }
+static inline MPI_Datatype swiftmpi_uint32(void) { return MPI_UINT32_T; }
+static inline MPI_Datatype swiftmpi_uint64(void) { return MPI_UINT64_T; }
+static inline MPI_Datatype swiftmpi_c_bool(void) { return MPI_C_BOOL; }
+static inline MPI_Datatype swiftmpi_c_float_complex(void) { return MPI_C_FLOAT_COMPLEX; }
+static inline MPI_Datatype swiftmpi_c_double_complex(void) { return MPI_C_DOUBLE_COMPLEX; }
+static inline MPI_Datatype swiftmpi_byte(void) { return MPI_BYTE; }
+
+// MARK: - Reduction operations
+
+static inline MPI_Op swiftmpi_op_sum(void) { return MPI_SUM; }
+static inline MPI_Op swiftmpi_op_prod(void) { return MPI_PROD; }
+static inline MPI_Op swiftmpi_op_min(void) { return MPI_MIN; }
+static inline MPI_Op swiftmpi_op_max(void) { return MPI_MAX; }
+static inline MPI_Op swiftmpi_op_land(void) { return MPI_LAND; }
+static inline MPI_Op swiftmpi_op_lor(void) { return MPI_LOR; }
+static inline MPI_Op swiftmpi_op_lxor(void) { return MPI_LXOR; }
+static inline MPI_Op swiftmpi_op_band(void) { return MPI_BAND; }
+static inline MPI_Op swiftmpi_op_bor(void) { return MPI_BOR; }
+static inline MPI_Op swiftmpi_op_bxor(void) { return MPI_BXOR; }
+
+// MARK: - Error classes (MPI 3.1 section 8.4)
+
+static inline int swiftmpi_success(void) { return MPI_SUCCESS; }
+static inline int swiftmpi_err_buffer(void) { return MPI_ERR_BUFFER; }
+static inline int swiftmpi_err_count(void) { return MPI_ERR_COUNT; }
+static inline int swiftmpi_err_type(void) { return MPI_ERR_TYPE; }
+static inline int swiftmpi_err_tag(void) { return MPI_ERR_TAG; }
+static inline int swiftmpi_err_comm(void) { return MPI_ERR_COMM; }
+static inline int swiftmpi_err_rank(void) { return MPI_ERR_RANK; }
+static inline int swiftmpi_err_request(void) { return MPI_ERR_REQUEST; }
+static inline int swiftmpi_err_root(void) { return MPI_ERR_ROOT; }
+static inline int swiftmpi_err_group(void) { return MPI_ERR_GROUP; }
+static inline int swiftmpi_err_op(void) { return MPI_ERR_OP; }
+static inline int swiftmpi_err_topology(void) { return MPI_ERR_TOPOLOGY; }
+static inline int swiftmpi_err_dims(void) { return MPI_ERR_DIMS; }
+static inline int swiftmpi_err_arg(void) { return MPI_ERR_ARG; }
+static inline int swiftmpi_err_unknown(void) { return MPI_ERR_UNKNOWN; }
+static inline int swiftmpi_err_truncate(void) { return MPI_ERR_TRUNCATE; }
+static inline int swiftmpi_err_other(void) { return MPI_ERR_OTHER; }
+static inline int swiftmpi_err_intern(void) { return MPI_ERR_INTERN; }
+static inline int swiftmpi_err_in_status(void) { return MPI_ERR_IN_STATUS; }
+static inline int swiftmpi_err_pending(void) { return MPI_ERR_PENDING; }
+static inline int swiftmpi_err_no_mem(void) { return MPI_ERR_NO_MEM; }
+static inline int swiftmpi_err_lastcode(void) { return MPI_ERR_LASTCODE; }
+
+// MARK: - Calls with handle out-parameters
+
+static inline int swiftmpi_comm_dup(MPI_Comm comm, MPI_Comm SWIFTMPI_HANDLE *out) { return MPI_Comm_dup(comm, out); }
+static inline int swiftmpi_comm_split(MPI_Comm comm, int color, int key, MPI_Comm SWIFTMPI_HANDLE *out) {
+    return MPI_Comm_split(comm, color, key, out);
+}
+static inline int swiftmpi_comm_free(MPI_Comm SWIFTMPI_HANDLE *comm) { return MPI_Comm_free(comm); }
+static inline int swiftmpi_op_create(MPI_User_function *function, int commute, MPI_Op SWIFTMPI_HANDLE *out) {
+    return MPI_Op_create(function, commute, out);
+}
+static inline int swiftmpi_op_free(MPI_Op SWIFTMPI_HANDLE *op) { return MPI_Op_free(op); }
+static inline int swiftmpi_type_contiguous(int count, MPI_Datatype base, MPI_Datatype SWIFTMPI_HANDLE *out) {
+    return MPI_Type_contiguous(count, base, out);
+}
+/// A datatype of `blocks` blocks of `block` followed by `rest` elements of `base`,
+/// whose extent is exactly `extent` bytes (used for messages over INT_MAX elements).
+static inline int swiftmpi_type_blocks_and_rest(int blocks, MPI_Datatype block, MPI_Aint restOffset, int rest,
+                                                MPI_Datatype base, MPI_Aint extent,
+                                                MPI_Datatype SWIFTMPI_HANDLE *out) {
+    int lengths[2] = { blocks, rest };
+    MPI_Aint offsets[2] = { 0, restOffset };
+    MPI_Datatype types[2] = { block, base };
+    MPI_Datatype tmp;
+    int code = MPI_Type_create_struct(rest > 0 ? 2 : 1, lengths, offsets, types, &tmp);
+    if (code != MPI_SUCCESS) return code;
+    code = MPI_Type_create_resized(tmp, 0, extent, out);
+    MPI_Type_free(&tmp);
+    return code;
+}
+static inline int swiftmpi_type_commit(MPI_Datatype SWIFTMPI_HANDLE *type) { return MPI_Type_commit(type); }
+static inline int swiftmpi_type_free(MPI_Datatype SWIFTMPI_HANDLE *type) { return MPI_Type_free(type); }
+/// The number of basic elements received, as MPI_Count (MPI_Get_elements_x).
+static inline int swiftmpi_get_elements(const MPI_Status *status, MPI_Datatype type, long long *count) {
+    MPI_Count n = 0;
+    int code = MPI_Get_elements_x(status, type, &n);
+    *count = (long long)n;
+    return code;
+}
+
+#pragma clang assume_nonnull end
+
+#endif // SWIFT_MPI_SHIM_H

@@ -1,0 +1,409 @@
+import CMPI
+
+// The data-movement collectives: allgather, alltoall, barrier, bcast, gather and scatter.
+//
+// Each takes a ShapedArray, a plain array or a scalar. Shape-preserving ones
+// (alltoall, bcast) return the input's type; shape-changing ones (allgather,
+// gather, scatter) return a ShapedArray. Messages of more than Int32.max
+// elements travel as one element of a derived datatype (see LargeCount.swift).
+
+// MARK: allgather
+
+/// Gathers `x` from every rank onto every rank.
+///
+/// The counterpart of `mpi4jax.allgather(x)`. `x` must have the same shape and
+/// type on all ranks.
+///
+/// - Parameters:
+///   - x: This rank's contribution. It is not modified.
+///   - comm: The communicator; `nil` means ``Communicator/default``.
+///   - token: Orders this operation after the one that returned it.
+/// - Returns: A new array of shape `[size] + x.shape` whose row `r` is rank `r`'s `x`, and the new token.
+///
+/// The corresponding C function is `MPI_Allgather`.
+@inlinable
+public func allgather<T: MPIScalar>(
+    _ x: ShapedArray<T>, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> (ShapedArray<T>, Token) {
+    let comm = try Communicator.resolve(comm, "allgather")
+    let count = x.scalarCount
+    let type = T.mpiDatatype.handle
+    var code: Int32 = 0
+    let result: [T] = x._scalars.withUnsafeBufferPointer { source in
+        makeUninitializedArray(count: count * comm.size) { destination in
+            code = withMessage(count: count, of: type, elementSize: MemoryLayout<T>.stride) { n, t in
+                MPI_Allgather(source.baseAddress, n, t, destination.baseAddress, n, t, comm.handle)
+            }
+        }
+    }
+    try check(code, "allgather")
+    return (ShapedArray(_uncheckedShape: [comm.size] + x._shape, scalars: result), advance(token))
+}
+
+/// The plain-array form of ``allgather(_:comm:token:)-(ShapedArray<T>,_,_)``: the result has shape `[size, x.count]`.
+///
+/// The corresponding C function is `MPI_Allgather`.
+@inlinable
+public func allgather<T: MPIScalar>(
+    _ x: [T], comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> (ShapedArray<T>, Token) {
+    try allgather(ShapedArray(x), comm: comm, token: token)
+}
+
+/// The scalar form of ``allgather(_:comm:token:)-(ShapedArray<T>,_,_)``: the result has shape `[size]`.
+///
+/// The corresponding C function is `MPI_Allgather`.
+@inlinable
+public func allgather<T: MPIScalar>(
+    _ x: T, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> (ShapedArray<T>, Token) {
+    try allgather(ShapedArray(scalar: x), comm: comm, token: token)
+}
+
+// MARK: alltoall
+
+/// Sends block `i` of `x` to rank `i`, and receives block `i` of the result from rank `i`.
+///
+/// The counterpart of `mpi4jax.alltoall(x)`. The first axis of `x` must have
+/// size `comm.size`; row `i` of the result is the row that rank `i` sent to this rank.
+///
+/// - Parameters:
+///   - x: An array whose first axis has `size` rows. It is not modified.
+///   - comm: The communicator; `nil` means ``Communicator/default``.
+///   - token: Orders this operation after the one that returned it.
+/// - Returns: A new array of `x`'s shape, and the new token.
+/// - Throws: ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` for a 0-d `x` or a
+///   first axis other than `size`, before anything is communicated.
+///
+/// The corresponding C function is `MPI_Alltoall`.
+@inlinable
+public func alltoall<T: MPIScalar>(
+    _ x: ShapedArray<T>, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> (ShapedArray<T>, Token) {
+    let result = try _alltoall(x._scalars, shape: x._shape, comm: comm)
+    return (ShapedArray(_uncheckedShape: x._shape, scalars: result), advance(token))
+}
+
+/// The plain-array form of ``alltoall(_:comm:token:)-(ShapedArray<T>,_,_)``: `x.count` must equal
+/// `size`, and element `i` goes to rank `i`.
+///
+/// The corresponding C function is `MPI_Alltoall`.
+@inlinable
+public func alltoall<T: MPIScalar>(
+    _ x: [T], comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> ([T], Token) {
+    (try _alltoall(x, shape: [x.count], comm: comm), advance(token))
+}
+
+@inlinable
+func _alltoall<T: MPIScalar>(_ x: [T], shape: [Int], comm: Communicator?) throws(MPIError) -> [T] {
+    let comm = try Communicator.resolve(comm, "alltoall")
+    guard let first = shape.first else {
+        throw MPIError.shapeMismatch(
+            operation: "alltoall", argument: "x",
+            expected: "an array whose first axis has size \(comm.size) (the communicator size)",
+            actual: "a 0-d array")
+    }
+    guard first == comm.size else {
+        throw MPIError.shapeMismatch(
+            operation: "alltoall", argument: "x",
+            expected: "first axis of size \(comm.size) (the communicator size)",
+            actual: "shape \(shape)")
+    }
+    let count = x.count
+    let block = comm.size == 0 ? 0 : count / comm.size
+    let type = T.mpiDatatype.handle
+    var code: Int32 = 0
+    let result: [T] = x.withUnsafeBufferPointer { source in
+        makeUninitializedArray(count: count) { destination in
+            code = withMessage(count: block, of: type, elementSize: MemoryLayout<T>.stride) { n, t in
+                MPI_Alltoall(source.baseAddress, n, t, destination.baseAddress, n, t, comm.handle)
+            }
+        }
+    }
+    try check(code, "alltoall")
+    return result
+}
+
+// MARK: barrier
+
+/// Waits until every rank of the communicator has called `barrier`.
+///
+/// The counterpart of `mpi4jax.barrier()`.
+///
+/// - Parameters:
+///   - comm: The communicator; `nil` means ``Communicator/default``.
+///   - token: Orders this operation after the one that returned it.
+/// - Returns: The new token.
+///
+/// The corresponding C function is `MPI_Barrier`.
+@inlinable @discardableResult
+public func barrier(comm: Communicator? = nil, token: Token? = nil) throws(MPIError) -> Token {
+    let comm = try Communicator.resolve(comm, "barrier")
+    try check(MPI_Barrier(comm.handle), "barrier")
+    return advance(token)
+}
+
+// MARK: bcast
+
+/// Broadcasts the root's `x` to every rank.
+///
+/// The counterpart of `mpi4jax.bcast(x, root)`. On the root the result is `x`
+/// itself (no copy is made). On the other ranks `x` only gives the shape and
+/// type of the result; its data is not read.
+///
+/// - Parameters:
+///   - x: The data on the root; a template of the same shape and type elsewhere. It is not modified.
+///   - root: The rank whose data is broadcast.
+///   - comm: The communicator; `nil` means ``Communicator/default``.
+///   - token: Orders this operation after the one that returned it.
+/// - Returns: The root's data, and the new token.
+/// - Throws: ``MPIError/rankOutOfRange(operation:argument:rank:size:)`` on every rank for a bad `root`.
+///
+/// The corresponding C function is `MPI_Bcast`.
+@inlinable
+public func bcast<T: MPIScalar>(
+    _ x: ShapedArray<T>, root: Int, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> (ShapedArray<T>, Token) {
+    let result = try _bcast(x._scalars, root: root, comm: comm)
+    return (ShapedArray(_uncheckedShape: x._shape, scalars: result), advance(token))
+}
+
+/// The plain-array form of ``bcast(_:root:comm:token:)-(ShapedArray<T>,_,_,_)``.
+///
+/// The corresponding C function is `MPI_Bcast`.
+@inlinable
+public func bcast<T: MPIScalar>(
+    _ x: [T], root: Int, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> ([T], Token) {
+    (try _bcast(x, root: root, comm: comm), advance(token))
+}
+
+/// The scalar form of ``bcast(_:root:comm:token:)-(ShapedArray<T>,_,_,_)``.
+///
+/// The corresponding C function is `MPI_Bcast`.
+@inlinable
+public func bcast<T: MPIScalar>(
+    _ x: T, root: Int, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> (T, Token) {
+    (try _bcast([x], root: root, comm: comm)[0], advance(token))
+}
+
+@inlinable
+func _bcast<T: MPIScalar>(_ x: [T], root: Int, comm: Communicator?) throws(MPIError) -> [T] {
+    let comm = try Communicator.resolve(comm, "bcast")
+    try comm.checkRank(root, "root", "bcast")
+    let count = x.count
+    let type = T.mpiDatatype.handle
+    let root32 = Int32(truncatingIfNeeded: root)
+    if comm.rank == root {
+        // MPI only reads the buffer on the root; the input is returned as it is.
+        let code = x.withUnsafeBufferPointer { source in
+            withMessage(count: count, of: type, elementSize: MemoryLayout<T>.stride) { n, t in
+                MPI_Bcast(UnsafeMutableRawPointer(mutating: source.baseAddress), n, t, root32, comm.handle)
+            }
+        }
+        try check(code, "bcast")
+        return x
+    }
+    var code: Int32 = 0
+    let result: [T] = makeUninitializedArray(count: count) { destination in
+        code = withMessage(count: count, of: type, elementSize: MemoryLayout<T>.stride) { n, t in
+            MPI_Bcast(destination.baseAddress, n, t, root32, comm.handle)
+        }
+    }
+    try check(code, "bcast")
+    return result
+}
+
+// MARK: gather
+
+/// Gathers `x` from every rank onto the root.
+///
+/// The counterpart of `mpi4jax.gather(x, root)`. `x` must have the same shape
+/// and type on all ranks. As in mpi4jax, the result's shape differs between
+/// ranks: the root gets `[size] + x.shape`, every other rank gets `x` back unchanged.
+///
+/// - Parameters:
+///   - x: This rank's contribution. It is not modified.
+///   - root: The rank that receives the data.
+///   - comm: The communicator; `nil` means ``Communicator/default``.
+///   - token: Orders this operation after the one that returned it.
+/// - Returns: On the root, a new array whose row `r` is rank `r`'s `x`; elsewhere `x`. And the new token.
+/// - Throws: ``MPIError/rankOutOfRange(operation:argument:rank:size:)`` on every rank for a bad `root`.
+///
+/// The corresponding C function is `MPI_Gather`.
+@inlinable
+public func gather<T: MPIScalar>(
+    _ x: ShapedArray<T>, root: Int, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> (ShapedArray<T>, Token) {
+    let comm = try Communicator.resolve(comm, "gather")
+    try comm.checkRank(root, "root", "gather")
+    let count = x.scalarCount
+    let type = T.mpiDatatype.handle
+    let stride = MemoryLayout<T>.stride
+    let root32 = Int32(truncatingIfNeeded: root)
+    if comm.rank != root {
+        let code = x._scalars.withUnsafeBufferPointer { source in
+            withMessage(count: count, of: type, elementSize: stride) { n, t in
+                MPI_Gather(source.baseAddress, n, t, nil, n, t, root32, comm.handle)
+            }
+        }
+        try check(code, "gather")
+        return (x, advance(token))
+    }
+    var code: Int32 = 0
+    let result: [T] = x._scalars.withUnsafeBufferPointer { source in
+        makeUninitializedArray(count: count * comm.size) { destination in
+            code = withMessage(count: count, of: type, elementSize: stride) { n, t in
+                MPI_Gather(source.baseAddress, n, t, destination.baseAddress, n, t, root32, comm.handle)
+            }
+        }
+    }
+    try check(code, "gather")
+    return (ShapedArray(_uncheckedShape: [comm.size] + x._shape, scalars: result), advance(token))
+}
+
+/// The plain-array form of ``gather(_:root:comm:token:)-(ShapedArray<T>,_,_,_)``: the root gets shape
+/// `[size, x.count]`, the other ranks get `x` as a 1-d array.
+///
+/// The corresponding C function is `MPI_Gather`.
+@inlinable
+public func gather<T: MPIScalar>(
+    _ x: [T], root: Int, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> (ShapedArray<T>, Token) {
+    try gather(ShapedArray(x), root: root, comm: comm, token: token)
+}
+
+/// The scalar form of ``gather(_:root:comm:token:)-(ShapedArray<T>,_,_,_)``: the root gets shape `[size]`,
+/// the other ranks get `x` as a 0-d array.
+///
+/// The corresponding C function is `MPI_Gather`.
+@inlinable
+public func gather<T: MPIScalar>(
+    _ x: T, root: Int, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> (ShapedArray<T>, Token) {
+    try gather(ShapedArray(scalar: x), root: root, comm: comm, token: token)
+}
+
+// MARK: scatter
+
+/// Scatters the rows of the root's `x`: rank `r` gets row `r`.
+///
+/// The counterpart of `mpi4jax.scatter(x, root)`. The shape of `x` differs
+/// between ranks: on the root it is `[size] + s`, holding the data; on every
+/// other rank it is `s`, a template whose data is not read. Every rank gets a
+/// new array of shape `s`.
+///
+/// The root's input is checked on the root, and the outcome is broadcast with
+/// the block size before the data moves, so a bad root input makes every rank
+/// throw instead of leaving the others waiting. This costs one 16-byte
+/// broadcast per call.
+///
+/// - Parameters:
+///   - x: On the root, the data (first axis of size `size`); elsewhere a template of one row's shape.
+///   - root: The rank that holds the data.
+///   - comm: The communicator; `nil` means ``Communicator/default``.
+///   - token: Orders this operation after the one that returned it.
+/// - Returns: A new array holding this rank's row, and the new token.
+/// - Throws: ``MPIError/rankOutOfRange(operation:argument:rank:size:)`` on every rank for a bad `root`.
+///   ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` on the root when its `x` is 0-d or
+///   its first axis is not `size`, while the other ranks throw ``MPIError/peerFailed(operation:rank:reason:)``.
+///   ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` on a non-root rank whose template
+///   does not hold one row of the root's data.
+///
+/// The corresponding C function is `MPI_Scatter`.
+@inlinable
+public func scatter<T: MPIScalar>(
+    _ x: ShapedArray<T>, root: Int, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> (ShapedArray<T>, Token) {
+    let comm = try Communicator.resolve(comm, "scatter")
+    try comm.checkRank(root, "root", "scatter")
+    let isRoot = comm.rank == root
+    let rowShape = isRoot ? Array(x._shape.dropFirst()) : x._shape
+    let rowCount = isRoot ? (comm.size == 0 ? 0 : x.scalarCount / comm.size) : x.scalarCount
+    try scatterHandshake(
+        isRoot: isRoot, rootShape: x._shape, rowCount: rowCount, elementSize: MemoryLayout<T>.stride,
+        root: root, comm: comm)
+    let type = T.mpiDatatype.handle
+    let root32 = Int32(truncatingIfNeeded: root)
+    var code: Int32 = 0
+    let result: [T] = x._scalars.withUnsafeBufferPointer { source in
+        makeUninitializedArray(count: rowCount) { destination in
+            code = withMessage(count: rowCount, of: type, elementSize: MemoryLayout<T>.stride) { n, t in
+                MPI_Scatter(isRoot ? source.baseAddress : nil, n, t, destination.baseAddress, n, t, root32, comm.handle)
+            }
+        }
+    }
+    try check(code, "scatter")
+    return (ShapedArray(_uncheckedShape: rowShape, scalars: result), advance(token))
+}
+
+/// The plain-array form of ``scatter(_:root:comm:token:)-(ShapedArray<T>,_,_,_)``: on the root `x` has
+/// `size` elements and on the other ranks it is a one-element template; every rank gets a 0-d array.
+///
+/// The corresponding C function is `MPI_Scatter`.
+@inlinable
+public func scatter<T: MPIScalar>(
+    _ x: [T], root: Int, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> (ShapedArray<T>, Token) {
+    let comm = try Communicator.resolve(comm, "scatter")
+    let shaped = comm.rank == root || x.count != 1 ? ShapedArray(x) : ShapedArray(_uncheckedShape: [], scalars: x)
+    return try scatter(shaped, root: root, comm: comm, token: token)
+}
+
+/// Agrees on the block size of a scatter before the data moves.
+///
+/// The root checks its input and broadcasts `[status, rowCount, firstAxis]`.
+/// A non-root rank whose template has a different element count still takes
+/// part in the scatter (into scratch storage, on this error path only), so the
+/// root never waits for it, and then throws.
+@usableFromInline
+func scatterHandshake(
+    isRoot: Bool, rootShape: [Int], rowCount: Int, elementSize: Int, root: Int, comm: Communicator
+) throws(MPIError) {
+    var header: (Int64, Int64, Int64) = (0, Int64(rowCount), 0)
+    if isRoot {
+        if rootShape.isEmpty {
+            header = (1, 0, 0)
+        } else if rootShape[0] != comm.size {
+            header = (2, 0, Int64(rootShape[0]))
+        }
+    }
+    let code = withUnsafeMutableBytes(of: &header) { bytes in
+        MPI_Bcast(bytes.baseAddress, 3, swiftmpi_int64(), Int32(truncatingIfNeeded: root), comm.handle)
+    }
+    try check(code, "scatter")
+    let expectedRoot = "first axis of size \(comm.size) (the communicator size)"
+    switch header.0 {
+    case 1:
+        if isRoot {
+            throw MPIError.shapeMismatch(operation: "scatter", argument: "x", expected: expectedRoot, actual: "a 0-d array")
+        }
+        throw MPIError.peerFailed(
+            operation: "scatter", rank: root, reason: "the root's input is a 0-d array; expected \(expectedRoot)")
+    case 2:
+        if isRoot {
+            throw MPIError.shapeMismatch(
+                operation: "scatter", argument: "x", expected: expectedRoot, actual: "shape \(rootShape)")
+        }
+        throw MPIError.peerFailed(
+            operation: "scatter", rank: root,
+            reason: "the root's input has first axis \(header.2); expected \(expectedRoot)")
+    default:
+        break
+    }
+    let rootRowCount = Int(header.1)
+    if !isRoot && rootRowCount != rowCount {
+        // Receive this rank's block anyway so that the root completes, then report.
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(1, rootRowCount * elementSize), alignment: 16)
+        defer { scratch.deallocate() }
+        _ = withMessage(count: rootRowCount * elementSize, of: swiftmpi_byte(), elementSize: 1) { n, t in
+            MPI_Scatter(nil, n, t, scratch, n, t, Int32(truncatingIfNeeded: root), comm.handle)
+        }
+        throw MPIError.shapeMismatch(
+            operation: "scatter", argument: "x",
+            expected: "a template of \(rootRowCount) elements (one row of the root's input)",
+            actual: "\(rowCount) elements")
+    }
+}

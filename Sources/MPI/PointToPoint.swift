@@ -1,0 +1,317 @@
+import CMPI
+
+// The point-to-point primitives: send, recv and sendrecv.
+//
+// recv and sendrecv take a receive template that gives the shape and type of
+// the result; its data is never read and never overwritten. A message of a
+// different size from the template is an error, never a partly-filled result.
+
+// MARK: send
+
+/// Sends `x` to rank `dest`.
+///
+/// The counterpart of `mpi4jax.send(x, dest, tag=0)`. This is a standard-mode
+/// send: it may return before the message is received, or wait for the receive.
+///
+/// - Parameters:
+///   - x: The data to send. It is not modified.
+///   - dest: The destination rank, in `0..<size`.
+///   - tag: The message tag, in `0...MPIRuntime.tagUpperBound`.
+///   - comm: The communicator; `nil` means ``Communicator/default``.
+///   - token: Orders this operation after the one that returned it.
+/// - Returns: The new token.
+/// - Throws: ``MPIError/rankOutOfRange(operation:argument:rank:size:)`` for a bad `dest`,
+///   ``MPIError/invalidTag(operation:argument:tag:upperBound:)`` for a bad `tag`.
+///
+/// The corresponding C function is `MPI_Send`.
+@inlinable @discardableResult
+public func send<T: MPIScalar>(
+    _ x: ShapedArray<T>, dest: Int, tag: Int = 0, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> Token {
+    try _send(x._scalars, dest: dest, tag: tag, comm: comm)
+    return advance(token)
+}
+
+/// The plain-array form of ``send(_:dest:tag:comm:token:)-(ShapedArray<T>,_,_,_,_)``.
+///
+/// The corresponding C function is `MPI_Send`.
+@inlinable @discardableResult
+public func send<T: MPIScalar>(
+    _ x: [T], dest: Int, tag: Int = 0, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> Token {
+    try _send(x, dest: dest, tag: tag, comm: comm)
+    return advance(token)
+}
+
+/// The scalar form of ``send(_:dest:tag:comm:token:)-(ShapedArray<T>,_,_,_,_)``.
+///
+/// The corresponding C function is `MPI_Send`.
+@inlinable @discardableResult
+public func send<T: MPIScalar>(
+    _ x: T, dest: Int, tag: Int = 0, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> Token {
+    try _send([x], dest: dest, tag: tag, comm: comm)
+    return advance(token)
+}
+
+@inlinable
+func _send<T: MPIScalar>(_ x: [T], dest: Int, tag: Int, comm: Communicator?) throws(MPIError) {
+    let comm = try Communicator.resolve(comm, "send")
+    try comm.checkRank(dest, "dest", "send")
+    try checkTag(tag, "tag", "send", wildcardAllowed: false)
+    let code = x.withUnsafeBufferPointer { source in
+        withMessage(count: x.count, of: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride) { n, t in
+            MPI_Send(source.baseAddress, n, t, Int32(truncatingIfNeeded: dest), Int32(truncatingIfNeeded: tag), comm.handle)
+        }
+    }
+    try check(code, "send")
+}
+
+// MARK: recv
+
+/// Receives a message into a new array shaped like `x`.
+///
+/// The counterpart of `mpi4jax.recv(x, source=-1, tag=-1)`. `x` is only a
+/// template: its shape and type give the result's, and its data is neither
+/// read nor overwritten.
+///
+/// - Parameters:
+///   - x: A template with the shape and type of the expected message.
+///   - source: The sending rank, or ``anySource`` (the default).
+///   - tag: The tag to match, or ``anyTag`` (the default).
+///   - comm: The communicator; `nil` means ``Communicator/default``.
+///   - status: If given, filled with the message's source, tag and element count.
+///   - token: Orders this operation after the one that returned it.
+/// - Returns: A new array with the message, and the new token.
+/// - Throws: ``MPIError/rankOutOfRange(operation:argument:rank:size:)`` for a bad `source`,
+///   ``MPIError/invalidTag(operation:argument:tag:upperBound:)`` for a bad `tag`, and
+///   ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` when the message that arrives
+///   has a different number of elements from `x`.
+///
+/// The corresponding C function is `MPI_Recv`.
+@inlinable
+public func recv<T: MPIScalar>(
+    _ x: ShapedArray<T>, source: Int = anySource, tag: Int = anyTag, comm: Communicator? = nil,
+    status: Status? = nil, token: Token? = nil
+) throws(MPIError) -> (ShapedArray<T>, Token) {
+    let result: [T] = try _recv(count: x.scalarCount, source: source, tag: tag, comm: comm, status: status)
+    return (ShapedArray(_uncheckedShape: x._shape, scalars: result), advance(token))
+}
+
+/// The plain-array form of ``recv(_:source:tag:comm:status:token:)-(ShapedArray<T>,_,_,_,_,_)``.
+///
+/// The corresponding C function is `MPI_Recv`.
+@inlinable
+public func recv<T: MPIScalar>(
+    _ x: [T], source: Int = anySource, tag: Int = anyTag, comm: Communicator? = nil,
+    status: Status? = nil, token: Token? = nil
+) throws(MPIError) -> ([T], Token) {
+    (try _recv(count: x.count, source: source, tag: tag, comm: comm, status: status), advance(token))
+}
+
+/// The scalar form of ``recv(_:source:tag:comm:status:token:)-(ShapedArray<T>,_,_,_,_,_)``.
+///
+/// The corresponding C function is `MPI_Recv`.
+@inlinable
+public func recv<T: MPIScalar>(
+    _ x: T, source: Int = anySource, tag: Int = anyTag, comm: Communicator? = nil,
+    status: Status? = nil, token: Token? = nil
+) throws(MPIError) -> (T, Token) {
+    let result: [T] = try _recv(count: 1, source: source, tag: tag, comm: comm, status: status)
+    return (result[0], advance(token))
+}
+
+@inlinable
+func _recv<T: MPIScalar>(
+    count: Int, source: Int, tag: Int, comm: Communicator?, status: Status?
+) throws(MPIError) -> [T] {
+    let comm = try Communicator.resolve(comm, "recv")
+    let mpiSource = try checkSource(source, "source", "recv", comm)
+    try checkTag(tag, "tag", "recv", wildcardAllowed: true)
+    let mpiTag = tag == anyTag ? swiftmpi_any_tag() : Int32(truncatingIfNeeded: tag)
+    let type = T.mpiDatatype.handle
+    var mpiStatus = MPI_Status()
+    var code: Int32 = 0
+    var received = 0
+    let result: [T] = makeUninitializedArray(count: count) { destination in
+        code = withMessage(count: count, of: type, elementSize: MemoryLayout<T>.stride) { n, t in
+            let c = MPI_Recv(destination.baseAddress, n, t, mpiSource, mpiTag, comm.handle, &mpiStatus)
+            if c == 0 { received = receivedCount(&mpiStatus, t) }
+            return c
+        }
+    }
+    try checkReceive(code, received: received, expected: count, operation: "recv", argument: "x")
+    status?.fill(from: &mpiStatus, count: received)
+    return result
+}
+
+// MARK: sendrecv
+
+/// Sends `sendbuf` to `dest` and receives a message from `source` into a new array shaped like `recvbuf`.
+///
+/// The counterpart of `mpi4jax.sendrecv(sendbuf, recvbuf, source, dest)`. The send
+/// and the receive run together, so a ring or pair exchange cannot deadlock.
+/// `recvbuf` is only a template: its data is neither read nor overwritten.
+/// Differentiable: the transpose is a sendrecv with `source` and `dest` swapped.
+///
+/// - Parameters:
+///   - sendbuf: The data to send. It is not modified.
+///   - recvbuf: A template with the shape and type of the message to receive.
+///   - source: The sending rank, or ``anySource``.
+///   - dest: The destination rank.
+///   - sendtag: The tag of the outgoing message (default 0).
+///   - recvtag: The tag to match, or ``anyTag`` (the default).
+///   - comm: The communicator; `nil` means ``Communicator/default``.
+///   - status: If given, filled with the received message's source, tag and element count.
+///   - token: Orders this operation after the one that returned it.
+/// - Returns: A new array with the received message, and the new token.
+/// - Throws: ``MPIError/rankOutOfRange(operation:argument:rank:size:)``,
+///   ``MPIError/invalidTag(operation:argument:tag:upperBound:)``, or
+///   ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` when the message that arrives
+///   has a different number of elements from `recvbuf`.
+///
+/// The corresponding C function is `MPI_Sendrecv`.
+@inlinable
+public func sendrecv<T: MPIScalar>(
+    _ sendbuf: ShapedArray<T>, _ recvbuf: ShapedArray<T>, source: Int, dest: Int, sendtag: Int = 0,
+    recvtag: Int = anyTag, comm: Communicator? = nil, status: Status? = nil, token: Token? = nil
+) throws(MPIError) -> (ShapedArray<T>, Token) {
+    let result = try _sendrecv(
+        sendbuf._scalars, receiveCount: recvbuf.scalarCount, source: source, dest: dest, sendtag: sendtag,
+        recvtag: recvtag, comm: comm, status: status)
+    return (ShapedArray(_uncheckedShape: recvbuf._shape, scalars: result), advance(token))
+}
+
+/// The plain-array form of ``sendrecv(_:_:source:dest:sendtag:recvtag:comm:status:token:)-(ShapedArray<T>,_,_,_,_,_,_,_,_)``.
+///
+/// The corresponding C function is `MPI_Sendrecv`.
+@inlinable
+public func sendrecv<T: MPIScalar>(
+    _ sendbuf: [T], _ recvbuf: [T], source: Int, dest: Int, sendtag: Int = 0,
+    recvtag: Int = anyTag, comm: Communicator? = nil, status: Status? = nil, token: Token? = nil
+) throws(MPIError) -> ([T], Token) {
+    let result = try _sendrecv(
+        sendbuf, receiveCount: recvbuf.count, source: source, dest: dest, sendtag: sendtag,
+        recvtag: recvtag, comm: comm, status: status)
+    return (result, advance(token))
+}
+
+/// The scalar form of ``sendrecv(_:_:source:dest:sendtag:recvtag:comm:status:token:)-(ShapedArray<T>,_,_,_,_,_,_,_,_)``.
+///
+/// The corresponding C function is `MPI_Sendrecv`.
+@inlinable
+public func sendrecv<T: MPIScalar>(
+    _ sendbuf: T, _ recvbuf: T, source: Int, dest: Int, sendtag: Int = 0,
+    recvtag: Int = anyTag, comm: Communicator? = nil, status: Status? = nil, token: Token? = nil
+) throws(MPIError) -> (T, Token) {
+    let result = try _sendrecv(
+        [sendbuf], receiveCount: 1, source: source, dest: dest, sendtag: sendtag,
+        recvtag: recvtag, comm: comm, status: status)
+    return (result[0], advance(token))
+}
+
+@inlinable
+func _sendrecv<T: MPIScalar>(
+    _ x: [T], receiveCount: Int, source: Int, dest: Int, sendtag: Int, recvtag: Int,
+    comm: Communicator?, status: Status?
+) throws(MPIError) -> [T] {
+    let comm = try Communicator.resolve(comm, "sendrecv")
+    let mpiSource = try checkSource(source, "source", "sendrecv", comm)
+    try comm.checkRank(dest, "dest", "sendrecv")
+    try checkTag(sendtag, "sendtag", "sendrecv", wildcardAllowed: false)
+    try checkTag(recvtag, "recvtag", "sendrecv", wildcardAllowed: true)
+    let mpiRecvTag = recvtag == anyTag ? swiftmpi_any_tag() : Int32(truncatingIfNeeded: recvtag)
+    let type = T.mpiDatatype.handle
+    let stride = MemoryLayout<T>.stride
+    var mpiStatus = MPI_Status()
+    var code: Int32 = 0
+    var received = 0
+    let result: [T] = x.withUnsafeBufferPointer { source in
+        makeUninitializedArray(count: receiveCount) { destination in
+            code = withMessage(count: x.count, of: type, elementSize: stride) { sendN, sendT in
+                withMessage(count: receiveCount, of: type, elementSize: stride) { recvN, recvT in
+                    let c = MPI_Sendrecv(
+                        source.baseAddress, sendN, sendT, Int32(truncatingIfNeeded: dest), Int32(truncatingIfNeeded: sendtag),
+                        destination.baseAddress, recvN, recvT, mpiSource, mpiRecvTag, comm.handle, &mpiStatus)
+                    if c == 0 {
+                        received = receivedCount(&mpiStatus, recvT)
+                    }
+                    return c
+                }
+            }
+        }
+    }
+    try checkReceive(code, received: received, expected: receiveCount, operation: "sendrecv", argument: "recvbuf")
+    status?.fill(from: &mpiStatus, count: received)
+    return result
+}
+
+// MARK: - Argument checks and status
+
+/// Checks a tag: `0...MPI_TAG_UB`, or ``anyTag`` where a wildcard is allowed.
+@inlinable
+func checkTag(_ tag: Int, _ argument: String, _ operation: String, wildcardAllowed: Bool) throws(MPIError) {
+    if _fastPath(tag >= 0 && tag <= 32767) { return }  // MPI guarantees MPI_TAG_UB >= 32767
+    if wildcardAllowed && tag == anyTag { return }
+    try checkLargeTag(tag, argument, operation, wildcardAllowed: wildcardAllowed)
+}
+
+@usableFromInline
+func checkLargeTag(_ tag: Int, _ argument: String, _ operation: String, wildcardAllowed: Bool) throws(MPIError) {
+    let upperBound = MPIRuntime.tagUpperBound
+    if tag >= 0 && tag <= upperBound { return }
+    throw MPIError.invalidTag(operation: operation, argument: argument, tag: tag, upperBound: upperBound)
+}
+
+/// Checks a source rank and converts it for MPI (``anySource`` becomes `MPI_ANY_SOURCE`).
+@inlinable
+func checkSource(_ source: Int, _ argument: String, _ operation: String, _ comm: Communicator) throws(MPIError) -> Int32 {
+    if source == anySource { return swiftmpi_any_source() }
+    try comm.checkRank(source, argument, operation)
+    return Int32(truncatingIfNeeded: source)
+}
+
+/// The number of elements a receive got: `MPI_Get_elements_x` on the receive
+/// datatype. A large message is received as one element of a derived datatype,
+/// whose basic-element count is still the message's element count.
+@usableFromInline
+func receivedCount(_ status: inout MPI_Status, _ type: MPI_Datatype) -> Int {
+    var n: Int64 = 0
+    guard swiftmpi_get_elements(&status, type, &n) == 0, n >= 0 else { return -1 }
+    return Int(n)
+}
+
+/// Turns a receive's outcome into an error: an MPI error, a truncated message
+/// (larger than the template), or a message smaller than the template.
+@inlinable
+func checkReceive(_ code: Int32, received: Int, expected: Int, operation: String, argument: String) throws(MPIError) {
+    if _fastPath(code == 0 && received == expected) { return }
+    try receiveFailure(code, received: received, expected: expected, operation: operation, argument: argument)
+}
+
+@usableFromInline @inline(never)
+func receiveFailure(_ code: Int32, received: Int, expected: Int, operation: String, argument: String) throws(MPIError) {
+    if code != 0 {
+        let error = makeMPIError(code, operation)
+        if case .mpi(_, let errorClass, let message) = error, errorClass == .truncate {
+            throw MPIError.shapeMismatch(
+                operation: operation, argument: argument,
+                expected: "a message of \(expected) elements (the template's size)",
+                actual: "a larger message (MPI_ERR_TRUNCATE: \(message))")
+        }
+        throw error
+    }
+    throw MPIError.shapeMismatch(
+        operation: operation, argument: argument,
+        expected: "a message of \(expected) elements (the template's size)",
+        actual: "a message of \(received) elements")
+}
+
+extension Status {
+    @usableFromInline
+    func fill(from status: inout MPI_Status, count: Int) {
+        source = Int(swiftmpi_status_source(&status))
+        tag = Int(swiftmpi_status_tag(&status))
+        self.count = count
+    }
+}

@@ -1,0 +1,230 @@
+import CMPI
+
+// The reduction primitives: allreduce, reduce and scan.
+//
+// Each takes a ShapedArray, a plain array or a scalar. The op is checked
+// against the scalar type on every rank before anything is communicated.
+// Reductions of more than Int32.max elements run in chunks (see LargeCount.swift).
+
+// MARK: allreduce
+
+/// Combines `x` elementwise across all ranks with `op`; every rank gets the result.
+///
+/// The counterpart of `mpi4jax.allreduce(x, op)`. Differentiable for `.sum`,
+/// `.min` and `.max` (see the package's differentiation documentation).
+///
+/// - Parameters:
+///   - x: The local contribution, of the same shape and type on every rank. It is not modified.
+///   - op: The reduction, which must be defined for `T` (see ``ReductionOp``).
+///   - comm: The communicator; `nil` means ``Communicator/default``.
+///   - token: Orders this operation after the one that returned it; `nil` starts a new chain.
+/// - Returns: A new array of `x`'s shape holding the reduction, and the new token.
+/// - Throws: ``MPIError/unsupportedReduction(operation:op:scalarType:)`` on every rank for an
+///   invalid `op`/`T` pair; ``MPIError/finalized(operation:)``; ``MPIError/mpi(operation:errorClass:message:)``.
+///
+/// The corresponding C function is `MPI_Allreduce`.
+@inlinable
+public func allreduce<T: MPIScalar>(
+    _ x: ShapedArray<T>, op: ReductionOp, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> (ShapedArray<T>, Token) {
+    let result = try _allreduce(x._scalars, op: op, comm: comm)
+    return (ShapedArray(_uncheckedShape: x._shape, scalars: result), advance(token))
+}
+
+/// Combines the elements of `x` across all ranks with `op`; every rank gets the result.
+///
+/// The plain-array form of ``allreduce(_:op:comm:token:)-(ShapedArray<T>,_,_,_)``.
+///
+/// The corresponding C function is `MPI_Allreduce`.
+@inlinable
+public func allreduce<T: MPIScalar>(
+    _ x: [T], op: ReductionOp, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> ([T], Token) {
+    (try _allreduce(x, op: op, comm: comm), advance(token))
+}
+
+/// Combines the scalar `x` across all ranks with `op`; every rank gets the result.
+///
+/// The scalar form of ``allreduce(_:op:comm:token:)-(ShapedArray<T>,_,_,_)``.
+///
+/// The corresponding C function is `MPI_Allreduce`.
+@inlinable
+public func allreduce<T: MPIScalar>(
+    _ x: T, op: ReductionOp, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> (T, Token) {
+    (try _allreduce([x], op: op, comm: comm)[0], advance(token))
+}
+
+@inlinable
+func _allreduce<T: MPIScalar>(_ x: [T], op: ReductionOp, comm: Communicator?) throws(MPIError) -> [T] {
+    let comm = try Communicator.resolve(comm, "allreduce")
+    let mpiOp = try op.checkedHandle(for: T.self, operation: "allreduce")
+    let count = x.count
+    var code: Int32 = 0
+    let result: [T] = x.withUnsafeBufferPointer { source in
+        makeUninitializedArray(count: count) { destination in
+            code = rawAllreduce(
+                source.baseAddress, destination.baseAddress, count, T.mpiDatatype.handle,
+                MemoryLayout<T>.stride, mpiOp, comm.handle)
+        }
+    }
+    try check(code, "allreduce")
+    return result
+}
+
+@usableFromInline
+func rawAllreduce(
+    _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: Int, _ type: MPI_Datatype,
+    _ elementSize: Int, _ op: MPI_Op, _ comm: MPI_Comm
+) -> Int32 {
+    inChunks(count: count, elementSize: elementSize) { offset, n in
+        MPI_Allreduce(send.map { $0 + offset }, receive.map { $0 + offset }, n, type, op, comm)
+    }
+}
+
+// MARK: reduce
+
+/// Combines `x` elementwise across all ranks with `op`; the root gets the result.
+///
+/// The counterpart of `mpi4jax.reduce(x, op, root)`. As in mpi4jax, ranks other
+/// than the root get their input back unchanged (not zeros, not an empty array).
+///
+/// - Parameters:
+///   - x: The local contribution, of the same shape and type on every rank. It is not modified.
+///   - op: The reduction, which must be defined for `T`.
+///   - root: The rank that receives the result.
+///   - comm: The communicator; `nil` means ``Communicator/default``.
+///   - token: Orders this operation after the one that returned it.
+/// - Returns: On the root, a new array holding the reduction; elsewhere `x`. And the new token.
+/// - Throws: ``MPIError/rankOutOfRange(operation:argument:rank:size:)`` for a bad `root` and
+///   ``MPIError/unsupportedReduction(operation:op:scalarType:)`` for an invalid pair, on every rank,
+///   before anything is communicated.
+///
+/// The corresponding C function is `MPI_Reduce`.
+@inlinable
+public func reduce<T: MPIScalar>(
+    _ x: ShapedArray<T>, op: ReductionOp, root: Int, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> (ShapedArray<T>, Token) {
+    guard let result = try _reduce(x._scalars, op: op, root: root, comm: comm) else { return (x, advance(token)) }
+    return (ShapedArray(_uncheckedShape: x._shape, scalars: result), advance(token))
+}
+
+/// The plain-array form of ``reduce(_:op:root:comm:token:)-(ShapedArray<T>,_,_,_,_)``:
+/// the root gets the reduction, the other ranks get `x` back.
+///
+/// The corresponding C function is `MPI_Reduce`.
+@inlinable
+public func reduce<T: MPIScalar>(
+    _ x: [T], op: ReductionOp, root: Int, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> ([T], Token) {
+    (try _reduce(x, op: op, root: root, comm: comm) ?? x, advance(token))
+}
+
+/// The scalar form of ``reduce(_:op:root:comm:token:)-(ShapedArray<T>,_,_,_,_)``:
+/// the root gets the reduction, the other ranks get `x` back.
+///
+/// The corresponding C function is `MPI_Reduce`.
+@inlinable
+public func reduce<T: MPIScalar>(
+    _ x: T, op: ReductionOp, root: Int, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> (T, Token) {
+    (try _reduce([x], op: op, root: root, comm: comm)?[0] ?? x, advance(token))
+}
+
+/// The reduction on the root, `nil` on the other ranks.
+@inlinable
+func _reduce<T: MPIScalar>(_ x: [T], op: ReductionOp, root: Int, comm: Communicator?) throws(MPIError) -> [T]? {
+    let comm = try Communicator.resolve(comm, "reduce")
+    try comm.checkRank(root, "root", "reduce")
+    let mpiOp = try op.checkedHandle(for: T.self, operation: "reduce")
+    let count = x.count
+    let type = T.mpiDatatype.handle
+    let stride = MemoryLayout<T>.stride
+    let root32 = Int32(truncatingIfNeeded: root)
+    var code: Int32 = 0
+    if comm.rank != root {
+        code = x.withUnsafeBufferPointer { source in
+            inChunks(count: count, elementSize: stride) { offset, n in
+                MPI_Reduce(source.baseAddress.map { UnsafeRawPointer($0) + offset }, nil, n, type, mpiOp, root32, comm.handle)
+            }
+        }
+        try check(code, "reduce")
+        return nil
+    }
+    let result: [T] = x.withUnsafeBufferPointer { source in
+        makeUninitializedArray(count: count) { destination in
+            code = inChunks(count: count, elementSize: stride) { offset, n in
+                MPI_Reduce(
+                    source.baseAddress.map { UnsafeRawPointer($0) + offset },
+                    destination.baseAddress.map { UnsafeMutableRawPointer($0) + offset },
+                    n, type, mpiOp, root32, comm.handle)
+            }
+        }
+    }
+    try check(code, "reduce")
+    return result
+}
+
+// MARK: scan
+
+/// The inclusive prefix reduction over ranks: rank r gets `op(x_0, …, x_r)` elementwise.
+///
+/// The counterpart of `mpi4jax.scan(x, op)`.
+///
+/// - Parameters:
+///   - x: The local contribution, of the same shape and type on every rank. It is not modified.
+///   - op: The reduction, which must be defined for `T`.
+///   - comm: The communicator; `nil` means ``Communicator/default``.
+///   - token: Orders this operation after the one that returned it.
+/// - Returns: A new array of `x`'s shape, and the new token.
+/// - Throws: ``MPIError/unsupportedReduction(operation:op:scalarType:)`` on every rank for an invalid pair.
+///
+/// The corresponding C function is `MPI_Scan`.
+@inlinable
+public func scan<T: MPIScalar>(
+    _ x: ShapedArray<T>, op: ReductionOp, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> (ShapedArray<T>, Token) {
+    let result = try _scan(x._scalars, op: op, comm: comm)
+    return (ShapedArray(_uncheckedShape: x._shape, scalars: result), advance(token))
+}
+
+/// The plain-array form of ``scan(_:op:comm:token:)-(ShapedArray<T>,_,_,_)``.
+///
+/// The corresponding C function is `MPI_Scan`.
+@inlinable
+public func scan<T: MPIScalar>(
+    _ x: [T], op: ReductionOp, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> ([T], Token) {
+    (try _scan(x, op: op, comm: comm), advance(token))
+}
+
+/// The scalar form of ``scan(_:op:comm:token:)-(ShapedArray<T>,_,_,_)``.
+///
+/// The corresponding C function is `MPI_Scan`.
+@inlinable
+public func scan<T: MPIScalar>(
+    _ x: T, op: ReductionOp, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> (T, Token) {
+    (try _scan([x], op: op, comm: comm)[0], advance(token))
+}
+
+@inlinable
+func _scan<T: MPIScalar>(_ x: [T], op: ReductionOp, comm: Communicator?) throws(MPIError) -> [T] {
+    let comm = try Communicator.resolve(comm, "scan")
+    let mpiOp = try op.checkedHandle(for: T.self, operation: "scan")
+    let count = x.count
+    let type = T.mpiDatatype.handle
+    var code: Int32 = 0
+    let result: [T] = x.withUnsafeBufferPointer { source in
+        makeUninitializedArray(count: count) { destination in
+            code = inChunks(count: count, elementSize: MemoryLayout<T>.stride) { offset, n in
+                MPI_Scan(
+                    source.baseAddress.map { UnsafeRawPointer($0) + offset },
+                    destination.baseAddress.map { UnsafeMutableRawPointer($0) + offset },
+                    n, type, mpiOp, comm.handle)
+            }
+        }
+    }
+    try check(code, "scan")
+    return result
+}

@@ -1,0 +1,317 @@
+import CMPI
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The level of thread support MPI provides (MPI 3.1 section 12.4.3).
+public enum ThreadLevel: Int, Comparable, Sendable, CustomStringConvertible, CaseIterable {
+    /// Only one thread will execute (`MPI_THREAD_SINGLE`).
+    case single = 0
+    /// The process may be multi-threaded, but only the main thread calls MPI (`MPI_THREAD_FUNNELED`).
+    case funneled = 1
+    /// Any thread may call MPI, but never two at once (`MPI_THREAD_SERIALIZED`).
+    case serialized = 2
+    /// Any thread may call MPI at any time (`MPI_THREAD_MULTIPLE`).
+    case multiple = 3
+
+    /// Orders levels from least to most thread support.
+    public static func < (lhs: ThreadLevel, rhs: ThreadLevel) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    /// The MPI constant's name, such as `MPI_THREAD_SERIALIZED`.
+    public var description: String {
+        switch self {
+        case .single: "MPI_THREAD_SINGLE"
+        case .funneled: "MPI_THREAD_FUNNELED"
+        case .serialized: "MPI_THREAD_SERIALIZED"
+        case .multiple: "MPI_THREAD_MULTIPLE"
+        }
+    }
+
+    var mpiValue: Int32 {
+        switch self {
+        case .single: swiftmpi_thread_single()
+        case .funneled: swiftmpi_thread_funneled()
+        case .serialized: swiftmpi_thread_serialized()
+        case .multiple: swiftmpi_thread_multiple()
+        }
+    }
+
+    init(mpiValue: Int32) {
+        switch mpiValue {
+        case swiftmpi_thread_multiple(): self = .multiple
+        case swiftmpi_thread_serialized(): self = .serialized
+        case swiftmpi_thread_funneled(): self = .funneled
+        default: self = .single
+        }
+    }
+}
+
+/// The MPI library this package was built against.
+public enum MPIImplementation: String, Sendable {
+    /// Open MPI.
+    case openMPI = "Open MPI"
+    /// MPICH or a derivative.
+    case mpich = "MPICH"
+    /// Another MPI library.
+    case other = "other"
+}
+
+/// The any-source wildcard for ``recv(_:source:tag:comm:status:token:)-(ShapedArray<T>,_,_,_,_,_)``
+/// and ``sendrecv(_:_:source:dest:sendtag:recvtag:comm:status:token:)-(ShapedArray<T>,_,_,_,_,_,_,_,_)``:
+/// receive from any rank (`MPI_ANY_SOURCE`). Its value is -1, as in mpi4jax.
+public let anySource: Int = -1
+
+/// The any-tag wildcard for receives: match a message with any tag (`MPI_ANY_TAG`).
+/// Its value is -1, as in mpi4jax.
+public let anyTag: Int = -1
+
+/// Whether this build of the package can communicate GPU-resident buffers.
+///
+/// This build has no GPU support, so the answer is `false`: every buffer is host memory.
+/// It is the counterpart of mpi4jax's `has_cuda_support()`.
+public func hasCUDASupport() -> Bool { false }
+
+/// Initialisation, finalisation and facts about the MPI library.
+///
+/// MPI is initialised on first use by any operation of this package, or
+/// explicitly with ``initialize(threadLevel:)``. The default thread level is
+/// ``ThreadLevel/serialized``: any thread may call MPI but not two at once,
+/// which fits Swift code that hops between threads, and costs nothing over
+/// `MPI_THREAD_SINGLE` in Open MPI or MPICH. ``ThreadLevel/multiple`` is
+/// available on request; it makes small Open MPI collectives 2 to 4 times
+/// slower, so it is not the default. The environment variable
+/// `SWIFT_MPI_THREAD_LEVEL` (`single`, `funneled`, `serialized`, `multiple`)
+/// overrides the default of implicit initialisation.
+///
+/// If other code initialised MPI first, this package uses that MPI as it is and
+/// leaves finalisation to its owner. Otherwise it finalises MPI at process exit
+/// (or when ``finalize()`` is called), after which every operation throws
+/// ``MPIError/finalized(operation:)``.
+public enum MPIRuntime {
+    /// Initialises MPI with the requested thread level, if it is not initialised yet.
+    ///
+    /// Calling it again, or after another library initialised MPI, returns the
+    /// level already provided.
+    ///
+    /// - Parameter threadLevel: The thread support to request.
+    /// - Returns: The thread support MPI provides, which may be lower than requested.
+    /// - Throws: ``MPIError/finalized(operation:)`` after finalisation, or
+    ///   ``MPIError/mpi(operation:errorClass:message:)`` if `MPI_Init_thread` fails.
+    ///
+    /// The corresponding C function is `MPI_Init_thread`.
+    @discardableResult
+    public static func initialize(threadLevel: ThreadLevel = .serialized) throws(MPIError) -> ThreadLevel {
+        try RuntimeState.initialize(requested: threadLevel).threadLevel
+    }
+
+    /// The thread support MPI provides, initialising MPI if needed.
+    ///
+    /// The corresponding C function is `MPI_Query_thread`.
+    public static var threadLevel: ThreadLevel {
+        (try? RuntimeState.current())?.threadLevel ?? .single
+    }
+
+    /// Whether MPI has been initialised in this process (by this package or by other code).
+    ///
+    /// The corresponding C function is `MPI_Initialized`.
+    public static var isInitialized: Bool {
+        var flag: Int32 = 0
+        MPI_Initialized(&flag)
+        return flag != 0
+    }
+
+    /// Whether MPI has been finalised in this process.
+    ///
+    /// The corresponding C function is `MPI_Finalized`.
+    public static var isFinalized: Bool {
+        var flag: Int32 = 0
+        MPI_Finalized(&flag)
+        return flag != 0
+    }
+
+    /// Finalises MPI now, if this package initialised it.
+    ///
+    /// The library's communicators are freed first. After this, every operation
+    /// throws ``MPIError/finalized(operation:)``. Calling it twice is harmless.
+    /// It runs by itself at process exit, so most programs never call it.
+    ///
+    /// The corresponding C function is `MPI_Finalize`.
+    public static func finalize() throws(MPIError) {
+        try RuntimeState.finalize()
+    }
+
+    /// The MPI library this package was built against.
+    public static var implementation: MPIImplementation {
+        switch swiftmpi_implementation() {
+        case 1: .openMPI
+        case 2: .mpich
+        default: .other
+        }
+    }
+
+    /// The MPI library's version string, for example `Open MPI v4.1.4, ...`.
+    ///
+    /// The corresponding C function is `MPI_Get_library_version`.
+    public static var libraryVersion: String {
+        var buffer = [CChar](repeating: 0, count: Int(swiftmpi_max_library_version_string()) + 1)
+        var length: Int32 = 0
+        MPI_Get_library_version(&buffer, &length)
+        let bytes = buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
+    }
+
+    /// The version of the MPI standard the library implements, for example `(3, 1)`.
+    ///
+    /// The corresponding C function is `MPI_Get_version`.
+    public static var standardVersion: (major: Int, minor: Int) {
+        var major: Int32 = 0, minor: Int32 = 0
+        MPI_Get_version(&major, &minor)
+        return (Int(major), Int(minor))
+    }
+
+    /// The largest tag value that MPI accepts (`MPI_TAG_UB`, at least 32767).
+    public static var tagUpperBound: Int {
+        (try? RuntimeState.current())?.tagUpperBound ?? 32767
+    }
+}
+
+extension String {
+    fileprivate func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let c = s.last, c.isWhitespace { s.removeLast() }
+        while let c = s.first, c.isWhitespace { s.removeFirst() }
+        return String(s)
+    }
+}
+
+/// The process-wide MPI state: created once, when MPI is first needed.
+@usableFromInline
+final class RuntimeState: @unchecked Sendable {
+    /// The thread level MPI provides.
+    let threadLevel: ThreadLevel
+    /// Whether this package called `MPI_Init_thread` (and so must finalise).
+    let ownsMPI: Bool
+    /// `MPI_TAG_UB`.
+    @usableFromInline let tagUpperBound: Int
+    /// `MPI_COMM_WORLD`, with errors returned.
+    @usableFromInline let world: Communicator
+    /// The library-private clone of the world (the default communicator).
+    @usableFromInline let defaultCommunicator: Communicator
+
+    private init(threadLevel: ThreadLevel, ownsMPI: Bool) throws(MPIError) {
+        self.threadLevel = threadLevel
+        self.ownsMPI = ownsMPI
+        let worldHandle = swiftmpi_comm_world()
+        try check(MPI_Comm_set_errhandler(worldHandle, swiftmpi_errors_return()), "MPI_Comm_set_errhandler")
+        try check(MPI_Comm_set_errhandler(swiftmpi_comm_self(), swiftmpi_errors_return()), "MPI_Comm_set_errhandler")
+        world = try Communicator(borrowing: worldHandle)
+        defaultCommunicator = try world.duplicateWithoutCheck()
+        var flag: Int32 = 0
+        var value: UnsafeMutablePointer<Int32>? = nil
+        try check(MPI_Comm_get_attr(worldHandle, swiftmpi_tag_ub_keyval(), &value, &flag), "MPI_Comm_get_attr")
+        tagUpperBound = (flag != 0 ? value.map { Int($0.pointee) } : nil) ?? 32767
+    }
+
+    private nonisolated(unsafe) static var state: RuntimeState?
+    private nonisolated(unsafe) static var initError: MPIError?
+    private static let lock = Mutex<Void>(())
+    /// 0: not yet, 1: initialised, 2: finalised. Read without the lock on the hot path.
+    private static let phase = Atomic<Int>(0)
+
+    /// The state, initialising MPI at the default thread level on first use.
+    @usableFromInline
+    static func current() throws(MPIError) -> RuntimeState {
+        if _fastPath(phase.load(ordering: .acquiring) == 1), let state = unsafe_state() { return state }
+        return try initialize(requested: defaultThreadLevel())
+    }
+
+    @inline(__always)
+    private static func unsafe_state() -> RuntimeState? { state }
+
+    /// The state, or ``MPIError/finalized(operation:)`` after finalisation.
+    @inlinable
+    static func current(for operation: @autoclosure () -> String) throws(MPIError) -> RuntimeState {
+        do {
+            return try current()
+        } catch {
+            if case .finalized = error { throw MPIError.finalized(operation: operation()) }
+            throw error
+        }
+    }
+
+    static func defaultThreadLevel() -> ThreadLevel {
+        guard let raw = getenv("SWIFT_MPI_THREAD_LEVEL") else { return .serialized }
+        switch String(cString: raw).lowercased() {
+        case "single": return .single
+        case "funneled": return .funneled
+        case "multiple": return .multiple
+        default: return .serialized
+        }
+    }
+
+    static func initialize(requested: ThreadLevel) throws(MPIError) -> RuntimeState {
+        let result: Result<RuntimeState, MPIError> = lock.withLock { _ in
+            if let state { return .success(state) }
+            if let initError { return .failure(initError) }
+            if phase.load(ordering: .relaxed) == 2 || MPIRuntime.isFinalized {
+                return .failure(.finalized(operation: "MPI_Init_thread"))
+            }
+            do {
+                var provided: Int32 = 0
+                let owns: Bool
+                if MPIRuntime.isInitialized {
+                    owns = false
+                    try check(MPI_Query_thread(&provided), "MPI_Query_thread")
+                } else {
+                    owns = true
+                    try check(MPI_Init_thread(nil, nil, requested.mpiValue, &provided), "MPI_Init_thread")
+                    atexit { try? RuntimeState.finalize() }
+                }
+                let newState = try RuntimeState(threadLevel: ThreadLevel(mpiValue: provided), ownsMPI: owns)
+                state = newState
+                phase.store(1, ordering: .releasing)
+                return .success(newState)
+            } catch let error as MPIError {
+                initError = error
+                return .failure(error)
+            } catch {
+                return .failure(.finalized(operation: "MPI_Init_thread"))
+            }
+        }
+        return try result.get()
+    }
+
+    static func finalize() throws(MPIError) {
+        let result: Result<Void, MPIError> = lock.withLock { _ in
+            guard phase.load(ordering: .relaxed) != 2 else { return .success(()) }
+            guard let current = state else {
+                phase.store(2, ordering: .releasing)
+                return .success(())
+            }
+            phase.store(2, ordering: .releasing)
+            state = nil
+            current.defaultCommunicator.storage.free()
+            guard current.ownsMPI, !MPIRuntime.isFinalized else { return .success(()) }
+            let code = MPI_Finalize()
+            return code == 0 ? .success(()) : .failure(makeMPIError(code, "MPI_Finalize"))
+        }
+        try result.get()
+    }
+
+    /// Whether MPI is initialised and not finalised.
+    @usableFromInline
+    static func phaseIsInitialized() -> Bool { phase.load(ordering: .acquiring) == 1 }
+
+    /// Whether the library-owned handles may still be freed.
+    static var isActive: Bool { phase.load(ordering: .acquiring) == 1 && !MPIRuntime.isFinalized }
+}
+
+extension RuntimeState {
+    /// Whether operations may run: MPI initialised and not finalised. One atomic load.
+    @usableFromInline
+    static var isUsable: Bool { phaseIsInitialized() }
+}
