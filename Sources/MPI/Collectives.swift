@@ -31,9 +31,8 @@ public func allgather<T: MPIScalar>(
     var code: Int32 = 0
     let result: [T] = x._scalars.withUnsafeBufferPointer { source in
         makeUninitializedArray(count: count * comm.size) { destination in
-            code = withMessage(count: count, of: type, elementSize: MemoryLayout<T>.stride) { n, t in
-                MPI_Allgather(source.baseAddress, n, t, destination.baseAddress, n, t, comm.handle)
-            }
+            code = rawAllgather(source.baseAddress, destination.baseAddress, count: count, type: type,
+                                elementSize: MemoryLayout<T>.stride, comm: comm.handle)
         }
     }
     try check(code, "allgather")
@@ -116,9 +115,8 @@ func _alltoall<T: MPIScalar>(_ x: [T], shape: [Int], comm: Communicator?) throws
     var code: Int32 = 0
     let result: [T] = x.withUnsafeBufferPointer { source in
         makeUninitializedArray(count: count) { destination in
-            code = withMessage(count: block, of: type, elementSize: MemoryLayout<T>.stride) { n, t in
-                MPI_Alltoall(source.baseAddress, n, t, destination.baseAddress, n, t, comm.handle)
-            }
+            code = rawAlltoall(source.baseAddress, destination.baseAddress, blockCount: block, type: type,
+                               elementSize: MemoryLayout<T>.stride, comm: comm.handle)
         }
     }
     try check(code, "alltoall")
@@ -195,22 +193,19 @@ func _bcast<T: MPIScalar>(_ x: [T], root: Int, comm: Communicator?) throws(MPIEr
     try comm.checkRank(root, "root", "bcast")
     let count = x.count
     let type = T.mpiDatatype.handle
-    let root32 = Int32(truncatingIfNeeded: root)
     if comm.rank == root {
         // MPI only reads the buffer on the root; the input is returned as it is.
         let code = x.withUnsafeBufferPointer { source in
-            withMessage(count: count, of: type, elementSize: MemoryLayout<T>.stride) { n, t in
-                MPI_Bcast(UnsafeMutableRawPointer(mutating: source.baseAddress), n, t, root32, comm.handle)
-            }
+            rawBcast(UnsafeMutableRawPointer(mutating: source.baseAddress), count: count, type: type,
+                     elementSize: MemoryLayout<T>.stride, root: root, comm: comm.handle)
         }
         try check(code, "bcast")
         return x
     }
     var code: Int32 = 0
     let result: [T] = makeUninitializedArray(count: count) { destination in
-        code = withMessage(count: count, of: type, elementSize: MemoryLayout<T>.stride) { n, t in
-            MPI_Bcast(destination.baseAddress, n, t, root32, comm.handle)
-        }
+        code = rawBcast(destination.baseAddress, count: count, type: type, elementSize: MemoryLayout<T>.stride,
+                        root: root, comm: comm.handle)
     }
     try check(code, "bcast")
     return result
@@ -242,12 +237,9 @@ public func gather<T: MPIScalar>(
     let count = x.scalarCount
     let type = T.mpiDatatype.handle
     let stride = MemoryLayout<T>.stride
-    let root32 = Int32(truncatingIfNeeded: root)
     if comm.rank != root {
         let code = x._scalars.withUnsafeBufferPointer { source in
-            withMessage(count: count, of: type, elementSize: stride) { n, t in
-                MPI_Gather(source.baseAddress, n, t, nil, n, t, root32, comm.handle)
-            }
+            rawGather(source.baseAddress, nil, count: count, type: type, elementSize: stride, root: root, comm: comm.handle)
         }
         try check(code, "gather")
         return (x, advance(token))
@@ -255,9 +247,8 @@ public func gather<T: MPIScalar>(
     var code: Int32 = 0
     let result: [T] = x._scalars.withUnsafeBufferPointer { source in
         makeUninitializedArray(count: count * comm.size) { destination in
-            code = withMessage(count: count, of: type, elementSize: stride) { n, t in
-                MPI_Gather(source.baseAddress, n, t, destination.baseAddress, n, t, root32, comm.handle)
-            }
+            code = rawGather(source.baseAddress, destination.baseAddress, count: count, type: type,
+                             elementSize: stride, root: root, comm: comm.handle)
         }
     }
     try check(code, "gather")
@@ -323,16 +314,14 @@ public func scatter<T: MPIScalar>(
     let rowShape = isRoot ? Array(x._shape.dropFirst()) : x._shape
     let rowCount = isRoot ? (comm.size == 0 ? 0 : x.scalarCount / comm.size) : x.scalarCount
     try scatterHandshake(
-        isRoot: isRoot, rootShape: x._shape, rowCount: rowCount, elementSize: MemoryLayout<T>.stride,
-        root: root, comm: comm)
-    let type = T.mpiDatatype.handle
-    let root32 = Int32(truncatingIfNeeded: root)
+        isRoot: isRoot, rootCheck: ScatterRootCheck(rootShape: x._shape, size: comm.size), rowCount: rowCount,
+        elementSize: MemoryLayout<T>.stride, root: root, comm: comm)
     var code: Int32 = 0
     let result: [T] = x._scalars.withUnsafeBufferPointer { source in
         makeUninitializedArray(count: rowCount) { destination in
-            code = withMessage(count: rowCount, of: type, elementSize: MemoryLayout<T>.stride) { n, t in
-                MPI_Scatter(isRoot ? source.baseAddress : nil, n, t, destination.baseAddress, n, t, root32, comm.handle)
-            }
+            code = rawScatter(isRoot ? source.baseAddress : nil, destination.baseAddress, rowCount: rowCount,
+                              type: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride, root: root,
+                              comm: comm.handle)
         }
     }
     try check(code, "scatter")
@@ -352,44 +341,76 @@ public func scatter<T: MPIScalar>(
     return try scatter(shaped, root: root, comm: comm, token: token)
 }
 
+/// What the root found wrong with its scatter input, if anything.
+@usableFromInline
+enum ScatterRootCheck {
+    case valid
+    /// The root's input is 0-d.
+    case zeroDimensional
+    /// The root's input has this first axis instead of `size` (shape given for the message).
+    case firstAxis(Int, shape: [Int])
+    /// The root's input has this many elements instead of `size * rowCount` (`into:` form).
+    case elementCount(Int)
+
+    /// The root's verdict on an input of the given shape.
+    @inlinable
+    init(rootShape: [Int], size: Int) {
+        if rootShape.isEmpty {
+            self = .zeroDimensional
+        } else if rootShape[0] != size {
+            self = .firstAxis(rootShape[0], shape: rootShape)
+        } else {
+            self = .valid
+        }
+    }
+}
+
 /// Agrees on the block size of a scatter before the data moves.
 ///
-/// The root checks its input and broadcasts `[status, rowCount, firstAxis]`.
-/// A non-root rank whose template has a different element count still takes
-/// part in the scatter (into scratch storage, on this error path only), so the
-/// root never waits for it, and then throws.
+/// The root broadcasts `[verdict, rowCount, detail]`. When the root's input is
+/// bad, every rank throws: the root a ``MPIError/shapeMismatch(operation:argument:expected:actual:)``,
+/// the others ``MPIError/peerFailed(operation:rank:reason:)``. A non-root rank
+/// whose output has a different element count still takes part in the scatter
+/// (into scratch storage, on this error path only), so the root never waits
+/// for it, and then throws.
 @usableFromInline
 func scatterHandshake(
-    isRoot: Bool, rootShape: [Int], rowCount: Int, elementSize: Int, root: Int, comm: Communicator
+    isRoot: Bool, rootCheck: ScatterRootCheck, rowCount: Int, elementSize: Int, root: Int, comm: Communicator
 ) throws(MPIError) {
     var header: (Int64, Int64, Int64) = (0, Int64(rowCount), 0)
     if isRoot {
-        if rootShape.isEmpty {
-            header = (1, 0, 0)
-        } else if rootShape[0] != comm.size {
-            header = (2, 0, Int64(rootShape[0]))
+        switch rootCheck {
+        case .valid: break
+        case .zeroDimensional: header = (1, 0, 0)
+        case .firstAxis(let axis, _): header = (2, 0, Int64(axis))
+        case .elementCount(let count): header = (3, Int64(rowCount), Int64(count))
         }
     }
     let code = withUnsafeMutableBytes(of: &header) { bytes in
         MPI_Bcast(bytes.baseAddress, 3, swiftmpi_int64(), Int32(truncatingIfNeeded: root), comm.handle)
     }
     try check(code, "scatter")
-    let expectedRoot = "first axis of size \(comm.size) (the communicator size)"
+    let expectedAxis = "first axis of size \(comm.size) (the communicator size)"
     switch header.0 {
     case 1:
         if isRoot {
-            throw MPIError.shapeMismatch(operation: "scatter", argument: "x", expected: expectedRoot, actual: "a 0-d array")
+            throw MPIError.shapeMismatch(operation: "scatter", argument: "x", expected: expectedAxis, actual: "a 0-d array")
         }
         throw MPIError.peerFailed(
-            operation: "scatter", rank: root, reason: "the root's input is a 0-d array; expected \(expectedRoot)")
+            operation: "scatter", rank: root, reason: "the root's input is a 0-d array; expected \(expectedAxis)")
     case 2:
-        if isRoot {
-            throw MPIError.shapeMismatch(
-                operation: "scatter", argument: "x", expected: expectedRoot, actual: "shape \(rootShape)")
+        if isRoot, case .firstAxis(_, let shape) = rootCheck {
+            throw MPIError.shapeMismatch(operation: "scatter", argument: "x", expected: expectedAxis, actual: "shape \(shape)")
         }
         throw MPIError.peerFailed(
-            operation: "scatter", rank: root,
-            reason: "the root's input has first axis \(header.2); expected \(expectedRoot)")
+            operation: "scatter", rank: root, reason: "the root's input has first axis \(header.2); expected \(expectedAxis)")
+    case 3:
+        let expected = "\(comm.size) × \(header.1) elements (size × the root's output count)"
+        if isRoot {
+            throw MPIError.shapeMismatch(operation: "scatter", argument: "x", expected: expected, actual: "\(header.2) elements")
+        }
+        throw MPIError.peerFailed(
+            operation: "scatter", rank: root, reason: "the root's input has \(header.2) elements; expected \(expected)")
     default:
         break
     }
@@ -398,12 +419,11 @@ func scatterHandshake(
         // Receive this rank's block anyway so that the root completes, then report.
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(1, rootRowCount * elementSize), alignment: 16)
         defer { scratch.deallocate() }
-        _ = withMessage(count: rootRowCount * elementSize, of: swiftmpi_byte(), elementSize: 1) { n, t in
-            MPI_Scatter(nil, n, t, scratch, n, t, Int32(truncatingIfNeeded: root), comm.handle)
-        }
+        _ = rawScatter(nil, scratch, rowCount: rootRowCount * elementSize, type: swiftmpi_byte(), elementSize: 1,
+                       root: root, comm: comm.handle)
         throw MPIError.shapeMismatch(
             operation: "scatter", argument: "x",
-            expected: "a template of \(rootRowCount) elements (one row of the root's input)",
+            expected: "\(rootRowCount) elements (one row of the root's input)",
             actual: "\(rowCount) elements")
     }
 }

@@ -5,10 +5,11 @@ import CMPI
 // MPI 3.1 (Open MPI 4.1) counts are C ints, so one call moves at most
 // Int32.max elements. Counts here are Int. Up to Int32.max a message is passed
 // to MPI as it is. Beyond that:
-//  * data-movement operations describe the whole message as ONE element of a
-//    derived datatype (blocks of 2^30 elements plus the rest, resized to the
-//    message's exact extent), so it is still a single message that matches a
-//    single receive;
+//  * data-movement operations describe the whole message with a derived
+//    datatype, so it is still a single message that matches a single receive:
+//    count/k elements of a contiguous type of k elements when a small k
+//    divides the count, else ONE element of a struct type (blocks of 2^30
+//    elements plus the rest, resized to the message's exact extent);
 //  * reductions, whose predefined ops apply to predefined datatypes only, run
 //    in chunks of 2^30 elements, which is exact since they act elementwise.
 
@@ -33,6 +34,20 @@ func withMessage(
 func withLargeMessage(
     count: Int, of base: MPI_Datatype, elementSize: Int, _ body: (Int32, MPI_Datatype) -> Int32
 ) -> Int32 {
+    // Preferred: a contiguous block that divides the count exactly, so the
+    // message is `count / k` elements of a contiguous type, which MPI libraries
+    // move as fast as a predefined type.
+    let smallest = (count + maxDirectCount - 1) / maxDirectCount
+    for k in smallest..<(smallest + 4096) where count % k == 0 {
+        var block = swiftmpi_datatype_null()
+        var code = swiftmpi_type_contiguous(Int32(k), base, &block)
+        guard code == 0 else { return code }
+        defer { _ = swiftmpi_type_free(&block) }
+        code = swiftmpi_type_commit(&block)
+        guard code == 0 else { return code }
+        return body(Int32(count / k), block)
+    }
+    // Otherwise: blocks of 2^30 elements and the rest, as one element of a struct type.
     var block = swiftmpi_datatype_null()
     var code = swiftmpi_type_contiguous(Int32(largeBlockCount), base, &block)
     guard code == 0 else { return code }

@@ -60,9 +60,8 @@ func _send<T: MPIScalar>(_ x: [T], dest: Int, tag: Int, comm: Communicator?) thr
     try comm.checkRank(dest, "dest", "send")
     try checkTag(tag, "tag", "send", wildcardAllowed: false)
     let code = x.withUnsafeBufferPointer { source in
-        withMessage(count: x.count, of: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride) { n, t in
-            MPI_Send(source.baseAddress, n, t, Int32(truncatingIfNeeded: dest), Int32(truncatingIfNeeded: tag), comm.handle)
-        }
+        rawSend(source.baseAddress, count: x.count, type: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride,
+                dest: dest, tag: tag, comm: comm.handle)
     }
     try check(code, "send")
 }
@@ -129,19 +128,12 @@ func _recv<T: MPIScalar>(
     let mpiSource = try checkSource(source, "source", "recv", comm)
     try checkTag(tag, "tag", "recv", wildcardAllowed: true)
     let mpiTag = tag == anyTag ? swiftmpi_any_tag() : Int32(truncatingIfNeeded: tag)
-    let type = T.mpiDatatype.handle
-    var mpiStatus = MPI_Status()
-    var code: Int32 = 0
-    var received = 0
+    var outcome = ReceiveOutcome()
     let result: [T] = makeUninitializedArray(count: count) { destination in
-        code = withMessage(count: count, of: type, elementSize: MemoryLayout<T>.stride) { n, t in
-            let c = MPI_Recv(destination.baseAddress, n, t, mpiSource, mpiTag, comm.handle, &mpiStatus)
-            if c == 0 { received = receivedCount(&mpiStatus, t) }
-            return c
-        }
+        outcome = rawRecv(destination.baseAddress, count: count, type: T.mpiDatatype.handle,
+                          elementSize: MemoryLayout<T>.stride, source: mpiSource, tag: mpiTag, comm: comm.handle)
     }
-    try checkReceive(code, received: received, expected: count, operation: "recv", argument: "x")
-    status?.fill(from: &mpiStatus, count: received)
+    try checkReceive(outcome, expected: count, operation: "recv", argument: "x", status: status)
     return result
 }
 
@@ -221,28 +213,16 @@ func _sendrecv<T: MPIScalar>(
     try checkTag(sendtag, "sendtag", "sendrecv", wildcardAllowed: false)
     try checkTag(recvtag, "recvtag", "sendrecv", wildcardAllowed: true)
     let mpiRecvTag = recvtag == anyTag ? swiftmpi_any_tag() : Int32(truncatingIfNeeded: recvtag)
-    let type = T.mpiDatatype.handle
-    let stride = MemoryLayout<T>.stride
-    var mpiStatus = MPI_Status()
-    var code: Int32 = 0
-    var received = 0
+    var outcome = ReceiveOutcome()
     let result: [T] = x.withUnsafeBufferPointer { source in
         makeUninitializedArray(count: receiveCount) { destination in
-            code = withMessage(count: x.count, of: type, elementSize: stride) { sendN, sendT in
-                withMessage(count: receiveCount, of: type, elementSize: stride) { recvN, recvT in
-                    let c = MPI_Sendrecv(
-                        source.baseAddress, sendN, sendT, Int32(truncatingIfNeeded: dest), Int32(truncatingIfNeeded: sendtag),
-                        destination.baseAddress, recvN, recvT, mpiSource, mpiRecvTag, comm.handle, &mpiStatus)
-                    if c == 0 {
-                        received = receivedCount(&mpiStatus, recvT)
-                    }
-                    return c
-                }
-            }
+            outcome = rawSendrecv(
+                source.baseAddress, sendCount: x.count, dest: dest, sendTag: sendtag,
+                destination.baseAddress, receiveCount: receiveCount, source: mpiSource, receiveTag: mpiRecvTag,
+                type: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride, comm: comm.handle)
         }
     }
-    try checkReceive(code, received: received, expected: receiveCount, operation: "sendrecv", argument: "recvbuf")
-    status?.fill(from: &mpiStatus, count: received)
+    try checkReceive(outcome, expected: receiveCount, operation: "sendrecv", argument: "recvbuf", status: status)
     return result
 }
 
@@ -271,22 +251,20 @@ func checkSource(_ source: Int, _ argument: String, _ operation: String, _ comm:
     return Int32(truncatingIfNeeded: source)
 }
 
-/// The number of elements a receive got: `MPI_Get_elements_x` on the receive
-/// datatype. A large message is received as one element of a derived datatype,
-/// whose basic-element count is still the message's element count.
-@usableFromInline
-func receivedCount(_ status: inout MPI_Status, _ type: MPI_Datatype) -> Int {
-    var n: Int64 = 0
-    guard swiftmpi_get_elements(&status, type, &n) == 0, n >= 0 else { return -1 }
-    return Int(n)
-}
-
 /// Turns a receive's outcome into an error: an MPI error, a truncated message
 /// (larger than the template), or a message smaller than the template.
 @inlinable
-func checkReceive(_ code: Int32, received: Int, expected: Int, operation: String, argument: String) throws(MPIError) {
-    if _fastPath(code == 0 && received == expected) { return }
-    try receiveFailure(code, received: received, expected: expected, operation: operation, argument: argument)
+func checkReceive(
+    _ outcome: ReceiveOutcome, expected: Int, operation: String, argument: String, status: Status?
+) throws(MPIError) {
+    if _slowPath(outcome.code != 0 || outcome.count != expected) {
+        try receiveFailure(outcome.code, received: outcome.count, expected: expected, operation: operation, argument: argument)
+    }
+    if let status {
+        status.source = outcome.source
+        status.tag = outcome.tag
+        status.count = outcome.count
+    }
 }
 
 @usableFromInline @inline(never)
@@ -305,13 +283,4 @@ func receiveFailure(_ code: Int32, received: Int, expected: Int, operation: Stri
         operation: operation, argument: argument,
         expected: "a message of \(expected) elements (the template's size)",
         actual: "a message of \(received) elements")
-}
-
-extension Status {
-    @usableFromInline
-    func fill(from status: inout MPI_Status, count: Int) {
-        source = Int(swiftmpi_status_source(&status))
-        tag = Int(swiftmpi_status_tag(&status))
-        self.count = count
-    }
 }

@@ -64,22 +64,12 @@ func _allreduce<T: MPIScalar>(_ x: [T], op: ReductionOp, comm: Communicator?) th
     let result: [T] = x.withUnsafeBufferPointer { source in
         makeUninitializedArray(count: count) { destination in
             code = rawAllreduce(
-                source.baseAddress, destination.baseAddress, count, T.mpiDatatype.handle,
-                MemoryLayout<T>.stride, mpiOp, comm.handle)
+                source.baseAddress, destination.baseAddress, count: count, type: T.mpiDatatype.handle,
+                elementSize: MemoryLayout<T>.stride, op: mpiOp, comm: comm.handle)
         }
     }
     try check(code, "allreduce")
     return result
-}
-
-@usableFromInline
-func rawAllreduce(
-    _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: Int, _ type: MPI_Datatype,
-    _ elementSize: Int, _ op: MPI_Op, _ comm: MPI_Comm
-) -> Int32 {
-    inChunks(count: count, elementSize: elementSize) { offset, n in
-        MPI_Allreduce(send.map { $0 + offset }, receive.map { $0 + offset }, n, type, op, comm)
-    }
 }
 
 // MARK: reduce
@@ -138,27 +128,19 @@ func _reduce<T: MPIScalar>(_ x: [T], op: ReductionOp, root: Int, comm: Communica
     try comm.checkRank(root, "root", "reduce")
     let mpiOp = try op.checkedHandle(for: T.self, operation: "reduce")
     let count = x.count
-    let type = T.mpiDatatype.handle
-    let stride = MemoryLayout<T>.stride
-    let root32 = Int32(truncatingIfNeeded: root)
     var code: Int32 = 0
     if comm.rank != root {
         code = x.withUnsafeBufferPointer { source in
-            inChunks(count: count, elementSize: stride) { offset, n in
-                MPI_Reduce(source.baseAddress.map { UnsafeRawPointer($0) + offset }, nil, n, type, mpiOp, root32, comm.handle)
-            }
+            rawReduce(source.baseAddress, nil, count: count, type: T.mpiDatatype.handle,
+                      elementSize: MemoryLayout<T>.stride, op: mpiOp, root: root, comm: comm.handle)
         }
         try check(code, "reduce")
         return nil
     }
     let result: [T] = x.withUnsafeBufferPointer { source in
         makeUninitializedArray(count: count) { destination in
-            code = inChunks(count: count, elementSize: stride) { offset, n in
-                MPI_Reduce(
-                    source.baseAddress.map { UnsafeRawPointer($0) + offset },
-                    destination.baseAddress.map { UnsafeMutableRawPointer($0) + offset },
-                    n, type, mpiOp, root32, comm.handle)
-            }
+            code = rawReduce(source.baseAddress, destination.baseAddress, count: count, type: T.mpiDatatype.handle,
+                             elementSize: MemoryLayout<T>.stride, op: mpiOp, root: root, comm: comm.handle)
         }
     }
     try check(code, "reduce")
@@ -213,16 +195,11 @@ func _scan<T: MPIScalar>(_ x: [T], op: ReductionOp, comm: Communicator?) throws(
     let comm = try Communicator.resolve(comm, "scan")
     let mpiOp = try op.checkedHandle(for: T.self, operation: "scan")
     let count = x.count
-    let type = T.mpiDatatype.handle
     var code: Int32 = 0
     let result: [T] = x.withUnsafeBufferPointer { source in
         makeUninitializedArray(count: count) { destination in
-            code = inChunks(count: count, elementSize: MemoryLayout<T>.stride) { offset, n in
-                MPI_Scan(
-                    source.baseAddress.map { UnsafeRawPointer($0) + offset },
-                    destination.baseAddress.map { UnsafeMutableRawPointer($0) + offset },
-                    n, type, mpiOp, comm.handle)
-            }
+            code = rawScan(source.baseAddress, destination.baseAddress, count: count, type: T.mpiDatatype.handle,
+                           elementSize: MemoryLayout<T>.stride, op: mpiOp, comm: comm.handle)
         }
     }
     try check(code, "scan")
