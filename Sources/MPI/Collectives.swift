@@ -336,8 +336,8 @@ public func scatter<T: MPIScalar>(
 public func scatter<T: MPIScalar>(
     _ x: [T], root: Int, comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> (ShapedArray<T>, Token) {
-    let comm = try Communicator.resolve(comm, "scatter")
-    let shaped = comm.rank == root || x.count != 1 ? ShapedArray(x) : ShapedArray(_uncheckedShape: [], scalars: x)
+    let rank = try Communicator.resolve(comm, "scatter").rank
+    let shaped = rank == root || x.count != 1 ? ShapedArray(x) : ShapedArray(_uncheckedShape: [], scalars: x)
     return try scatter(shaped, root: root, comm: comm, token: token)
 }
 
@@ -375,7 +375,8 @@ enum ScatterRootCheck {
 /// for it, and then throws.
 @usableFromInline
 func scatterHandshake(
-    isRoot: Bool, rootCheck: ScatterRootCheck, rowCount: Int, elementSize: Int, root: Int, comm: Communicator
+    isRoot: Bool, rootCheck: ScatterRootCheck, rowCount: Int, elementSize: Int, root: Int,
+    comm: ResolvedCommunicator
 ) throws(MPIError) {
     var header: (Int64, Int64, Int64) = (0, Int64(rowCount), 0)
     if isRoot {

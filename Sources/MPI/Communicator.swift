@@ -173,22 +173,58 @@ final class CommunicatorStorage: @unchecked Sendable {
     }
 }
 
-extension Communicator {
-    /// Checks that `rank` names a process of this communicator.
+/// What an operation needs of a communicator during one call: a trivial value
+/// (no reference counting), valid while the caller holds the ``Communicator``,
+/// or for the process's life for the default communicator.
+@usableFromInline
+struct ResolvedCommunicator {
+    @usableFromInline let handle: MPI_Comm
+    @usableFromInline let rank: Int
+    @usableFromInline let size: Int
+
+    @inlinable
+    init(handle: MPI_Comm, rank: Int, size: Int) {
+        self.handle = handle
+        self.rank = rank
+        self.size = size
+    }
+
+    /// Checks that `value` names a process of this communicator.
     @inlinable
     func checkRank(_ value: Int, _ argument: String, _ operation: String) throws(MPIError) {
         if _slowPath(value < 0 || value >= size) {
             throw MPIError.rankOutOfRange(operation: operation, argument: argument, rank: value, size: size)
         }
     }
+}
+
+/// The default communicator while MPI is initialised and not finalised, else `nil`.
+///
+/// Written under the runtime's lock when MPI is set up and when it is
+/// finalised; read without the lock by every operation (one load).
+@usableFromInline nonisolated(unsafe) var defaultCommunicatorFastPath: ResolvedCommunicator? = nil
+
+extension Communicator {
+    /// This communicator's handle, rank and size, for the duration of a call.
+    @inlinable
+    var resolved: ResolvedCommunicator { ResolvedCommunicator(handle: storage.handle, rank: rank, size: size) }
+
+    /// Checks that `rank` names a process of this communicator.
+    @inlinable
+    func checkRank(_ value: Int, _ argument: String, _ operation: String) throws(MPIError) {
+        try resolved.checkRank(value, argument, operation)
+    }
 
     /// Resolves `comm: nil` to the default communicator, and checks that MPI is usable.
     @inlinable
-    static func resolve(_ comm: Communicator?, _ operation: @autoclosure () -> String) throws(MPIError) -> Communicator {
+    static func resolve(
+        _ comm: Communicator?, _ operation: @autoclosure () -> String
+    ) throws(MPIError) -> ResolvedCommunicator {
         if let comm {
             if _slowPath(!RuntimeState.isUsable) { throw MPIError.finalized(operation: operation()) }
-            return comm
+            return comm.resolved
         }
-        return try RuntimeState.current(for: operation()).defaultCommunicator
+        if _fastPath(defaultCommunicatorFastPath != nil) { return defaultCommunicatorFastPath.unsafelyUnwrapped }
+        return try RuntimeState.current(for: operation()).defaultCommunicator.resolved
     }
 }

@@ -245,7 +245,9 @@ func checkLargeTag(_ tag: Int, _ argument: String, _ operation: String, wildcard
 
 /// Checks a source rank and converts it for MPI (``anySource`` becomes `MPI_ANY_SOURCE`).
 @inlinable
-func checkSource(_ source: Int, _ argument: String, _ operation: String, _ comm: Communicator) throws(MPIError) -> Int32 {
+func checkSource(
+    _ source: Int, _ argument: String, _ operation: String, _ comm: ResolvedCommunicator
+) throws(MPIError) -> Int32 {
     if source == anySource { return swiftmpi_any_source() }
     try comm.checkRank(source, argument, operation)
     return Int32(truncatingIfNeeded: source)

@@ -84,18 +84,24 @@ public struct ReductionOp: Hashable, Sendable, CustomStringConvertible {
         handle(for: T.mpiScalarKind) != nil
     }
 
-    /// The MPI handle to use for scalars of `kind`, or `nil` when the pair is invalid.
+    /// The half-precision operation created by this package, or `nil` when the op is not arithmetic.
     @usableFromInline
+    func halfPrecisionHandle() -> MPI_Op? {
+        switch kind {
+        case .sum: return HalfPrecisionOps.shared.sum
+        case .product: return HalfPrecisionOps.shared.product
+        case .min: return HalfPrecisionOps.shared.min
+        case .max: return HalfPrecisionOps.shared.max
+        default: return nil
+        }
+    }
+
+    /// The MPI handle to use for scalars of `kind`, or `nil` when the pair is invalid.
+    @inlinable
     func handle(for scalarKind: MPIScalarKind) -> MPI_Op? {
         switch scalarKind {
         case .halfPrecision:
-            switch kind {
-            case .sum: return HalfPrecisionOps.shared.sum
-            case .product: return HalfPrecisionOps.shared.product
-            case .min: return HalfPrecisionOps.shared.min
-            case .max: return HalfPrecisionOps.shared.max
-            default: return nil
-            }
+            return halfPrecisionHandle()
         case .floatingPoint:
             switch kind {
             case .sum: return swiftmpi_op_sum()

@@ -273,6 +273,7 @@ final class RuntimeState: @unchecked Sendable {
                 }
                 let newState = try RuntimeState(threadLevel: ThreadLevel(mpiValue: provided), ownsMPI: owns)
                 state = newState
+                defaultCommunicatorFastPath = newState.defaultCommunicator.resolved
                 phase.store(1, ordering: .releasing)
                 return .success(newState)
             } catch let error as MPIError {
@@ -293,6 +294,7 @@ final class RuntimeState: @unchecked Sendable {
                 return .success(())
             }
             phase.store(2, ordering: .releasing)
+            defaultCommunicatorFastPath = nil
             state = nil
             current.defaultCommunicator.storage.free()
             guard current.ownsMPI, !MPIRuntime.isFinalized else { return .success(()) }

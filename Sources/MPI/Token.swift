@@ -24,10 +24,15 @@ public struct Token: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "Token(sequence: \(sequence))" }
 }
 
+import Synchronization
+
 /// The chain of tokens that ``autoTokenize(_:)`` threads through the operations in its scope.
 final class TokenChain: @unchecked Sendable {
     var current = Token()
     @TaskLocal static var active: TokenChain?
+    /// How many ``autoTokenize(_:)`` scopes are running in the process. While it
+    /// is zero, an operation without a token skips the task-local lookup.
+    static let openScopes = Atomic<Int>(0)
 }
 
 /// The token an operation orders after: the one given, or the automatic chain's, or a new one.
@@ -42,7 +47,9 @@ func advance(_ token: Token?) -> Token {
 
 @usableFromInline
 func advanceChain() -> Token {
-    guard let chain = TokenChain.active else { return Token().next() }
+    guard TokenChain.openScopes.load(ordering: .relaxed) > 0, let chain = TokenChain.active else {
+        return Token().next()
+    }
     chain.current = chain.current.next()
     return chain.current
 }
@@ -68,6 +75,8 @@ func advanceChain() -> Token {
 public func autoTokenize<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> (R, Token) {
     let chain = TokenChain()
     var outcome: Result<R, E>!
+    TokenChain.openScopes.add(1, ordering: .relaxed)
+    defer { TokenChain.openScopes.subtract(1, ordering: .relaxed) }
     TokenChain.$active.withValue(chain) {
         do throws(E) { outcome = .success(try body()) } catch { outcome = .failure(error) }
     }
