@@ -82,6 +82,7 @@ public func allgather<Input: MPIBuffer, Output: MPIBuffer>(
     let comm = try Communicator.resolve(comm, "allgather")
     let count = x.scalarCount
     try checkOutput(output.scalarCount, count * comm.size, "size × input", "allgather")
+    try diagnoseCollective(comm, "allgather", Input.Scalar.self, count: count)
     let code = withBuffers(x, &output) { s, d in
         rawAllgather(s, d, count: count, type: Input.Scalar.mpiDatatype.handle,
                      elementSize: MemoryLayout<Input.Scalar>.stride, comm: comm.handle)
@@ -101,6 +102,7 @@ public func allreduce<Input: MPIBuffer, Output: MPIBuffer>(
     let mpiOp = try op.checkedHandle(for: Input.Scalar.self, operation: "allreduce")
     let count = x.scalarCount
     try checkOutput(output.scalarCount, count, "the input's count", "allreduce")
+    try diagnoseCollective(comm, "allreduce", Input.Scalar.self, count: count, op: op)
     let code = withBuffers(x, &output) { s, d in
         rawAllreduce(s, d, count: count, type: Input.Scalar.mpiDatatype.handle,
                      elementSize: MemoryLayout<Input.Scalar>.stride, op: mpiOp, comm: comm.handle)
@@ -126,6 +128,7 @@ public func alltoall<Input: MPIBuffer, Output: MPIBuffer>(
             expected: "a multiple of \(comm.size) elements (the communicator size)", actual: "\(count) elements")
     }
     try checkOutput(output.scalarCount, count, "the input's count", "alltoall")
+    try diagnoseCollective(comm, "alltoall", Input.Scalar.self, count: count)
     let code = withBuffers(x, &output) { s, d in
         rawAlltoall(s, d, blockCount: count / comm.size, type: Input.Scalar.mpiDatatype.handle,
                     elementSize: MemoryLayout<Input.Scalar>.stride, comm: comm.handle)
@@ -146,6 +149,7 @@ public func bcast<Buffer: MPIBuffer>(
     let comm = try Communicator.resolve(comm, "bcast")
     try comm.checkRank(root, "root", "bcast")
     let count = buffer.scalarCount
+    try diagnoseCollective(comm, "bcast", Buffer.Scalar.self, count: count, root: root)
     let code: Int32
     if comm.rank == root {
         // Read only: no copy-on-write uniquing of a shared buffer on the root.
@@ -176,6 +180,7 @@ public func gather<Input: MPIBuffer, Output: MPIBuffer>(
     let count = x.scalarCount
     let type = Input.Scalar.mpiDatatype.handle
     let stride = MemoryLayout<Input.Scalar>.stride
+    try diagnoseCollective(comm, "gather", Input.Scalar.self, count: count, root: root)
     let code: Int32
     if comm.rank == root {
         try checkOutput(output.scalarCount, count * comm.size, "size × input", "gather")
@@ -211,6 +216,7 @@ public func scatter<Input: MPIBuffer, Output: MPIBuffer>(
     try scatterHandshake(
         isRoot: isRoot, rootCheck: rootCheck, rowCount: rowCount, elementSize: MemoryLayout<Input.Scalar>.stride,
         root: root, comm: comm)
+    try diagnoseCollective(comm, "scatter", Input.Scalar.self, count: rowCount, root: root)
     let code = withBuffers(x, &output) { s, d in
         rawScatter(isRoot ? s : nil, d, rowCount: rowCount, type: Input.Scalar.mpiDatatype.handle,
                    elementSize: MemoryLayout<Input.Scalar>.stride, root: root, comm: comm.handle)
@@ -234,6 +240,7 @@ public func reduce<Input: MPIBuffer, Output: MPIBuffer>(
     try comm.checkRank(root, "root", "reduce")
     let mpiOp = try op.checkedHandle(for: Input.Scalar.self, operation: "reduce")
     let count = x.scalarCount
+    try diagnoseCollective(comm, "reduce", Input.Scalar.self, count: count, root: root, op: op)
     let type = Input.Scalar.mpiDatatype.handle
     let stride = MemoryLayout<Input.Scalar>.stride
     let code: Int32
@@ -262,6 +269,7 @@ public func scan<Input: MPIBuffer, Output: MPIBuffer>(
     let mpiOp = try op.checkedHandle(for: Input.Scalar.self, operation: "scan")
     let count = x.scalarCount
     try checkOutput(output.scalarCount, count, "the input's count", "scan")
+    try diagnoseCollective(comm, "scan", Input.Scalar.self, count: count, op: op)
     let code = withBuffers(x, &output) { s, d in
         rawScan(s, d, count: count, type: Input.Scalar.mpiDatatype.handle,
                 elementSize: MemoryLayout<Input.Scalar>.stride, op: mpiOp, comm: comm.handle)

@@ -27,6 +27,7 @@ public func allgather<T: MPIScalar>(
 ) throws(MPIError) -> (ShapedArray<T>, Token) {
     let comm = try Communicator.resolve(comm, "allgather")
     let count = x.scalarCount
+    try diagnoseCollective(comm, "allgather", T.self, count: count)
     let type = T.mpiDatatype.handle
     var code: Int32 = 0
     let result: [T] = x._scalars.withUnsafeBufferPointer { source in
@@ -111,6 +112,7 @@ func _alltoall<T: MPIScalar>(_ x: [T], shape: [Int], comm: Communicator?) throws
     }
     let count = x.count
     let block = comm.size == 0 ? 0 : count / comm.size
+    try diagnoseCollective(comm, "alltoall", T.self, count: count)
     let type = T.mpiDatatype.handle
     var code: Int32 = 0
     let result: [T] = x.withUnsafeBufferPointer { source in
@@ -138,6 +140,7 @@ func _alltoall<T: MPIScalar>(_ x: [T], shape: [Int], comm: Communicator?) throws
 @inlinable @discardableResult
 public func barrier(comm: Communicator? = nil, token: Token? = nil) throws(MPIError) -> Token {
     let comm = try Communicator.resolve(comm, "barrier")
+    try diagnoseCollective(comm, "barrier", UInt8.self, count: 0)
     try check(MPI_Barrier(comm.handle), "barrier")
     return advance(token)
 }
@@ -192,6 +195,7 @@ func _bcast<T: MPIScalar>(_ x: [T], root: Int, comm: Communicator?) throws(MPIEr
     let comm = try Communicator.resolve(comm, "bcast")
     try comm.checkRank(root, "root", "bcast")
     let count = x.count
+    try diagnoseCollective(comm, "bcast", T.self, count: count, root: root)
     let type = T.mpiDatatype.handle
     if comm.rank == root {
         // MPI only reads the buffer on the root; the input is returned as it is.
@@ -235,6 +239,7 @@ public func gather<T: MPIScalar>(
     let comm = try Communicator.resolve(comm, "gather")
     try comm.checkRank(root, "root", "gather")
     let count = x.scalarCount
+    try diagnoseCollective(comm, "gather", T.self, count: count, root: root)
     let type = T.mpiDatatype.handle
     let stride = MemoryLayout<T>.stride
     if comm.rank != root {
@@ -316,6 +321,7 @@ public func scatter<T: MPIScalar>(
     try scatterHandshake(
         isRoot: isRoot, rootCheck: ScatterRootCheck(rootShape: x._shape, size: comm.size), rowCount: rowCount,
         elementSize: MemoryLayout<T>.stride, root: root, comm: comm)
+    try diagnoseCollective(comm, "scatter", T.self, count: rowCount, root: root)
     var code: Int32 = 0
     let result: [T] = x._scalars.withUnsafeBufferPointer { source in
         makeUninitializedArray(count: rowCount) { destination in

@@ -60,6 +60,7 @@ func _allreduce<T: MPIScalar>(_ x: [T], op: ReductionOp, comm: Communicator?) th
     let comm = try Communicator.resolve(comm, "allreduce")
     let mpiOp = try op.checkedHandle(for: T.self, operation: "allreduce")
     let count = x.count
+    try diagnoseCollective(comm, "allreduce", T.self, count: count, op: op)
     var code: Int32 = 0
     let result: [T] = x.withUnsafeBufferPointer { source in
         makeUninitializedArray(count: count) { destination in
@@ -128,6 +129,7 @@ func _reduce<T: MPIScalar>(_ x: [T], op: ReductionOp, root: Int, comm: Communica
     try comm.checkRank(root, "root", "reduce")
     let mpiOp = try op.checkedHandle(for: T.self, operation: "reduce")
     let count = x.count
+    try diagnoseCollective(comm, "reduce", T.self, count: count, root: root, op: op)
     var code: Int32 = 0
     if comm.rank != root {
         code = x.withUnsafeBufferPointer { source in
@@ -195,6 +197,7 @@ func _scan<T: MPIScalar>(_ x: [T], op: ReductionOp, comm: Communicator?) throws(
     let comm = try Communicator.resolve(comm, "scan")
     let mpiOp = try op.checkedHandle(for: T.self, operation: "scan")
     let count = x.count
+    try diagnoseCollective(comm, "scan", T.self, count: count, op: op)
     var code: Int32 = 0
     let result: [T] = x.withUnsafeBufferPointer { source in
         makeUninitializedArray(count: count) { destination in

@@ -173,6 +173,27 @@ public enum MPIRuntime {
         return (Int(major), Int(minor))
     }
 
+    /// Whether each collective first checks that every rank passes the same
+    /// operation, scalar type, element count, root and op, and throws on every
+    /// rank when they differ.
+    ///
+    /// Off by default, since the check costs one small allgather per
+    /// collective; `SWIFT_MPI_CHECK=1` in the environment turns it on when MPI
+    /// is set up. Set it to the same value on every rank, between operations.
+    public static var checksCollectiveArguments: Bool {
+        get { diagnostics.checkCollectives }
+        set { _ = try? RuntimeState.current(); diagnostics.checkCollectives = newValue }
+    }
+
+    /// Whether each collective prints a line to standard error (rank, operation,
+    /// op, element count and type, root), like mpi4jax's `MPI4JAX_DEBUG`.
+    ///
+    /// Off by default; `SWIFT_MPI_DEBUG=1` in the environment turns it on when MPI is set up.
+    public static var logsCollectives: Bool {
+        get { diagnostics.debugLog }
+        set { _ = try? RuntimeState.current(); diagnostics.debugLog = newValue }
+    }
+
     /// The largest tag value that MPI accepts (`MPI_TAG_UB`, at least 32767).
     public static var tagUpperBound: Int {
         (try? RuntimeState.current())?.tagUpperBound ?? 32767
@@ -271,6 +292,7 @@ final class RuntimeState: @unchecked Sendable {
                     try check(MPI_Init_thread(nil, nil, requested.mpiValue, &provided), "MPI_Init_thread")
                     atexit { try? RuntimeState.finalize() }
                 }
+                diagnostics = DiagnosticsOptions.fromEnvironment()
                 let newState = try RuntimeState(threadLevel: ThreadLevel(mpiValue: provided), ownsMPI: owns)
                 state = newState
                 defaultCommunicatorFastPath = newState.defaultCommunicator.resolved
