@@ -31,11 +31,14 @@ public struct Communicator: Sendable, Hashable, CustomStringConvertible {
 
     /// All processes of the job (`MPI_COMM_WORLD`), with errors returned rather than aborting.
     ///
-    /// Reading it initialises MPI if needed. If MPI cannot be initialised (or has
-    /// been finalised before first use), this stops the process with the MPI
-    /// error; use ``MPIRuntime/initialize(threadLevel:)`` first to handle that
-    /// case as a thrown error.
+    /// Reading it initialises MPI if needed. After finalisation it is still the
+    /// same value, and every operation on it throws ``MPIError/finalized(operation:)``.
+    /// Only if MPI cannot be initialised at all (the library fails to start, or
+    /// other code finalised MPI before this package ever used it) does reading it
+    /// stop the process with MPI's error; call ``MPIRuntime/initialize(threadLevel:)``
+    /// first to receive that case as a thrown error instead.
     public static var world: Communicator {
+        if let world = RuntimeState.lastWorld { return world }
         do {
             return try RuntimeState.current().world
         } catch {

@@ -194,7 +194,8 @@ struct LinearRule<T: DifferentiableMPIScalar> {
 
 extension Autodiff {
     static func resolved(_ comm: Communicator?, _ operation: String) -> Communicator {
-        perform(operation, comm) { try Communicator.resolve(comm, operation) }
+        if let comm { return comm }
+        return perform(operation, nil) { try Communicator.default }
     }
 
     static func allreduceRule<T>(_ x: ShapedArray<T>, op: ReductionOp, comm: Communicator?) -> LinearRule<T> {

@@ -238,6 +238,8 @@ final class RuntimeState: @unchecked Sendable {
     }
 
     private nonisolated(unsafe) static var state: RuntimeState?
+    /// The world communicator once MPI has been set up; kept after finalisation.
+    nonisolated(unsafe) static var lastWorld: Communicator?
     private nonisolated(unsafe) static var initError: MPIError?
     private static let lock = Mutex<Void>(())
     /// 0: not yet, 1: initialised, 2: finalised. Read without the lock on the hot path.
@@ -295,6 +297,7 @@ final class RuntimeState: @unchecked Sendable {
                 diagnostics = DiagnosticsOptions.fromEnvironment()
                 let newState = try RuntimeState(threadLevel: ThreadLevel(mpiValue: provided), ownsMPI: owns)
                 state = newState
+                lastWorld = newState.world
                 defaultCommunicatorFastPath = newState.defaultCommunicator.resolved
                 phase.store(1, ordering: .releasing)
                 return .success(newState)
