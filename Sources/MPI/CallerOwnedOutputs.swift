@@ -289,10 +289,7 @@ public func recv<Output: MPIBuffer>(
     into output: inout Output, source: Int = anySource, tag: Int = anyTag, comm: Communicator? = nil,
     status: Status? = nil, token: Token? = nil
 ) throws(MPIError) -> Token {
-    let comm = try Communicator.resolve(comm, "recv")
-    let mpiSource = try checkSource(source, "source", "recv", comm)
-    try checkTag(tag, "tag", "recv", wildcardAllowed: true)
-    let mpiTag = tag == anyTag ? swiftmpi_any_tag() : Int32(truncatingIfNeeded: tag)
+    let (comm, mpiSource, mpiTag) = try receiveArguments(comm, source: source, tag: tag, "recv")
     let count = output.scalarCount
     let outcome = output.withUnsafeMutableMPIBuffer { d in
         rawRecv(d, count: count, type: Output.Scalar.mpiDatatype.handle, elementSize: MemoryLayout<Output.Scalar>.stride,
@@ -311,12 +308,8 @@ public func sendrecv<Input: MPIBuffer, Output: MPIBuffer>(
     _ sendbuf: Input, into output: inout Output, source: Int, dest: Int, sendtag: Int = 0, recvtag: Int = anyTag,
     comm: Communicator? = nil, status: Status? = nil, token: Token? = nil
 ) throws(MPIError) -> Token where Input.Scalar == Output.Scalar {
-    let comm = try Communicator.resolve(comm, "sendrecv")
-    let mpiSource = try checkSource(source, "source", "sendrecv", comm)
-    try comm.checkRank(dest, "dest", "sendrecv")
-    try checkTag(sendtag, "sendtag", "sendrecv", wildcardAllowed: false)
-    try checkTag(recvtag, "recvtag", "sendrecv", wildcardAllowed: true)
-    let mpiRecvTag = recvtag == anyTag ? swiftmpi_any_tag() : Int32(truncatingIfNeeded: recvtag)
+    let (comm, mpiSource, mpiRecvTag) = try receiveArguments(
+        comm, source: source, tag: recvtag, "sendrecv", dest: dest, sendtag: sendtag)
     let sendCount = sendbuf.scalarCount
     let receiveCount = output.scalarCount
     var outcome = ReceiveOutcome()

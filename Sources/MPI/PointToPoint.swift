@@ -124,10 +124,7 @@ public func recv<T: MPIScalar>(
 func _recv<T: MPIScalar>(
     count: Int, source: Int, tag: Int, comm: Communicator?, status: Status?
 ) throws(MPIError) -> [T] {
-    let comm = try Communicator.resolve(comm, "recv")
-    let mpiSource = try checkSource(source, "source", "recv", comm)
-    try checkTag(tag, "tag", "recv", wildcardAllowed: true)
-    let mpiTag = tag == anyTag ? swiftmpi_any_tag() : Int32(truncatingIfNeeded: tag)
+    let (comm, mpiSource, mpiTag) = try receiveArguments(comm, source: source, tag: tag, "recv")
     var outcome = ReceiveOutcome()
     let result: [T] = makeUninitializedArray(count: count) { destination in
         outcome = rawRecv(destination.baseAddress, count: count, type: T.mpiDatatype.handle,
@@ -207,12 +204,8 @@ func _sendrecv<T: MPIScalar>(
     _ x: [T], receiveCount: Int, source: Int, dest: Int, sendtag: Int, recvtag: Int,
     comm: Communicator?, status: Status?
 ) throws(MPIError) -> [T] {
-    let comm = try Communicator.resolve(comm, "sendrecv")
-    let mpiSource = try checkSource(source, "source", "sendrecv", comm)
-    try comm.checkRank(dest, "dest", "sendrecv")
-    try checkTag(sendtag, "sendtag", "sendrecv", wildcardAllowed: false)
-    try checkTag(recvtag, "recvtag", "sendrecv", wildcardAllowed: true)
-    let mpiRecvTag = recvtag == anyTag ? swiftmpi_any_tag() : Int32(truncatingIfNeeded: recvtag)
+    let (comm, mpiSource, mpiRecvTag) = try receiveArguments(
+        comm, source: source, tag: recvtag, "sendrecv", dest: dest, sendtag: sendtag)
     var outcome = ReceiveOutcome()
     let result: [T] = x.withUnsafeBufferPointer { source in
         makeUninitializedArray(count: receiveCount) { destination in
@@ -241,6 +234,22 @@ func checkLargeTag(_ tag: Int, _ argument: String, _ operation: String, wildcard
     let upperBound = MPIRuntime.tagUpperBound
     if tag >= 0 && tag <= upperBound { return }
     throw MPIError.invalidTag(operation: operation, argument: argument, tag: tag, upperBound: upperBound)
+}
+
+/// Resolves and checks the arguments of a receive (and of the send half of a
+/// sendrecv when `dest` is given), converting the wildcards for MPI.
+@inlinable
+func receiveArguments(
+    _ comm: Communicator?, source: Int, tag: Int, _ operation: String, dest: Int? = nil, sendtag: Int = 0
+) throws(MPIError) -> (ResolvedCommunicator, source: Int32, tag: Int32) {
+    let comm = try Communicator.resolve(comm, operation)
+    let mpiSource = try checkSource(source, "source", operation, comm)
+    if let dest {
+        try comm.checkRank(dest, "dest", operation)
+        try checkTag(sendtag, "sendtag", operation, wildcardAllowed: false)
+    }
+    try checkTag(tag, dest == nil ? "tag" : "recvtag", operation, wildcardAllowed: true)
+    return (comm, mpiSource, tag == anyTag ? swiftmpi_any_tag() : Int32(truncatingIfNeeded: tag))
 }
 
 /// Checks a source rank and converts it for MPI (``anySource`` becomes `MPI_ANY_SOURCE`).
