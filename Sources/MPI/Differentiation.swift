@@ -20,6 +20,8 @@ import Musl
 // * An output that differs between ranks (alltoall, gather, reduce, scan,
 //   scatter, sendrecv) carries each rank's own cotangent, and its pullback is
 //   the exact transpose of the distributed linear map, with communication.
+// * `perRank` marks a replicated value that meets per-rank data; its pullback
+//   sums the per-rank cotangents back into the whole derivative.
 //
 // The derivatives are registered on the functions of `Autodiff`, which are the
 // primitives without `throws` and without tokens. Two defects of Swift 6.3's
@@ -69,6 +71,7 @@ import Musl
 /// | `scan` `.sum` | scan of the tangent | suffix sum of the cotangents over ranks | split + scan |
 /// | `scatter` | scatter of the tangent | gather of the cotangents to the root, zero elsewhere | gather |
 /// | `sendrecv` | sendrecv of the tangent | sendrecv with source and dest swapped | sendrecv |
+/// | `perRank` | the tangent | allreduce-sum of the cotangent | allreduce |
 public enum Autodiff {}
 
 // MARK: - Failures
@@ -86,7 +89,7 @@ func stopDifferentiation(_ what: String, _ comm: Communicator?, _ error: any Err
 }
 
 /// Runs a primitive where nothing can throw: a failure stops the process with a message naming `what`.
-func perform<R>(_ what: String, _ comm: Communicator?, _ body: () throws -> R) -> R {
+func performOrStop<R>(_ what: String, _ comm: Communicator?, _ body: () throws -> R) -> R {
     do {
         return try body()
     } catch {
@@ -97,8 +100,8 @@ func perform<R>(_ what: String, _ comm: Communicator?, _ body: () throws -> R) -
 /// Stops the process: `op` is not differentiable for this primitive.
 func stopNotDifferentiable(_ operation: String, _ op: ReductionOp, allowed: String, _ comm: Communicator) -> Never {
     fatalError(
-        "swift-mpi: rank \(comm.rank): \(operation) with op '\(op)' is not differentiable; "
-            + "the differentiable reductions of \(operation) are \(allowed)")
+        "swift-mpi: rank \(comm.rank): \(operation) with op '\(op)' is not differentiable "
+            + "(differentiable: \(allowed))")
 }
 
 /// Runs the communication of a pullback. Pullbacks cannot throw, so a failure
@@ -195,7 +198,7 @@ struct LinearRule<T: DifferentiableMPIScalar> {
 extension Autodiff {
     static func resolved(_ comm: Communicator?, _ operation: String) -> Communicator {
         if let comm { return comm }
-        return perform(operation, nil) { try Communicator.default }
+        return performOrStop(operation, nil) { try Communicator.default }
     }
 
     static func allreduceRule<T>(_ x: ShapedArray<T>, op: ReductionOp, comm: Communicator?) -> LinearRule<T> {
@@ -203,14 +206,14 @@ extension Autodiff {
         guard op == .sum || op == .max || op == .min else {
             stopNotDifferentiable("allreduce", op, allowed: "sum, max and min", c)
         }
-        let y = perform("allreduce", c) { try MPI.allreduce(x, op: op, comm: c).0 }
+        let y = performOrStop("allreduce", c) { try MPI.allreduce(x, op: op, comm: c).0 }
         let shape = x.shape
         if op == .sum {
             return LinearRule(
                 operation: "allreduce", value: y, inputShape: shape,
                 pullback: { $0 },
                 differential: { t in
-                    perform("the differential of allreduce", c) {
+                    performOrStop("the differential of allreduce", c) {
                         try MPI.allreduce(t, op: .sum, comm: c).0
                     }
                 })
@@ -218,7 +221,7 @@ extension Autodiff {
         // max and min: the extreme of each element belongs to the lowest rank that holds it.
         let rank = Int64(c.rank)
         let candidates = zip(x.scalars, y.scalars).map { $0 == $1 ? rank : Int64(c.size) }
-        let owners = perform("allreduce (finding the owner of each \(op))", c) {
+        let owners = performOrStop("allreduce (finding the owner of each \(op))", c) {
             try MPI.allreduce(candidates, op: .min, comm: c).0
         }
         let owned = owners.map { $0 == rank }
@@ -227,19 +230,19 @@ extension Autodiff {
             pullback: { v in zip(v, owned).map { $1 ? $0 : 0 } },
             differential: { t in
                 let mine = zip(t, owned).map { $1 ? $0 : 0 }
-                return perform("the differential of allreduce", c) { try MPI.allreduce(mine, op: .sum, comm: c).0 }
+                return performOrStop("the differential of allreduce", c) { try MPI.allreduce(mine, op: .sum, comm: c).0 }
             })
     }
 
     static func allgatherRule<T>(_ x: ShapedArray<T>, comm: Communicator?) -> LinearRule<T> {
         let c = resolved(comm, "allgather")
-        let y = perform("allgather", c) { try MPI.allgather(x, comm: c).0 }
+        let y = performOrStop("allgather", c) { try MPI.allgather(x, comm: c).0 }
         let shape = x.shape, n = x.scalarCount, rank = c.rank
         return LinearRule(
             operation: "allgather", value: y, inputShape: shape,
             pullback: { v in Array(v[(rank * n)..<((rank + 1) * n)]) },
             differential: { t in
-                perform("the differential of allgather", c) {
+                performOrStop("the differential of allgather", c) {
                     try MPI.allgather(ShapedArray(shape: shape, scalars: t), comm: c).0.scalars
                 }
             })
@@ -247,7 +250,7 @@ extension Autodiff {
 
     static func alltoallRule<T>(_ x: ShapedArray<T>, comm: Communicator?) -> LinearRule<T> {
         let c = resolved(comm, "alltoall")
-        let y = perform("alltoall", c) { try MPI.alltoall(x, comm: c).0 }
+        let y = performOrStop("alltoall", c) { try MPI.alltoall(x, comm: c).0 }
         let shape = x.shape
         return LinearRule(
             operation: "alltoall", value: y, inputShape: shape,
@@ -255,7 +258,7 @@ extension Autodiff {
                 runPullback("alltoall", c) { try MPI.alltoall(ShapedArray(shape: shape, scalars: v), comm: c).0.scalars }
             },
             differential: { t in
-                perform("the differential of alltoall", c) {
+                performOrStop("the differential of alltoall", c) {
                     try MPI.alltoall(ShapedArray(shape: shape, scalars: t), comm: c).0.scalars
                 }
             })
@@ -263,13 +266,13 @@ extension Autodiff {
 
     static func bcastRule<T>(_ x: ShapedArray<T>, root: Int, comm: Communicator?) -> LinearRule<T> {
         let c = resolved(comm, "bcast")
-        let y = perform("bcast", c) { try MPI.bcast(x, root: root, comm: c).0 }
+        let y = performOrStop("bcast", c) { try MPI.bcast(x, root: root, comm: c).0 }
         let shape = x.shape, n = x.scalarCount, isRoot = c.rank == root
         return LinearRule(
             operation: "bcast", value: y, inputShape: shape,
             pullback: { v in isRoot ? v : [T](repeating: 0, count: n) },
             differential: { t in
-                perform("the differential of bcast", c) {
+                performOrStop("the differential of bcast", c) {
                     try MPI.bcast(ShapedArray(shape: shape, scalars: t), root: root, comm: c).0.scalars
                 }
             })
@@ -277,7 +280,7 @@ extension Autodiff {
 
     static func gatherRule<T>(_ x: ShapedArray<T>, root: Int, comm: Communicator?) -> LinearRule<T> {
         let c = resolved(comm, "gather")
-        let y = perform("gather", c) { try MPI.gather(x, root: root, comm: c).0 }
+        let y = performOrStop("gather", c) { try MPI.gather(x, root: root, comm: c).0 }
         let shape = x.shape, outShape = y.shape, isRoot = c.rank == root
         return LinearRule(
             operation: "gather", value: y, inputShape: shape,
@@ -290,7 +293,7 @@ extension Autodiff {
                 return isRoot ? block : zip(block, v).map { $0 + $1 }
             },
             differential: { t in
-                perform("the differential of gather", c) {
+                performOrStop("the differential of gather", c) {
                     try MPI.gather(ShapedArray(shape: shape, scalars: t), root: root, comm: c).0.scalars
                 }
             })
@@ -298,8 +301,8 @@ extension Autodiff {
 
     static func reduceRule<T>(_ x: ShapedArray<T>, op: ReductionOp, root: Int, comm: Communicator?) -> LinearRule<T> {
         let c = resolved(comm, "reduce")
-        guard op == .sum else { stopNotDifferentiable("reduce", op, allowed: "sum only", c) }
-        let y = perform("reduce", c) { try MPI.reduce(x, op: .sum, root: root, comm: c).0 }
+        guard op == .sum else { stopNotDifferentiable("reduce", op, allowed: "sum", c) }
+        let y = performOrStop("reduce", c) { try MPI.reduce(x, op: .sum, root: root, comm: c).0 }
         let shape = x.shape, isRoot = c.rank == root
         return LinearRule(
             operation: "reduce", value: y, inputShape: shape,
@@ -312,7 +315,7 @@ extension Autodiff {
                 return isRoot ? rootCotangent : zip(rootCotangent, v).map { $0 + $1 }
             },
             differential: { t in
-                perform("the differential of reduce", c) {
+                performOrStop("the differential of reduce", c) {
                     try MPI.reduce(ShapedArray(shape: shape, scalars: t), op: .sum, root: root, comm: c).0.scalars
                 }
             })
@@ -320,8 +323,8 @@ extension Autodiff {
 
     static func scanRule<T>(_ x: ShapedArray<T>, op: ReductionOp, comm: Communicator?) -> LinearRule<T> {
         let c = resolved(comm, "scan")
-        guard op == .sum else { stopNotDifferentiable("scan", op, allowed: "sum only", c) }
-        let y = perform("scan", c) { try MPI.scan(x, op: .sum, comm: c).0 }
+        guard op == .sum else { stopNotDifferentiable("scan", op, allowed: "sum", c) }
+        let y = performOrStop("scan", c) { try MPI.scan(x, op: .sum, comm: c).0 }
         let shape = x.shape
         return LinearRule(
             operation: "scan", value: y, inputShape: shape,
@@ -334,13 +337,13 @@ extension Autodiff {
                 }
             },
             differential: { t in
-                perform("the differential of scan", c) { try MPI.scan(t, op: .sum, comm: c).0 }
+                performOrStop("the differential of scan", c) { try MPI.scan(t, op: .sum, comm: c).0 }
             })
     }
 
     static func scatterRule<T>(_ x: ShapedArray<T>, root: Int, comm: Communicator?) -> LinearRule<T> {
         let c = resolved(comm, "scatter")
-        let y = perform("scatter", c) { try MPI.scatter(x, root: root, comm: c).0 }
+        let y = performOrStop("scatter", c) { try MPI.scatter(x, root: root, comm: c).0 }
         let shape = x.shape, n = x.scalarCount, rowShape = y.shape, isRoot = c.rank == root
         return LinearRule(
             operation: "scatter", value: y, inputShape: shape,
@@ -353,7 +356,7 @@ extension Autodiff {
                 return isRoot ? gathered : [T](repeating: 0, count: n)
             },
             differential: { t in
-                perform("the differential of scatter", c) {
+                performOrStop("the differential of scatter", c) {
                     try MPI.scatter(ShapedArray(shape: shape, scalars: t), root: root, comm: c).0.scalars
                 }
             })
@@ -365,7 +368,7 @@ extension Autodiff {
     ) -> LinearRule<T> {
         let c = resolved(comm, "sendrecv")
         let status = Status()
-        let y = perform("sendrecv", c) {
+        let y = performOrStop("sendrecv", c) {
             try MPI.sendrecv(
                 sendbuf, recvbuf, source: source, dest: dest, sendtag: sendtag, recvtag: recvtag, comm: c,
                 status: status).0
@@ -386,7 +389,7 @@ extension Autodiff {
                 }
             },
             differential: { t in
-                perform("the differential of sendrecv", c) {
+                performOrStop("the differential of sendrecv", c) {
                     try MPI.sendrecv(
                         ShapedArray(shape: sendShape, scalars: t), ShapedArray(repeating: 0, shape: recvShape),
                         source: from, dest: dest, sendtag: sendtag, recvtag: tag, comm: c).0.scalars
@@ -416,7 +419,7 @@ extension Autodiff {
     public static func allreduce<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, op: ReductionOp, comm: Communicator? = nil
     ) -> ShapedArray<T> {
-        perform("allreduce", comm) { try MPI.allreduce(x, op: op, comm: comm).0 }
+        performOrStop("allreduce", comm) { try MPI.allreduce(x, op: op, comm: comm).0 }
     }
 
     /// The reverse derivative of `allreduce` on a ``ShapedArray``, registered with the compiler.
@@ -438,7 +441,7 @@ extension Autodiff {
 
     /// The plain-array form of `allreduce`.
     public static func allreduce<T: DifferentiableMPIScalar>(_ x: [T], op: ReductionOp, comm: Communicator? = nil) -> [T] {
-        perform("allreduce", comm) { try MPI.allreduce(x, op: op, comm: comm).0 }
+        performOrStop("allreduce", comm) { try MPI.allreduce(x, op: op, comm: comm).0 }
     }
 
     /// The reverse derivative of `allreduce` on a plain array, registered with the compiler.
@@ -459,7 +462,7 @@ extension Autodiff {
 
     /// The scalar form of `allreduce`, for example a loss: `Autodiff.allreduce(localLoss, op: .sum) / n`.
     public static func allreduce<T: DifferentiableMPIScalar>(_ x: T, op: ReductionOp, comm: Communicator? = nil) -> T {
-        perform("allreduce", comm) { try MPI.allreduce(x, op: op, comm: comm).0 }
+        performOrStop("allreduce", comm) { try MPI.allreduce(x, op: op, comm: comm).0 }
     }
 
     /// The reverse derivative of `allreduce` on a scalar, registered with the compiler.
@@ -491,7 +494,7 @@ extension Autodiff {
     ///
     /// - Returns: An array of shape `[size] + x.shape` whose row `r` is rank `r`'s `x`.
     public static func allgather<T: DifferentiableMPIScalar>(_ x: ShapedArray<T>, comm: Communicator? = nil) -> ShapedArray<T> {
-        perform("allgather", comm) { try MPI.allgather(x, comm: comm).0 }
+        performOrStop("allgather", comm) { try MPI.allgather(x, comm: comm).0 }
     }
 
     /// The reverse derivative of `allgather` on a ``ShapedArray``, registered with the compiler.
@@ -512,7 +515,7 @@ extension Autodiff {
 
     /// The plain-array form of `allgather`: the result has shape `[size, x.count]`.
     public static func allgather<T: DifferentiableMPIScalar>(_ x: [T], comm: Communicator? = nil) -> ShapedArray<T> {
-        perform("allgather", comm) { try MPI.allgather(x, comm: comm).0 }
+        performOrStop("allgather", comm) { try MPI.allgather(x, comm: comm).0 }
     }
 
     /// The reverse derivative of `allgather` on a plain array, registered with the compiler.
@@ -533,7 +536,7 @@ extension Autodiff {
 
     /// The scalar form of `allgather`: the result has shape `[size]`.
     public static func allgather<T: DifferentiableMPIScalar>(_ x: T, comm: Communicator? = nil) -> ShapedArray<T> {
-        perform("allgather", comm) { try MPI.allgather(x, comm: comm).0 }
+        performOrStop("allgather", comm) { try MPI.allgather(x, comm: comm).0 }
     }
 
     /// The reverse derivative of `allgather` on a scalar, registered with the compiler.
@@ -565,7 +568,7 @@ extension Autodiff {
     /// - Parameter x: An array whose first axis has `size` rows.
     /// - Returns: An array of `x`'s shape.
     public static func alltoall<T: DifferentiableMPIScalar>(_ x: ShapedArray<T>, comm: Communicator? = nil) -> ShapedArray<T> {
-        perform("alltoall", comm) { try MPI.alltoall(x, comm: comm).0 }
+        performOrStop("alltoall", comm) { try MPI.alltoall(x, comm: comm).0 }
     }
 
     /// The reverse derivative of `alltoall` on a ``ShapedArray``, registered with the compiler.
@@ -586,7 +589,7 @@ extension Autodiff {
 
     /// The plain-array form of `alltoall`: `x.count` equals `size`, and element `i` goes to rank `i`.
     public static func alltoall<T: DifferentiableMPIScalar>(_ x: [T], comm: Communicator? = nil) -> [T] {
-        perform("alltoall", comm) { try MPI.alltoall(x, comm: comm).0 }
+        performOrStop("alltoall", comm) { try MPI.alltoall(x, comm: comm).0 }
     }
 
     /// The reverse derivative of `alltoall` on a plain array, registered with the compiler.
@@ -623,7 +626,7 @@ extension Autodiff {
     public static func bcast<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, root: Int, comm: Communicator? = nil
     ) -> ShapedArray<T> {
-        perform("bcast", comm) { try MPI.bcast(x, root: root, comm: comm).0 }
+        performOrStop("bcast", comm) { try MPI.bcast(x, root: root, comm: comm).0 }
     }
 
     /// The reverse derivative of `bcast` on a ``ShapedArray``, registered with the compiler.
@@ -644,7 +647,7 @@ extension Autodiff {
 
     /// The plain-array form of `bcast`.
     public static func bcast<T: DifferentiableMPIScalar>(_ x: [T], root: Int, comm: Communicator? = nil) -> [T] {
-        perform("bcast", comm) { try MPI.bcast(x, root: root, comm: comm).0 }
+        performOrStop("bcast", comm) { try MPI.bcast(x, root: root, comm: comm).0 }
     }
 
     /// The reverse derivative of `bcast` on a plain array, registered with the compiler.
@@ -665,7 +668,7 @@ extension Autodiff {
 
     /// The scalar form of `bcast`.
     public static func bcast<T: DifferentiableMPIScalar>(_ x: T, root: Int, comm: Communicator? = nil) -> T {
-        perform("bcast", comm) { try MPI.bcast(x, root: root, comm: comm).0 }
+        performOrStop("bcast", comm) { try MPI.bcast(x, root: root, comm: comm).0 }
     }
 
     /// The reverse derivative of `bcast` on a scalar, registered with the compiler.
@@ -698,7 +701,7 @@ extension Autodiff {
     public static func gather<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, root: Int, comm: Communicator? = nil
     ) -> ShapedArray<T> {
-        perform("gather", comm) { try MPI.gather(x, root: root, comm: comm).0 }
+        performOrStop("gather", comm) { try MPI.gather(x, root: root, comm: comm).0 }
     }
 
     /// The reverse derivative of `gather` on a ``ShapedArray``, registered with the compiler.
@@ -719,7 +722,7 @@ extension Autodiff {
 
     /// The plain-array form of `gather`: the root gets shape `[size, x.count]`, the others `x` as a 1-d array.
     public static func gather<T: DifferentiableMPIScalar>(_ x: [T], root: Int, comm: Communicator? = nil) -> ShapedArray<T> {
-        perform("gather", comm) { try MPI.gather(x, root: root, comm: comm).0 }
+        performOrStop("gather", comm) { try MPI.gather(x, root: root, comm: comm).0 }
     }
 
     /// The reverse derivative of `gather` on a plain array, registered with the compiler.
@@ -740,7 +743,7 @@ extension Autodiff {
 
     /// The scalar form of `gather`: the root gets shape `[size]`, the others `x` as a 0-d array.
     public static func gather<T: DifferentiableMPIScalar>(_ x: T, root: Int, comm: Communicator? = nil) -> ShapedArray<T> {
-        perform("gather", comm) { try MPI.gather(x, root: root, comm: comm).0 }
+        performOrStop("gather", comm) { try MPI.gather(x, root: root, comm: comm).0 }
     }
 
     /// The reverse derivative of `gather` on a scalar, registered with the compiler.
@@ -774,7 +777,7 @@ extension Autodiff {
     public static func reduce<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, op: ReductionOp, root: Int, comm: Communicator? = nil
     ) -> ShapedArray<T> {
-        perform("reduce", comm) { try MPI.reduce(x, op: op, root: root, comm: comm).0 }
+        performOrStop("reduce", comm) { try MPI.reduce(x, op: op, root: root, comm: comm).0 }
     }
 
     /// The reverse derivative of `reduce` on a ``ShapedArray``, registered with the compiler.
@@ -797,7 +800,7 @@ extension Autodiff {
     public static func reduce<T: DifferentiableMPIScalar>(
         _ x: [T], op: ReductionOp, root: Int, comm: Communicator? = nil
     ) -> [T] {
-        perform("reduce", comm) { try MPI.reduce(x, op: op, root: root, comm: comm).0 }
+        performOrStop("reduce", comm) { try MPI.reduce(x, op: op, root: root, comm: comm).0 }
     }
 
     /// The reverse derivative of `reduce` on a plain array, registered with the compiler.
@@ -820,7 +823,7 @@ extension Autodiff {
     public static func reduce<T: DifferentiableMPIScalar>(
         _ x: T, op: ReductionOp, root: Int, comm: Communicator? = nil
     ) -> T {
-        perform("reduce", comm) { try MPI.reduce(x, op: op, root: root, comm: comm).0 }
+        performOrStop("reduce", comm) { try MPI.reduce(x, op: op, root: root, comm: comm).0 }
     }
 
     /// The reverse derivative of `reduce` on a scalar, registered with the compiler.
@@ -853,7 +856,7 @@ extension Autodiff {
     public static func scan<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, op: ReductionOp, comm: Communicator? = nil
     ) -> ShapedArray<T> {
-        perform("scan", comm) { try MPI.scan(x, op: op, comm: comm).0 }
+        performOrStop("scan", comm) { try MPI.scan(x, op: op, comm: comm).0 }
     }
 
     /// The reverse derivative of `scan` on a ``ShapedArray``, registered with the compiler.
@@ -874,7 +877,7 @@ extension Autodiff {
 
     /// The plain-array form of `scan`.
     public static func scan<T: DifferentiableMPIScalar>(_ x: [T], op: ReductionOp, comm: Communicator? = nil) -> [T] {
-        perform("scan", comm) { try MPI.scan(x, op: op, comm: comm).0 }
+        performOrStop("scan", comm) { try MPI.scan(x, op: op, comm: comm).0 }
     }
 
     /// The reverse derivative of `scan` on a plain array, registered with the compiler.
@@ -895,7 +898,7 @@ extension Autodiff {
 
     /// The scalar form of `scan`.
     public static func scan<T: DifferentiableMPIScalar>(_ x: T, op: ReductionOp, comm: Communicator? = nil) -> T {
-        perform("scan", comm) { try MPI.scan(x, op: op, comm: comm).0 }
+        performOrStop("scan", comm) { try MPI.scan(x, op: op, comm: comm).0 }
     }
 
     /// The reverse derivative of `scan` on a scalar, registered with the compiler.
@@ -927,7 +930,7 @@ extension Autodiff {
     public static func scatter<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, root: Int, comm: Communicator? = nil
     ) -> ShapedArray<T> {
-        perform("scatter", comm) { try MPI.scatter(x, root: root, comm: comm).0 }
+        performOrStop("scatter", comm) { try MPI.scatter(x, root: root, comm: comm).0 }
     }
 
     /// The reverse derivative of `scatter` on a ``ShapedArray``, registered with the compiler.
@@ -949,7 +952,7 @@ extension Autodiff {
     /// The plain-array form of `scatter`: on the root `x` has `size` elements, elsewhere
     /// it is a one-element template; every rank gets a 0-d array.
     public static func scatter<T: DifferentiableMPIScalar>(_ x: [T], root: Int, comm: Communicator? = nil) -> ShapedArray<T> {
-        perform("scatter", comm) { try MPI.scatter(x, root: root, comm: comm).0 }
+        performOrStop("scatter", comm) { try MPI.scatter(x, root: root, comm: comm).0 }
     }
 
     /// The reverse derivative of `scatter` on a plain array, registered with the compiler.
@@ -981,40 +984,50 @@ extension Autodiff {
 extension Autodiff {
     /// Sends `sendbuf` to `dest` and receives a message from `source` shaped like `recvbuf`.
     ///
-    /// The differentiable form of `sendrecv(_:_:source:dest:sendtag:recvtag:comm:status:token:)`,
-    /// with respect to `sendbuf` (`recvbuf` is a template whose data is never read,
-    /// so its cotangent is zero). The transpose is a sendrecv with source and
-    /// dest swapped: the cotangent of the received data goes back to the rank it
-    /// came from, with the tag it came with, and `sendbuf` gets the cotangent that
-    /// `dest` sends back. The source and tag are those of the message that
-    /// arrived, so `anySource` and `anyTag` work too.
+    /// The differentiable form of `sendrecv(_:_:source:dest:sendtag:recvtag:comm:status:token:)`.
+    /// `recvbuf` is a template whose data is never read, so its cotangent is
+    /// zero. The transpose is a sendrecv with source and dest swapped: the
+    /// cotangent of the received data goes back to the rank it came from, with
+    /// the tag it came with, and `sendbuf` gets the cotangent that `dest` sends
+    /// back. The source and tag are those of the message that arrived, so
+    /// `anySource` and `anyTag` work too.
     public static func sendrecv<T: DifferentiableMPIScalar>(
         _ sendbuf: ShapedArray<T>, _ recvbuf: ShapedArray<T>, source: Int, dest: Int, sendtag: Int = 0,
         recvtag: Int = anyTag, comm: Communicator? = nil
     ) -> ShapedArray<T> {
-        perform("sendrecv", comm) {
+        performOrStop("sendrecv", comm) {
             try MPI.sendrecv(sendbuf, recvbuf, source: source, dest: dest, sendtag: sendtag, recvtag: recvtag, comm: comm).0
         }
     }
 
     /// The reverse derivative of `sendrecv` on ``ShapedArray``s, registered with the compiler.
-    @derivative(of: sendrecv, wrt: sendbuf)
+    @derivative(of: sendrecv, wrt: (sendbuf, recvbuf))
     public static func vjpSendrecv<T: DifferentiableMPIScalar>(
         _ sendbuf: ShapedArray<T>, _ recvbuf: ShapedArray<T>, source: Int, dest: Int, sendtag: Int,
         recvtag: Int, comm: Communicator?
-    ) -> (value: ShapedArray<T>, pullback: (ShapedArray<T>.TangentVector) -> ShapedArray<T>.TangentVector) {
-        sendrecvRule(sendbuf, recvbuf, source: source, dest: dest, sendtag: sendtag, recvtag: recvtag, comm: comm)
-            .shapedVJP()
+    ) -> (
+        value: ShapedArray<T>,
+        pullback: (ShapedArray<T>.TangentVector) -> (ShapedArray<T>.TangentVector, ShapedArray<T>.TangentVector)
+    ) {
+        let (value, pullback) = sendrecvRule(
+            sendbuf, recvbuf, source: source, dest: dest, sendtag: sendtag, recvtag: recvtag, comm: comm
+        ).shapedVJP()
+        return (value, { v in (pullback(v), .zero) })
     }
 
     /// The forward derivative of `sendrecv` on ``ShapedArray``s.
-    @derivative(of: sendrecv, wrt: sendbuf)
+    @derivative(of: sendrecv, wrt: (sendbuf, recvbuf))
     public static func jvpSendrecv<T: DifferentiableMPIScalar>(
         _ sendbuf: ShapedArray<T>, _ recvbuf: ShapedArray<T>, source: Int, dest: Int, sendtag: Int,
         recvtag: Int, comm: Communicator?
-    ) -> (value: ShapedArray<T>, differential: (ShapedArray<T>.TangentVector) -> ShapedArray<T>.TangentVector) {
-        sendrecvRule(sendbuf, recvbuf, source: source, dest: dest, sendtag: sendtag, recvtag: recvtag, comm: comm)
-            .shapedJVP()
+    ) -> (
+        value: ShapedArray<T>,
+        differential: (ShapedArray<T>.TangentVector, ShapedArray<T>.TangentVector) -> ShapedArray<T>.TangentVector
+    ) {
+        let (value, differential) = sendrecvRule(
+            sendbuf, recvbuf, source: source, dest: dest, sendtag: sendtag, recvtag: recvtag, comm: comm
+        ).shapedJVP()
+        return (value, { t, _ in differential(t) })
     }
 
     /// The plain-array form of `sendrecv`.
@@ -1022,31 +1035,33 @@ extension Autodiff {
         _ sendbuf: [T], _ recvbuf: [T], source: Int, dest: Int, sendtag: Int = 0, recvtag: Int = anyTag,
         comm: Communicator? = nil
     ) -> [T] {
-        perform("sendrecv", comm) {
+        performOrStop("sendrecv", comm) {
             try MPI.sendrecv(sendbuf, recvbuf, source: source, dest: dest, sendtag: sendtag, recvtag: recvtag, comm: comm).0
         }
     }
 
     /// The reverse derivative of `sendrecv` on plain arrays, registered with the compiler.
-    @derivative(of: sendrecv, wrt: sendbuf)
+    @derivative(of: sendrecv, wrt: (sendbuf, recvbuf))
     public static func vjpSendrecv<T: DifferentiableMPIScalar>(
         _ sendbuf: [T], _ recvbuf: [T], source: Int, dest: Int, sendtag: Int, recvtag: Int, comm: Communicator?
-    ) -> (value: [T], pullback: (Array<T>.TangentVector) -> Array<T>.TangentVector) {
-        sendrecvRule(
+    ) -> (value: [T], pullback: (Array<T>.TangentVector) -> (Array<T>.TangentVector, Array<T>.TangentVector)) {
+        let (value, pullback) = sendrecvRule(
             ShapedArray(sendbuf), ShapedArray(recvbuf), source: source, dest: dest, sendtag: sendtag, recvtag: recvtag,
             comm: comm
         ).arrayVJP()
+        return (value, { v in (pullback(v), .zero) })
     }
 
     /// The forward derivative of `sendrecv` on plain arrays.
-    @derivative(of: sendrecv, wrt: sendbuf)
+    @derivative(of: sendrecv, wrt: (sendbuf, recvbuf))
     public static func jvpSendrecv<T: DifferentiableMPIScalar>(
         _ sendbuf: [T], _ recvbuf: [T], source: Int, dest: Int, sendtag: Int, recvtag: Int, comm: Communicator?
-    ) -> (value: [T], differential: (Array<T>.TangentVector) -> Array<T>.TangentVector) {
-        sendrecvRule(
+    ) -> (value: [T], differential: (Array<T>.TangentVector, Array<T>.TangentVector) -> Array<T>.TangentVector) {
+        let (value, differential) = sendrecvRule(
             ShapedArray(sendbuf), ShapedArray(recvbuf), source: source, dest: dest, sendtag: sendtag, recvtag: recvtag,
             comm: comm
         ).arrayJVP()
+        return (value, { t, _ in differential(t) })
     }
 
     /// The scalar form of `sendrecv`.
@@ -1054,31 +1069,134 @@ extension Autodiff {
         _ sendbuf: T, _ recvbuf: T, source: Int, dest: Int, sendtag: Int = 0, recvtag: Int = anyTag,
         comm: Communicator? = nil
     ) -> T {
-        perform("sendrecv", comm) {
+        performOrStop("sendrecv", comm) {
             try MPI.sendrecv(sendbuf, recvbuf, source: source, dest: dest, sendtag: sendtag, recvtag: recvtag, comm: comm).0
         }
     }
 
     /// The reverse derivative of `sendrecv` on scalars, registered with the compiler.
-    @derivative(of: sendrecv, wrt: sendbuf)
+    @derivative(of: sendrecv, wrt: (sendbuf, recvbuf))
     public static func vjpSendrecv<T: DifferentiableMPIScalar>(
         _ sendbuf: T, _ recvbuf: T, source: Int, dest: Int, sendtag: Int, recvtag: Int, comm: Communicator?
-    ) -> (value: T, pullback: (T) -> T) {
-        sendrecvRule(
+    ) -> (value: T, pullback: (T) -> (T, T)) {
+        let (value, pullback) = sendrecvRule(
             ShapedArray(scalar: sendbuf), ShapedArray(scalar: recvbuf), source: source, dest: dest, sendtag: sendtag,
             recvtag: recvtag, comm: comm
         ).scalarVJP()
+        return (value, { v in (pullback(v), 0) })
     }
 
     /// The forward derivative of `sendrecv` on scalars.
-    @derivative(of: sendrecv, wrt: sendbuf)
+    @derivative(of: sendrecv, wrt: (sendbuf, recvbuf))
     public static func jvpSendrecv<T: DifferentiableMPIScalar>(
         _ sendbuf: T, _ recvbuf: T, source: Int, dest: Int, sendtag: Int, recvtag: Int, comm: Communicator?
-    ) -> (value: T, differential: (T) -> T) {
-        sendrecvRule(
+    ) -> (value: T, differential: (T, T) -> T) {
+        let (value, differential) = sendrecvRule(
             ShapedArray(scalar: sendbuf), ShapedArray(scalar: recvbuf), source: source, dest: dest, sendtag: sendtag,
             recvtag: recvtag, comm: comm
         ).scalarJVP()
+        return (value, { t, _ in differential(t) })
+    }
+}
+
+// MARK: - perRank
+
+extension Autodiff {
+    /// Marks a value that is the same on every rank as the input of a computation that differs between ranks.
+    ///
+    /// The identity in the forward pass. Under the convention, a replicated
+    /// value (the result of `allreduce`, `allgather` or `bcast`, or parameters
+    /// that every rank holds) carries the whole derivative of the loss as its
+    /// cotangent. When such a value is combined with per-rank data (multiplied
+    /// by this rank's samples, or fed to another collective as this rank's
+    /// contribution), each rank's backward pass only sees its own part of that
+    /// derivative. `perRank` restores the convention: its pullback sums the
+    /// cotangent over the ranks (an allreduce), so the value before it gets the
+    /// whole derivative again. This is the transpose of the implicit
+    /// replicated-to-per-rank step, like `pvary` in JAX's `shard_map`.
+    ///
+    /// ```swift
+    /// // Data parallelism without a separate gradient allreduce: w is the same
+    /// // on every rank, the samples are not.
+    /// let g = gradient(at: w) { w in
+    ///     let local = localLoss(Autodiff.perRank(w), samples)
+    ///     return Autodiff.allreduce(local, op: .sum) / n
+    /// }
+    /// // g is the whole gradient on every rank.
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - x: A value that is the same on every rank.
+    ///   - comm: The communicator of the ranks that share it; `nil` means ``Communicator/default``.
+    /// - Returns: `x`.
+    public static func perRank<T: DifferentiableMPIScalar>(_ x: ShapedArray<T>, comm: Communicator? = nil) -> ShapedArray<T> {
+        x
+    }
+
+    /// The reverse derivative of `perRank` on a ``ShapedArray``: an allreduce-sum of the cotangent.
+    @derivative(of: perRank, wrt: x)
+    public static func vjpPerRank<T: DifferentiableMPIScalar>(
+        _ x: ShapedArray<T>, comm: Communicator?
+    ) -> (value: ShapedArray<T>, pullback: (ShapedArray<T>.TangentVector) -> ShapedArray<T>.TangentVector) {
+        perRankRule(x, comm: comm).shapedVJP()
+    }
+
+    /// The forward derivative of `perRank` on a ``ShapedArray``: the identity.
+    @derivative(of: perRank, wrt: x)
+    public static func jvpPerRank<T: DifferentiableMPIScalar>(
+        _ x: ShapedArray<T>, comm: Communicator?
+    ) -> (value: ShapedArray<T>, differential: (ShapedArray<T>.TangentVector) -> ShapedArray<T>.TangentVector) {
+        perRankRule(x, comm: comm).shapedJVP()
+    }
+
+    /// The plain-array form of `perRank`.
+    public static func perRank<T: DifferentiableMPIScalar>(_ x: [T], comm: Communicator? = nil) -> [T] {
+        x
+    }
+
+    /// The reverse derivative of `perRank` on a plain array: an allreduce-sum of the cotangent.
+    @derivative(of: perRank, wrt: x)
+    public static func vjpPerRank<T: DifferentiableMPIScalar>(
+        _ x: [T], comm: Communicator?
+    ) -> (value: [T], pullback: (Array<T>.TangentVector) -> Array<T>.TangentVector) {
+        perRankRule(ShapedArray(x), comm: comm).arrayVJP()
+    }
+
+    /// The forward derivative of `perRank` on a plain array: the identity.
+    @derivative(of: perRank, wrt: x)
+    public static func jvpPerRank<T: DifferentiableMPIScalar>(
+        _ x: [T], comm: Communicator?
+    ) -> (value: [T], differential: (Array<T>.TangentVector) -> Array<T>.TangentVector) {
+        perRankRule(ShapedArray(x), comm: comm).arrayJVP()
+    }
+
+    /// The scalar form of `perRank`.
+    public static func perRank<T: DifferentiableMPIScalar>(_ x: T, comm: Communicator? = nil) -> T {
+        x
+    }
+
+    /// The reverse derivative of `perRank` on a scalar: an allreduce-sum of the cotangent.
+    @derivative(of: perRank, wrt: x)
+    public static func vjpPerRank<T: DifferentiableMPIScalar>(
+        _ x: T, comm: Communicator?
+    ) -> (value: T, pullback: (T) -> T) {
+        perRankRule(ShapedArray(scalar: x), comm: comm).scalarVJP()
+    }
+
+    /// The forward derivative of `perRank` on a scalar: the identity.
+    @derivative(of: perRank, wrt: x)
+    public static func jvpPerRank<T: DifferentiableMPIScalar>(
+        _ x: T, comm: Communicator?
+    ) -> (value: T, differential: (T) -> T) {
+        perRankRule(ShapedArray(scalar: x), comm: comm).scalarJVP()
+    }
+
+    static func perRankRule<T>(_ x: ShapedArray<T>, comm: Communicator?) -> LinearRule<T> {
+        let c = resolved(comm, "perRank")
+        return LinearRule(
+            operation: "perRank", value: x, inputShape: x.shape,
+            pullback: { v in runPullback("perRank", c) { try MPI.allreduce(v, op: .sum, comm: c).0 } },
+            differential: { $0 })
     }
 }
 
@@ -1088,11 +1206,12 @@ extension Autodiff {
 ///
 /// The compiler calls a pullback only if the primitive's result flows into the
 /// differentiated output on that rank. If one rank's loss does not use the
-/// result of, say, ``Autodiff/gather(_:root:comm:)-(ShapedArray<T>,_,_)``,
+/// result of, say, `Autodiff.gather`,
 /// that rank skips the pullback's scatter while the other ranks wait in it
-/// forever. The pullbacks of alltoall, gather, reduce, scan and scatter
-/// communicate collectively and are affected; the pullbacks of allreduce,
-/// allgather and bcast do not communicate, and sendrecv's is point-to-point.
+/// forever. The pullbacks of alltoall, gather, perRank, reduce, scan and
+/// scatter communicate collectively and are affected; the pullbacks of
+/// allreduce, allgather and bcast do not communicate, and sendrecv's is
+/// point-to-point.
 ///
 /// When the checks are enabled, every rank first counts the collective
 /// pullbacks it runs on each communicator, and before each one the ranks agree,
@@ -1155,7 +1274,7 @@ public enum PullbackChecks {
     }
 
     /// The primitives whose pullbacks communicate collectively, in the order of their codes.
-    static let checkedOperations = ["alltoall", "gather", "reduce", "scan", "scatter"]
+    static let checkedOperations = ["alltoall", "gather", "perRank", "reduce", "scan", "scatter"]
 
     static func operationName(_ code: Int64) -> String {
         let index = Int(code) - 1
@@ -1180,21 +1299,7 @@ public enum PullbackChecks {
                     + "communicator must run this pullback: a rank whose differentiated result does not depend on "
                     + "the result of \(operation) skips it, and the others wait here.")
         }
-        let code = Int64((checkedOperations.firstIndex(of: operation) ?? -1) + 1)
-        let channel = privateChannel(for: comm, operation: operation)
-        let local: [Int64] = [sequence, -sequence, code, -code]
-        let agreed = perform("the pullback check of \(operation)", comm) {
-            try MPI.allreduce(local, op: .max, comm: channel).0
-        }
-        let (maxSequence, minSequence, maxCode, minCode) = (agreed[0], -agreed[1], agreed[2], -agreed[3])
-        if maxSequence != minSequence || maxCode != minCode {
-            let operations = Set([minCode, maxCode]).sorted().map(operationName).joined(separator: " and ")
-            let message =
-                "swift-mpi: rank \(rank): pullback check failed before the pullback of \(operation) "
-                + "(collective pullback #\(sequence) on a communicator of size \(size)): the ranks are in collective "
-                + "pullbacks #\(minSequence) to #\(maxSequence), of \(operations). A rank skipped a pullback because "
-                + "its differentiated result did not depend on that primitive's result; make every rank's result "
-                + "depend on it (for example add 0 * the sum of the result)."
+        if let message = disagreement(operation: operation, sequence: sequence, comm: comm) {
             if let handler = state.withLock({ $0.mismatchHandler }) {
                 handler(message)
             } else {
@@ -1205,10 +1310,30 @@ public enum PullbackChecks {
         return watchdog
     }
 
+    /// Agrees with the other ranks of `comm` on the collective pullback they are
+    /// in: the message that describes a disagreement, or `nil` when every rank
+    /// is in pullback number `sequence` of `operation`. Collective over `comm`.
+    static func disagreement(operation: String, sequence: Int64, comm: Communicator) -> String? {
+        let code = Int64((checkedOperations.firstIndex(of: operation) ?? -1) + 1)
+        let channel = privateChannel(for: comm, operation: operation)
+        let local: [Int64] = [sequence, -sequence, code, -code]
+        let agreed = performOrStop("the pullback check of \(operation)", comm) {
+            try MPI.allreduce(local, op: .max, comm: channel).0
+        }
+        let (maxSequence, minSequence, maxCode, minCode) = (agreed[0], -agreed[1], agreed[2], -agreed[3])
+        guard maxSequence != minSequence || maxCode != minCode else { return nil }
+        let operations = Set([minCode, maxCode]).sorted().map(operationName).joined(separator: " and ")
+        return "swift-mpi: rank \(comm.rank): pullback check failed before the pullback of \(operation) "
+            + "(collective pullback #\(sequence) on a communicator of size \(comm.size)): the ranks disagree on the "
+            + "pullback they are in (numbers #\(minSequence) to #\(maxSequence), primitives \(operations)). "
+            + "A rank skipped a pullback because its differentiated result did not depend on that primitive's "
+            + "result; make every rank's result depend on it (for example add 0 * the sum of the result)."
+    }
+
     /// The private duplicate of `comm` on which the ranks agree (made on first use, collectively).
     static func privateChannel(for comm: Communicator, operation: String) -> Communicator {
         if let existing = state.withLock({ $0.channels[comm]?.duplicate }) { return existing }
-        let duplicate = perform("the pullback check of \(operation)", comm) { try comm.duplicate() }
+        let duplicate = performOrStop("the pullback check of \(operation)", comm) { try comm.duplicate() }
         state.withLock { $0.channels[comm, default: Channel()].duplicate = duplicate }
         return duplicate
     }
