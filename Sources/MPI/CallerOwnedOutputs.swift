@@ -312,6 +312,8 @@ public func sendrecv<Input: MPIBuffer, Output: MPIBuffer>(
         comm, source: source, tag: recvtag, "sendrecv", dest: dest, sendtag: sendtag)
     let sendCount = sendbuf.scalarCount
     let receiveCount = output.scalarCount
+    try checkSelfMessage(comm, source: source, dest: dest, sendCount: sendCount, receiveCount: receiveCount,
+                         argument: "output")
     var outcome = ReceiveOutcome()
     _ = withBuffers(sendbuf, &output) { s, d in
         outcome = rawSendrecv(

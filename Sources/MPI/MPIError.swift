@@ -139,8 +139,9 @@ public enum MPIError: Error, Hashable, Sendable, CustomStringConvertible {
         case let .invalidTag(op, arg, tag, upperBound):
             return "\(op): invalid tag '\(arg)': expected 0...\(upperBound), got \(tag)"
         case let .unsupportedReduction(op, reduction, scalarType):
+            let kinds = MPIScalarKind.allCases.filter(reduction.supportedScalarKinds.contains)
             return "\(op): reduction '\(reduction)' is not defined for \(scalarType) "
-                + "(expected: \(reduction.supportedScalarKinds))"
+                + "(expected a scalar of kind \(kinds.map(\.rawValue).joined(separator: ", ")))"
         case let .finalized(op):
             return "\(op): MPI has already been finalized in this process"
         case let .peerFailed(op, rank, reason):
@@ -171,9 +172,24 @@ func makeMPIError(_ code: Int32, _ operation: String) -> MPIError {
     let message: String
     if MPI_Error_string(code, &buffer, &length) == MPI_SUCCESS {
         let bytes = buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }
+        // MPICH appends an "error stack" on further lines; keep the message on one line.
         message = String(decoding: bytes, as: UTF8.self)
+            .split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: " \t") }
+            .filter { !$0.isEmpty }
+            .joined(separator: " ")
     } else {
         message = "error code \(code)"
     }
     return .mpi(operation: operation, errorClass: MPIErrorClass(rawValue: errorClass), message: message)
+}
+
+extension Substring {
+    /// The substring without leading and trailing characters from `set`.
+    fileprivate func trimmingCharacters(in set: String) -> Substring {
+        var result = self
+        while let c = result.first, set.contains(c) { result.removeFirst() }
+        while let c = result.last, set.contains(c) { result.removeLast() }
+        return result
+    }
 }

@@ -206,6 +206,8 @@ func _sendrecv<T: MPIScalar>(
 ) throws(MPIError) -> [T] {
     let (comm, mpiSource, mpiRecvTag) = try receiveArguments(
         comm, source: source, tag: recvtag, "sendrecv", dest: dest, sendtag: sendtag)
+    try checkSelfMessage(comm, source: source, dest: dest, sendCount: x.count, receiveCount: receiveCount,
+                         argument: "recvbuf")
     var outcome = ReceiveOutcome()
     let result: [T] = x.withUnsafeBufferPointer { source in
         makeUninitializedArray(count: receiveCount) { destination in
@@ -250,6 +252,24 @@ func receiveArguments(
     }
     try checkTag(tag, dest == nil ? "tag" : "recvtag", operation, wildcardAllowed: true)
     return (comm, mpiSource, tag == anyTag ? swiftmpi_any_tag() : Int32(truncatingIfNeeded: tag))
+}
+
+/// Checks a sendrecv whose message goes to this rank and comes from this rank.
+///
+/// Its size is known before anything moves, and Open MPI 4.1 does not report
+/// the truncation of a self-message that is larger than the receive buffer
+/// (it returns success and the buffer's count), so the sizes are compared here.
+@inlinable
+func checkSelfMessage(
+    _ comm: ResolvedCommunicator, source: Int, dest: Int, sendCount: Int, receiveCount: Int, argument: String
+) throws(MPIError) {
+    let fromSelf = source == comm.rank || (source == anySource && comm.size == 1)
+    if _slowPath(fromSelf && dest == comm.rank && sendCount != receiveCount) {
+        throw MPIError.shapeMismatch(
+            operation: "sendrecv", argument: argument,
+            expected: "a message of \(receiveCount) elements (the template's size)",
+            actual: "a message of \(sendCount) elements (sent by this rank to itself)")
+    }
 }
 
 /// Checks a source rank and converts it for MPI (``anySource`` becomes `MPI_ANY_SOURCE`).
