@@ -63,6 +63,7 @@ let package = Package(
             name: "ShallowWater",
             dependencies: [
                 "ShallowWaterModel",
+                "MPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/ShallowWater/CLI"
