@@ -1,0 +1,139 @@
+// The C reference benchmark of swift-mpi.
+//
+// OSU-style timing of the MPI primitives that the Swift library wraps, called
+// directly from C with Float64 (MPI_DOUBLE) data. The Swift benchmark program
+// (`mpi-benchmark`) drives these functions and interleaves them with its own
+// timings of the Swift API, so that C and Swift run under the same mpirun, on
+// the same processes, with the same method:
+//
+//   1. `cmpib_case_create` allocates and initialises the buffers of one
+//      primitive at one message size, once, outside any timed region.
+//   2. `cmpib_case_sample` is one sample: MPI_Barrier on the communicator,
+//      then the wall time of N back-to-back calls, divided by N.
+//   3. The caller takes repeated samples (warm-up first) and reports the median.
+//
+// Message sizes follow the OSU micro-benchmarks: `bytes` is the size of the
+// block that one rank contributes or receives per peer (the per-rank send size
+// of allgather and gather, the per-destination block of alltoall and scatter,
+// the whole vector of allreduce, bcast, reduce and scan, and the message of the
+// point-to-point tests).
+#ifndef CMPI_BENCHMARKS_H
+#define CMPI_BENCHMARKS_H
+
+#include <mpi.h>
+#include <stddef.h>
+
+#pragma clang assume_nonnull begin
+
+/// The primitives the reference benchmark times.
+typedef enum cmpib_op {
+    /// `MPI_Allgather`: each rank sends `bytes`, receives `size * bytes`.
+    CMPIB_ALLGATHER = 0,
+    /// `MPI_Allreduce` with `MPI_SUM` over a vector of `bytes`.
+    CMPIB_ALLREDUCE = 1,
+    /// `MPI_Alltoall`: a block of `bytes` to and from every rank.
+    CMPIB_ALLTOALL = 2,
+    /// `MPI_Barrier`; `bytes` is ignored.
+    CMPIB_BARRIER = 3,
+    /// `MPI_Bcast` of `bytes` from rank 0.
+    CMPIB_BCAST = 4,
+    /// `MPI_Gather` of `bytes` per rank to rank 0.
+    CMPIB_GATHER = 5,
+    /// `MPI_Reduce` with `MPI_SUM` of `bytes` to rank 0.
+    CMPIB_REDUCE = 6,
+    /// `MPI_Scan` (inclusive) with `MPI_SUM` over `bytes`.
+    CMPIB_SCAN = 7,
+    /// `MPI_Scatter` of `bytes` per rank from rank 0.
+    CMPIB_SCATTER = 8,
+    /// Ping-pong with `MPI_Send`/`MPI_Recv` between ranks 2k and 2k+1. One
+    /// iteration is a round trip; a sample reports half of it (one-way
+    /// latency, the time of one send or one receive call).
+    CMPIB_PINGPONG = 9,
+    /// Pair exchange with `MPI_Sendrecv` between ranks 2k and 2k+1.
+    CMPIB_SENDRECV = 10,
+} cmpib_op;
+
+/// How the buffers of a case are allocated.
+typedef enum cmpib_alloc {
+    /// Plain memory with 4 KiB pages, as `malloc` gives a C program that
+    /// never asks for huge pages: `malloc` below 4 KiB, fresh anonymous `mmap`
+    /// pages from 4 KiB. The larger blocks bypass `malloc` so that the
+    /// reference stays the same whatever other code in the process has done to
+    /// the heap (glibc moves even large blocks onto the heap once its dynamic
+    /// mmap threshold has grown, and heap memory that the Swift library has
+    /// advised for huge pages would make the reference fast in some runs only).
+    CMPIB_ALLOC_MALLOC = 0,
+    /// 2 MiB-aligned `posix_memalign`, rounded up to whole 2 MiB pages, with
+    /// `madvise(MADV_HUGEPAGE)` so that transparent huge pages back it where
+    /// the kernel allows.
+    CMPIB_ALLOC_HUGEPAGE = 1,
+} cmpib_alloc;
+
+/// The buffers and parameters of one primitive at one message size.
+typedef struct cmpib_case cmpib_case;
+
+/// Creates a case: allocates the send and receive buffers (outside any timed
+/// region) and fills them, so that every page is touched before timing.
+///
+/// - Parameters:
+///   - op: the primitive.
+///   - bytes: the message size in bytes, a multiple of 8 (Float64 elements).
+///   - alloc: how to allocate the buffers.
+///   - comm: the communicator; all ranks of it must create the same case.
+/// - Returns: the case, or NULL when `bytes` is invalid or memory is short.
+cmpib_case *_Nullable cmpib_case_create(cmpib_op op, size_t bytes, cmpib_alloc alloc, MPI_Comm comm);
+
+/// Frees the buffers of a case.
+void cmpib_case_destroy(cmpib_case *_Nullable c);
+
+/// Takes one sample: `MPI_Barrier` on the case's communicator, then times
+/// `iterations` back-to-back calls with `MPI_Wtime`.
+///
+/// - Parameters:
+///   - c: the case.
+///   - iterations: the number of calls to time, at least 1.
+///   - seconds_per_call: receives the elapsed time divided by the number of
+///     calls (for ping-pong, by twice the number of round trips).
+/// - Returns: `MPI_SUCCESS`, or the first MPI error code returned.
+int cmpib_case_sample(cmpib_case *c, int iterations, double *seconds_per_call);
+
+/// Returns whether the ping-pong or pair-exchange partner of `rank` exists in
+/// a communicator of `size` ranks (the last rank of an odd size has none and
+/// idles in those tests).
+int cmpib_has_partner(int rank, int size);
+
+/// Returns the partner of `rank` in the ping-pong and pair-exchange tests:
+/// `rank ^ 1`.
+int cmpib_partner(int rank);
+
+/// Runs the same loop as `cmpib_case_sample` without the barrier and without
+/// timing, so that a profiler can attribute its cost (callgrind:
+/// `--toggle-collect=cmpib_profile_loop`).
+///
+/// - Returns: `MPI_SUCCESS`, or the first MPI error code returned.
+int cmpib_profile_loop(cmpib_case *c, int iterations);
+
+/// `MPI_Wtime`, for timing the Swift side with the same clock.
+double cmpib_wtime(void);
+
+/// `MPI_Barrier` on `comm`, between samples.
+int cmpib_barrier(MPI_Comm comm);
+
+/// Replaces each of the `count` values on every rank by its maximum over the
+/// ranks of `comm` (`MPI_Allreduce` with `MPI_MAX`, in place). Used after the
+/// timed samples to report, per sample, the slowest rank.
+int cmpib_max_over_ranks(double *values, int count, MPI_Comm comm);
+
+/// The thread level MPI provides (`MPI_Query_thread`): 0 single, 1 funneled,
+/// 2 serialized, 3 multiple; -1 on error.
+int cmpib_query_thread_level(void);
+
+/// Whether a huge-page buffer of `bytes` is actually backed by transparent huge
+/// pages: allocates one as `CMPIB_ALLOC_HUGEPAGE` does, touches it and returns
+/// the `AnonHugePages` kilobytes that `/proc/self/smaps` reports for it, or -1
+/// when that cannot be read.
+long cmpib_hugepage_probe_kb(size_t bytes);
+
+#pragma clang assume_nonnull end
+
+#endif // CMPI_BENCHMARKS_H
