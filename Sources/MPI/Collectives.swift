@@ -397,7 +397,8 @@ func scatterHandshake(
         MPI_Bcast(bytes.baseAddress, 3, swiftmpi_int64(), Int32(truncatingIfNeeded: root), comm.handle)
     }
     try check(code, "scatter")
-    let expectedAxis = "first axis of size \(comm.size) (the communicator size)"
+    // Messages are built on the error paths only.
+    var expectedAxis: String { "first axis of size \(comm.size) (the communicator size)" }
     switch header.0 {
     case 1:
         if isRoot {

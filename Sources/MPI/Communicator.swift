@@ -205,7 +205,7 @@ struct ResolvedCommunicator {
 ///
 /// Written under the runtime's lock when MPI is set up and when it is
 /// finalised; read without the lock by every operation (one load).
-@usableFromInline nonisolated(unsafe) var defaultCommunicatorFastPath: ResolvedCommunicator? = nil
+@exclusivity(unchecked) @usableFromInline nonisolated(unsafe) var defaultCommunicatorFastPath: ResolvedCommunicator? = nil
 
 extension Communicator {
     /// This communicator's handle, rank and size, for the duration of a call.

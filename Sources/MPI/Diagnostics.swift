@@ -38,7 +38,7 @@ struct DiagnosticsOptions {
 }
 
 /// Written once when MPI is set up, before any operation can run.
-@usableFromInline nonisolated(unsafe) var diagnostics = DiagnosticsOptions()
+@exclusivity(unchecked) @usableFromInline nonisolated(unsafe) var diagnostics = DiagnosticsOptions()
 
 /// What one rank is about to call, as compared across ranks by `SWIFT_MPI_CHECK=1`.
 @usableFromInline

@@ -51,7 +51,8 @@ enum Runner {
         if options.check {
             let failures = checkFailures(results, options: options)
             if failures.isEmpty {
-                log("# check passed: Swift/C-malloc <= \(options.maxRatio) or Swift - C-malloc <= \(options.slackMicroseconds) µs on every row")
+                log("# check passed: on every row, Swift's fastest sample is within \(options.maxRatio) × "
+                    + "or \(options.slackMicroseconds) µs of C-malloc's")
             } else {
                 for failure in failures { log("# CHECK FAILED: \(failure)") }
                 status = 1
@@ -115,6 +116,11 @@ enum Runner {
 
     /// The rows where Swift is out of the check's bounds against C-malloc:
     /// both the ratio and the absolute difference too large.
+    ///
+    /// The check compares the fastest sample of each implementation, not the
+    /// median: on a shared CI machine other jobs inflate some samples of every
+    /// implementation, while a regression in the library (an extra copy or
+    /// allocation, a lost fast path) slows every sample, the fastest included.
     static func checkFailures(_ results: [Measurement], options: RunOptions) -> [String] {
         var failures: [String] = []
         let keyed = Dictionary(grouping: results) { "\($0.primitive.rawValue) \(ByteSize.format($0.bytes))" }
@@ -122,13 +128,13 @@ enum Runner {
             let row = keyed[key]!
             guard let c = row.first(where: { $0.implementation == .cMalloc }) else { continue }
             for s in row where !s.implementation.isC {
-                let ratio = s.medianMicroseconds / max(c.medianMicroseconds, 1e-9)
-                let excess = s.medianMicroseconds - c.medianMicroseconds
+                let ratio = s.minMicroseconds / max(c.minMicroseconds, 1e-9)
+                let excess = s.minMicroseconds - c.minMicroseconds
                 if ratio > options.maxRatio && excess > options.slackMicroseconds {
                     failures.append(
                         "\(s.primitive.rawValue) \(ByteSize.format(s.bytes)): \(s.implementation.rawValue) "
-                            + String(format: "%.3f µs vs C-malloc %.3f µs (ratio %.2f > %.2f, +%.3f µs > %.3f µs)",
-                                     s.medianMicroseconds, c.medianMicroseconds, ratio, options.maxRatio,
+                            + String(format: "fastest %.3f µs vs C-malloc %.3f µs (ratio %.2f > %.2f, +%.3f µs > %.3f µs)",
+                                     s.minMicroseconds, c.minMicroseconds, ratio, options.maxRatio,
                                      excess, options.slackMicroseconds))
                 }
             }
