@@ -43,12 +43,12 @@ extension ShapedArray: MPIBuffer where Scalar: MPIScalar {
     /// Calls `body` with the address of the array's storage.
     @inlinable
     public func withUnsafeMPIBuffer<R>(_ body: (UnsafeRawPointer?) -> R) -> R {
-        _scalars.withUnsafeMPIBuffer(body)
+        _storage.withUnsafeBufferPointer { body(UnsafeRawPointer($0.baseAddress)) }
     }
     /// Calls `body` with the mutable address of the array's storage.
     @inlinable
     public mutating func withUnsafeMutableMPIBuffer<R>(_ body: (UnsafeMutableRawPointer?) -> R) -> R {
-        _scalars.withUnsafeMutableMPIBuffer(body)
+        _storage.withUnsafeMutableBufferPointer { body(UnsafeMutableRawPointer($0.baseAddress)) }
     }
 }
 

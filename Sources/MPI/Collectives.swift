@@ -30,14 +30,14 @@ public func allgather<T: MPIScalar>(
     try diagnoseCollective(comm, "allgather", T.self, count: count)
     let type = T.mpiDatatype.handle
     var code: Int32 = 0
-    let result: [T] = x._scalars.withUnsafeBufferPointer { source in
-        makeUninitializedArray(count: count * comm.size) { destination in
-            code = rawAllgather(source.baseAddress, destination.baseAddress, count: count, type: type,
+    let result: ScalarStorage<T> = x.withUnsafeMPIBuffer { source in
+        ScalarStorage.uninitialized(count: count * comm.size) { destination in
+            code = rawAllgather(source, destination.baseAddress, count: count, type: type,
                                 elementSize: MemoryLayout<T>.stride, comm: comm.handle)
         }
     }
     try check(code, "allgather")
-    return (ShapedArray(_uncheckedShape: [comm.size] + x._shape, scalars: result), advance(token))
+    return (ShapedArray(_uncheckedShape: prepending(comm.size, to: x._shape), storage: result), advance(token))
 }
 
 /// The plain-array form of ``allgather(_:comm:token:)-(ShapedArray<T>,_,_)``: the result has shape `[size, x.count]`.
@@ -80,8 +80,8 @@ public func allgather<T: MPIScalar>(
 public func alltoall<T: MPIScalar>(
     _ x: ShapedArray<T>, comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> (ShapedArray<T>, Token) {
-    let result = try _alltoall(x._scalars, shape: x._shape, comm: comm)
-    return (ShapedArray(_uncheckedShape: x._shape, scalars: result), advance(token))
+    let result: ScalarStorage<T> = try _alltoall(x, firstAxis: x._shape.first, shape: x._shape, comm: comm)
+    return (ShapedArray(_uncheckedShape: x._shape, storage: result), advance(token))
 }
 
 /// The plain-array form of ``alltoall(_:comm:token:)-(ShapedArray<T>,_,_)``: `x.count` must equal
@@ -92,13 +92,16 @@ public func alltoall<T: MPIScalar>(
 public func alltoall<T: MPIScalar>(
     _ x: [T], comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> ([T], Token) {
-    (try _alltoall(x, shape: [x.count], comm: comm), advance(token))
+    (try _alltoall(x, firstAxis: x.count, shape: [x.count], comm: comm), advance(token))
 }
 
 @inlinable
-func _alltoall<T: MPIScalar>(_ x: [T], shape: [Int], comm: Communicator?) throws(MPIError) -> [T] {
+func _alltoall<T: MPIScalar, Input: MPIBuffer, R: UninitializedResult>(
+    _ x: Input, firstAxis: Int?, shape: @autoclosure () -> [Int], comm: Communicator?
+) throws(MPIError) -> R
+where Input.Scalar == T, R.Element == T {
     let comm = try Communicator.resolve(comm, "alltoall")
-    guard let first = shape.first else {
+    guard let first = firstAxis else {
         throw MPIError.shapeMismatch(
             operation: "alltoall", argument: "x",
             expected: "an array whose first axis has size \(comm.size) (the communicator size)",
@@ -108,16 +111,16 @@ func _alltoall<T: MPIScalar>(_ x: [T], shape: [Int], comm: Communicator?) throws
         throw MPIError.shapeMismatch(
             operation: "alltoall", argument: "x",
             expected: "first axis of size \(comm.size) (the communicator size)",
-            actual: "shape \(shape)")
+            actual: "shape \(shape())")
     }
-    let count = x.count
+    let count = x.scalarCount
     let block = comm.size == 0 ? 0 : count / comm.size
     try diagnoseCollective(comm, "alltoall", T.self, count: count)
     let type = T.mpiDatatype.handle
     var code: Int32 = 0
-    let result: [T] = x.withUnsafeBufferPointer { source in
-        makeUninitializedArray(count: count) { destination in
-            code = rawAlltoall(source.baseAddress, destination.baseAddress, blockCount: block, type: type,
+    let result: R = x.withUnsafeMPIBuffer { source in
+        R.uninitialized(count: count) { destination in
+            code = rawAlltoall(source, destination.baseAddress, blockCount: block, type: type,
                                elementSize: MemoryLayout<T>.stride, comm: comm.handle)
         }
     }
@@ -166,8 +169,9 @@ public func barrier(comm: Communicator? = nil, token: Token? = nil) throws(MPIEr
 public func bcast<T: MPIScalar>(
     _ x: ShapedArray<T>, root: Int, comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> (ShapedArray<T>, Token) {
-    let result = try _bcast(x._scalars, root: root, comm: comm)
-    return (ShapedArray(_uncheckedShape: x._shape, scalars: result), advance(token))
+    let result: ScalarStorage<T>? = try _bcast(x, root: root, comm: comm)
+    guard let result else { return (x, advance(token)) }
+    return (ShapedArray(_uncheckedShape: x._shape, storage: result), advance(token))
 }
 
 /// The plain-array form of ``bcast(_:root:comm:token:)-(ShapedArray<T>,_,_,_)``.
@@ -177,7 +181,7 @@ public func bcast<T: MPIScalar>(
 public func bcast<T: MPIScalar>(
     _ x: [T], root: Int, comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> ([T], Token) {
-    (try _bcast(x, root: root, comm: comm), advance(token))
+    ((try _bcast(x, root: root, comm: comm) as [T]?) ?? x, advance(token))
 }
 
 /// The scalar form of ``bcast(_:root:comm:token:)-(ShapedArray<T>,_,_,_)``.
@@ -187,27 +191,28 @@ public func bcast<T: MPIScalar>(
 public func bcast<T: MPIScalar>(
     _ x: T, root: Int, comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> (T, Token) {
-    (try _bcast([x], root: root, comm: comm)[0], advance(token))
+    ((try _bcast(SingleScalar(x), root: root, comm: comm) as SingleScalar<T>?)?.value ?? x, advance(token))
 }
 
 @inlinable
-func _bcast<T: MPIScalar>(_ x: [T], root: Int, comm: Communicator?) throws(MPIError) -> [T] {
+func _bcast<T: MPIScalar, Input: MPIBuffer, R: UninitializedResult>(_ x: Input, root: Int, comm: Communicator?) throws(MPIError) -> R?
+where Input.Scalar == T, R.Element == T {
     let comm = try Communicator.resolve(comm, "bcast")
     try comm.checkRank(root, "root", "bcast")
-    let count = x.count
+    let count = x.scalarCount
     try diagnoseCollective(comm, "bcast", T.self, count: count, root: root)
     let type = T.mpiDatatype.handle
     if comm.rank == root {
         // MPI only reads the buffer on the root; the input is returned as it is.
-        let code = x.withUnsafeBufferPointer { source in
-            rawBcast(UnsafeMutableRawPointer(mutating: source.baseAddress), count: count, type: type,
+        let code = x.withUnsafeMPIBuffer { source in
+            rawBcast(UnsafeMutableRawPointer(mutating: source), count: count, type: type,
                      elementSize: MemoryLayout<T>.stride, root: root, comm: comm.handle)
         }
         try check(code, "bcast")
-        return x
+        return nil
     }
     var code: Int32 = 0
-    let result: [T] = makeUninitializedArray(count: count) { destination in
+    let result: R = R.uninitialized(count: count) { destination in
         code = rawBcast(destination.baseAddress, count: count, type: type, elementSize: MemoryLayout<T>.stride,
                         root: root, comm: comm.handle)
     }
@@ -243,21 +248,21 @@ public func gather<T: MPIScalar>(
     let type = T.mpiDatatype.handle
     let stride = MemoryLayout<T>.stride
     if comm.rank != root {
-        let code = x._scalars.withUnsafeBufferPointer { source in
-            rawGather(source.baseAddress, nil, count: count, type: type, elementSize: stride, root: root, comm: comm.handle)
+        let code = x.withUnsafeMPIBuffer { source in
+            rawGather(source, nil, count: count, type: type, elementSize: stride, root: root, comm: comm.handle)
         }
         try check(code, "gather")
         return (x, advance(token))
     }
     var code: Int32 = 0
-    let result: [T] = x._scalars.withUnsafeBufferPointer { source in
-        makeUninitializedArray(count: count * comm.size) { destination in
-            code = rawGather(source.baseAddress, destination.baseAddress, count: count, type: type,
+    let result: ScalarStorage<T> = x.withUnsafeMPIBuffer { source in
+        ScalarStorage.uninitialized(count: count * comm.size) { destination in
+            code = rawGather(source, destination.baseAddress, count: count, type: type,
                              elementSize: stride, root: root, comm: comm.handle)
         }
     }
     try check(code, "gather")
-    return (ShapedArray(_uncheckedShape: [comm.size] + x._shape, scalars: result), advance(token))
+    return (ShapedArray(_uncheckedShape: prepending(comm.size, to: x._shape), storage: result), advance(token))
 }
 
 /// The plain-array form of ``gather(_:root:comm:token:)-(ShapedArray<T>,_,_,_)``: the root gets shape
@@ -323,15 +328,15 @@ public func scatter<T: MPIScalar>(
         elementSize: MemoryLayout<T>.stride, root: root, comm: comm)
     try diagnoseCollective(comm, "scatter", T.self, count: rowCount, root: root)
     var code: Int32 = 0
-    let result: [T] = x._scalars.withUnsafeBufferPointer { source in
-        makeUninitializedArray(count: rowCount) { destination in
-            code = rawScatter(isRoot ? source.baseAddress : nil, destination.baseAddress, rowCount: rowCount,
+    let result: ScalarStorage<T> = x.withUnsafeMPIBuffer { source in
+        ScalarStorage.uninitialized(count: rowCount) { destination in
+            code = rawScatter(isRoot ? source : nil, destination.baseAddress, rowCount: rowCount,
                               type: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride, root: root,
                               comm: comm.handle)
         }
     }
     try check(code, "scatter")
-    return (ShapedArray(_uncheckedShape: rowShape, scalars: result), advance(token))
+    return (ShapedArray(_uncheckedShape: rowShape, storage: result), advance(token))
 }
 
 /// The plain-array form of ``scatter(_:root:comm:token:)-(ShapedArray<T>,_,_,_)``: on the root `x` has

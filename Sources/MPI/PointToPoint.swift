@@ -28,7 +28,7 @@ import CMPI
 public func send<T: MPIScalar>(
     _ x: ShapedArray<T>, dest: Int, tag: Int = 0, comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> Token {
-    try _send(x._scalars, dest: dest, tag: tag, comm: comm)
+    try _send(x, dest: dest, tag: tag, comm: comm)
     return advance(token)
 }
 
@@ -50,17 +50,18 @@ public func send<T: MPIScalar>(
 public func send<T: MPIScalar>(
     _ x: T, dest: Int, tag: Int = 0, comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> Token {
-    try _send([x], dest: dest, tag: tag, comm: comm)
+    try _send(SingleScalar(x), dest: dest, tag: tag, comm: comm)
     return advance(token)
 }
 
 @inlinable
-func _send<T: MPIScalar>(_ x: [T], dest: Int, tag: Int, comm: Communicator?) throws(MPIError) {
+func _send<T: MPIScalar, Input: MPIBuffer>(_ x: Input, dest: Int, tag: Int, comm: Communicator?) throws(MPIError)
+where Input.Scalar == T {
     let comm = try Communicator.resolve(comm, "send")
     try comm.checkRank(dest, "dest", "send")
     try checkTag(tag, "tag", "send", wildcardAllowed: false)
-    let code = x.withUnsafeBufferPointer { source in
-        rawSend(source.baseAddress, count: x.count, type: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride,
+    let code = x.withUnsafeMPIBuffer { source in
+        rawSend(source, count: x.scalarCount, type: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride,
                 dest: dest, tag: tag, comm: comm.handle)
     }
     try check(code, "send")
@@ -93,8 +94,8 @@ public func recv<T: MPIScalar>(
     _ x: ShapedArray<T>, source: Int = anySource, tag: Int = anyTag, comm: Communicator? = nil,
     status: Status? = nil, token: Token? = nil
 ) throws(MPIError) -> (ShapedArray<T>, Token) {
-    let result: [T] = try _recv(count: x.scalarCount, source: source, tag: tag, comm: comm, status: status)
-    return (ShapedArray(_uncheckedShape: x._shape, scalars: result), advance(token))
+    let result: ScalarStorage<T> = try _recv(count: x.scalarCount, source: source, tag: tag, comm: comm, status: status)
+    return (ShapedArray(_uncheckedShape: x._shape, storage: result), advance(token))
 }
 
 /// The plain-array form of ``recv(_:source:tag:comm:status:token:)-(ShapedArray<T>,_,_,_,_,_)``.
@@ -116,17 +117,17 @@ public func recv<T: MPIScalar>(
     _ x: T, source: Int = anySource, tag: Int = anyTag, comm: Communicator? = nil,
     status: Status? = nil, token: Token? = nil
 ) throws(MPIError) -> (T, Token) {
-    let result: [T] = try _recv(count: 1, source: source, tag: tag, comm: comm, status: status)
-    return (result[0], advance(token))
+    let result: SingleScalar<T> = try _recv(count: 1, source: source, tag: tag, comm: comm, status: status)
+    return (result.value, advance(token))
 }
 
 @inlinable
-func _recv<T: MPIScalar>(
+func _recv<T: MPIScalar, R: UninitializedResult>(
     count: Int, source: Int, tag: Int, comm: Communicator?, status: Status?
-) throws(MPIError) -> [T] {
+) throws(MPIError) -> R where R.Element == T {
     let (comm, mpiSource, mpiTag) = try receiveArguments(comm, source: source, tag: tag, "recv")
     var outcome = ReceiveOutcome()
-    let result: [T] = makeUninitializedArray(count: count) { destination in
+    let result: R = R.uninitialized(count: count) { destination in
         outcome = rawRecv(destination.baseAddress, count: count, type: T.mpiDatatype.handle,
                           elementSize: MemoryLayout<T>.stride, source: mpiSource, tag: mpiTag, comm: comm.handle)
     }
@@ -165,10 +166,10 @@ public func sendrecv<T: MPIScalar>(
     _ sendbuf: ShapedArray<T>, _ recvbuf: ShapedArray<T>, source: Int, dest: Int, sendtag: Int = 0,
     recvtag: Int = anyTag, comm: Communicator? = nil, status: Status? = nil, token: Token? = nil
 ) throws(MPIError) -> (ShapedArray<T>, Token) {
-    let result = try _sendrecv(
-        sendbuf._scalars, receiveCount: recvbuf.scalarCount, source: source, dest: dest, sendtag: sendtag,
+    let result: ScalarStorage<T> = try _sendrecv(
+        sendbuf, receiveCount: recvbuf.scalarCount, source: source, dest: dest, sendtag: sendtag,
         recvtag: recvtag, comm: comm, status: status)
-    return (ShapedArray(_uncheckedShape: recvbuf._shape, scalars: result), advance(token))
+    return (ShapedArray(_uncheckedShape: recvbuf._shape, storage: result), advance(token))
 }
 
 /// The plain-array form of ``sendrecv(_:_:source:dest:sendtag:recvtag:comm:status:token:)-(ShapedArray<T>,_,_,_,_,_,_,_,_)``.
@@ -179,7 +180,7 @@ public func sendrecv<T: MPIScalar>(
     _ sendbuf: [T], _ recvbuf: [T], source: Int, dest: Int, sendtag: Int = 0,
     recvtag: Int = anyTag, comm: Communicator? = nil, status: Status? = nil, token: Token? = nil
 ) throws(MPIError) -> ([T], Token) {
-    let result = try _sendrecv(
+    let result: [T] = try _sendrecv(
         sendbuf, receiveCount: recvbuf.count, source: source, dest: dest, sendtag: sendtag,
         recvtag: recvtag, comm: comm, status: status)
     return (result, advance(token))
@@ -193,26 +194,26 @@ public func sendrecv<T: MPIScalar>(
     _ sendbuf: T, _ recvbuf: T, source: Int, dest: Int, sendtag: Int = 0,
     recvtag: Int = anyTag, comm: Communicator? = nil, status: Status? = nil, token: Token? = nil
 ) throws(MPIError) -> (T, Token) {
-    let result = try _sendrecv(
-        [sendbuf], receiveCount: 1, source: source, dest: dest, sendtag: sendtag,
+    let result: SingleScalar<T> = try _sendrecv(
+        SingleScalar(sendbuf), receiveCount: 1, source: source, dest: dest, sendtag: sendtag,
         recvtag: recvtag, comm: comm, status: status)
-    return (result[0], advance(token))
+    return (result.value, advance(token))
 }
 
 @inlinable
-func _sendrecv<T: MPIScalar>(
-    _ x: [T], receiveCount: Int, source: Int, dest: Int, sendtag: Int, recvtag: Int,
+func _sendrecv<T: MPIScalar, Input: MPIBuffer, R: UninitializedResult>(
+    _ x: Input, receiveCount: Int, source: Int, dest: Int, sendtag: Int, recvtag: Int,
     comm: Communicator?, status: Status?
-) throws(MPIError) -> [T] {
+) throws(MPIError) -> R where Input.Scalar == T, R.Element == T {
     let (comm, mpiSource, mpiRecvTag) = try receiveArguments(
         comm, source: source, tag: recvtag, "sendrecv", dest: dest, sendtag: sendtag)
-    try checkSelfMessage(comm, source: source, dest: dest, sendCount: x.count, receiveCount: receiveCount,
+    try checkSelfMessage(comm, source: source, dest: dest, sendCount: x.scalarCount, receiveCount: receiveCount,
                          argument: "recvbuf")
     var outcome = ReceiveOutcome()
-    let result: [T] = x.withUnsafeBufferPointer { source in
-        makeUninitializedArray(count: receiveCount) { destination in
+    let result: R = x.withUnsafeMPIBuffer { source in
+        R.uninitialized(count: receiveCount) { destination in
             outcome = rawSendrecv(
-                source.baseAddress, sendCount: x.count, dest: dest, sendTag: sendtag,
+                source, sendCount: x.scalarCount, dest: dest, sendTag: sendtag,
                 destination.baseAddress, receiveCount: receiveCount, source: mpiSource, receiveTag: mpiRecvTag,
                 type: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride, comm: comm.handle)
         }

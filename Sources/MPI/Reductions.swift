@@ -27,8 +27,8 @@ import CMPI
 public func allreduce<T: MPIScalar>(
     _ x: ShapedArray<T>, op: ReductionOp, comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> (ShapedArray<T>, Token) {
-    let result = try _allreduce(x._scalars, op: op, comm: comm)
-    return (ShapedArray(_uncheckedShape: x._shape, scalars: result), advance(token))
+    let result: ScalarStorage<T> = try _allreduce(x, op: op, comm: comm)
+    return (ShapedArray(_uncheckedShape: x._shape, storage: result), advance(token))
 }
 
 /// Combines the elements of `x` across all ranks with `op`; every rank gets the result.
@@ -52,20 +52,20 @@ public func allreduce<T: MPIScalar>(
 public func allreduce<T: MPIScalar>(
     _ x: T, op: ReductionOp, comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> (T, Token) {
-    (try _allreduce([x], op: op, comm: comm)[0], advance(token))
+    ((try _allreduce(SingleScalar(x), op: op, comm: comm) as SingleScalar<T>).value, advance(token))
 }
 
 @inlinable
-func _allreduce<T: MPIScalar>(_ x: [T], op: ReductionOp, comm: Communicator?) throws(MPIError) -> [T] {
+func _allreduce<T: MPIScalar, Input: MPIBuffer, R: UninitializedResult>(_ x: Input, op: ReductionOp, comm: Communicator?) throws(MPIError) -> R
+where Input.Scalar == T, R.Element == T {
     let comm = try Communicator.resolve(comm, "allreduce")
     let mpiOp = try op.checkedHandle(for: T.self, operation: "allreduce")
-    let count = x.count
+    let count = x.scalarCount
     try diagnoseCollective(comm, "allreduce", T.self, count: count, op: op)
     var code: Int32 = 0
-    let result: [T] = x.withUnsafeBufferPointer { source in
-        makeUninitializedArray(count: count) { destination in
-            code = rawAllreduce(
-                source.baseAddress, destination.baseAddress, count: count, type: T.mpiDatatype.handle,
+    let result: R = x.withUnsafeMPIBuffer { source in
+        R.uninitialized(count: count) { destination in
+            code = rawAllreduce(source, destination.baseAddress, count: count, type: T.mpiDatatype.handle,
                 elementSize: MemoryLayout<T>.stride, op: mpiOp, comm: comm.handle)
         }
     }
@@ -96,8 +96,9 @@ func _allreduce<T: MPIScalar>(_ x: [T], op: ReductionOp, comm: Communicator?) th
 public func reduce<T: MPIScalar>(
     _ x: ShapedArray<T>, op: ReductionOp, root: Int, comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> (ShapedArray<T>, Token) {
-    guard let result = try _reduce(x._scalars, op: op, root: root, comm: comm) else { return (x, advance(token)) }
-    return (ShapedArray(_uncheckedShape: x._shape, scalars: result), advance(token))
+    let result: ScalarStorage<T>? = try _reduce(x, op: op, root: root, comm: comm)
+    guard let result else { return (x, advance(token)) }
+    return (ShapedArray(_uncheckedShape: x._shape, storage: result), advance(token))
 }
 
 /// The plain-array form of ``reduce(_:op:root:comm:token:)-(ShapedArray<T>,_,_,_,_)``:
@@ -119,29 +120,30 @@ public func reduce<T: MPIScalar>(
 public func reduce<T: MPIScalar>(
     _ x: T, op: ReductionOp, root: Int, comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> (T, Token) {
-    (try _reduce([x], op: op, root: root, comm: comm)?[0] ?? x, advance(token))
+    ((try _reduce(SingleScalar(x), op: op, root: root, comm: comm) as SingleScalar<T>?)?.value ?? x, advance(token))
 }
 
 /// The reduction on the root, `nil` on the other ranks.
 @inlinable
-func _reduce<T: MPIScalar>(_ x: [T], op: ReductionOp, root: Int, comm: Communicator?) throws(MPIError) -> [T]? {
+func _reduce<T: MPIScalar, Input: MPIBuffer, R: UninitializedResult>(_ x: Input, op: ReductionOp, root: Int, comm: Communicator?) throws(MPIError) -> R?
+where Input.Scalar == T, R.Element == T {
     let comm = try Communicator.resolve(comm, "reduce")
     try comm.checkRank(root, "root", "reduce")
     let mpiOp = try op.checkedHandle(for: T.self, operation: "reduce")
-    let count = x.count
+    let count = x.scalarCount
     try diagnoseCollective(comm, "reduce", T.self, count: count, root: root, op: op)
     var code: Int32 = 0
     if comm.rank != root {
-        code = x.withUnsafeBufferPointer { source in
-            rawReduce(source.baseAddress, nil, count: count, type: T.mpiDatatype.handle,
+        code = x.withUnsafeMPIBuffer { source in
+            rawReduce(source, nil, count: count, type: T.mpiDatatype.handle,
                       elementSize: MemoryLayout<T>.stride, op: mpiOp, root: root, comm: comm.handle)
         }
         try check(code, "reduce")
         return nil
     }
-    let result: [T] = x.withUnsafeBufferPointer { source in
-        makeUninitializedArray(count: count) { destination in
-            code = rawReduce(source.baseAddress, destination.baseAddress, count: count, type: T.mpiDatatype.handle,
+    let result: R = x.withUnsafeMPIBuffer { source in
+        R.uninitialized(count: count) { destination in
+            code = rawReduce(source, destination.baseAddress, count: count, type: T.mpiDatatype.handle,
                              elementSize: MemoryLayout<T>.stride, op: mpiOp, root: root, comm: comm.handle)
         }
     }
@@ -168,8 +170,8 @@ func _reduce<T: MPIScalar>(_ x: [T], op: ReductionOp, root: Int, comm: Communica
 public func scan<T: MPIScalar>(
     _ x: ShapedArray<T>, op: ReductionOp, comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> (ShapedArray<T>, Token) {
-    let result = try _scan(x._scalars, op: op, comm: comm)
-    return (ShapedArray(_uncheckedShape: x._shape, scalars: result), advance(token))
+    let result: ScalarStorage<T> = try _scan(x, op: op, comm: comm)
+    return (ShapedArray(_uncheckedShape: x._shape, storage: result), advance(token))
 }
 
 /// The plain-array form of ``scan(_:op:comm:token:)-(ShapedArray<T>,_,_,_)``.
@@ -189,19 +191,20 @@ public func scan<T: MPIScalar>(
 public func scan<T: MPIScalar>(
     _ x: T, op: ReductionOp, comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> (T, Token) {
-    (try _scan([x], op: op, comm: comm)[0], advance(token))
+    ((try _scan(SingleScalar(x), op: op, comm: comm) as SingleScalar<T>).value, advance(token))
 }
 
 @inlinable
-func _scan<T: MPIScalar>(_ x: [T], op: ReductionOp, comm: Communicator?) throws(MPIError) -> [T] {
+func _scan<T: MPIScalar, Input: MPIBuffer, R: UninitializedResult>(_ x: Input, op: ReductionOp, comm: Communicator?) throws(MPIError) -> R
+where Input.Scalar == T, R.Element == T {
     let comm = try Communicator.resolve(comm, "scan")
     let mpiOp = try op.checkedHandle(for: T.self, operation: "scan")
-    let count = x.count
+    let count = x.scalarCount
     try diagnoseCollective(comm, "scan", T.self, count: count, op: op)
     var code: Int32 = 0
-    let result: [T] = x.withUnsafeBufferPointer { source in
-        makeUninitializedArray(count: count) { destination in
-            code = rawScan(source.baseAddress, destination.baseAddress, count: count, type: T.mpiDatatype.handle,
+    let result: R = x.withUnsafeMPIBuffer { source in
+        R.uninitialized(count: count) { destination in
+            code = rawScan(source, destination.baseAddress, count: count, type: T.mpiDatatype.handle,
                            elementSize: MemoryLayout<T>.stride, op: mpiOp, comm: comm.handle)
         }
     }

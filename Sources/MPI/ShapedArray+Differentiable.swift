@@ -197,7 +197,7 @@ extension ShapedArray: Differentiable where Scalar: DifferentiableMPIScalar {
     public mutating func move(by offset: TangentVector) {
         guard let shape = offset._shape else { return }
         precondition(shape == _shape, "ShapedArray.move(by:): tangent of shape \(shape) for an array of shape \(_shape)")
-        _scalars.withUnsafeMutableBufferPointer { r in
+        _storage.withUnsafeMutableBufferPointer { r in
             offset._scalars.withUnsafeBufferPointer { b in
                 for i in r.indices { r[i] += b[i] }
             }
@@ -211,7 +211,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
     /// The sum of all elements.
     @inlinable
     public func sum() -> Scalar {
-        _scalars.withUnsafeBufferPointer { b in
+        _storage.withUnsafeBufferPointer { b in
             var total: Scalar = 0
             for v in b { total += v }
             return total
@@ -223,7 +223,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
     @derivative(of: sum)
     public func vjpSum() -> (value: Scalar, pullback: (Scalar) -> TangentVector) {
         let shape = _shape
-        let count = _scalars.count
+        let count = _storage.count
         return (sum(), { v in TangentVector(_uncheckedShape: shape, scalars: Array(repeating: v, count: count)) })
     }
 
@@ -244,7 +244,11 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
     public func dot(_ other: ShapedArray) -> Scalar {
         precondition(_shape == other._shape, "ShapedArray.dot: shapes \(_shape) and \(other._shape) differ")
         var total: Scalar = 0
-        for i in _scalars.indices { total += _scalars[i] * other._scalars[i] }
+        _storage.withUnsafeBufferPointer { a in
+            other._storage.withUnsafeBufferPointer { b in
+                for i in a.indices { total += a[i] * b[i] }
+            }
+        }
         return total
     }
 
@@ -263,12 +267,13 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
     @inlinable
     @derivative(of: dot)
     public func jvpDot(_ other: ShapedArray) -> (value: Scalar, differential: (TangentVector, TangentVector) -> Scalar) {
-        let a = self, b = other
+        let a = self._scalars, b = other._scalars
+        let aShape = _shape, bShape = other._shape
         return (dot(other), { da, db in
-            let ta = da.scalars(materializedFor: a._shape, operation: "dot")
-            let tb = db.scalars(materializedFor: b._shape, operation: "dot")
+            let ta = da.scalars(materializedFor: aShape, operation: "dot")
+            let tb = db.scalars(materializedFor: bShape, operation: "dot")
             var total: Scalar = 0
-            for i in ta.indices { total += ta[i] * b._scalars[i] + a._scalars[i] * tb[i] }
+            for i in ta.indices { total += ta[i] * b[i] + a[i] * tb[i] }
             return total
         })
     }
@@ -277,7 +282,9 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
     static func elementwise(_ lhs: ShapedArray, _ rhs: ShapedArray, _ name: String, _ f: (Scalar, Scalar) -> Scalar) -> ShapedArray {
         precondition(lhs._shape == rhs._shape, "ShapedArray \(name): shapes \(lhs._shape) and \(rhs._shape) differ")
         var result = lhs._scalars
-        for i in result.indices { result[i] = f(result[i], rhs._scalars[i]) }
+        rhs._storage.withUnsafeBufferPointer { b in
+            for i in result.indices { result[i] = f(result[i], b[i]) }
+        }
         return ShapedArray(_uncheckedShape: lhs._shape, scalars: result)
     }
 
@@ -432,7 +439,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
     @derivative(of: scalars)
     public func vjpScalars() -> (value: [Scalar], pullback: (Array<Scalar>.TangentVector) -> TangentVector) {
         let shape = _shape
-        let count = _scalars.count
+        let count = _storage.count
         return (_scalars, { v in
             TangentVector(_uncheckedShape: shape, scalars: materializedArray(v, count: count, operation: "ShapedArray.scalars"))
         })
@@ -451,7 +458,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
     @derivative(of: subscript(flat:))
     public func vjpSubscript(flat index: Int) -> (value: Scalar, pullback: (Scalar) -> TangentVector) {
         let shape = _shape
-        let count = _scalars.count
+        let count = _storage.count
         return (self[flat: index], { v in
             var z = [Scalar](repeating: 0, count: count)
             z[index] = v

@@ -23,30 +23,42 @@ import Musl
 /// first; results of 1 MiB and more are advised to use transparent huge pages.
 public struct ShapedArray<Scalar> {
     @usableFromInline var _shape: [Int]
-    @usableFromInline var _scalars: [Scalar]
+    @usableFromInline var _storage: ScalarStorage<Scalar>
 
     /// The extent of each dimension, outermost first. Empty for a 0-d array.
     @inlinable public var shape: [Int] { _shape }
 
     /// The elements in row-major order.
     ///
+    /// For an array made from a Swift array, and for any array under 1 MiB, this
+    /// returns the storage itself without copying. Arrays of 1 MiB and more that
+    /// the library allocated (results of the primitives and of
+    /// ``init(repeating:shape:)``) live in huge-page blocks, and reading this
+    /// property copies them into a new Swift array; use ``subscript(flat:)``,
+    /// ``withUnsafeBufferPointer(_:)`` or an `into:` variant to avoid the copy.
+    ///
     /// Setting it requires the same number of elements as the shape has.
     @inlinable public var scalars: [Scalar] {
-        get { _scalars }
+        get { _storage.asArray }
         set {
-            precondition(newValue.count == _scalars.count,
-                         "ShapedArray.scalars: expected \(_scalars.count) elements for shape \(_shape), got \(newValue.count)")
-            _scalars = newValue
+            precondition(newValue.count == _storage.count,
+                         "ShapedArray.scalars: expected \(_storage.count) elements for shape \(_shape), got \(newValue.count)")
+            _storage = ScalarStorage(newValue)
         }
     }
 
+    /// The elements as a Swift array (a copy for block storage); see ``scalars``.
+    @inlinable var _scalars: [Scalar] { _storage.asArray }
+
     /// The number of elements: the product of ``shape`` (1 for a 0-d array).
-    @inlinable public var scalarCount: Int { _scalars.count }
+    @inlinable public var scalarCount: Int { _storage.count }
 
     /// The number of dimensions (0 for a scalar).
     @inlinable public var dimensionCount: Int { _shape.count }
 
     /// Creates an array with the given shape and elements in row-major order.
+    ///
+    /// The array shares `scalars`' storage; nothing is copied.
     ///
     /// - Precondition: every extent is non-negative and `scalars.count` is the
     ///   product of `shape` (1 when `shape` is empty).
@@ -56,64 +68,74 @@ public struct ShapedArray<Scalar> {
         precondition(shapeProduct(shape) == scalars.count,
                      "ShapedArray: shape \(shape) needs \(shapeProduct(shape)) elements, got \(scalars.count)")
         _shape = shape
-        _scalars = scalars
+        _storage = ScalarStorage(scalars)
     }
 
     /// Creates a 0-d array (shape `[]`) holding one scalar.
     @inlinable
     public init(scalar: Scalar) {
         _shape = []
-        _scalars = [scalar]
+        _storage = ScalarStorage([scalar])
     }
 
-    /// Creates a 1-d array of the given elements.
+    /// Creates a 1-d array of the given elements, sharing their storage.
     @inlinable
     public init(_ scalars: [Scalar]) {
         _shape = [scalars.count]
-        _scalars = scalars
+        _storage = ScalarStorage(scalars)
     }
 
     /// Creates an array of the given shape with every element equal to `repeatedValue`.
+    ///
+    /// From 1 MiB, the storage is a 2 MiB-aligned block advised for transparent
+    /// huge pages, like the primitives' results.
     @inlinable
     public init(repeating repeatedValue: Scalar, shape: [Int]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "ShapedArray: negative extent in shape \(shape)")
         _shape = shape
-        _scalars = Array(repeating: repeatedValue, count: shapeProduct(shape))
+        _storage = ScalarStorage.repeating(repeatedValue, count: shapeProduct(shape))
     }
 
     /// Creates an array of the given shape whose storage is written by `initializer`
     /// without being zero-filled first.
     ///
     /// `initializer` must initialise every element of the buffer it is given.
-    /// Storage of 1 MiB and more is advised to use transparent huge pages.
+    /// From 1 MiB, the storage is a 2 MiB-aligned block advised for transparent
+    /// huge pages, like the primitives' results.
     @inlinable
     public init<E: Error>(
         shape: [Int],
         unsafeUninitializedCapacityInitializingWith initializer: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> Void
     ) throws(E) {
-        let count = shapeProduct(shape)
+        precondition(shape.allSatisfy { $0 >= 0 }, "ShapedArray: negative extent in shape \(shape)")
         _shape = shape
-        _scalars = try makeUninitializedArray(count: count, initializer)
+        _storage = try ScalarStorage.uninitialized(count: shapeProduct(shape), initializer)
     }
 
     @inlinable
     init(_uncheckedShape shape: [Int], scalars: [Scalar]) {
         _shape = shape
-        _scalars = scalars
+        _storage = ScalarStorage(scalars)
+    }
+
+    @inlinable
+    init(_uncheckedShape shape: [Int], storage: ScalarStorage<Scalar>) {
+        _shape = shape
+        _storage = storage
     }
 
     /// The element at a row-major (flat) index.
     @inlinable
     public subscript(flat index: Int) -> Scalar {
-        get { _scalars[index] }
-        set { _scalars[index] = newValue }
+        get { _storage[index] }
+        set { _storage[index] = newValue }
     }
 
     /// The element at a multi-dimensional index, one entry per dimension.
     @inlinable
     public subscript(index: Int...) -> Scalar {
-        get { _scalars[flatIndex(index)] }
-        set { _scalars[flatIndex(index)] = newValue }
+        get { _storage[flatIndex(index)] }
+        set { _storage[flatIndex(index)] = newValue }
     }
 
     @inlinable
@@ -129,12 +151,17 @@ public struct ShapedArray<Scalar> {
     }
 
     /// The element of a 0-d or one-element array, otherwise `nil`.
-    @inlinable public var scalar: Scalar? { _scalars.count == 1 ? _scalars[0] : nil }
+    @inlinable public var scalar: Scalar? { _storage.count == 1 ? _storage[0] : nil }
 
     /// The same elements with a different shape of the same element count.
+    ///
+    /// The result shares this array's storage; nothing is copied.
     @inlinable
     public func reshaped(to newShape: [Int]) -> ShapedArray {
-        ShapedArray(shape: newShape, scalars: _scalars)
+        precondition(newShape.allSatisfy { $0 >= 0 }, "ShapedArray: negative extent in shape \(newShape)")
+        precondition(shapeProduct(newShape) == _storage.count,
+                     "ShapedArray: shape \(newShape) needs \(shapeProduct(newShape)) elements, got \(_storage.count)")
+        return ShapedArray(_uncheckedShape: newShape, storage: _storage)
     }
 
     /// Calls `body` with a pointer to the contiguous row-major storage.
@@ -142,28 +169,24 @@ public struct ShapedArray<Scalar> {
     public func withUnsafeBufferPointer<R, E: Error>(
         _ body: (UnsafeBufferPointer<Scalar>) throws(E) -> R
     ) throws(E) -> R {
-        // Array.withUnsafeBufferPointer rethrows untyped errors; keep the type.
-        var result: Result<R, E>!
-        _scalars.withUnsafeBufferPointer { buffer in
-            do throws(E) { result = .success(try body(buffer)) } catch { result = .failure(error) }
-        }
-        return try result.get()
+        try _storage.withUnsafeBufferPointer(body)
     }
 
     /// Calls `body` with a mutable pointer to the contiguous row-major storage.
+    ///
+    /// Storage shared with another array is copied first (copy on write).
     @inlinable
     public mutating func withUnsafeMutableBufferPointer<R, E: Error>(
         _ body: (inout UnsafeMutableBufferPointer<Scalar>) throws(E) -> R
     ) throws(E) -> R {
-        var result: Result<R, E>!
-        _scalars.withUnsafeMutableBufferPointer { buffer in
-            let base = buffer
+        try _storage.withUnsafeMutableBufferPointer { (buffer) throws(E) -> R in
             var view = buffer
-            do throws(E) { result = .success(try body(&view)) } catch { result = .failure(error) }
-            precondition(view.baseAddress == base.baseAddress && view.count == base.count,
-                         "ShapedArray: the buffer must not be replaced")
+            defer {
+                precondition(view.baseAddress == buffer.baseAddress && view.count == buffer.count,
+                             "ShapedArray: the buffer must not be replaced")
+            }
+            return try body(&view)
         }
-        return try result.get()
     }
 }
 
@@ -171,7 +194,9 @@ extension ShapedArray: Equatable where Scalar: Equatable {
     /// Arrays are equal when they have the same shape and the same elements.
     @inlinable
     public static func == (lhs: ShapedArray, rhs: ShapedArray) -> Bool {
-        lhs._shape == rhs._shape && lhs._scalars == rhs._scalars
+        lhs._shape == rhs._shape && lhs._storage.withUnsafeBufferPointer { a in
+            rhs._storage.withUnsafeBufferPointer { b in a.elementsEqual(b) }
+        }
     }
 }
 
@@ -180,7 +205,11 @@ extension ShapedArray: Hashable where Scalar: Hashable {
     @inlinable
     public func hash(into hasher: inout Hasher) {
         hasher.combine(_shape)
-        hasher.combine(_scalars)
+        // The same as hashing the elements as an Array, whichever storage holds them.
+        _storage.withUnsafeBufferPointer { elements in
+            hasher.combine(elements.count)
+            for element in elements { hasher.combine(element) }
+        }
     }
 }
 
@@ -190,7 +219,7 @@ extension ShapedArray: CustomStringConvertible {
     /// Nested brackets in row-major order, like NumPy: `[[1.0, 2.0], [3.0, 4.0]]`;
     /// a 0-d array prints as its scalar.
     public var description: String {
-        if _shape.isEmpty { return _scalars.first.map { "\($0)" } ?? "[]" }
+        if _shape.isEmpty { return _storage.count > 0 ? "\(_storage[0])" : "[]" }
         var text = ""
         func emit(_ dim: Int, _ offset: Int) -> Int {
             text += "["
@@ -198,7 +227,7 @@ extension ShapedArray: CustomStringConvertible {
             for i in 0..<_shape[dim] {
                 if i > 0 { text += ", " }
                 if dim == _shape.count - 1 {
-                    text += "\(_scalars[offset])"
+                    text += "\(_storage[offset])"
                     offset += 1
                 } else {
                     offset = emit(dim + 1, offset)
@@ -228,77 +257,13 @@ func shapeProduct(_ shape: [Int]) -> Int {
 }
 
 
-/// An array of `count` elements whose storage `initializer` writes, without zero-filling.
-///
-/// The storage comes from `append(contentsOf:)` on an empty array with a
-/// sequence that claims `count` elements without writing them
-/// (``UninitializedElements``); `initializer` then writes them in place. That
-/// path allocates through the standard library's specialised code, about 330
-/// instructions cheaper per array than `Array(unsafeUninitializedCapacity:)`,
-/// whose allocator runs unspecialised and looks up the storage class's
-/// metadata at run time. Only trivial scalar types are used here, so elements
-/// that are claimed but not yet written hold no references.
-///
-/// For 1 MiB and more, the 2 MiB-aligned interior of the allocation is advised
-/// with `madvise(MADV_HUGEPAGE)` before it is first touched, as NumPy does for
-/// its large buffers: with the kernel's THP mode `madvise`, shared-memory copies
-/// between ranks then run on huge pages, which makes large messages faster.
+
+/// `[extent] + shape`, built with one allocation.
 @inlinable
-func makeUninitializedArray<Scalar, E: Error>(
-    count: Int, _ initializer: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> Void
-) throws(E) -> [Scalar] {
-    var array = [Scalar]()
-    array.append(contentsOf: UninitializedElements<Scalar>(count: count))
-    var failure: E?
-    array.withUnsafeMutableBufferPointer { buffer in
-        // From 1 MiB, advise transparent huge pages.
-        if count * MemoryLayout<Scalar>.stride >= 1 << 20, let base = buffer.baseAddress {
-            adviseHugePages(UnsafeMutableRawPointer(base), byteCount: count * MemoryLayout<Scalar>.stride)
-        }
-        do throws(E) { try initializer(buffer) } catch { failure = error }
-    }
-    if let failure { throw failure }
-    return array
-}
-
-/// A sequence of `count` elements of a trivial type that, when appended to an
-/// array, leaves the appended storage unwritten for the caller to fill.
-///
-/// Used only by ``makeUninitializedArray(count:_:)``, which writes every
-/// element before the array is visible to anyone.
-@usableFromInline
-struct UninitializedElements<Element>: Sequence {
-    @usableFromInline let count: Int
-
-    @inlinable init(count: Int) { self.count = count }
-
-    /// Iteration yields nothing: the elements are claimed by `_copyContents`.
-    @usableFromInline
-    struct Iterator: IteratorProtocol {
-        @inlinable init() {}
-        @inlinable mutating func next() -> Element? { nil }
-    }
-
-    @inlinable func makeIterator() -> Iterator { Iterator() }
-
-    @inlinable var underestimatedCount: Int { count }
-
-    @inlinable
-    func _copyContents(initializing buffer: UnsafeMutableBufferPointer<Element>) -> (Iterator, Int) {
-        precondition(buffer.count >= count, "swift-mpi: array storage smaller than requested")
-        return (Iterator(), count)
-    }
-}
-
-/// Advises the kernel to back the 2 MiB-aligned interior of a buffer with huge pages.
-@usableFromInline
-func adviseHugePages(_ base: UnsafeMutableRawPointer, byteCount: Int) {
-    #if os(Linux)
-    let hugePage = 2 << 20
-    let start = (Int(bitPattern: base) + hugePage - 1) & ~(hugePage - 1)
-    let end = (Int(bitPattern: base) + byteCount) & ~(hugePage - 1)
-    if end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) {
-        _ = madvise(pointer, end - start, 14 /* MADV_HUGEPAGE */)
-    }
-    #endif
+func prepending(_ extent: Int, to shape: [Int]) -> [Int] {
+    var result = [Int]()
+    result.reserveCapacity(shape.count + 1)
+    result.append(extent)
+    result.append(contentsOf: shape)
+    return result
 }

@@ -1,0 +1,404 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Synchronization
+
+// Where a ShapedArray's elements live.
+//
+// Small arrays, and arrays made from a caller's `[Scalar]`, keep Swift Array
+// storage, so wrapping an array and reading `.scalars` back never copy.
+// Arrays of 1 MiB and more that the library allocates (results, and
+// `init(repeating:shape:)`) live in blocks of whole 2 MiB pages instead:
+// 2 MiB-aligned, advised with `madvise(MADV_HUGEPAGE)` before first touch, and
+// recycled through a small cache when freed. Shared-memory copies between ranks
+// then run on huge pages, and a loop that drops each result before the next
+// call reuses the same, already faulted-in memory instead of mapping and
+// page-faulting fresh memory on every call (which is what glibc does for
+// blocks above its 32 MiB mmap threshold).
+
+/// The elements of a ``ShapedArray``: a Swift array, or a library-allocated block.
+///
+/// Exactly one of the two holds the elements: when `block` is non-nil, `array` is empty.
+@usableFromInline
+struct ScalarStorage<Scalar> {
+    @usableFromInline var array: [Scalar]
+    @usableFromInline var block: ScalarBlock<Scalar>?
+
+    @inlinable init(_ array: [Scalar]) {
+        self.array = array
+        self.block = nil
+    }
+
+    @inlinable init(block: ScalarBlock<Scalar>) {
+        self.array = []
+        self.block = block
+    }
+
+    /// The number of elements.
+    @inlinable var count: Int {
+        if let block { return block.count }
+        return array.count
+    }
+
+    /// The elements as a Swift array: free for array storage, a copy for a block.
+    @inlinable var asArray: [Scalar] {
+        guard let block else { return array }
+        return withExtendedLifetime(block) { Array(UnsafeBufferPointer(start: block.base, count: block.count)) }
+    }
+
+    /// Storage of `count` elements that `initializer` writes without their being zero-filled first.
+    ///
+    /// `initializer` must initialise every element. From ``ScalarBlock/threshold``
+    /// bytes the storage is a huge-page block, below it a Swift array.
+    @inlinable
+    static func uninitialized<E: Error>(
+        count: Int, _ initializer: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> Void
+    ) throws(E) -> ScalarStorage {
+        if count >= ScalarBlock<Scalar>.thresholdCount, let block = ScalarBlock<Scalar>.allocate(count: count) {
+            try initializer(UnsafeMutableBufferPointer(start: block.base, count: count))
+            block.initializedCount = count
+            return ScalarStorage(block: block)
+        }
+        return ScalarStorage(try makeUninitializedArray(count: count, initializer))
+    }
+
+    /// Storage of `count` copies of `value`.
+    @inlinable
+    static func repeating(_ value: Scalar, count: Int) -> ScalarStorage {
+        if count >= ScalarBlock<Scalar>.thresholdCount, let block = ScalarBlock<Scalar>.allocate(count: count) {
+            block.base.initialize(repeating: value, count: count)
+            block.initializedCount = count
+            return ScalarStorage(block: block)
+        }
+        return ScalarStorage(Array(repeating: value, count: count))
+    }
+
+    @inlinable
+    subscript(index: Int) -> Scalar {
+        get {
+            if let block {
+                precondition(index >= 0 && index < block.count, "ShapedArray: index \(index) out of range 0..<\(block.count)")
+                return withExtendedLifetime(block) { block.base[index] }
+            }
+            return array[index]
+        }
+        set {
+            if block != nil {
+                makeBlockUnique()
+                let block = self.block.unsafelyUnwrapped
+                precondition(index >= 0 && index < block.count, "ShapedArray: index \(index) out of range 0..<\(block.count)")
+                block.base[index] = newValue
+            } else {
+                array[index] = newValue
+            }
+        }
+    }
+
+    /// Copies a shared block before it is written (copy on write).
+    @inlinable
+    mutating func makeBlockUnique() {
+        if !isKnownUniquelyReferenced(&block) {
+            let old = block.unsafelyUnwrapped
+            self = withExtendedLifetime(old) {
+                ScalarStorage.uninitialized(count: old.count) { destination in
+                    _ = destination.initialize(from: UnsafeBufferPointer(start: old.base, count: old.count))
+                }
+            }
+        }
+    }
+
+    @inlinable
+    func withUnsafeBufferPointer<R, E: Error>(_ body: (UnsafeBufferPointer<Scalar>) throws(E) -> R) throws(E) -> R {
+        if let block {
+            return try withExtendedLifetime(block) { () throws(E) -> R in
+                try body(UnsafeBufferPointer(start: block.base, count: block.count))
+            }
+        }
+        return try array.withUnsafeBufferPointer(body)
+    }
+
+    @inlinable
+    mutating func withUnsafeMutableBufferPointer<R, E: Error>(
+        _ body: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> R
+    ) throws(E) -> R {
+        if block != nil {
+            makeBlockUnique()
+            let block = self.block.unsafelyUnwrapped
+            return try withExtendedLifetime(block) { () throws(E) -> R in
+                try body(UnsafeMutableBufferPointer(start: block.base, count: block.count))
+            }
+        }
+        return try array.withUnsafeMutableBufferPointer { (buffer: inout UnsafeMutableBufferPointer<Scalar>) throws(E) -> R in
+            try body(buffer)
+        }
+    }
+}
+
+/// A library-allocated block of elements: whole 2 MiB pages, 2 MiB-aligned, advised for huge pages.
+///
+/// Freed blocks go back to ``HugePageBlocks`` for reuse.
+@usableFromInline
+final class ScalarBlock<Scalar>: @unchecked Sendable {
+    /// The smallest array, in bytes, that the library allocates as a block: 1 MiB.
+    @inlinable static var threshold: Int { 1 << 20 }
+
+    /// ``threshold`` in elements.
+    @inlinable static var thresholdCount: Int { threshold / Swift.max(1, MemoryLayout<Scalar>.stride) }
+
+    @usableFromInline let base: UnsafeMutablePointer<Scalar>
+    @usableFromInline let count: Int
+    @usableFromInline let mappedBytes: Int
+    /// How many elements, from the start, hold initialised values (set once they all do).
+    @usableFromInline var initializedCount = 0
+
+    @usableFromInline
+    init(base: UnsafeMutablePointer<Scalar>, count: Int, mappedBytes: Int) {
+        self.base = base
+        self.count = count
+        self.mappedBytes = mappedBytes
+    }
+
+    /// A block of `count` uninitialised elements, or `nil` when the memory cannot be mapped.
+    @inlinable
+    static func allocate(count: Int) -> ScalarBlock? {
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: MemoryLayout<Scalar>.stride)
+        guard !overflow, MemoryLayout<Scalar>.alignment <= HugePageBlocks.pageSize,
+              let (memory, mapped) = HugePageBlocks.shared.take(byteCount: bytes)
+        else { return nil }
+        return ScalarBlock(base: memory.bindMemory(to: Scalar.self, capacity: count), count: count, mappedBytes: mapped)
+    }
+
+    deinit {
+        base.deinitialize(count: initializedCount)
+        HugePageBlocks.shared.give(UnsafeMutableRawPointer(base), mappedBytes: mappedBytes)
+    }
+}
+
+/// The process-wide source of huge-page blocks, with a cache of freed ones.
+///
+/// A freed block is kept for reuse while the cache holds at most
+/// ``cacheLimit`` bytes (256 MiB by default; the environment variable
+/// `SWIFT_MPI_BLOCK_CACHE_MB` sets it in MiB, and `0` turns the cache off).
+/// Blocks are reused only for the same number of 2 MiB pages; when the cache is
+/// full, the oldest block is unmapped. The cache is thread-safe.
+@usableFromInline
+final class HugePageBlocks: Sendable {
+    /// The huge-page size the blocks are aligned to and made of: 2 MiB.
+    @usableFromInline static let pageSize = 2 << 20
+
+    @usableFromInline static let shared = HugePageBlocks(
+        cacheLimit: HugePageBlocks.cacheLimit(environment: getenv("SWIFT_MPI_BLOCK_CACHE_MB").map { String(cString: $0) }))
+
+    /// The most bytes kept in the cache.
+    let cacheLimit: Int
+
+    private struct Cache {
+        /// Free blocks, oldest first: address and mapped length.
+        var blocks: [(address: UInt, bytes: Int)] = []
+        var bytes = 0
+    }
+
+    private let cache = Mutex(Cache())
+
+    init(cacheLimit: Int) {
+        self.cacheLimit = cacheLimit
+    }
+
+    /// The cache limit for a value of `SWIFT_MPI_BLOCK_CACHE_MB` (nil: the default, 256 MiB).
+    static func cacheLimit(environment value: String?) -> Int {
+        guard let value, let megabytes = Int(value.filter { $0 != " " }, radix: 10), megabytes >= 0 else {
+            return 256 << 20
+        }
+        return megabytes.multipliedReportingOverflow(by: 1 << 20).overflow ? Int.max : megabytes << 20
+    }
+
+    /// A 2 MiB-aligned block of at least `byteCount` bytes (whole 2 MiB pages), from the cache
+    /// or freshly mapped; `nil` when the kernel refuses the mapping.
+    @usableFromInline
+    func take(byteCount: Int) -> (UnsafeMutableRawPointer, Int)? {
+        let page = Self.pageSize
+        guard byteCount <= Int.max - 2 * page else { return nil }
+        let bytes = Swift.max(page, (byteCount + page - 1) & ~(page - 1))
+        let reused: UInt? = cache.withLock { cache in
+            guard let index = cache.blocks.lastIndex(where: { $0.bytes == bytes }) else { return nil }
+            cache.bytes -= bytes
+            return cache.blocks.remove(at: index).address
+        }
+        if let reused, let pointer = UnsafeMutableRawPointer(bitPattern: reused) { return (pointer, bytes) }
+        return Self.map(bytes: bytes).map { ($0, bytes) }
+    }
+
+    /// Returns a block to the cache, or unmaps it when the cache has no room.
+    @usableFromInline
+    func give(_ pointer: UnsafeMutableRawPointer, mappedBytes bytes: Int) {
+        var unmap: [(address: UInt, bytes: Int)] = []
+        cache.withLock { cache in
+            guard bytes <= cacheLimit else {
+                unmap.append((UInt(bitPattern: Int(bitPattern: pointer)), bytes))
+                return
+            }
+            cache.blocks.append((UInt(bitPattern: Int(bitPattern: pointer)), bytes))
+            cache.bytes += bytes
+            while cache.bytes > cacheLimit, !cache.blocks.isEmpty {
+                let oldest = cache.blocks.removeFirst()
+                cache.bytes -= oldest.bytes
+                unmap.append(oldest)
+            }
+        }
+        for block in unmap {
+            _ = munmap(UnsafeMutableRawPointer(bitPattern: block.address), block.bytes)
+        }
+    }
+
+    /// Unmaps every cached block; returns the number of bytes released.
+    @discardableResult
+    func trim() -> Int {
+        let blocks = cache.withLock { cache in
+            defer { cache.blocks = []; cache.bytes = 0 }
+            return cache.blocks
+        }
+        for block in blocks { _ = munmap(UnsafeMutableRawPointer(bitPattern: block.address), block.bytes) }
+        return blocks.reduce(0) { $0 + $1.bytes }
+    }
+
+    /// The number of bytes the cache holds now.
+    var cachedBytes: Int { cache.withLock { $0.bytes } }
+
+    /// Maps `bytes` (a multiple of 2 MiB) of 2 MiB-aligned anonymous memory and advises it for huge pages.
+    private static func map(bytes: Int) -> UnsafeMutableRawPointer? {
+        let page = pageSize
+        // Over-allocate by one huge page, then unmap the unaligned head and the tail.
+        let length = bytes + page
+        guard let raw = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              raw != UnsafeMutableRawPointer(bitPattern: -1) // MAP_FAILED
+        else { return nil }
+        let start = (Int(bitPattern: raw) + page - 1) & ~(page - 1)
+        let head = start - Int(bitPattern: raw)
+        if head > 0 { _ = munmap(raw, head) }
+        let tail = length - head - bytes
+        let aligned = UnsafeMutableRawPointer(bitPattern: start).unsafelyUnwrapped
+        if tail > 0 { _ = munmap(aligned + bytes, tail) }
+        #if os(Linux)
+        _ = madvise(aligned, bytes, 14 /* MADV_HUGEPAGE */)
+        #endif
+        return aligned
+    }
+}
+
+/// An array of `count` elements whose storage `initializer` writes, without zero-filling.
+///
+/// The storage comes from `append(contentsOf:)` on an empty array with a
+/// sequence that claims `count` elements without writing them
+/// (``UninitializedElements``); `initializer` then writes them in place. That
+/// path allocates through the standard library's specialised code, about 330
+/// instructions cheaper per array than `Array(unsafeUninitializedCapacity:)`,
+/// whose allocator runs unspecialised and looks up the storage class's
+/// metadata at run time. Only trivial scalar types are used here, so elements
+/// that are claimed but not yet written hold no references.
+@inlinable
+func makeUninitializedArray<Scalar, E: Error>(
+    count: Int, _ initializer: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> Void
+) throws(E) -> [Scalar] {
+    var array = [Scalar]()
+    array.append(contentsOf: UninitializedElements<Scalar>(count: count))
+    var failure: E?
+    array.withUnsafeMutableBufferPointer { buffer in
+        do throws(E) { try initializer(buffer) } catch { failure = error }
+    }
+    if let failure { throw failure }
+    return array
+}
+
+/// A sequence of `count` elements of a trivial type that, when appended to an
+/// array, leaves the appended storage unwritten for the caller to fill.
+///
+/// Used only by ``makeUninitializedArray(count:_:)``, which writes every
+/// element before the array is visible to anyone.
+@usableFromInline
+struct UninitializedElements<Element>: Sequence {
+    @usableFromInline let count: Int
+
+    @inlinable init(count: Int) { self.count = count }
+
+    /// Iteration yields nothing: the elements are claimed by `_copyContents`.
+    @usableFromInline
+    struct Iterator: IteratorProtocol {
+        @inlinable init() {}
+        @inlinable mutating func next() -> Element? { nil }
+    }
+
+    @inlinable func makeIterator() -> Iterator { Iterator() }
+
+    @inlinable var underestimatedCount: Int { count }
+
+    @inlinable
+    func _copyContents(initializing buffer: UnsafeMutableBufferPointer<Element>) -> (Iterator, Int) {
+        precondition(buffer.count >= count, "swift-mpi: array storage smaller than requested")
+        return (Iterator(), count)
+    }
+}
+
+/// Storage the result-returning primitives write their results into without zero-filling it:
+/// a Swift array for the plain-array forms, ``ScalarStorage`` for ``ShapedArray``.
+@usableFromInline
+protocol UninitializedResult {
+    associatedtype Element
+    /// Storage of `count` elements, all of which `initializer` writes.
+    static func uninitialized<E: Error>(
+        count: Int, _ initializer: (UnsafeMutableBufferPointer<Element>) throws(E) -> Void
+    ) throws(E) -> Self
+}
+
+extension Array: UninitializedResult {
+    @inlinable
+    static func uninitialized<E: Error>(
+        count: Int, _ initializer: (UnsafeMutableBufferPointer<Element>) throws(E) -> Void
+    ) throws(E) -> [Element] {
+        try makeUninitializedArray(count: count, initializer)
+    }
+}
+
+extension ScalarStorage: UninitializedResult {}
+
+extension ScalarStorage: Sendable where Scalar: Sendable {}
+
+/// One scalar, as the input or the result of a primitive's scalar form, held without allocating.
+@usableFromInline
+struct SingleScalar<Scalar: MPIScalar>: MPIBuffer, UninitializedResult {
+    @usableFromInline var value: Scalar
+
+    @inlinable init(_ value: Scalar) { self.value = value }
+
+    @inlinable var scalarCount: Int { 1 }
+
+    @inlinable
+    func withUnsafeMPIBuffer<R>(_ body: (UnsafeRawPointer?) -> R) -> R {
+        withUnsafeBytes(of: value) { body($0.baseAddress) }
+    }
+
+    @inlinable
+    mutating func withUnsafeMutableMPIBuffer<R>(_ body: (UnsafeMutableRawPointer?) -> R) -> R {
+        withUnsafeMutableBytes(of: &value) { body($0.baseAddress) }
+    }
+
+    @inlinable
+    static func uninitialized<E: Error>(
+        count: Int, _ initializer: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> Void
+    ) throws(E) -> SingleScalar {
+        precondition(count == 1, "swift-mpi: a scalar result of \(count) elements")
+        var failure: E?
+        let value: Scalar? = withUnsafeTemporaryAllocation(of: Scalar.self, capacity: 1) { buffer in
+            do throws(E) {
+                try initializer(buffer)
+                return buffer[0]
+            } catch {
+                failure = error
+                return nil
+            }
+        }
+        if let failure { throw failure }
+        return SingleScalar(value.unsafelyUnwrapped)
+    }
+}
