@@ -51,7 +51,7 @@ struct ScalarStorage<Scalar> {
     /// Storage of `count` elements that `initializer` writes without their being zero-filled first.
     ///
     /// `initializer` must initialise every element. From ``ScalarBlock/threshold``
-    /// bytes the storage is a huge-page block, below it a Swift array.
+    /// bytes the storage is a block (see ``StorageBlocks``), below it a Swift array.
     @inlinable
     static func uninitialized<E: Error>(
         count: Int, _ initializer: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> Void
@@ -136,66 +136,78 @@ struct ScalarStorage<Scalar> {
     }
 }
 
-/// A library-allocated block of elements: whole 2 MiB pages, 2 MiB-aligned, advised for huge pages.
+/// A library-allocated block of elements, page-aligned; from 1 MiB, whole 2 MiB pages advised for huge pages.
 ///
-/// Freed blocks go back to ``HugePageBlocks`` for reuse.
+/// Freed blocks go back to ``StorageBlocks`` for reuse.
 @usableFromInline
 final class ScalarBlock<Scalar>: @unchecked Sendable {
-    /// The smallest array, in bytes, that the library allocates as a block: 1 MiB.
-    @inlinable static var threshold: Int { 1 << 20 }
+    /// The smallest array, in bytes, that the library allocates as a block: 4 KiB.
+    @inlinable static var threshold: Int { StorageBlocks.smallPage }
 
     /// ``threshold`` in elements.
     @inlinable static var thresholdCount: Int { threshold / Swift.max(1, MemoryLayout<Scalar>.stride) }
 
     @usableFromInline let base: UnsafeMutablePointer<Scalar>
     @usableFromInline let count: Int
-    @usableFromInline let mappedBytes: Int
+    /// The block's length in bytes: whole pages.
+    @usableFromInline let blockBytes: Int
     /// How many elements, from the start, hold initialised values (set once they all do).
     @usableFromInline var initializedCount = 0
 
     @usableFromInline
-    init(base: UnsafeMutablePointer<Scalar>, count: Int, mappedBytes: Int) {
+    init(base: UnsafeMutablePointer<Scalar>, count: Int, blockBytes: Int) {
         self.base = base
         self.count = count
-        self.mappedBytes = mappedBytes
+        self.blockBytes = blockBytes
     }
 
-    /// A block of `count` uninitialised elements, or `nil` when the memory cannot be mapped.
+    /// A block of `count` uninitialised elements, or `nil` when the memory cannot be had.
     @inlinable
     static func allocate(count: Int) -> ScalarBlock? {
         let (bytes, overflow) = count.multipliedReportingOverflow(by: MemoryLayout<Scalar>.stride)
-        guard !overflow, MemoryLayout<Scalar>.alignment <= HugePageBlocks.pageSize,
-              let (memory, mapped) = HugePageBlocks.shared.take(byteCount: bytes)
+        guard !overflow, MemoryLayout<Scalar>.alignment <= StorageBlocks.smallPage,
+              let (memory, blockBytes) = StorageBlocks.shared.take(byteCount: bytes)
         else { return nil }
-        return ScalarBlock(base: memory.bindMemory(to: Scalar.self, capacity: count), count: count, mappedBytes: mapped)
+        return ScalarBlock(base: memory.bindMemory(to: Scalar.self, capacity: count), count: count, blockBytes: blockBytes)
     }
 
     deinit {
         base.deinitialize(count: initializedCount)
-        HugePageBlocks.shared.give(UnsafeMutableRawPointer(base), mappedBytes: mappedBytes)
+        StorageBlocks.shared.give(UnsafeMutableRawPointer(base), blockBytes: blockBytes)
     }
 }
 
-/// The process-wide source of huge-page blocks, with a cache of freed ones.
+/// The process-wide source of array blocks, with a cache of freed ones.
 ///
-/// A freed block is kept for reuse while the cache holds at most
-/// ``cacheLimit`` bytes (256 MiB by default; the environment variable
-/// `SWIFT_MPI_BLOCK_CACHE_MB` sets it in MiB, and `0` turns the cache off).
-/// Blocks are reused only for the same number of 2 MiB pages; when the cache is
-/// full, the oldest block is unmapped. The cache is thread-safe.
+/// Two kinds of block, told apart by their length:
+/// - under 1 MiB: whole 4 KiB pages, page-aligned, from `posix_memalign`;
+/// - from 1 MiB: whole 2 MiB pages, 2 MiB-aligned, from `mmap`, advised with
+///   `madvise(MADV_HUGEPAGE)` before first touch.
+///
+/// A freed block is kept for reuse while the cache holds at most ``cacheLimit``
+/// bytes and 64 blocks (256 MiB by default; the environment variable
+/// `SWIFT_MPI_BLOCK_CACHE_MB` sets the limit in MiB, and `0` turns the cache
+/// off). A block is reused only for a request of the same number of pages; when
+/// the cache is full, the oldest block is released. The cache is thread-safe.
 @usableFromInline
-final class HugePageBlocks: Sendable {
-    /// The huge-page size the blocks are aligned to and made of: 2 MiB.
-    @usableFromInline static let pageSize = 2 << 20
+final class StorageBlocks: Sendable {
+    /// The page size of blocks under 1 MiB: 4 KiB.
+    @usableFromInline static let smallPage = 4 << 10
 
-    @usableFromInline static let shared = HugePageBlocks(
-        cacheLimit: HugePageBlocks.cacheLimit(environment: getenv("SWIFT_MPI_BLOCK_CACHE_MB").map { String(cString: $0) }))
+    /// The huge-page size that blocks of 1 MiB and more are aligned to and made of: 2 MiB.
+    @usableFromInline static let hugePage = 2 << 20
+
+    /// The most blocks the cache keeps.
+    static let maximumCachedBlocks = 64
+
+    @usableFromInline static let shared = StorageBlocks(
+        cacheLimit: StorageBlocks.cacheLimit(environment: getenv("SWIFT_MPI_BLOCK_CACHE_MB").map { String(cString: $0) }))
 
     /// The most bytes kept in the cache.
     let cacheLimit: Int
 
     private struct Cache {
-        /// Free blocks, oldest first: address and mapped length.
+        /// Free blocks, oldest first: address and length.
         var blocks: [(address: UInt, bytes: Int)] = []
         var bytes = 0
     }
@@ -214,61 +226,71 @@ final class HugePageBlocks: Sendable {
         return megabytes.multipliedReportingOverflow(by: 1 << 20).overflow ? Int.max : megabytes << 20
     }
 
-    /// A 2 MiB-aligned block of at least `byteCount` bytes (whole 2 MiB pages), from the cache
-    /// or freshly mapped; `nil` when the kernel refuses the mapping.
+    /// The length of the block that holds `byteCount` bytes: whole 4 KiB pages under
+    /// 1 MiB, whole 2 MiB pages from there; `nil` when that overflows.
+    static func blockLength(byteCount: Int) -> Int? {
+        let page = byteCount < 1 << 20 ? smallPage : hugePage
+        guard byteCount <= Int.max - page else { return nil }
+        return Swift.max(page, (byteCount + page - 1) & ~(page - 1))
+    }
+
+    /// A block of at least `byteCount` bytes, from the cache or newly allocated, and its
+    /// length; `nil` when the memory cannot be had.
     @usableFromInline
     func take(byteCount: Int) -> (UnsafeMutableRawPointer, Int)? {
-        let page = Self.pageSize
-        guard byteCount <= Int.max - 2 * page else { return nil }
-        let bytes = Swift.max(page, (byteCount + page - 1) & ~(page - 1))
+        guard let bytes = Self.blockLength(byteCount: byteCount) else { return nil }
         let reused: UInt? = cache.withLock { cache in
             guard let index = cache.blocks.lastIndex(where: { $0.bytes == bytes }) else { return nil }
             cache.bytes -= bytes
             return cache.blocks.remove(at: index).address
         }
         if let reused, let pointer = UnsafeMutableRawPointer(bitPattern: reused) { return (pointer, bytes) }
-        return Self.map(bytes: bytes).map { ($0, bytes) }
+        return Self.allocate(bytes: bytes).map { ($0, bytes) }
     }
 
-    /// Returns a block to the cache, or unmaps it when the cache has no room.
+    /// Returns a block to the cache, or releases it when the cache has no room.
     @usableFromInline
-    func give(_ pointer: UnsafeMutableRawPointer, mappedBytes bytes: Int) {
-        var unmap: [(address: UInt, bytes: Int)] = []
+    func give(_ pointer: UnsafeMutableRawPointer, blockBytes bytes: Int) {
+        var release: [(address: UInt, bytes: Int)] = []
+        let address = UInt(bitPattern: Int(bitPattern: pointer))
         cache.withLock { cache in
             guard bytes <= cacheLimit else {
-                unmap.append((UInt(bitPattern: Int(bitPattern: pointer)), bytes))
+                release.append((address, bytes))
                 return
             }
-            cache.blocks.append((UInt(bitPattern: Int(bitPattern: pointer)), bytes))
+            cache.blocks.append((address, bytes))
             cache.bytes += bytes
-            while cache.bytes > cacheLimit, !cache.blocks.isEmpty {
+            while cache.bytes > cacheLimit || cache.blocks.count > Self.maximumCachedBlocks {
                 let oldest = cache.blocks.removeFirst()
                 cache.bytes -= oldest.bytes
-                unmap.append(oldest)
+                release.append(oldest)
             }
         }
-        for block in unmap {
-            _ = munmap(UnsafeMutableRawPointer(bitPattern: block.address), block.bytes)
-        }
+        for block in release { Self.release(block.address, bytes: block.bytes) }
     }
 
-    /// Unmaps every cached block; returns the number of bytes released.
+    /// Releases every cached block; returns the number of bytes released.
     @discardableResult
     func trim() -> Int {
         let blocks = cache.withLock { cache in
             defer { cache.blocks = []; cache.bytes = 0 }
             return cache.blocks
         }
-        for block in blocks { _ = munmap(UnsafeMutableRawPointer(bitPattern: block.address), block.bytes) }
+        for block in blocks { Self.release(block.address, bytes: block.bytes) }
         return blocks.reduce(0) { $0 + $1.bytes }
     }
 
     /// The number of bytes the cache holds now.
     var cachedBytes: Int { cache.withLock { $0.bytes } }
 
-    /// Maps `bytes` (a multiple of 2 MiB) of 2 MiB-aligned anonymous memory and advises it for huge pages.
-    private static func map(bytes: Int) -> UnsafeMutableRawPointer? {
-        let page = pageSize
+    /// A new block of `bytes`, a length from ``blockLength(byteCount:)``.
+    private static func allocate(bytes: Int) -> UnsafeMutableRawPointer? {
+        if bytes < hugePage {
+            var memory: UnsafeMutableRawPointer?
+            guard posix_memalign(&memory, smallPage, bytes) == 0 else { return nil }
+            return memory
+        }
+        let page = hugePage
         // Over-allocate by one huge page, then unmap the unaligned head and the tail.
         let length = bytes + page
         guard let raw = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
@@ -284,6 +306,12 @@ final class HugePageBlocks: Sendable {
         _ = madvise(aligned, bytes, 14 /* MADV_HUGEPAGE */)
         #endif
         return aligned
+    }
+
+    /// Frees or unmaps a block made by ``allocate(bytes:)``.
+    private static func release(_ address: UInt, bytes: Int) {
+        let pointer = UnsafeMutableRawPointer(bitPattern: address)
+        if bytes < hugePage { free(pointer) } else { _ = munmap(pointer, bytes) }
     }
 }
 

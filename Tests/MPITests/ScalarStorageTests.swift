@@ -1,8 +1,9 @@
 // Tests of ScalarStorage.swift: where ShapedArray keeps its elements.
 //
-// Arrays of 1 MiB and more that the library allocates live in 2 MiB-aligned,
-// huge-page-advised blocks recycled through a cache; everything else keeps
-// Swift Array storage. Expectations are computed from rank and size.
+// Arrays of 4 KiB and more that the library allocates live in page-aligned
+// blocks recycled through a cache, and from 1 MiB those blocks are 2 MiB-aligned
+// and advised for huge pages; everything else keeps Swift Array storage.
+// Expectations are computed from rank and size.
 @testable import MPI
 import XCTest
 
@@ -16,17 +17,22 @@ final class ScalarStorageTests: MPITestCase {
     /// Elements in 1 MiB of Double: the smallest block.
     let blockCount = (1 << 20) / MemoryLayout<Double>.stride
 
-    /// Whether an array's elements are in a library block that is 2 MiB-aligned and advised for huge pages.
+    /// Whether an array's elements are in a library block: page-aligned, and from 1 MiB 2 MiB-aligned
+    /// and advised for huge pages.
     private func checkBlock<T>(_ x: ShapedArray<T>, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
         guard let block = x._storage.block else {
             XCTFail("\(what): \(x.scalarCount) elements of \(T.self) are not in a library block", file: file, line: line)
             return
         }
         XCTAssertTrue(x._storage.array.isEmpty, "\(what): block storage also holds an array", file: file, line: line)
+        let bytes = x.scalarCount * MemoryLayout<T>.stride
+        let page = bytes >= 1 << 20 ? 2 << 20 : 4 << 10
         let address = Int(bitPattern: UnsafeRawPointer(block.base))
-        XCTAssertEqual(address % (2 << 20), 0, "\(what): block at \(address) is not 2 MiB-aligned", file: file, line: line)
-        XCTAssertEqual(block.mappedBytes % (2 << 20), 0, "\(what): block of \(block.mappedBytes) bytes", file: file, line: line)
-        XCTAssertGreaterThanOrEqual(block.mappedBytes, x.scalarCount * MemoryLayout<T>.stride, file: file, line: line)
+        XCTAssertEqual(address % page, 0, "\(what): block at \(address) is not \(page)-byte-aligned", file: file, line: line)
+        XCTAssertEqual(block.blockBytes % page, 0, "\(what): block of \(block.blockBytes) bytes", file: file, line: line)
+        XCTAssertGreaterThanOrEqual(block.blockBytes, bytes, file: file, line: line)
+        XCTAssertLessThan(block.blockBytes, bytes + page, "\(what): more than one spare page", file: file, line: line)
+        guard bytes >= 1 << 20 else { return }
         #if os(Linux)
         if let flags = vmFlags(containing: address) {
             XCTAssertTrue(flags.contains("hg"), "\(what): block not advised MADV_HUGEPAGE (VmFlags: \(flags))",
@@ -58,8 +64,10 @@ final class ScalarStorageTests: MPITestCase {
     // MARK: Which storage
 
     func testSmallArraysAndWrappedArraysKeepArrayStorage() throws {
-        let small = ShapedArray(repeating: 1.0, shape: [blockCount - 1])
+        let small = ShapedArray(repeating: 1.0, shape: [511])  // under 4 KiB
         XCTAssertNil(small._storage.block)
+        checkBlock(ShapedArray(repeating: 1.0, shape: [512]), "4 KiB")
+        checkBlock(ShapedArray(repeating: Int8(1), shape: [(1 << 20) - 1]), "1 MiB - 1 B")
         let wrapped = ShapedArray(shape: [blockCount * 2], scalars: [Double](repeating: 2, count: blockCount * 2))
         XCTAssertNil(wrapped._storage.block, "an array made from [Scalar] shares that array")
         let (sum, _) = try allreduce(ShapedArray(repeating: 1.0, shape: [8]), op: .sum)
@@ -128,8 +136,8 @@ final class ScalarStorageTests: MPITestCase {
     // MARK: The cache
 
     func testAFreedBlockIsReusedForTheSameSize() throws {
-        guard HugePageBlocks.shared.cacheLimit >= 4 << 20 else {
-            throw XCTSkip("the block cache is limited to \(HugePageBlocks.shared.cacheLimit) bytes")
+        guard StorageBlocks.shared.cacheLimit >= 4 << 20 else {
+            throw XCTSkip("the block cache is limited to \(StorageBlocks.shared.cacheLimit) bytes")
         }
         var first: Int?
         do {
@@ -142,8 +150,8 @@ final class ScalarStorageTests: MPITestCase {
     }
 
     func testTheCacheKeepsAtMostItsLimitAndTrims() {
-        let page = HugePageBlocks.pageSize
-        let pool = HugePageBlocks(cacheLimit: 2 * page)
+        let page = StorageBlocks.hugePage
+        let pool = StorageBlocks(cacheLimit: 2 * page + 8192)
         let blocks = (0..<3).compactMap { _ in pool.take(byteCount: page + 1) }  // each two pages
         XCTAssertEqual(blocks.count, 3)
         for (pointer, bytes) in blocks {
@@ -151,18 +159,32 @@ final class ScalarStorageTests: MPITestCase {
             XCTAssertEqual(Int(bitPattern: pointer) % page, 0)
             pointer.storeBytes(of: 42, toByteOffset: bytes - 8, as: Int.self)  // the whole block is writable
         }
-        for (pointer, bytes) in blocks { pool.give(pointer, mappedBytes: bytes) }
+        for (pointer, bytes) in blocks { pool.give(pointer, blockBytes: bytes) }
         XCTAssertEqual(pool.cachedBytes, 2 * page, "the oldest blocks are unmapped beyond the limit")
-        XCTAssertNil(pool.take(byteCount: page).flatMap { pointer, bytes in
-            bytes == 2 * page ? pointer : nil
-        }, "a one-page request is not served from a two-page block")
-        XCTAssertEqual(pool.trim(), 2 * page)
+
+        // Blocks under 1 MiB: whole 4 KiB pages, page-aligned, cached too.
+        guard let (small, smallBytes) = pool.take(byteCount: 5000) else {
+            XCTFail("allocating 5000 bytes failed")
+            return
+        }
+        XCTAssertEqual(smallBytes, 8192)
+        XCTAssertEqual(Int(bitPattern: small) % 4096, 0)
+        pool.give(small, blockBytes: smallBytes)
+        XCTAssertEqual(pool.cachedBytes, 2 * page + 8192)
+        XCTAssertEqual(pool.take(byteCount: 8000).map { $0.0 }, small, "a freed block serves the same page count")
+        pool.give(small, blockBytes: smallBytes)
+        XCTAssertEqual(StorageBlocks.blockLength(byteCount: page), page, "a one-page request is not a two-page block")
+        XCTAssertEqual(StorageBlocks.blockLength(byteCount: (1 << 20) - 1), 1 << 20)
+        XCTAssertEqual(StorageBlocks.blockLength(byteCount: 1 << 20), page)
+        XCTAssertEqual(StorageBlocks.blockLength(byteCount: 1), 4096)
+        XCTAssertNil(StorageBlocks.blockLength(byteCount: Int.max - 5))
+        XCTAssertEqual(pool.trim(), 2 * page + 8192)
         XCTAssertEqual(pool.cachedBytes, 0)
 
-        let uncached = HugePageBlocks(cacheLimit: 0)
-        if let (pointer, bytes) = uncached.take(byteCount: 10) {
+        let uncached = StorageBlocks(cacheLimit: 0)
+        if let (pointer, bytes) = uncached.take(byteCount: 1 << 20) {
             XCTAssertEqual(bytes, page)
-            uncached.give(pointer, mappedBytes: bytes)
+            uncached.give(pointer, blockBytes: bytes)
         } else {
             XCTFail("mapping one 2 MiB page failed")
         }
@@ -170,12 +192,12 @@ final class ScalarStorageTests: MPITestCase {
     }
 
     func testCacheLimitFromTheEnvironment() {
-        XCTAssertEqual(HugePageBlocks.cacheLimit(environment: nil), 256 << 20)
-        XCTAssertEqual(HugePageBlocks.cacheLimit(environment: "0"), 0)
-        XCTAssertEqual(HugePageBlocks.cacheLimit(environment: "64"), 64 << 20)
-        XCTAssertEqual(HugePageBlocks.cacheLimit(environment: " 8 "), 8 << 20)
-        XCTAssertEqual(HugePageBlocks.cacheLimit(environment: "lots"), 256 << 20)
-        XCTAssertEqual(HugePageBlocks.cacheLimit(environment: "-1"), 256 << 20)
+        XCTAssertEqual(StorageBlocks.cacheLimit(environment: nil), 256 << 20)
+        XCTAssertEqual(StorageBlocks.cacheLimit(environment: "0"), 0)
+        XCTAssertEqual(StorageBlocks.cacheLimit(environment: "64"), 64 << 20)
+        XCTAssertEqual(StorageBlocks.cacheLimit(environment: " 8 "), 8 << 20)
+        XCTAssertEqual(StorageBlocks.cacheLimit(environment: "lots"), 256 << 20)
+        XCTAssertEqual(StorageBlocks.cacheLimit(environment: "-1"), 256 << 20)
     }
 
     // MARK: Value semantics of blocks
