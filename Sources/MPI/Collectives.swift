@@ -321,7 +321,7 @@ public func scatter<T: MPIScalar>(
     let comm = try Communicator.resolve(comm, "scatter")
     try comm.checkRank(root, "root", "scatter")
     let isRoot = comm.rank == root
-    let rowShape = isRoot ? Array(x._shape.dropFirst()) : x._shape
+    let rowShape = isRoot ? droppingFirst(x._shape) : x._shape
     let rowCount = isRoot ? (comm.size == 0 ? 0 : x.scalarCount / comm.size) : x.scalarCount
     try scatterHandshake(
         isRoot: isRoot, rootCheck: ScatterRootCheck(rootShape: x._shape, size: comm.size), rowCount: rowCount,

@@ -152,7 +152,8 @@ final class ScalarBlock<Scalar>: @unchecked Sendable {
     /// The block's length in bytes: whole pages.
     @usableFromInline let blockBytes: Int
     /// How many elements, from the start, hold initialised values (set once they all do).
-    @usableFromInline var initializedCount = 0
+    /// Written once, before the block is shared, so it needs no exclusivity check.
+    @exclusivity(unchecked) @usableFromInline var initializedCount = 0
 
     @usableFromInline
     init(base: UnsafeMutablePointer<Scalar>, count: Int, blockBytes: Int) {
@@ -172,7 +173,7 @@ final class ScalarBlock<Scalar>: @unchecked Sendable {
     }
 
     deinit {
-        base.deinitialize(count: initializedCount)
+        if !_isPOD(Scalar.self) { base.deinitialize(count: initializedCount) }
         StorageBlocks.shared.give(UnsafeMutableRawPointer(base), blockBytes: blockBytes)
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import Synchronization
 
 /// A multi-dimensional array with row-major, contiguous storage: what the primitives send and return.
 ///
@@ -258,12 +259,40 @@ func shapeProduct(_ shape: [Int]) -> Int {
 
 
 
-/// `[extent] + shape`, built with one allocation.
-@inlinable
+/// `[extent] + shape`: the result shape of allgather and gather.
+///
+/// A loop that gathers arrays of one shape gets the same result shape on
+/// every call, so the last one is remembered and shared (arrays are values):
+/// this saves allocating and freeing a shape array per call, about 500
+/// instructions, for about 40 spent on the lock and the comparison.
+@usableFromInline
 func prepending(_ extent: Int, to shape: [Int]) -> [Int] {
-    var result = [Int]()
-    result.reserveCapacity(shape.count + 1)
-    result.append(extent)
-    result.append(contentsOf: shape)
+    let cached: [Int]? = lastPrependedShape.withLock { last in
+        last.extent == extent && last.shape == shape ? last.result : nil
+    }
+    if let cached { return cached }
+    let result = makeUninitializedArray(count: shape.count + 1) { (buffer: UnsafeMutableBufferPointer<Int>) in
+        buffer[0] = extent
+        for (i, extent) in shape.enumerated() { buffer[i + 1] = extent }
+    }
+    lastPrependedShape.withLock { $0 = (extent, shape, result) }
     return result
 }
+
+/// The last shape ``prepending(_:to:)`` built: its arguments and its result.
+let lastPrependedShape = Mutex<(extent: Int, shape: [Int], result: [Int])>((-1, [], []))
+
+/// `shape` without its first extent: the result shape of scatter on the root.
+///
+/// Remembered like ``prepending(_:to:)``'s.
+@usableFromInline
+func droppingFirst(_ shape: [Int]) -> [Int] {
+    let cached: [Int]? = lastDroppedShape.withLock { last in last.shape == shape ? last.result : nil }
+    if let cached { return cached }
+    let result = Array(shape.dropFirst())
+    lastDroppedShape.withLock { $0 = (shape, result) }
+    return result
+}
+
+/// The last shape ``droppingFirst(_:)`` built: its argument and its result.
+let lastDroppedShape = Mutex<(shape: [Int], result: [Int])>(([], []))
