@@ -7,16 +7,37 @@ import Synchronization
 
 // Where a ShapedArray's elements live.
 //
-// Small arrays, and arrays made from a caller's `[Scalar]`, keep Swift Array
-// storage, so wrapping an array and reading `.scalars` back never copy.
-// Arrays of 1 MiB and more that the library allocates (results, and
-// `init(repeating:shape:)`) live in blocks of whole 2 MiB pages instead:
-// 2 MiB-aligned, advised with `madvise(MADV_HUGEPAGE)` before first touch, and
-// recycled through a small cache when freed. Shared-memory copies between ranks
-// then run on huge pages, and a loop that drops each result before the next
-// call reuses the same, already faulted-in memory instead of mapping and
-// page-faulting fresh memory on every call (which is what glibc does for
-// blocks above its 32 MiB mmap threshold).
+// Small arrays (under 4 KiB), and arrays made from a caller's `[Scalar]`, keep
+// Swift Array storage, so wrapping an array and reading `.scalars` back never
+// copy. Larger arrays that the library allocates (results, and
+// `init(repeating:shape:)`) live in blocks (StorageBlocks):
+// - under 1 MiB, whole 4 KiB pages, page-aligned (Swift array elements start
+//   32 bytes into a malloc block, which made copies of 4 KiB to 256 KiB
+//   messages measurably slower);
+// - from 1 MiB, whole 2 MiB pages, 2 MiB-aligned and advised with
+//   `madvise(MADV_HUGEPAGE)` before first touch, so that shared-memory copies
+//   between ranks run on huge pages (up to 2x faster here).
+// Freed blocks are recycled through a small cache, so a loop that drops each
+// result before the next call reuses the same, already faulted-in memory,
+// instead of mapping and page-faulting fresh memory on every call (which is
+// what glibc does for blocks above its 32 MiB mmap threshold).
+
+extension MPIRuntime {
+    /// The bytes of freed array storage the library keeps for reuse.
+    ///
+    /// Result arrays of 4 KiB and more live in library blocks that are
+    /// recycled when freed, up to 256 MiB and 64 blocks per process by default.
+    /// Set `SWIFT_MPI_BLOCK_CACHE_MB` in the environment to change the limit
+    /// (in MiB; `0` turns recycling off), and call ``releaseCachedStorage()``
+    /// to give the memory back now.
+    public static var cachedStorageBytes: Int { StorageBlocks.shared.cachedBytes }
+
+    /// Frees the array storage the library keeps for reuse, and returns how many bytes that was.
+    ///
+    /// Arrays still in use are not affected. Safe to call from any thread.
+    @discardableResult
+    public static func releaseCachedStorage() -> Int { StorageBlocks.shared.trim() }
+}
 
 /// The elements of a ``ShapedArray``: a Swift array, or a library-allocated block.
 ///

@@ -21,7 +21,12 @@ import Synchronization
 ///
 /// The storage is handed to MPI directly. The primitives write their results
 /// straight into a new array's uninitialised storage, without zero-filling it
-/// first; results of 1 MiB and more are advised to use transparent huge pages.
+/// first. Arrays the library allocates (results, ``init(repeating:shape:)``,
+/// ``init(shape:unsafeUninitializedCapacityInitializingWith:)``) of 4 KiB and
+/// more live in page-aligned blocks that are recycled when freed; from 1 MiB
+/// the blocks are 2 MiB-aligned and advised for transparent huge pages, which
+/// makes shared-memory transfers between ranks faster. Smaller arrays, and
+/// arrays made from a Swift array, use that array's storage.
 public struct ShapedArray<Scalar> {
     @usableFromInline var _shape: [Int]
     @usableFromInline var _storage: ScalarStorage<Scalar>
@@ -31,12 +36,13 @@ public struct ShapedArray<Scalar> {
 
     /// The elements in row-major order.
     ///
-    /// For an array made from a Swift array, and for any array under 1 MiB, this
-    /// returns the storage itself without copying. Arrays of 1 MiB and more that
-    /// the library allocated (results of the primitives and of
-    /// ``init(repeating:shape:)``) live in huge-page blocks, and reading this
-    /// property copies them into a new Swift array; use ``subscript(flat:)``,
-    /// ``withUnsafeBufferPointer(_:)`` or an `into:` variant to avoid the copy.
+    /// For an array made from a Swift array, and for any array under 4 KiB, this
+    /// returns the storage itself without copying. Arrays of 4 KiB and more that
+    /// the library allocated (results of the primitives, ``init(repeating:shape:)``
+    /// and ``init(shape:unsafeUninitializedCapacityInitializingWith:)``) live in
+    /// library blocks, and reading this property copies them into a new Swift
+    /// array; use ``subscript(flat:)``, ``withUnsafeBufferPointer(_:)`` or an
+    /// `into:` variant to avoid the copy.
     ///
     /// Setting it requires the same number of elements as the shape has.
     @inlinable public var scalars: [Scalar] {
@@ -88,8 +94,8 @@ public struct ShapedArray<Scalar> {
 
     /// Creates an array of the given shape with every element equal to `repeatedValue`.
     ///
-    /// From 1 MiB, the storage is a 2 MiB-aligned block advised for transparent
-    /// huge pages, like the primitives' results.
+    /// From 4 KiB, the storage is a page-aligned library block, and from 1 MiB a
+    /// 2 MiB-aligned one advised for transparent huge pages, like the primitives' results.
     @inlinable
     public init(repeating repeatedValue: Scalar, shape: [Int]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "ShapedArray: negative extent in shape \(shape)")
@@ -101,8 +107,8 @@ public struct ShapedArray<Scalar> {
     /// without being zero-filled first.
     ///
     /// `initializer` must initialise every element of the buffer it is given.
-    /// From 1 MiB, the storage is a 2 MiB-aligned block advised for transparent
-    /// huge pages, like the primitives' results.
+    /// From 4 KiB, the storage is a page-aligned library block, and from 1 MiB a
+    /// 2 MiB-aligned one advised for transparent huge pages, like the primitives' results.
     @inlinable
     public init<E: Error>(
         shape: [Int],

@@ -191,6 +191,18 @@ final class ScalarStorageTests: MPITestCase {
         XCTAssertEqual(uncached.cachedBytes, 0)
     }
 
+    func testCachedStorageCanBeReleased() {
+        do { _ = ShapedArray(repeating: 1.0, shape: [2 * blockCount]) }  // freed at once
+        if StorageBlocks.shared.cacheLimit >= 2 << 20 {
+            XCTAssertGreaterThanOrEqual(MPIRuntime.cachedStorageBytes, 2 << 20)
+        }
+        let cached = MPIRuntime.cachedStorageBytes
+        XCTAssertEqual(MPIRuntime.releaseCachedStorage(), cached)
+        XCTAssertEqual(MPIRuntime.cachedStorageBytes, 0)
+        let x = ShapedArray(repeating: 3.0, shape: [2 * blockCount])
+        XCTAssertEqual(x[flat: 2 * blockCount - 1], 3, "blocks are allocated afresh after a release")
+    }
+
     func testCacheLimitFromTheEnvironment() {
         XCTAssertEqual(StorageBlocks.cacheLimit(environment: nil), 256 << 20)
         XCTAssertEqual(StorageBlocks.cacheLimit(environment: "0"), 0)
