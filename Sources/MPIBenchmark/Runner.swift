@@ -49,12 +49,27 @@ enum Runner {
 
         var status: Int32 = 0
         if options.check {
-            let failures = checkFailures(results, options: options)
+            var failures = checkFailures(results, options: options)
+            // A regression slows a row on every attempt; a burst of load on a shared
+            // machine does not. So rows out of bounds are measured again, up to
+            // twice, and fail only if they fail every time. (Every rank computes the
+            // same failures from the same slowest-rank samples, so all take part.)
+            for attempt in 2...3 where !failures.isEmpty {
+                log("# \(failures.count) row(s) out of bounds; measuring them again (attempt \(attempt) of 3)")
+                for failure in failures {
+                    let row = try measure(failure.primitive, bytes: failure.bytes, options: options, comm: comm,
+                                          threadLevel: provided.description, mpi: mpiName)
+                    results.removeAll { $0.primitive == failure.primitive && $0.bytes == failure.bytes }
+                    results += row
+                    log(Table.row(row, implementations: options.implementations))
+                }
+                failures = checkFailures(results, options: options)
+            }
             if failures.isEmpty {
                 log("# check passed: on every row, Swift's fastest sample is within \(options.maxRatio) × "
                     + "or \(options.slackMicroseconds) µs of C-malloc's")
             } else {
-                for failure in failures { log("# CHECK FAILED: \(failure)") }
+                for failure in failures { log("# CHECK FAILED: \(failure.message)") }
                 status = 1
             }
         }
@@ -121,8 +136,10 @@ enum Runner {
     /// median: on a shared CI machine other jobs inflate some samples of every
     /// implementation, while a regression in the library (an extra copy or
     /// allocation, a lost fast path) slows every sample, the fastest included.
-    static func checkFailures(_ results: [Measurement], options: RunOptions) -> [String] {
-        var failures: [String] = []
+    static func checkFailures(
+        _ results: [Measurement], options: RunOptions
+    ) -> [(primitive: Primitive, bytes: Int, message: String)] {
+        var failures: [(primitive: Primitive, bytes: Int, message: String)] = []
         let keyed = Dictionary(grouping: results) { "\($0.primitive.rawValue) \(ByteSize.format($0.bytes))" }
         for key in keyed.keys.sorted() {
             let row = keyed[key]!
@@ -131,11 +148,12 @@ enum Runner {
                 let ratio = s.minMicroseconds / max(c.minMicroseconds, 1e-9)
                 let excess = s.minMicroseconds - c.minMicroseconds
                 if ratio > options.maxRatio && excess > options.slackMicroseconds {
-                    failures.append(
+                    if failures.contains(where: { $0.primitive == s.primitive && $0.bytes == s.bytes }) { continue }
+                    failures.append((s.primitive, s.bytes,
                         "\(s.primitive.rawValue) \(ByteSize.format(s.bytes)): \(s.implementation.rawValue) "
                             + String(format: "fastest %.3f µs vs C-malloc %.3f µs (ratio %.2f > %.2f, +%.3f µs > %.3f µs)",
                                      s.minMicroseconds, c.minMicroseconds, ratio, options.maxRatio,
-                                     excess, options.slackMicroseconds))
+                                     excess, options.slackMicroseconds)))
                 }
             }
         }
