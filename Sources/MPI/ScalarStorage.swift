@@ -106,9 +106,8 @@ struct ScalarStorage<Scalar> {
             return array[index]
         }
         set {
-            if block != nil {
-                makeBlockUnique()
-                let block = self.block.unsafelyUnwrapped
+            if block != nil { makeBlockUnique() }  // may fall back to an array if no memory can be mapped
+            if let block {
                 precondition(index >= 0 && index < block.count, "ShapedArray: index \(index) out of range 0..<\(block.count)")
                 block.base[index] = newValue
             } else {
@@ -144,9 +143,8 @@ struct ScalarStorage<Scalar> {
     mutating func withUnsafeMutableBufferPointer<R, E: Error>(
         _ body: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> R
     ) throws(E) -> R {
-        if block != nil {
-            makeBlockUnique()
-            let block = self.block.unsafelyUnwrapped
+        if block != nil { makeBlockUnique() }  // may fall back to an array if no memory can be mapped
+        if let block {
             return try withExtendedLifetime(block) { () throws(E) -> R in
                 try body(UnsafeMutableBufferPointer(start: block.base, count: block.count))
             }
