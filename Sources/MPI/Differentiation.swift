@@ -1247,14 +1247,10 @@ public enum PullbackChecks {
     }
 
     static let state: Mutex<State> = {
-        let enabled = environment("SWIFT_MPI_CHECK_PULLBACKS").map { ["1", "true", "yes", "on"].contains($0.lowercased()) } ?? false
-        let timeout = environment("SWIFT_MPI_CHECK_PULLBACKS_TIMEOUT").flatMap { Double($0) }.flatMap { $0 > 0 ? $0 : nil } ?? 30
+        let enabled = SwiftMPIEnvironment.flag(.checkPullbacks)
+        let timeout = SwiftMPIEnvironment.seconds(.checkPullbacksTimeout, default: 30)
         return Mutex(State(enabled: enabled, timeout: timeout))
     }()
-
-    static func environment(_ name: String) -> String? {
-        getenv(name).map { String(cString: $0) }
-    }
 
     /// Whether the checks run. Initially `true` when the environment variable
     /// `SWIFT_MPI_CHECK_PULLBACKS` is `1`.

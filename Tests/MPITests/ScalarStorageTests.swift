@@ -203,13 +203,10 @@ final class ScalarStorageTests: MPITestCase {
         XCTAssertEqual(x[flat: 2 * blockCount - 1], 3, "blocks are allocated afresh after a release")
     }
 
-    func testCacheLimitFromTheEnvironment() {
-        XCTAssertEqual(StorageBlocks.cacheLimit(environment: nil), 256 << 20)
-        XCTAssertEqual(StorageBlocks.cacheLimit(environment: "0"), 0)
-        XCTAssertEqual(StorageBlocks.cacheLimit(environment: "64"), 64 << 20)
-        XCTAssertEqual(StorageBlocks.cacheLimit(environment: " 8 "), 8 << 20)
-        XCTAssertEqual(StorageBlocks.cacheLimit(environment: "lots"), 256 << 20)
-        XCTAssertEqual(StorageBlocks.cacheLimit(environment: "-1"), 256 << 20)
+    func testCacheLimitInMegabytes() {
+        XCTAssertEqual(StorageBlocks.cacheLimit(megabytes: 0), 0)
+        XCTAssertEqual(StorageBlocks.cacheLimit(megabytes: 64), 64 << 20)
+        XCTAssertEqual(StorageBlocks.cacheLimit(megabytes: Int.max), Int.max)
     }
 
     // MARK: Value semantics of blocks

@@ -221,7 +221,7 @@ final class StorageBlocks: Sendable {
     static let maximumCachedBlocks = 64
 
     @usableFromInline static let shared = StorageBlocks(
-        cacheLimit: StorageBlocks.cacheLimit(environment: getenv("SWIFT_MPI_BLOCK_CACHE_MB").map { String(cString: $0) }))
+        cacheLimit: StorageBlocks.cacheLimit(megabytes: SwiftMPIEnvironment.integer(.blockCacheMegabytes, minimum: 0, default: 256)))
 
     /// The most bytes kept in the cache.
     let cacheLimit: Int
@@ -239,11 +239,8 @@ final class StorageBlocks: Sendable {
     }
 
     /// The cache limit for a value of `SWIFT_MPI_BLOCK_CACHE_MB` (nil: the default, 256 MiB).
-    static func cacheLimit(environment value: String?) -> Int {
-        guard let value, let megabytes = Int(value.filter { $0 != " " }, radix: 10), megabytes >= 0 else {
-            return 256 << 20
-        }
-        return megabytes.multipliedReportingOverflow(by: 1 << 20).overflow ? Int.max : megabytes << 20
+    static func cacheLimit(megabytes: Int) -> Int {
+        megabytes.multipliedReportingOverflow(by: 1 << 20).overflow ? Int.max : megabytes << 20
     }
 
     /// The length of the block that holds `byteCount` bytes: whole 4 KiB pages under

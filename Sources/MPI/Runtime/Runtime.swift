@@ -267,13 +267,10 @@ final class RuntimeState: @unchecked Sendable {
     }
 
     static func defaultThreadLevel() -> ThreadLevel {
-        guard let raw = getenv("SWIFT_MPI_THREAD_LEVEL") else { return .serialized }
-        switch String(cString: raw).lowercased() {
-        case "single": return .single
-        case "funneled": return .funneled
-        case "multiple": return .multiple
-        default: return .serialized
-        }
+        SwiftMPIEnvironment.choice(
+            .threadLevel,
+            [("single", .single), ("funneled", .funneled), ("serialized", .serialized), ("multiple", .multiple)],
+            default: .serialized, defaultName: "serialized")
     }
 
     static func initialize(requested: ThreadLevel) throws(MPIError) -> RuntimeState {

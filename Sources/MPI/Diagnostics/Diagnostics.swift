@@ -28,12 +28,8 @@ struct DiagnosticsOptions {
     @inlinable var any: Bool { checkCollectives || debugLog }
 
     static func fromEnvironment() -> DiagnosticsOptions {
-        func flag(_ name: String) -> Bool {
-            guard let raw = getenv(name) else { return false }
-            let value = String(cString: raw).lowercased()
-            return !(value.isEmpty || value == "0" || value == "false" || value == "no")
-        }
-        return DiagnosticsOptions(checkCollectives: flag("SWIFT_MPI_CHECK"), debugLog: flag("SWIFT_MPI_DEBUG"))
+        DiagnosticsOptions(
+            checkCollectives: SwiftMPIEnvironment.flag(.check), debugLog: SwiftMPIEnvironment.flag(.debug))
     }
 }
 
