@@ -112,7 +112,9 @@ final class CallerOwnedOutputsTests: XCTestCase {
         XCTAssertEqual(sum, comm.size)
     }
 
-    func testScatterIntoWithBadRootInputThrowsOnEveryRank() throws {
+    func testScatterIntoWithBadRootInputThrowsOnEveryRankWithTheCheck() throws {
+        MPIRuntime.checksCollectiveArguments = true
+        defer { MPIRuntime.checksCollectiveArguments = false }
         let root = comm.size - 1
         let table = comm.rank == root ? [Double](repeating: 1, count: 2 * comm.size + 1) : []
         var row = [Double](repeating: 0, count: 2)

@@ -256,9 +256,13 @@ final class CollectivesTests: MPITestCase {
         XCTAssertEqual(try allreduce(1, op: .sum).0, size)
     }
 
-    /// The root's input has a leading axis other than size: the root throws shapeMismatch, every
-    /// other rank throws peerFailed naming the root, and nobody hangs.
-    func testScatterBadRootInputFailsOnEveryRank() throws {
+    /// The root's input has a leading axis other than size. In the default mode only the root can
+    /// know, and scatter sends exactly MPI_Scatter's messages, so the other ranks would wait for the
+    /// root: with the cross-rank check on, the root throws shapeMismatch, every other rank throws
+    /// peerFailed naming the root, and nobody hangs.
+    func testScatterBadRootInputFailsOnEveryRankWithTheCheck() throws {
+        MPIRuntime.checksCollectiveArguments = true
+        defer { MPIRuntime.checksCollectiveArguments = false }
         let n = size
         for root in 0..<n {
             for bad in [n + 1, n - 1] {
@@ -267,17 +271,7 @@ final class CollectivesTests: MPITestCase {
                     assertShapeMismatch(operation: "scatter", argument: "x", expectedContains: ["\(n)"],
                                         actualContains: ["[\(bad), 2]"], "root \(root)") { try scatter(x, root: root) }
                 } else {
-                    let error = assertThrowsError("root \(root)") { try scatter(x, root: root) }
-                    if let error {
-                        guard case let .peerFailed(operation, failedRank, reason) = error else {
-                            XCTFail("expected peerFailed, got \(error) \(here)")
-                            continue
-                        }
-                        XCTAssertEqual(operation, "scatter", here)
-                        XCTAssertEqual(failedRank, root, here)
-                        XCTAssertTrue(reason.contains("\(bad)") && reason.contains("\(n)"), "reason: \(reason)")
-                        assertMessageNames(error, ["scatter", "rank \(root)", "\(bad)"])
-                    }
+                    assertPeerFailed(operation: "scatter", rank: root, "root \(root)") { try scatter(x, root: root) }
                 }
             }
         }
@@ -286,31 +280,38 @@ final class CollectivesTests: MPITestCase {
         XCTAssertEqual(row, ShapedArray(scalar: rank))
     }
 
-    func testScatter0dRootInputFailsOnEveryRank() throws {
+    /// At size 1 the root is every rank, so a bad input is thrown in the default mode too.
+    func testScatterBadRootInputThrowsOnTheRoot() throws {
+        guard size == 1 else { return }
+        assertShapeMismatch(operation: "scatter", argument: "x", expectedContains: ["1"], actualContains: ["[2, 2]"]) {
+            try scatter(ShapedArray(repeating: 1.0, shape: [2, 2]), root: 0)
+        }
+        assertShapeMismatch(operation: "scatter", argument: "x", expectedContains: ["1"], actualContains: ["0-d"]) {
+            try scatter(ShapedArray(scalar: 1.0), root: 0)
+        }
+    }
+
+    func testScatter0dRootInputFailsOnEveryRankWithTheCheck() throws {
+        MPIRuntime.checksCollectiveArguments = true
+        defer { MPIRuntime.checksCollectiveArguments = false }
         for root in 0..<size {
             let x = rank == root ? ShapedArray(scalar: 1.5) : ShapedArray(scalar: 0.0)
             if rank == root {
                 assertShapeMismatch(operation: "scatter", argument: "x", expectedContains: ["\(size)"],
                                     actualContains: ["0-d"]) { try scatter(x, root: root) }
             } else {
-                let error = assertThrowsError("root \(root)") { try scatter(x, root: root) }
-                if let error {
-                    guard case let .peerFailed(operation, failedRank, reason) = error else {
-                        XCTFail("expected peerFailed, got \(error) \(here)")
-                        continue
-                    }
-                    XCTAssertEqual(operation, "scatter", here)
-                    XCTAssertEqual(failedRank, root, here)
-                    XCTAssertTrue(reason.contains("0-d") && reason.contains("\(size)"), "reason: \(reason)")
-                }
+                assertPeerFailed(operation: "scatter", rank: root, "root \(root)") { try scatter(x, root: root) }
             }
         }
         XCTAssertEqual(try allreduce(1, op: .sum).0, size)
     }
 
-    /// A non-root template that does not hold one row: that rank throws, the others get their rows.
-    func testScatterBadTemplateFailsOnThatRankOnly() throws {
+    /// A non-root template that does not hold one row: with the cross-rank check on, every rank
+    /// throws the count mismatch, and nobody is left waiting.
+    func testScatterBadTemplateFailsOnEveryRankWithTheCheck() throws {
         guard size > 1 else { return }
+        MPIRuntime.checksCollectiveArguments = true
+        defer { MPIRuntime.checksCollectiveArguments = false }
         let root = 0, badRank = size - 1
         let table = ShapedArray(shape: [size, 2], scalars: (0..<(2 * size)).map { Double($0) })
         let x: ShapedArray<Double>
@@ -321,14 +322,11 @@ final class CollectivesTests: MPITestCase {
         } else {
             x = ShapedArray(repeating: 0, shape: [2])
         }
-        if rank == badRank {
-            assertShapeMismatch(operation: "scatter", argument: "x", expectedContains: ["2"], actualContains: ["3"]) {
-                try scatter(x, root: root)
-            }
-        } else {
-            let (row, _) = try scatter(x, root: root)
-            XCTAssertEqual(row.scalars, [Double(2 * rank), Double(2 * rank + 1)], here)
-        }
+        let expected = MPIError.invalidArgument(
+            operation: "scatter", argument: "element count",
+            expected: "the same element count on every rank (SWIFT_MPI_CHECK=1); rank 0 passed 2",
+            actual: "rank \(badRank) passed 3")
+        assertThrows(expected) { try scatter(x, root: root) }
         XCTAssertEqual(try allreduce(1, op: .sum).0, size)
     }
 

@@ -101,6 +101,22 @@ func assertThrowsError<R>(
     return nil
 }
 
+/// Asserts that `body` throws ``MPIError/peerFailed(operation:rank:reason:)`` for `operation`, naming `rank`.
+func assertPeerFailed<R>(
+    operation: String, rank failedRank: Int, _ context: @autoclosure () -> String = "",
+    file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> R
+) {
+    guard let error = assertThrowsError(context(), file: file, line: line, body) else { return }
+    guard case let .peerFailed(op, r, reason) = error else {
+        XCTFail("expected peerFailed, got \(error) \(rankLabel()) \(context())", file: file, line: line)
+        return
+    }
+    XCTAssertEqual(op, operation, "\(rankLabel()) \(context())", file: file, line: line)
+    XCTAssertEqual(r, failedRank, "\(rankLabel()) \(context())", file: file, line: line)
+    XCTAssertFalse(reason.isEmpty, file: file, line: line)
+    assertMessageNames(error, [operation, "rank \(failedRank)"], file: file, line: line)
+}
+
 /// Asserts that `body` throws ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` for
 /// `operation` and `argument`, whose expected and actual texts contain the given pieces, and whose
 /// message names all of them.

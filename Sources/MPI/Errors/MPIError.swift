@@ -155,10 +155,18 @@ public enum MPIError: Error, Hashable, Sendable, CustomStringConvertible {
 // MARK: - Internal helpers
 
 /// Converts an MPI return code into a thrown ``MPIError`` when it is not `MPI_SUCCESS`.
+///
+/// This is the package's one converter from MPI return codes to Swift errors.
 @inlinable @inline(__always)
 func check(_ code: Int32, _ operation: @autoclosure () -> String) throws(MPIError) {
     // MPI_SUCCESS is 0 in every MPI library.
     if _slowPath(code != 0) { throw makeMPIError(code, operation()) }
+}
+
+/// Converts an operation's MPI return code into a thrown ``MPIError`` when it is not `MPI_SUCCESS`.
+@inlinable @inline(__always)
+func check(_ code: Int32, _ operation: MPIOperation) throws(MPIError) {
+    if _slowPath(code != 0) { throw makeMPIError(code, operation.name) }
 }
 
 /// Builds the ``MPIError/mpi(operation:errorClass:message:)`` for an MPI error code.

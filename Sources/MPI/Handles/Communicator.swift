@@ -194,9 +194,9 @@ struct ResolvedCommunicator {
 
     /// Checks that `value` names a process of this communicator.
     @inlinable
-    func checkRank(_ value: Int, _ argument: String, _ operation: String) throws(MPIError) {
+    func checkRank(_ value: Int, _ argument: StaticString, _ operation: MPIOperation) throws(MPIError) {
         if _slowPath(value < 0 || value >= size) {
-            throw MPIError.rankOutOfRange(operation: operation, argument: argument, rank: value, size: size)
+            throw MPIError.rankOutOfRange(operation: operation.name, argument: "\(argument)", rank: value, size: size)
         }
     }
 }
@@ -212,10 +212,10 @@ extension Communicator {
     @inlinable
     var resolved: ResolvedCommunicator { ResolvedCommunicator(handle: storage.handle, rank: rank, size: size) }
 
-    /// Checks that `rank` names a process of this communicator.
-    @inlinable
-    func checkRank(_ value: Int, _ argument: String, _ operation: String) throws(MPIError) {
-        try resolved.checkRank(value, argument, operation)
+    /// Resolves an operation's `comm: nil` to the default communicator, and checks that MPI is usable.
+    @inlinable @inline(__always)
+    static func resolve(_ comm: Communicator?, _ operation: MPIOperation) throws(MPIError) -> ResolvedCommunicator {
+        try resolve(comm, operation.name)
     }
 
     /// Resolves `comm: nil` to the default communicator, and checks that MPI is usable.

@@ -141,9 +141,9 @@ public struct ReductionOp: Hashable, Sendable, CustomStringConvertible {
 
     /// The MPI handle for scalars of type `T`, or the typed error for an invalid pair.
     @inlinable
-    func checkedHandle<T: MPIScalar>(for type: T.Type, operation: String) throws(MPIError) -> MPI_Op {
+    func checkedHandle<T: MPIScalar>(for type: T.Type, operation: MPIOperation) throws(MPIError) -> MPI_Op {
         guard let op = handle(for: T.mpiScalarKind) else {
-            throw MPIError.unsupportedReduction(operation: operation, op: self, scalarType: scalarTypeName(T.self))
+            throw MPIError.unsupportedReduction(operation: operation.name, op: self, scalarType: scalarTypeName(T.self))
         }
         return op
     }

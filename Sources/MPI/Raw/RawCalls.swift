@@ -1,52 +1,57 @@
 import CMPI
 
-// The raw layer under every primitive: one non-generic function per MPI call,
-// on raw pointers and Int counts, returning MPI's return code.
+// The raw layer under every operation: one non-generic function per MPI call,
+// on raw pointers and Int counts, that throws MPI's errors as `MPIError`.
 //
-// Both the result-returning API and the `into:` variants call these, so each
-// MPI call, and its handling of counts above Int32.max (LargeCount.swift), is
-// written once. The generic public functions are @inlinable and specialise in
-// the caller; these stay out of line, one direct call each.
+// Each operation's core (Operations/) calls exactly one of these, so each MPI
+// call, and its handling of counts above Int32.max (LargeCount.swift), is
+// written once. The generic cores are @inlinable and specialise in the caller;
+// these stay out of line, one direct call each.
 
 @usableFromInline
 func rawAllgather(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype,
     elementSize: Int, comm: MPI_Comm
-) -> Int32 {
-    withMessage(count: count, of: type, elementSize: elementSize) { n, t in
+) throws(MPIError) {
+    try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
         MPI_Allgather(send, n, t, receive, n, t, comm)
-    }
+    }, .allgather)
 }
 
 @usableFromInline
 func rawAllreduce(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype,
     elementSize: Int, op: MPI_Op, comm: MPI_Comm
-) -> Int32 {
-    inChunks(count: count, elementSize: elementSize) { offset, n in
+) throws(MPIError) {
+    try check(inChunks(count: count, elementSize: elementSize) { offset, n in
         MPI_Allreduce(send.map { $0 + offset }, receive.map { $0 + offset }, n, type, op, comm)
-    }
+    }, .allreduce)
 }
 
-/// `count` is the size of one block (the elements sent to each rank).
+/// `blockCount` is the size of one block (the elements sent to each rank).
 @usableFromInline
 func rawAlltoall(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, blockCount: Int, type: MPI_Datatype,
     elementSize: Int, comm: MPI_Comm
-) -> Int32 {
-    withMessage(count: blockCount, of: type, elementSize: elementSize) { n, t in
+) throws(MPIError) {
+    try check(withMessage(count: blockCount, of: type, elementSize: elementSize) { n, t in
         MPI_Alltoall(send, n, t, receive, n, t, comm)
-    }
+    }, .alltoall)
+}
+
+@usableFromInline
+func rawBarrier(comm: MPI_Comm) throws(MPIError) {
+    try check(MPI_Barrier(comm), .barrier)
 }
 
 /// The buffer is read on the root and written elsewhere.
 @usableFromInline
 func rawBcast(
     _ buffer: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype, elementSize: Int, root: Int, comm: MPI_Comm
-) -> Int32 {
-    withMessage(count: count, of: type, elementSize: elementSize) { n, t in
+) throws(MPIError) {
+    try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
         MPI_Bcast(buffer, n, t, Int32(truncatingIfNeeded: root), comm)
-    }
+    }, .bcast)
 }
 
 /// `receive` is used on the root only.
@@ -54,10 +59,10 @@ func rawBcast(
 func rawGather(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype,
     elementSize: Int, root: Int, comm: MPI_Comm
-) -> Int32 {
-    withMessage(count: count, of: type, elementSize: elementSize) { n, t in
+) throws(MPIError) {
+    try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
         MPI_Gather(send, n, t, receive, n, t, Int32(truncatingIfNeeded: root), comm)
-    }
+    }, .gather)
 }
 
 /// `receive` is used on the root only.
@@ -65,41 +70,41 @@ func rawGather(
 func rawReduce(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype,
     elementSize: Int, op: MPI_Op, root: Int, comm: MPI_Comm
-) -> Int32 {
-    inChunks(count: count, elementSize: elementSize) { offset, n in
+) throws(MPIError) {
+    try check(inChunks(count: count, elementSize: elementSize) { offset, n in
         MPI_Reduce(send.map { $0 + offset }, receive.map { $0 + offset }, n, type, op,
                    Int32(truncatingIfNeeded: root), comm)
-    }
+    }, .reduce)
 }
 
 @usableFromInline
 func rawScan(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype,
     elementSize: Int, op: MPI_Op, comm: MPI_Comm
-) -> Int32 {
-    inChunks(count: count, elementSize: elementSize) { offset, n in
+) throws(MPIError) {
+    try check(inChunks(count: count, elementSize: elementSize) { offset, n in
         MPI_Scan(send.map { $0 + offset }, receive.map { $0 + offset }, n, type, op, comm)
-    }
+    }, .scan)
 }
 
-/// `send` is used on the root only; `count` is the size of one row.
+/// `send` is used on the root only; `rowCount` is the size of one row.
 @usableFromInline
 func rawScatter(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, rowCount: Int, type: MPI_Datatype,
     elementSize: Int, root: Int, comm: MPI_Comm
-) -> Int32 {
-    withMessage(count: rowCount, of: type, elementSize: elementSize) { n, t in
+) throws(MPIError) {
+    try check(withMessage(count: rowCount, of: type, elementSize: elementSize) { n, t in
         MPI_Scatter(send, n, t, receive, n, t, Int32(truncatingIfNeeded: root), comm)
-    }
+    }, .scatter)
 }
 
 @usableFromInline
 func rawSend(
     _ send: UnsafeRawPointer?, count: Int, type: MPI_Datatype, elementSize: Int, dest: Int, tag: Int, comm: MPI_Comm
-) -> Int32 {
-    withMessage(count: count, of: type, elementSize: elementSize) { n, t in
+) throws(MPIError) {
+    try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
         MPI_Send(send, n, t, Int32(truncatingIfNeeded: dest), Int32(truncatingIfNeeded: tag), comm)
-    }
+    }, .send)
 }
 
 /// The outcome of a receive: MPI's return code, and the message's source, tag and element count.
@@ -125,7 +130,8 @@ struct ReceiveOutcome {
     }
 }
 
-/// `source` and `tag` are MPI values (wildcards already converted).
+/// `source` and `tag` are MPI values (wildcards already converted). MPI's
+/// errors are returned in the outcome, for the caller to tell truncation apart.
 @usableFromInline
 func rawRecv(
     _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype, elementSize: Int, source: Int32, tag: Int32,
@@ -141,7 +147,8 @@ func rawRecv(
     return outcome
 }
 
-/// `source` and `receiveTag` are MPI values (wildcards already converted).
+/// `source` and `receiveTag` are MPI values (wildcards already converted). MPI's
+/// errors are returned in the outcome, for the caller to tell truncation apart.
 @usableFromInline
 func rawSendrecv(
     _ send: UnsafeRawPointer?, sendCount: Int, dest: Int, sendTag: Int,

@@ -1,0 +1,82 @@
+import CMPI
+
+// The opt-in cross-rank argument check (`SWIFT_MPI_CHECK=1` or
+// `MPIRuntime.checksCollectiveArguments`). Before each collective, the ranks
+// agree on what they are calling (operation, scalar type, element count, root,
+// op) and on whether their own argument checks passed, with one small allgather,
+// and every rank throws when they differ or when any rank's checks failed. MPI,
+// like mpi4jax, trusts the ranks to match; a mismatch otherwise hangs, fails on
+// some ranks only, or reinterprets bytes.
+
+/// The fields compared across ranks, in order.
+private let agreedFields = [
+    "operation", "scalar type", "scalar size", "element count", "root", "reduction op", "local checks",
+]
+
+/// FNV-1a, stable across processes (Swift's `Hasher` is seeded per process).
+func stableHash(_ text: String) -> Int64 {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in text.utf8 {
+        hash ^= UInt64(byte)
+        hash = hash &* 0x100_0000_01b3
+    }
+    return Int64(bitPattern: hash)
+}
+
+/// Agrees with the other ranks on `call`, and throws the same kind of error on
+/// every rank when the calls differ or some rank's argument checks failed.
+///
+/// A rank whose checks failed throws its own error; the others throw
+/// ``MPIError/peerFailed(operation:rank:reason:)`` naming the first such rank.
+func agreeAcrossRanks(_ call: Call, failedHere failure: MPIError?) throws(MPIError) {
+    let comm = call.comm
+    let operation = call.operation.name
+    let typeName = "\(call.scalarType)"
+    let fieldCount = agreedFields.count
+    var local: [Int64] = [
+        Int64(call.operation.rawValue), stableHash(typeName), Int64(call.scalarType.size), Int64(call.count),
+        Int64(call.root), Int64(call.op.map { Int($0.kind.rawValue) } ?? -1), failure == nil ? 0 : 1,
+    ]
+    var all = [Int64](repeating: 0, count: fieldCount * comm.size)
+    let code = local.withUnsafeMutableBufferPointer { l in
+        all.withUnsafeMutableBufferPointer { a in
+            MPI_Allgather(l.baseAddress, Int32(fieldCount), swiftmpi_int64(), a.baseAddress,
+                          Int32(fieldCount), swiftmpi_int64(), comm.handle)
+        }
+    }
+    try check(code, call.operation)
+    if let failure { throw failure }
+    let rows = (0..<comm.size).map { r in Array(all[(r * fieldCount)..<((r + 1) * fieldCount)]) }
+    if let failed = rows.indices.first(where: { rows[$0][fieldCount - 1] != 0 }) {
+        throw MPIError.peerFailed(
+            operation: operation, rank: failed,
+            reason: "its arguments failed its own checks (that rank throws the error; SWIFT_MPI_CHECK=1)")
+    }
+    let reference = rows[0]
+    for (r, theirs) in rows.enumerated() {
+        guard let field = theirs.indices.first(where: { theirs[$0] != reference[$0] }) else { continue }
+        let name = agreedFields[field]
+        func describe(_ value: Int64) -> String {
+            if field == 5 {
+                return value < 0 ? "none" : ReductionOp.Kind(rawValue: UInt8(value)).map { "\(ReductionOp($0))" } ?? "\(value)"
+            }
+            return "\(value)"
+        }
+        if field <= 1 {
+            let own = field == 0 ? operation : typeName
+            throw MPIError.invalidArgument(
+                operation: operation, argument: name,
+                expected: "the same \(name) on every rank (SWIFT_MPI_CHECK=1)",
+                actual: "rank \(r) differs from rank 0 (this rank, \(comm.rank): \(own))")
+        }
+        throw MPIError.invalidArgument(
+            operation: operation, argument: name,
+            expected: "the same \(name) on every rank (SWIFT_MPI_CHECK=1); rank 0 passed \(describe(reference[field]))",
+            actual: "rank \(r) passed \(describe(theirs[field]))")
+    }
+}
+
+extension MPIScalar {
+    /// The size of one element in bytes.
+    static var size: Int { MemoryLayout<Self>.stride }
+}

@@ -1,0 +1,83 @@
+// Every call of every operation passes through `perform`: the one place where
+// the cross-cutting hooks run (the argument checks, the per-call debug log and
+// the cross-rank argument check), around the operation's raw call.
+
+/// One call of an operation, as the hooks see it: what is called, on which
+/// communicator, with what.
+///
+/// A trivial value (no reference counting), built by the operation's core.
+@usableFromInline
+struct Call {
+    @usableFromInline let operation: MPIOperation
+    @usableFromInline let comm: ResolvedCommunicator
+    /// The element type.
+    @usableFromInline let scalarType: any MPIScalar.Type
+    /// The element count that every rank must agree on (per rank, for gathers and scatters).
+    @usableFromInline let count: Int
+    /// The root of a rooted collective, or -1.
+    @usableFromInline let root: Int
+    /// The reduction of a reduction, or `nil`.
+    @usableFromInline let op: ReductionOp?
+    /// The destination or source of a point-to-point call, or -1 (``anySource`` too).
+    @usableFromInline let peer: Int
+    /// The tag of a point-to-point call, or -1 (``anyTag`` too).
+    @usableFromInline let tag: Int
+
+    @inlinable
+    init(
+        _ operation: MPIOperation, _ comm: ResolvedCommunicator, _ scalarType: any MPIScalar.Type, count: Int,
+        root: Int = -1, op: ReductionOp? = nil, peer: Int = -1, tag: Int = -1
+    ) {
+        self.operation = operation
+        self.comm = comm
+        self.scalarType = scalarType
+        self.count = count
+        self.root = root
+        self.op = op
+        self.peer = peer
+        self.tag = tag
+    }
+}
+
+/// Runs one call: its argument checks, the hooks, then `body` with what the checks returned.
+///
+/// With the diagnostics off (the default) this is the checks and `body`, plus
+/// one predictable branch. With the cross-rank check on, the ranks agree on
+/// their calls after the local checks ran but before any rank throws, so that an
+/// argument error found on one rank is thrown on every rank.
+@inlinable @inline(__always)
+func perform<Checked, R>(
+    _ call: Call, checks: () throws(MPIError) -> Checked, _ body: (Checked) throws(MPIError) -> R
+) throws(MPIError) -> R {
+    let checked: Checked
+    if _fastPath(!diagnostics.any) {
+        checked = try checks()
+    } else {
+        checked = try diagnose(call, checks)
+    }
+    return try body(checked)
+}
+
+/// ``perform(_:checks:_:)`` for a call without argument checks of its own.
+@inlinable @inline(__always)
+func perform<R>(_ call: Call, _ body: () throws(MPIError) -> R) throws(MPIError) -> R {
+    try perform(call, checks: { () throws(MPIError) in }, { (_: Void) throws(MPIError) -> R in try body() })
+}
+
+/// The hooks with the diagnostics on: the debug line, then the cross-rank agreement.
+@usableFromInline @inline(never)
+func diagnose<Checked>(_ call: Call, _ checks: () throws(MPIError) -> Checked) throws(MPIError) -> Checked {
+    let outcome: Result<Checked, MPIError>
+    do throws(MPIError) {
+        outcome = .success(try checks())
+    } catch {
+        outcome = .failure(error)
+    }
+    if diagnostics.debugLog { debugPrintLine(call.logLine) }
+    if diagnostics.checkCollectives && call.operation.isCollective {
+        var failure: MPIError?
+        if case .failure(let error) = outcome { failure = error }
+        try agreeAcrossRanks(call, failedHere: failure)
+    }
+    return try outcome.get()
+}

@@ -1,0 +1,60 @@
+/// A communication operation of this package, named once.
+///
+/// Errors, the per-call debug log and the cross-rank argument check name
+/// operations through this type; ``MPIError/operation`` carries its ``name``.
+public enum MPIOperation: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// ``allgather(_:comm:token:)-(ShapedArray<T>,_,_)`` (`MPI_Allgather`).
+    case allgather
+    /// ``allreduce(_:op:comm:token:)-(ShapedArray<T>,_,_,_)`` (`MPI_Allreduce`).
+    case allreduce
+    /// ``alltoall(_:comm:token:)-(ShapedArray<T>,_,_)`` (`MPI_Alltoall`).
+    case alltoall
+    /// ``barrier(comm:token:)`` (`MPI_Barrier`).
+    case barrier
+    /// ``bcast(_:root:comm:token:)-(ShapedArray<T>,_,_,_)`` (`MPI_Bcast`).
+    case bcast
+    /// ``gather(_:root:comm:token:)-(ShapedArray<T>,_,_,_)`` (`MPI_Gather`).
+    case gather
+    /// ``recv(_:source:tag:comm:status:token:)-(ShapedArray<T>,_,_,_,_,_)`` (`MPI_Mprobe` and `MPI_Mrecv`).
+    case recv
+    /// ``reduce(_:op:root:comm:token:)-(ShapedArray<T>,_,_,_,_)`` (`MPI_Reduce`).
+    case reduce
+    /// ``scan(_:op:comm:token:)-(ShapedArray<T>,_,_,_)`` (`MPI_Scan`).
+    case scan
+    /// ``scatter(_:root:comm:token:)-(ShapedArray<T>,_,_,_)`` (`MPI_Scatter`).
+    case scatter
+    /// ``send(_:dest:tag:comm:token:)-(ShapedArray<T>,_,_,_,_)`` (`MPI_Send`).
+    case send
+    /// ``sendrecv(_:_:source:dest:sendtag:recvtag:comm:status:token:)-(ShapedArray<T>,_,_,_,_,_,_,_,_)``
+    /// (a send and a matched receive, like `MPI_Sendrecv`).
+    case sendrecv
+
+    /// The operation's name, as in mpi4jax: for example `allreduce`.
+    public var name: String {
+        switch self {
+        case .allgather: "allgather"
+        case .allreduce: "allreduce"
+        case .alltoall: "alltoall"
+        case .barrier: "barrier"
+        case .bcast: "bcast"
+        case .gather: "gather"
+        case .recv: "recv"
+        case .reduce: "reduce"
+        case .scan: "scan"
+        case .scatter: "scatter"
+        case .send: "send"
+        case .sendrecv: "sendrecv"
+        }
+    }
+
+    /// The operation's name.
+    public var description: String { name }
+
+    /// Whether every process of the communicator takes part (a collective operation).
+    public var isCollective: Bool {
+        switch self {
+        case .send, .recv, .sendrecv: false
+        default: true
+        }
+    }
+}

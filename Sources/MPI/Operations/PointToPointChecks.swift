@@ -1,0 +1,70 @@
+import CMPI
+
+// The argument checks and receive outcomes shared by send, recv and sendrecv.
+
+/// Checks a tag: `0...MPI_TAG_UB`, or ``anyTag`` where a wildcard is allowed.
+@inlinable
+func checkTag(_ tag: Int, _ argument: StaticString, _ operation: MPIOperation, wildcardAllowed: Bool) throws(MPIError) {
+    if _fastPath(tag >= 0 && tag <= 32767) { return }  // MPI guarantees MPI_TAG_UB >= 32767
+    if wildcardAllowed && tag == anyTag { return }
+    try checkLargeTag(tag, "\(argument)", operation)
+}
+
+@usableFromInline
+func checkLargeTag(_ tag: Int, _ argument: String, _ operation: MPIOperation) throws(MPIError) {
+    let upperBound = MPIRuntime.tagUpperBound
+    if tag >= 0 && tag <= upperBound { return }
+    throw MPIError.invalidTag(operation: operation.name, argument: argument, tag: tag, upperBound: upperBound)
+}
+
+/// Checks a source rank and converts it for MPI (``anySource`` becomes `MPI_ANY_SOURCE`).
+@inlinable
+func checkSource(_ source: Int, _ operation: MPIOperation, _ comm: ResolvedCommunicator) throws(MPIError) -> Int32 {
+    if source == anySource { return swiftmpi_any_source() }
+    try comm.checkRank(source, "source", operation)
+    return Int32(truncatingIfNeeded: source)
+}
+
+/// Checks a receive's tag and converts it for MPI (``anyTag`` becomes `MPI_ANY_TAG`).
+@inlinable
+func checkReceiveTag(_ tag: Int, _ argument: StaticString, _ operation: MPIOperation) throws(MPIError) -> Int32 {
+    try checkTag(tag, argument, operation, wildcardAllowed: true)
+    return tag == anyTag ? swiftmpi_any_tag() : Int32(truncatingIfNeeded: tag)
+}
+
+/// Turns a receive's outcome into an error: an MPI error, a truncated message
+/// (larger than the template), or a message smaller than the template; and
+/// otherwise fills `status`.
+@inlinable
+func finishReceive(
+    _ outcome: ReceiveOutcome, expected: Int, _ operation: MPIOperation, argument: StaticString, status: Status?
+) throws(MPIError) {
+    if _slowPath(outcome.code != 0 || outcome.count != expected) {
+        try receiveFailure(outcome.code, received: outcome.count, expected: expected, operation, argument: "\(argument)")
+    }
+    if let status {
+        status.source = outcome.source
+        status.tag = outcome.tag
+        status.count = outcome.count
+    }
+}
+
+@usableFromInline @inline(never)
+func receiveFailure(
+    _ code: Int32, received: Int, expected: Int, _ operation: MPIOperation, argument: String
+) throws(MPIError) {
+    if code != 0 {
+        let error = makeMPIError(code, operation.name)
+        if case .mpi(_, let errorClass, let message) = error, errorClass == .truncate {
+            throw MPIError.shapeMismatch(
+                operation: operation.name, argument: argument,
+                expected: "a message of \(expected) elements (the template's size)",
+                actual: "a larger message (MPI_ERR_TRUNCATE: \(message))")
+        }
+        throw error
+    }
+    throw MPIError.shapeMismatch(
+        operation: operation.name, argument: argument,
+        expected: "a message of \(expected) elements (the template's size)",
+        actual: "a message of \(received) elements")
+}
