@@ -69,6 +69,8 @@ let package = Package(
             path: "Examples/ShallowWater/CLI"
         ),
         .executableTarget(name: "DataParallel", dependencies: ["MPI"], path: "Examples/DataParallel"),
+        // Programs that misbehave on purpose, for the watchdog and failure tests (Scripts/test).
+        .executableTarget(name: "mpi-scenarios", dependencies: ["MPI"], path: "Tests/Scenarios"),
         .testTarget(
             name: "MPITests",
             dependencies: ["MPI", .product(name: "ComplexModule", package: "swift-numerics")]

@@ -162,6 +162,59 @@ static inline int swiftmpi_get_elements(const MPI_Status *status, MPI_Datatype t
     return code;
 }
 
+// MARK: - Matched probe and receive (a receive that knows the message's size first)
+
+static inline MPI_Message swiftmpi_message_null(void) { return MPI_MESSAGE_NULL; }
+static inline int swiftmpi_mprobe(int source, int tag, MPI_Comm comm, MPI_Message SWIFTMPI_HANDLE *message,
+                                  MPI_Status *status) {
+    return MPI_Mprobe(source, tag, comm, message, status);
+}
+static inline int swiftmpi_mrecv(void *_Nullable buffer, int count, MPI_Datatype type,
+                                 MPI_Message SWIFTMPI_HANDLE *message, MPI_Status *status) {
+    return MPI_Mrecv(buffer, count, type, message, status);
+}
+static inline MPI_Request swiftmpi_request_null(void) { return MPI_REQUEST_NULL; }
+static inline int swiftmpi_isend(const void *_Nullable buffer, int count, MPI_Datatype type, int dest, int tag,
+                                 MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Isend(buffer, count, type, dest, tag, comm, request);
+}
+static inline int swiftmpi_wait(MPI_Request SWIFTMPI_HANDLE *request) { return MPI_Wait(request, MPI_STATUS_IGNORE); }
+/// The size of a probed message in bytes (MPI_Get_count with MPI_BYTE).
+static inline int swiftmpi_status_bytes(const MPI_Status *status, long long *bytes) {
+    MPI_Count n = 0;
+    int code = MPI_Get_elements_x(status, MPI_BYTE, &n);
+    *bytes = (long long)n;
+    return code;
+}
+static inline int swiftmpi_abort(int code) { return MPI_Abort(MPI_COMM_WORLD, code); }
+
 #pragma clang assume_nonnull end
+
+// MARK: - Clock and atomics for the flight record (not MPI)
+
+#include <time.h>
+
+/// Nanoseconds of CLOCK_MONOTONIC_COARSE: a few nanoseconds to read, a few milliseconds of resolution.
+static inline uint64_t swiftmpi_coarse_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+/// Nanoseconds of CLOCK_MONOTONIC.
+static inline uint64_t swiftmpi_monotonic_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+/// `*value += 1`, atomically (relaxed), returning the old value.
+static inline long swiftmpi_atomic_increment(long *_Nonnull value) {
+    return __atomic_fetch_add(value, 1, __ATOMIC_RELAXED);
+}
+static inline void swiftmpi_atomic_store(uint64_t *_Nonnull value, uint64_t newValue) {
+    __atomic_store_n(value, newValue, __ATOMIC_RELEASE);
+}
+static inline uint64_t swiftmpi_atomic_load(const uint64_t *_Nonnull value) {
+    return __atomic_load_n(value, __ATOMIC_ACQUIRE);
+}
 
 #endif // SWIFT_MPI_SHIM_H

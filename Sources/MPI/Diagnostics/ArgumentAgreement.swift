@@ -10,7 +10,8 @@ import CMPI
 
 /// The fields compared across ranks, in order.
 private let agreedFields = [
-    "operation", "scalar type", "scalar size", "element count", "root", "reduction op", "local checks",
+    "operation", "scalar type", "scalar size", "element count", "root", "reduction op", "collective number",
+    "local checks",
 ]
 
 /// FNV-1a, stable across processes (Swift's `Hasher` is seeded per process).
@@ -23,19 +24,20 @@ func stableHash(_ text: String) -> Int64 {
     return Int64(bitPattern: hash)
 }
 
-/// Agrees with the other ranks on `call`, and throws the same kind of error on
+/// Agrees with the other ranks on `call` (and on its number among the collectives
+/// of its communicator, which tells a skipped collective), and throws the same kind of error on
 /// every rank when the calls differ or some rank's argument checks failed.
 ///
 /// A rank whose checks failed throws its own error; the others throw
 /// ``MPIError/peerFailed(operation:rank:reason:)`` naming the first such rank.
-func agreeAcrossRanks(_ call: Call, failedHere failure: MPIError?) throws(MPIError) {
+func agreeAcrossRanks(_ call: Call, sequence: Int, failedHere failure: MPIError?) throws(MPIError) {
     let comm = call.comm
     let operation = call.operation.name
     let typeName = "\(call.scalarType)"
     let fieldCount = agreedFields.count
     var local: [Int64] = [
         Int64(call.operation.rawValue), stableHash(typeName), Int64(call.scalarType.size), Int64(call.count),
-        Int64(call.root), Int64(call.op.map { Int($0.kind.rawValue) } ?? -1), failure == nil ? 0 : 1,
+        Int64(call.root), Int64(call.op.map { Int($0.kind.rawValue) } ?? -1), Int64(sequence), failure == nil ? 0 : 1,
     ]
     var all = [Int64](repeating: 0, count: fieldCount * comm.size)
     let code = local.withUnsafeMutableBufferPointer { l in

@@ -1,6 +1,7 @@
 // Every call of every operation passes through `perform`: the one place where
-// the cross-cutting hooks run (the argument checks, the per-call debug log and
-// the cross-rank argument check), around the operation's raw call.
+// the cross-cutting hooks run (the flight record, which the watchdog reads; the
+// argument checks; the per-call debug log and the cross-rank argument check),
+// around the operation's raw call.
 
 /// One call of an operation, as the hooks see it: what is called, on which
 /// communicator, with what.
@@ -49,13 +50,21 @@ struct Call {
 func perform<Checked, R>(
     _ call: Call, checks: () throws(MPIError) -> Checked, _ body: (Checked) throws(MPIError) -> R
 ) throws(MPIError) -> R {
-    let checked: Checked
-    if _fastPath(!diagnostics.any) {
-        checked = try checks()
-    } else {
-        checked = try diagnose(call, checks)
+    let entry = recordStart(call)
+    do throws(MPIError) {
+        let checked: Checked
+        if _fastPath(!diagnostics.any) {
+            checked = try checks()
+        } else {
+            checked = try diagnose(call, entry, checks)
+        }
+        let result = try body(checked)
+        recordEnd(entry, failed: false)
+        return result
+    } catch {
+        recordEnd(entry, failed: true)
+        throw error
     }
-    return try body(checked)
 }
 
 /// ``perform(_:checks:_:)`` for a call without argument checks of its own.
@@ -66,18 +75,20 @@ func perform<R>(_ call: Call, _ body: () throws(MPIError) -> R) throws(MPIError)
 
 /// The hooks with the diagnostics on: the debug line, then the cross-rank agreement.
 @usableFromInline @inline(never)
-func diagnose<Checked>(_ call: Call, _ checks: () throws(MPIError) -> Checked) throws(MPIError) -> Checked {
+func diagnose<Checked>(
+    _ call: Call, _ entry: UnsafeMutablePointer<FlightEntry>?, _ checks: () throws(MPIError) -> Checked
+) throws(MPIError) -> Checked {
     let outcome: Result<Checked, MPIError>
     do throws(MPIError) {
         outcome = .success(try checks())
     } catch {
         outcome = .failure(error)
     }
-    if diagnostics.debugLog { debugPrintLine(call.logLine) }
+    if diagnostics.debugLog, let entry { debugPrintLine("r\(worldRank) | \(entry.pointee.summary)") }
     if diagnostics.checkCollectives && call.operation.isCollective {
         var failure: MPIError?
         if case .failure(let error) = outcome { failure = error }
-        try agreeAcrossRanks(call, failedHere: failure)
+        try agreeAcrossRanks(call, sequence: entry?.pointee.sequence ?? 0, failedHere: failure)
     }
     return try outcome.get()
 }

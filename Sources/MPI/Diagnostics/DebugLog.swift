@@ -5,7 +5,9 @@ import Musl
 #endif
 
 // The per-call debug log (`SWIFT_MPI_DEBUG=1` or `MPIRuntime.logsCollectives`),
-// like mpi4jax's MPI4JAX_DEBUG: one line per call on standard error.
+// like mpi4jax's MPI4JAX_DEBUG: one line per call on standard error, the
+// call's flight record entry, for example
+// `r0 | allreduce #3 on communicator 1 (rank 0 of 4): sum, 3 × Double`.
 
 /// The diagnostics in force, fixed when MPI is set up and changed through ``MPIRuntime``.
 @usableFromInline
@@ -23,22 +25,8 @@ struct DiagnosticsOptions {
 /// Written once when MPI is set up, before any operation can run.
 @exclusivity(unchecked) @usableFromInline nonisolated(unsafe) var diagnostics = DiagnosticsOptions()
 
-extension Call {
-    /// For example `r0 | allreduce(sum) 3 × Double, communicator size 4`.
-    var logLine: String {
-        var line = "r\(comm.rank) | \(operation)"
-        if let op { line += "(\(op))" }
-        line += " \(count) × \(scalarType)"
-        if root >= 0 { line += ", root \(root)" }
-        switch operation {
-        case .send: line += ", dest \(peer), tag \(tag)"
-        case .recv: line += ", source \(peer == anySource ? "any" : "\(peer)"), tag \(tag == anyTag ? "any" : "\(tag)")"
-        default: break
-        }
-        line += ", communicator size \(comm.size)"
-        return line
-    }
-}
+/// This process's rank in the world, for the lines of the debug log and the watchdog.
+var worldRank: Int { RuntimeState.lastWorld?.rank ?? 0 }
 
 /// Writes one line to standard error with a single `write`, so lines of different ranks do not interleave.
 @usableFromInline

@@ -157,6 +157,8 @@ public struct Communicator: Sendable, Hashable, CustomStringConvertible {
 final class CommunicatorStorage: @unchecked Sendable {
     @usableFromInline private(set) var handle: MPI_Comm
     private let owned: Bool
+    /// What the flight record counts on this communicator (see ``CallCounters``).
+    @usableFromInline let counters = CallCounters.make()
 
     init(handle: MPI_Comm, owned: Bool) {
         self.handle = handle
@@ -173,6 +175,7 @@ final class CommunicatorStorage: @unchecked Sendable {
         if owned, RuntimeState.isActive, handle != swiftmpi_comm_null() {
             swiftmpi_comm_free(&handle)
         }
+        counters.deallocate()
     }
 }
 
@@ -184,12 +187,15 @@ struct ResolvedCommunicator {
     @usableFromInline let handle: MPI_Comm
     @usableFromInline let rank: Int
     @usableFromInline let size: Int
+    /// The communicator's call counters, for the flight record.
+    @usableFromInline let counters: CallCounters
 
     @inlinable
-    init(handle: MPI_Comm, rank: Int, size: Int) {
+    init(handle: MPI_Comm, rank: Int, size: Int, counters: CallCounters) {
         self.handle = handle
         self.rank = rank
         self.size = size
+        self.counters = counters
     }
 
     /// Checks that `value` names a process of this communicator.
@@ -210,7 +216,9 @@ struct ResolvedCommunicator {
 extension Communicator {
     /// This communicator's handle, rank and size, for the duration of a call.
     @inlinable
-    var resolved: ResolvedCommunicator { ResolvedCommunicator(handle: storage.handle, rank: rank, size: size) }
+    var resolved: ResolvedCommunicator {
+        ResolvedCommunicator(handle: storage.handle, rank: rank, size: size, counters: storage.counters)
+    }
 
     /// Resolves an operation's `comm: nil` to the default communicator, and checks that MPI is usable.
     @inlinable @inline(__always)

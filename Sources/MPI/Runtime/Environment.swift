@@ -25,6 +25,9 @@ public enum EnvironmentVariable: String, CaseIterable, Sendable {
     /// `SWIFT_MPI_THREAD_LEVEL`: `single`, `funneled`, `serialized` (default) or
     /// `multiple`; the thread level requested when the package initialises MPI.
     case threadLevel = "SWIFT_MPI_THREAD_LEVEL"
+    /// `SWIFT_MPI_TIMEOUT`: seconds (default 600; `0` or `off` turns it off) that one call may
+    /// run before the watchdog prints where this rank is stuck and ends the job.
+    case timeout = "SWIFT_MPI_TIMEOUT"
     /// `SWIFT_MPI_BLOCK_CACHE_MB`: a whole number of MiB (default 256, `0` turns
     /// it off); how much freed array storage is kept for reuse.
     case blockCacheMegabytes = "SWIFT_MPI_BLOCK_CACHE_MB"

@@ -292,6 +292,8 @@ final class RuntimeState: @unchecked Sendable {
                     atexit { try? RuntimeState.finalize() }
                 }
                 diagnostics = DiagnosticsOptions.fromEnvironment()
+                FlightRecorder.start()
+                configureWatchdogFromEnvironment()
                 let newState = try RuntimeState(threadLevel: ThreadLevel(mpiValue: provided), ownsMPI: owns)
                 state = newState
                 lastWorld = newState.world

@@ -1,0 +1,180 @@
+import CMPI
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+// The flight record: every call of every operation is written, when it starts
+// and when it ends, into a small ring of the process's last calls. It costs a
+// few stores and two reads of the coarse monotonic clock per call, and is
+// always on. The watchdog reads it to say where a rank is stuck, and the debug
+// log prints the same entries.
+
+/// The counters of one communicator: its collective calls so far, and its id in the flight record.
+///
+/// Owned by the communicator's storage; a trivial value that points at two words.
+@usableFromInline
+struct CallCounters {
+    @usableFromInline let words: UnsafeMutablePointer<Int>
+
+    /// The id that the next communicator gets: 0 is the world, 1 the default communicator, in the usual order.
+    nonisolated(unsafe) private static var nextID = 0
+
+    static func make() -> CallCounters {
+        let words = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+        words[0] = 0
+        words[1] = swiftmpi_atomic_increment(&nextID)
+        return CallCounters(words: words)
+    }
+
+    @usableFromInline init(words: UnsafeMutablePointer<Int>) { self.words = words }
+
+    func deallocate() { words.deallocate() }
+
+    /// The communicator's id in the flight record.
+    @inlinable var id: Int { words[1] }
+}
+
+/// One call in the flight record.
+@usableFromInline
+struct FlightEntry {
+    /// When the call started, in coarse monotonic nanoseconds; 0 for an unused entry.
+    var start: UInt64 = 0
+    /// When the call ended; 0 while it is in progress.
+    var end: UInt64 = 0
+    var scalarType: (any MPIScalar.Type)? = nil
+    var count = 0
+    /// The collective's number on its communicator (1 for the first), or 0 for point-to-point calls.
+    var sequence = 0
+    var communicator = 0
+    var communicatorSize: Int32 = 0
+    var rank: Int32 = 0
+    var root: Int32 = -1
+    var peer: Int32 = -1
+    var tag: Int32 = -1
+    var operation: UInt8 = 0
+    /// The reduction's kind, or 255.
+    var op: UInt8 = 255
+    var failed = false
+
+    @usableFromInline init() {}
+}
+
+/// The ring of the last calls. Written by every call; read by the watchdog and the debug log.
+@usableFromInline
+struct FlightRecorder {
+    /// How many calls the ring holds (a power of two).
+    static let capacity = 64
+
+    /// The ring, once MPI is set up; `nil` before.
+    var entries: UnsafeMutablePointer<FlightEntry>? = nil
+    /// How many calls were ever recorded: the next entry is at this index modulo the capacity.
+    var written: UnsafeMutablePointer<Int>? = nil
+
+    /// Allocates the ring (when MPI is set up; it is never freed).
+    static func start() {
+        guard flightRecorder.entries == nil else { return }
+        let entries = UnsafeMutablePointer<FlightEntry>.allocate(capacity: capacity)
+        entries.initialize(repeating: FlightEntry(), count: capacity)
+        let written = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+        written.initialize(to: 0)
+        flightRecorder.written = written
+        flightRecorder.entries = entries
+    }
+}
+
+/// The process's flight recorder: written once when MPI is set up.
+@exclusivity(unchecked) @usableFromInline nonisolated(unsafe) var flightRecorder = FlightRecorder()
+
+/// Writes the start of `call` into the flight record, and returns its entry.
+@usableFromInline
+func recordStart(_ call: Call) -> UnsafeMutablePointer<FlightEntry>? {
+    guard let entries = flightRecorder.entries, let written = flightRecorder.written else { return nil }
+    let entry = entries + (swiftmpi_atomic_increment(written) & (FlightRecorder.capacity - 1))
+    var sequence = 0
+    if call.operation.isCollective {
+        // Collectives on one communicator are ordered (MPI requires it), so a plain increment suffices.
+        call.comm.counters.words[0] += 1
+        sequence = call.comm.counters.words[0]
+    }
+    entry.pointee.end = 0
+    entry.pointee.scalarType = call.scalarType
+    entry.pointee.count = call.count
+    entry.pointee.sequence = sequence
+    entry.pointee.communicator = call.comm.counters.id
+    entry.pointee.communicatorSize = Int32(truncatingIfNeeded: call.comm.size)
+    entry.pointee.rank = Int32(truncatingIfNeeded: call.comm.rank)
+    entry.pointee.root = Int32(truncatingIfNeeded: call.root)
+    entry.pointee.peer = Int32(truncatingIfNeeded: call.peer)
+    entry.pointee.tag = Int32(truncatingIfNeeded: call.tag)
+    entry.pointee.operation = call.operation.rawValue
+    entry.pointee.op = call.op?.kind.rawValue ?? 255
+    entry.pointee.failed = false
+    entry.pointee.start = swiftmpi_coarse_ns() | 1  // never 0
+    return entry
+}
+
+/// Writes the end of a call into its flight record entry.
+@usableFromInline
+func recordEnd(_ entry: UnsafeMutablePointer<FlightEntry>?, failed: Bool) {
+    guard let entry else { return }
+    entry.pointee.failed = failed
+    withUnsafeMutablePointer(to: &entry.pointee.end) { swiftmpi_atomic_store($0, swiftmpi_coarse_ns() | 1) }
+}
+
+extension FlightEntry {
+    /// For example `allreduce #12 on communicator 1 (rank 0 of 4): sum, 3 × Double`.
+    var summary: String {
+        let operation = MPIOperation(rawValue: self.operation)?.name ?? "operation \(self.operation)"
+        var line = operation
+        if sequence > 0 { line += " #\(sequence)" }
+        line += " on communicator \(communicator) (rank \(rank) of \(communicatorSize))"
+        if MPIOperation(rawValue: self.operation) == .barrier { return line }
+        line += ": "
+        if op != 255, let kind = ReductionOp.Kind(rawValue: op) { line += "\(ReductionOp(kind)), " }
+        line += "\(count) × \(scalarType.map { "\($0)" } ?? "?")"
+        if root >= 0 { line += ", root \(root)" }
+        switch MPIOperation(rawValue: self.operation) {
+        case .send: line += ", dest \(peer), tag \(tag)"
+        case .recv, .sendrecv:
+            line += ", source \(peer == Int32(anySource) ? "any" : "\(peer)"), tag \(tag == Int32(anyTag) ? "any" : "\(tag)")"
+        default: break
+        }
+        return line
+    }
+
+    /// The entries of the ring, oldest first (a copy, read without locking).
+    static func recent() -> [FlightEntry] {
+        guard let entries = flightRecorder.entries, let written = flightRecorder.written else { return [] }
+        let total = written.pointee
+        let first = Swift.max(0, total - FlightRecorder.capacity)
+        return (first..<total).map { entries[$0 & (FlightRecorder.capacity - 1)] }.filter { $0.start != 0 }
+    }
+}
+
+extension MPIRuntime {
+    /// The last calls of this process, oldest first, one line each, as the watchdog prints them.
+    ///
+    /// Each line names the operation, its number among the collectives of its
+    /// communicator, the communicator, the element count and type, the root,
+    /// op, peer and tag where they apply, and how long the call took (or that it
+    /// is still running). The record holds the last 64 calls.
+    public static var flightRecord: [String] {
+        let now = swiftmpi_coarse_ns()
+        return FlightEntry.recent().map { entry in
+            let end = entry.end
+            let seconds = Double((end != 0 ? end : now) &- entry.start) / 1e9
+            let state = end != 0 ? (entry.failed ? "threw after" : "took") : "running for"
+            return "\(entry.summary); \(state) \(formatSeconds(seconds))"
+        }
+    }
+}
+
+/// Seconds with three decimals, for example `0.004 s`.
+func formatSeconds(_ seconds: Double) -> String {
+    let milliseconds = Int((seconds * 1000).rounded())
+    let fraction = String(milliseconds % 1000)
+    return "\(milliseconds / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction) s"
+}

@@ -1,0 +1,141 @@
+import CMPI
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+// The watchdog: a thread that wakes a few times per timeout, looks at the flight
+// record for a call that has run longer than the timeout, and then prints that
+// call and the calls before it, one line each, and ends the job with
+// MPI_Abort(MPI_COMM_WORLD, 70). Every rank whose watchdog fires prints its own
+// record, so the lines of all ranks together show which rank is elsewhere.
+
+extension MPIRuntime {
+    /// The exit code with which the watchdog ends the job: 70 (`EX_SOFTWARE`).
+    public static let watchdogExitCode: Int32 = 70
+
+    /// The seconds that one call may run before the watchdog ends the job, or `nil` when the watchdog is off.
+    ///
+    /// When a call of this package (a primitive, or the finalisation at exit) has
+    /// not returned after this many seconds, its rank prints the call it is
+    /// stuck in and its last completed calls, one line each on standard error,
+    /// and ends the whole job with `MPI_Abort` and exit code ``watchdogExitCode``
+    /// instead of hanging. The default is 600 seconds; the environment variable
+    /// `SWIFT_MPI_TIMEOUT` sets it when MPI is set up (`0` or `off` turns it off).
+    /// Set it to the same value on every rank. A value of 0 or less turns the watchdog off.
+    public static var watchdogTimeout: Double? {
+        get {
+            let nanoseconds = watchdogSettings.timeoutNanoseconds.load(ordering: .relaxed)
+            return nanoseconds == 0 ? nil : Double(nanoseconds) / 1e9
+        }
+        set {
+            let seconds = newValue ?? 0
+            let nanoseconds = seconds > 0 ? UInt64(Swift.min(seconds, 1e9) * 1e9) : 0
+            watchdogSettings.timeoutNanoseconds.store(nanoseconds, ordering: .relaxed)
+            if nanoseconds > 0 { startWatchdogThread() }
+        }
+    }
+}
+
+/// The default timeout: 600 s (see docs/failures.md for the measurements behind it).
+let defaultWatchdogTimeout = 600.0
+
+/// The watchdog's settings, shared with its thread.
+final class WatchdogSettings: Sendable {
+    /// 0 when the watchdog is off.
+    let timeoutNanoseconds = Atomic<UInt64>(0)
+    /// Whether the thread has been started.
+    let started = Atomic<Bool>(false)
+    /// Called instead of ending the job (tests of the report itself).
+    let reportHandler = Mutex<(@Sendable ([String]) -> Void)?>(nil)
+}
+
+let watchdogSettings = WatchdogSettings()
+
+/// Reads `SWIFT_MPI_TIMEOUT` when MPI is set up, and starts the watchdog when a timeout is set.
+func configureWatchdogFromEnvironment() {
+    let seconds: Double
+    if let text = SwiftMPIEnvironment.string(.timeout), SwiftMPIEnvironment.parseFlag(text) == false {
+        seconds = 0
+    } else {
+        seconds = SwiftMPIEnvironment.seconds(.timeout, default: defaultWatchdogTimeout)
+    }
+    MPIRuntime.watchdogTimeout = seconds
+}
+
+/// Starts the watchdog's thread once.
+func startWatchdogThread() {
+    guard !watchdogSettings.started.exchange(true, ordering: .acquiringAndReleasing) else { return }
+    var thread = pthread_t()
+    var attributes = pthread_attr_t()
+    pthread_attr_init(&attributes)
+    pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+    let code = pthread_create(&thread, &attributes, { _ in
+        watchdogLoop()
+        return nil
+    }, nil)
+    pthread_attr_destroy(&attributes)
+    if code != 0 { debugPrintLine("swift-mpi: watchdog: cannot start its thread (pthread_create: \(code))") }
+}
+
+/// The watchdog thread: wakes every tenth of the timeout (at most every second) and checks the record.
+private func watchdogLoop() {
+    while true {
+        let timeout = watchdogSettings.timeoutNanoseconds.load(ordering: .relaxed)
+        let interval = timeout == 0 ? 1_000_000_000 : Swift.min(1_000_000_000, Swift.max(10_000_000, timeout / 10))
+        var pause = timespec(tv_sec: Int(interval / 1_000_000_000), tv_nsec: Int(interval % 1_000_000_000))
+        nanosleep(&pause, nil)
+        guard timeout != 0, RuntimeState.isUsable || exitInProgress.load(ordering: .relaxed) else { continue }
+        let now = swiftmpi_coarse_ns()
+        let entries = FlightEntry.recent()
+        guard let stuck = entries.last(where: { $0.end == 0 && now &- $0.start > timeout }) else { continue }
+        watchdogFired(stuck, entries: entries, now: now, timeout: timeout)
+    }
+}
+
+/// Set while the package finalises MPI at process exit, which the watchdog also watches.
+let exitInProgress = Atomic<Bool>(false)
+
+/// The watchdog's report, one line each: the stuck call, then the last completed calls.
+func watchdogReport(_ stuck: FlightEntry, entries: [FlightEntry], now: UInt64, timeout: UInt64) -> [String] {
+    let size = RuntimeState.lastWorld?.size ?? 1
+    let prefix = "swift-mpi: watchdog: rank \(worldRank) of \(size):"
+    var lines = [
+        "\(prefix) stuck for \(formatSeconds(Double(now &- stuck.start) / 1e9)) in \(stuck.summary) "
+            + "(timeout \(formatSeconds(Double(timeout) / 1e9)), SWIFT_MPI_TIMEOUT)"
+    ]
+    let completed = entries.filter { $0.end != 0 }.suffix(10)
+    if completed.isEmpty {
+        lines.append("\(prefix) no call completed before it")
+    } else {
+        lines.append("\(prefix) its last \(completed.count) completed calls, oldest first:")
+        for entry in completed {
+            lines.append("\(prefix)   \(entry.summary); took \(formatSeconds(Double(entry.end &- entry.start) / 1e9))")
+        }
+    }
+    lines.append("\(prefix) ending the job (MPI_Abort, exit code \(MPIRuntime.watchdogExitCode))")
+    return lines
+}
+
+private func watchdogFired(_ stuck: FlightEntry, entries: [FlightEntry], now: UInt64, timeout: UInt64) {
+    let lines = watchdogReport(stuck, entries: entries, now: now, timeout: timeout)
+    if let handler = watchdogSettings.reportHandler.withLock({ $0 }) {
+        handler(lines)
+        return
+    }
+    debugPrintLine(lines.joined(separator: "\n"))
+    // The other ranks' watchdogs fire within one interval of this one: give them
+    // the time to print their own records before the job ends.
+    let grace = Swift.min(2_000_000_000, 2 * Swift.max(10_000_000, timeout / 10))
+    var pause = timespec(tv_sec: Int(grace / 1_000_000_000), tv_nsec: Int(grace % 1_000_000_000))
+    nanosleep(&pause, nil)
+    // MPI_Abort normally ends every process of the job at once. Should it not
+    // return or end this process (MPI's state is that of a hung call), SIGALRM's
+    // default action ends the process after 5 s, and the launcher then ends the rest.
+    alarm(5)
+    _ = swiftmpi_abort(MPIRuntime.watchdogExitCode)
+    _exit(MPIRuntime.watchdogExitCode)
+}
