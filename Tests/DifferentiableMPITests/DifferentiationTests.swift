@@ -10,7 +10,7 @@
 // perturbs at once.
 import Synchronization
 import _Differentiation
-@testable import MPI
+@testable import DifferentiableMPI
 import XCTest
 
 #if canImport(Glibc)
