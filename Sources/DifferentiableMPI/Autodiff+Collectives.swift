@@ -21,7 +21,7 @@ extension Autodiff {
 
     /// The reverse derivative of `allgather` on a ``ShapedArray``, registered with the compiler.
     @derivative(of: allgather, wrt: x)
-    public static func vjpAllgather<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpAllgather<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, comm: Communicator?
     ) -> (value: ShapedArray<T>, pullback: (ShapedArray<T>.TangentVector) -> ShapedArray<T>.TangentVector) {
         allgatherRule(x, comm: comm).shapedVJP()
@@ -42,7 +42,7 @@ extension Autodiff {
 
     /// The reverse derivative of `allgather` on a plain array, registered with the compiler.
     @derivative(of: allgather, wrt: x)
-    public static func vjpAllgather<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpAllgather<T: DifferentiableMPIScalar>(
         _ x: [T], comm: Communicator?
     ) -> (value: ShapedArray<T>, pullback: (ShapedArray<T>.TangentVector) -> Array<T>.TangentVector) {
         allgatherRule(ShapedArray(x), comm: comm).arrayToShapedVJP()
@@ -63,7 +63,7 @@ extension Autodiff {
 
     /// The reverse derivative of `allgather` on a scalar, registered with the compiler.
     @derivative(of: allgather, wrt: x)
-    public static func vjpAllgather<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpAllgather<T: DifferentiableMPIScalar>(
         _ x: T, comm: Communicator?
     ) -> (value: ShapedArray<T>, pullback: (ShapedArray<T>.TangentVector) -> T) {
         allgatherRule(ShapedArray(scalar: x), comm: comm).scalarToShapedVJP()
@@ -95,7 +95,7 @@ extension Autodiff {
 
     /// The reverse derivative of `alltoall` on a ``ShapedArray``, registered with the compiler.
     @derivative(of: alltoall, wrt: x)
-    public static func vjpAlltoall<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpAlltoall<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, comm: Communicator?
     ) -> (value: ShapedArray<T>, pullback: (ShapedArray<T>.TangentVector) -> ShapedArray<T>.TangentVector) {
         alltoallRule(x, comm: comm).shapedVJP()
@@ -116,7 +116,7 @@ extension Autodiff {
 
     /// The reverse derivative of `alltoall` on a plain array, registered with the compiler.
     @derivative(of: alltoall, wrt: x)
-    public static func vjpAlltoall<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpAlltoall<T: DifferentiableMPIScalar>(
         _ x: [T], comm: Communicator?
     ) -> (value: [T], pullback: (Array<T>.TangentVector) -> Array<T>.TangentVector) {
         alltoallRule(ShapedArray(x), comm: comm).arrayVJP()
@@ -153,7 +153,7 @@ extension Autodiff {
 
     /// The reverse derivative of `bcast` on a ``ShapedArray``, registered with the compiler.
     @derivative(of: bcast, wrt: x)
-    public static func vjpBcast<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpBcast<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, root: Int, comm: Communicator?
     ) -> (value: ShapedArray<T>, pullback: (ShapedArray<T>.TangentVector) -> ShapedArray<T>.TangentVector) {
         bcastRule(x, root: root, comm: comm).shapedVJP()
@@ -174,7 +174,7 @@ extension Autodiff {
 
     /// The reverse derivative of `bcast` on a plain array, registered with the compiler.
     @derivative(of: bcast, wrt: x)
-    public static func vjpBcast<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpBcast<T: DifferentiableMPIScalar>(
         _ x: [T], root: Int, comm: Communicator?
     ) -> (value: [T], pullback: (Array<T>.TangentVector) -> Array<T>.TangentVector) {
         bcastRule(ShapedArray(x), root: root, comm: comm).arrayVJP()
@@ -195,7 +195,7 @@ extension Autodiff {
 
     /// The reverse derivative of `bcast` on a scalar, registered with the compiler.
     @derivative(of: bcast, wrt: x)
-    public static func vjpBcast<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpBcast<T: DifferentiableMPIScalar>(
         _ x: T, root: Int, comm: Communicator?
     ) -> (value: T, pullback: (T) -> T) {
         bcastRule(ShapedArray(scalar: x), root: root, comm: comm).scalarVJP()
@@ -228,7 +228,7 @@ extension Autodiff {
 
     /// The reverse derivative of `gather` on a ``ShapedArray``, registered with the compiler.
     @derivative(of: gather, wrt: x)
-    public static func vjpGather<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpGather<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, root: Int, comm: Communicator?
     ) -> (value: ShapedArray<T>, pullback: (ShapedArray<T>.TangentVector) -> ShapedArray<T>.TangentVector) {
         gatherRule(x, root: root, comm: comm).shapedVJP()
@@ -249,7 +249,7 @@ extension Autodiff {
 
     /// The reverse derivative of `gather` on a plain array, registered with the compiler.
     @derivative(of: gather, wrt: x)
-    public static func vjpGather<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpGather<T: DifferentiableMPIScalar>(
         _ x: [T], root: Int, comm: Communicator?
     ) -> (value: ShapedArray<T>, pullback: (ShapedArray<T>.TangentVector) -> Array<T>.TangentVector) {
         gatherRule(ShapedArray(x), root: root, comm: comm).arrayToShapedVJP()
@@ -270,7 +270,7 @@ extension Autodiff {
 
     /// The reverse derivative of `gather` on a scalar, registered with the compiler.
     @derivative(of: gather, wrt: x)
-    public static func vjpGather<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpGather<T: DifferentiableMPIScalar>(
         _ x: T, root: Int, comm: Communicator?
     ) -> (value: ShapedArray<T>, pullback: (ShapedArray<T>.TangentVector) -> T) {
         gatherRule(ShapedArray(scalar: x), root: root, comm: comm).scalarToShapedVJP()
@@ -302,7 +302,7 @@ extension Autodiff {
 
     /// The reverse derivative of `scatter` on a ``ShapedArray``, registered with the compiler.
     @derivative(of: scatter, wrt: x)
-    public static func vjpScatter<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpScatter<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, root: Int, comm: Communicator?
     ) -> (value: ShapedArray<T>, pullback: (ShapedArray<T>.TangentVector) -> ShapedArray<T>.TangentVector) {
         scatterRule(x, root: root, comm: comm).shapedVJP()
@@ -324,7 +324,7 @@ extension Autodiff {
 
     /// The reverse derivative of `scatter` on a plain array, registered with the compiler.
     @derivative(of: scatter, wrt: x)
-    public static func vjpScatter<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpScatter<T: DifferentiableMPIScalar>(
         _ x: [T], root: Int, comm: Communicator?
     ) -> (value: ShapedArray<T>, pullback: (ShapedArray<T>.TangentVector) -> Array<T>.TangentVector) {
         scatterRule(scatterInput(x, root: root, comm: comm), root: root, comm: comm).arrayToShapedVJP()

@@ -27,7 +27,7 @@ extension Autodiff {
 
     /// The reverse derivative of `sendrecv` on ``ShapedArray``s, registered with the compiler.
     @derivative(of: sendrecv, wrt: (sendbuf, recvbuf))
-    public static func vjpSendrecv<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpSendrecv<T: DifferentiableMPIScalar>(
         _ sendbuf: ShapedArray<T>, _ recvbuf: ShapedArray<T>, source: Int, dest: Int, sendtag: Int,
         recvtag: Int, comm: Communicator?
     ) -> (
@@ -67,7 +67,7 @@ extension Autodiff {
 
     /// The reverse derivative of `sendrecv` on plain arrays, registered with the compiler.
     @derivative(of: sendrecv, wrt: (sendbuf, recvbuf))
-    public static func vjpSendrecv<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpSendrecv<T: DifferentiableMPIScalar>(
         _ sendbuf: [T], _ recvbuf: [T], source: Int, dest: Int, sendtag: Int, recvtag: Int, comm: Communicator?
     ) -> (value: [T], pullback: (Array<T>.TangentVector) -> (Array<T>.TangentVector, Array<T>.TangentVector)) {
         let (value, pullback) = sendrecvRule(
@@ -101,7 +101,7 @@ extension Autodiff {
 
     /// The reverse derivative of `sendrecv` on scalars, registered with the compiler.
     @derivative(of: sendrecv, wrt: (sendbuf, recvbuf))
-    public static func vjpSendrecv<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpSendrecv<T: DifferentiableMPIScalar>(
         _ sendbuf: T, _ recvbuf: T, source: Int, dest: Int, sendtag: Int, recvtag: Int, comm: Communicator?
     ) -> (value: T, pullback: (T) -> (T, T)) {
         let (value, pullback) = sendrecvRule(

@@ -30,7 +30,7 @@ extension Autodiff {
 
     /// The reverse derivative of `allreduce` on a ``ShapedArray``, registered with the compiler.
     @derivative(of: allreduce, wrt: x)
-    public static func vjpAllreduce<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpAllreduce<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, op: ReductionOp, comm: Communicator?
     ) -> (value: ShapedArray<T>, pullback: (ShapedArray<T>.TangentVector) -> ShapedArray<T>.TangentVector) {
         allreduceRule(x, op: op, comm: comm).shapedVJP()
@@ -52,7 +52,7 @@ extension Autodiff {
 
     /// The reverse derivative of `allreduce` on a plain array, registered with the compiler.
     @derivative(of: allreduce, wrt: x)
-    public static func vjpAllreduce<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpAllreduce<T: DifferentiableMPIScalar>(
         _ x: [T], op: ReductionOp, comm: Communicator?
     ) -> (value: [T], pullback: (Array<T>.TangentVector) -> Array<T>.TangentVector) {
         allreduceRule(ShapedArray(x), op: op, comm: comm).arrayVJP()
@@ -73,7 +73,7 @@ extension Autodiff {
 
     /// The reverse derivative of `allreduce` on a scalar, registered with the compiler.
     @derivative(of: allreduce, wrt: x)
-    public static func vjpAllreduce<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpAllreduce<T: DifferentiableMPIScalar>(
         _ x: T, op: ReductionOp, comm: Communicator?
     ) -> (value: T, pullback: (T) -> T) {
         allreduceRule(ShapedArray(scalar: x), op: op, comm: comm).scalarVJP()
@@ -107,7 +107,7 @@ extension Autodiff {
 
     /// The reverse derivative of `reduce` on a ``ShapedArray``, registered with the compiler.
     @derivative(of: reduce, wrt: x)
-    public static func vjpReduce<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpReduce<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, op: ReductionOp, root: Int, comm: Communicator?
     ) -> (value: ShapedArray<T>, pullback: (ShapedArray<T>.TangentVector) -> ShapedArray<T>.TangentVector) {
         reduceRule(x, op: op, root: root, comm: comm).shapedVJP()
@@ -130,7 +130,7 @@ extension Autodiff {
 
     /// The reverse derivative of `reduce` on a plain array, registered with the compiler.
     @derivative(of: reduce, wrt: x)
-    public static func vjpReduce<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpReduce<T: DifferentiableMPIScalar>(
         _ x: [T], op: ReductionOp, root: Int, comm: Communicator?
     ) -> (value: [T], pullback: (Array<T>.TangentVector) -> Array<T>.TangentVector) {
         reduceRule(ShapedArray(x), op: op, root: root, comm: comm).arrayVJP()
@@ -153,7 +153,7 @@ extension Autodiff {
 
     /// The reverse derivative of `reduce` on a scalar, registered with the compiler.
     @derivative(of: reduce, wrt: x)
-    public static func vjpReduce<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpReduce<T: DifferentiableMPIScalar>(
         _ x: T, op: ReductionOp, root: Int, comm: Communicator?
     ) -> (value: T, pullback: (T) -> T) {
         reduceRule(ShapedArray(scalar: x), op: op, root: root, comm: comm).scalarVJP()
@@ -186,7 +186,7 @@ extension Autodiff {
 
     /// The reverse derivative of `scan` on a ``ShapedArray``, registered with the compiler.
     @derivative(of: scan, wrt: x)
-    public static func vjpScan<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpScan<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, op: ReductionOp, comm: Communicator?
     ) -> (value: ShapedArray<T>, pullback: (ShapedArray<T>.TangentVector) -> ShapedArray<T>.TangentVector) {
         scanRule(x, op: op, comm: comm).shapedVJP()
@@ -207,7 +207,7 @@ extension Autodiff {
 
     /// The reverse derivative of `scan` on a plain array, registered with the compiler.
     @derivative(of: scan, wrt: x)
-    public static func vjpScan<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpScan<T: DifferentiableMPIScalar>(
         _ x: [T], op: ReductionOp, comm: Communicator?
     ) -> (value: [T], pullback: (Array<T>.TangentVector) -> Array<T>.TangentVector) {
         scanRule(ShapedArray(x), op: op, comm: comm).arrayVJP()
@@ -228,7 +228,7 @@ extension Autodiff {
 
     /// The reverse derivative of `scan` on a scalar, registered with the compiler.
     @derivative(of: scan, wrt: x)
-    public static func vjpScan<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpScan<T: DifferentiableMPIScalar>(
         _ x: T, op: ReductionOp, comm: Communicator?
     ) -> (value: T, pullback: (T) -> T) {
         scanRule(ShapedArray(scalar: x), op: op, comm: comm).scalarVJP()

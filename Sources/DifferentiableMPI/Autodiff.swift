@@ -31,6 +31,16 @@
 // arrays miscompiles in debug builds (a use after free or a compiler crash).
 // So `Autodiff` stops the process with a clear message where the primitives
 // would throw.
+//
+// Access: the reverse derivatives (`vjpAllreduce`, ..., and those of the local
+// operations of ShapedArray) are only called by the compiler, so they are
+// internal. A derivative of a public function must be visible to clients that
+// differentiate it: the compiler rejects an internal one ("derivative function
+// must have same access level as original function") unless it is
+// `@usableFromInline` (or `@inlinable`), the lowest access it accepts. The
+// forward derivatives (`jvpAllreduce`, ...) stay public: this toolchain cannot
+// synthesise a forward derivative of a closure, so calling them, or composing
+// them into a registered forward derivative, is how a user gets forward mode.
 
 // MARK: - The namespace
 
@@ -38,7 +48,8 @@
 ///
 /// Each function here is the primitive of the same name, differentiable with
 /// respect to its data argument, in reverse mode (`gradient(at:of:)`,
-/// `valueWithPullback(at:of:)`) and forward mode (`valueWithDifferential(at:of:)`
+/// `valueWithPullback(at:of:)`) and forward mode (the public forward
+/// derivatives `jvpAllreduce(_:op:comm:)` and so on, or `valueWithDifferential(at:of:)`
 /// on a function whose forward derivative is registered; see
 /// docs/differentiation.md). They take no token and return no token, and they
 /// do not throw: an error that the primitive would throw (a bad root, a wrong
@@ -47,8 +58,7 @@
 /// collective.
 ///
 /// ```swift
-/// import _Differentiation
-/// import MPI
+/// import DifferentiableMPI   // brings MPI and _Differentiation too
 ///
 /// let x = ShapedArray<Double>([1, 2, 3])
 /// let g = gradient(at: x) { x in Autodiff.allreduce(x, op: .sum).sum() }

@@ -38,7 +38,7 @@ extension Autodiff {
 
     /// The reverse derivative of `perRank` on a ``ShapedArray``: an allreduce-sum of the cotangent.
     @derivative(of: perRank, wrt: x)
-    public static func vjpPerRank<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpPerRank<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, comm: Communicator?
     ) -> (value: ShapedArray<T>, pullback: (ShapedArray<T>.TangentVector) -> ShapedArray<T>.TangentVector) {
         perRankRule(x, comm: comm).shapedVJP()
@@ -59,7 +59,7 @@ extension Autodiff {
 
     /// The reverse derivative of `perRank` on a plain array: an allreduce-sum of the cotangent.
     @derivative(of: perRank, wrt: x)
-    public static func vjpPerRank<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpPerRank<T: DifferentiableMPIScalar>(
         _ x: [T], comm: Communicator?
     ) -> (value: [T], pullback: (Array<T>.TangentVector) -> Array<T>.TangentVector) {
         perRankRule(ShapedArray(x), comm: comm).arrayVJP()
@@ -80,7 +80,7 @@ extension Autodiff {
 
     /// The reverse derivative of `perRank` on a scalar: an allreduce-sum of the cotangent.
     @derivative(of: perRank, wrt: x)
-    public static func vjpPerRank<T: DifferentiableMPIScalar>(
+    @usableFromInline static func vjpPerRank<T: DifferentiableMPIScalar>(
         _ x: T, comm: Communicator?
     ) -> (value: T, pullback: (T) -> T) {
         perRankRule(ShapedArray(scalar: x), comm: comm).scalarVJP()

@@ -24,7 +24,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
     /// The reverse derivative of ``sum()``: the cotangent, repeated over the shape.
     @inlinable
     @derivative(of: sum)
-    public func vjpSum() -> (value: Scalar, pullback: (Scalar) -> TangentVector) {
+    func vjpSum() -> (value: Scalar, pullback: (Scalar) -> TangentVector) {
         let shape = self.shape
         let count = scalarCount
         return (sum(), { v in TangentVector(_uncheckedShape: shape, scalars: Array(repeating: v, count: count)) })
@@ -58,7 +58,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
     /// The reverse derivative of ``dot(_:)``.
     @inlinable
     @derivative(of: dot)
-    public func vjpDot(_ other: ShapedArray) -> (value: Scalar, pullback: (Scalar) -> (TangentVector, TangentVector)) {
+    func vjpDot(_ other: ShapedArray) -> (value: Scalar, pullback: (Scalar) -> (TangentVector, TangentVector)) {
         let a = self, b = other
         return (dot(other), { v in
             (TangentVector(_uncheckedShape: a.shape, scalars: b.scalars.map { v * $0 }),
@@ -100,7 +100,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
     /// The reverse derivative of `+`.
     @inlinable
     @derivative(of: +)
-    public static func vjpAdd(_ lhs: ShapedArray, _ rhs: ShapedArray)
+    static func vjpAdd(_ lhs: ShapedArray, _ rhs: ShapedArray)
         -> (value: ShapedArray, pullback: (TangentVector) -> (TangentVector, TangentVector)) {
         (lhs + rhs, { v in (v, v) })
     }
@@ -122,7 +122,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
     /// The reverse derivative of `-`.
     @inlinable
     @derivative(of: -)
-    public static func vjpSubtract(_ lhs: ShapedArray, _ rhs: ShapedArray)
+    static func vjpSubtract(_ lhs: ShapedArray, _ rhs: ShapedArray)
         -> (value: ShapedArray, pullback: (TangentVector) -> (TangentVector, TangentVector)) {
         (lhs - rhs, { v in (v, .zero - v) })
     }
@@ -144,7 +144,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
     /// The reverse derivative of the elementwise `*`.
     @inlinable
     @derivative(of: *)
-    public static func vjpMultiply(_ lhs: ShapedArray, _ rhs: ShapedArray)
+    static func vjpMultiply(_ lhs: ShapedArray, _ rhs: ShapedArray)
         -> (value: ShapedArray, pullback: (TangentVector) -> (TangentVector, TangentVector)) {
         (lhs * rhs, { v in
             guard let shape = v._shape else { return (.zero, .zero) }
@@ -174,7 +174,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
     /// The reverse derivative of scaling by a scalar.
     @inlinable
     @derivative(of: *)
-    public static func vjpScale(_ scale: Scalar, _ rhs: ShapedArray)
+    static func vjpScale(_ scale: Scalar, _ rhs: ShapedArray)
         -> (value: ShapedArray, pullback: (TangentVector) -> (Scalar, TangentVector)) {
         (scale * rhs, { v in
             guard v._shape != nil else { return (0, .zero) }
@@ -199,7 +199,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
     /// The reverse derivative of ``reshaped(to:)``: the cotangent reshaped back.
     @inlinable
     @derivative(of: reshaped)
-    public func vjpReshaped(to newShape: [Int]) -> (value: ShapedArray, pullback: (TangentVector) -> TangentVector) {
+    func vjpReshaped(to newShape: [Int]) -> (value: ShapedArray, pullback: (TangentVector) -> TangentVector) {
         let shape = self.shape
         return (reshaped(to: newShape), { v in
             TangentVector(_uncheckedShape: shape, scalars: v.scalars(materializedFor: newShape, operation: "reshaped(to:)"))
@@ -219,7 +219,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
     /// The reverse derivative of ``init(shape:scalars:)`` with respect to the elements.
     @inlinable
     @derivative(of: init(shape:scalars:), wrt: scalars)
-    public static func vjpInit(shape: [Int], scalars: [Scalar])
+    static func vjpInit(shape: [Int], scalars: [Scalar])
         -> (value: ShapedArray, pullback: (TangentVector) -> Array<Scalar>.TangentVector) {
         (ShapedArray(shape: shape, scalars: scalars), { v in
             Array<Scalar>.TangentVector(v.scalars(materializedFor: shape, operation: "ShapedArray.init(shape:scalars:)"))
@@ -240,7 +240,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
     /// The reverse derivative of the ``scalars`` getter.
     @inlinable
     @derivative(of: scalars)
-    public func vjpScalars() -> (value: [Scalar], pullback: (Array<Scalar>.TangentVector) -> TangentVector) {
+    func vjpScalars() -> (value: [Scalar], pullback: (Array<Scalar>.TangentVector) -> TangentVector) {
         let shape = self.shape
         let count = scalarCount
         return (scalars, { v in
@@ -259,7 +259,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
     /// The reverse derivative of ``subscript(flat:)``: the cotangent at one element, zeros elsewhere.
     @inlinable
     @derivative(of: subscript(flat:))
-    public func vjpSubscript(flat index: Int) -> (value: Scalar, pullback: (Scalar) -> TangentVector) {
+    func vjpSubscript(flat index: Int) -> (value: Scalar, pullback: (Scalar) -> TangentVector) {
         let shape = self.shape
         let count = scalarCount
         return (self[flat: index], { v in
