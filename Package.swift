@@ -26,6 +26,7 @@ let package = Package(
     name: "swift-mpi",
     products: [
         .library(name: "MPI", targets: ["MPI"]),
+        .library(name: "DifferentiableMPI", targets: ["DifferentiableMPI"]),
         .executable(name: "mpi-tour", targets: ["Tour"]),
         .executable(name: "shallow-water", targets: ["ShallowWater"]),
         .executable(name: "data-parallel", targets: ["DataParallel"]),
@@ -51,6 +52,9 @@ let package = Package(
                 .product(name: "ComplexModule", package: "swift-numerics"),
             ]
         ),
+        // Differentiable communication (Swift's _Differentiation), kept out of
+        // the core so that MPI builds on toolchains without it.
+        .target(name: "DifferentiableMPI", dependencies: ["MPI"]),
         // C reference benchmark loops, timed with the same method as the Swift ones.
         .target(name: "CMPIBenchmarks", dependencies: ["CMPI"]),
         .executableTarget(
@@ -68,7 +72,7 @@ let package = Package(
             ],
             path: "Examples/ShallowWater/CLI"
         ),
-        .executableTarget(name: "DataParallel", dependencies: ["MPI"], path: "Examples/DataParallel"),
+        .executableTarget(name: "DataParallel", dependencies: ["DifferentiableMPI"], path: "Examples/DataParallel"),
         // Programs that misbehave on purpose, for the watchdog and failure tests (Scripts/test).
         .executableTarget(name: "mpi-scenarios", dependencies: ["MPI"], path: "Tests/Scenarios"),
         .testTarget(
@@ -76,6 +80,7 @@ let package = Package(
             dependencies: ["MPI", .product(name: "ComplexModule", package: "swift-numerics")]
         ),
         .testTarget(name: "ShallowWaterTests", dependencies: ["ShallowWaterModel", "MPI"]),
+        .testTarget(name: "DifferentiableMPITests", dependencies: ["DifferentiableMPI"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -22,8 +22,7 @@
 //
 // Each epoch prints one line from rank 0: the loss and accuracy on the whole
 // data set after the epoch, and the epoch's wall time.
-import _Differentiation
-import MPI
+import DifferentiableMPI  // MPI, Autodiff and _Differentiation
 
 #if canImport(Glibc)
 import Glibc
