@@ -34,8 +34,9 @@ func allreduceResult<Input: MPIBuffer, R: UninitializedResult>(
 
 /// Combines `x` elementwise across all ranks with `op`; every rank gets the result.
 ///
-/// The counterpart of `mpi4jax.allreduce(x, op)`. Differentiable for `.sum`,
-/// `.min` and `.max` (see the package's differentiation documentation).
+/// The counterpart of `mpi4jax.allreduce(x, op)`. Its differentiable form,
+/// for `.sum`, `.min` and `.max`, is `Autodiff.allreduce` in the module
+/// `DifferentiableMPI` (see the package's differentiation documentation).
 ///
 /// - Parameters:
 ///   - x: The local contribution, of the same shape and type on every rank. It is not modified.

@@ -69,7 +69,8 @@ func sendrecvResult<Input: MPIBuffer, R: UninitializedResult>(
 /// The counterpart of `mpi4jax.sendrecv(sendbuf, recvbuf, source, dest)`. The send
 /// and the receive run together, so a ring or pair exchange cannot deadlock.
 /// `recvbuf` is only a template: its data is neither read nor overwritten.
-/// Differentiable: the transpose is a sendrecv with `source` and `dest` swapped.
+/// Its differentiable form is `Autodiff.sendrecv` in the module `DifferentiableMPI`, whose transpose
+/// is a sendrecv with `source` and `dest` swapped.
 ///
 /// - Parameters:
 ///   - sendbuf: The data to send. It is not modified.
