@@ -8,6 +8,14 @@
 //   mpi-scenarios unmatched-recv      rank 0 receives a message that nobody sends
 //   mpi-scenarios loop SECONDS        allreduce in a loop for SECONDS (for cut links and killed hosts)
 //   mpi-scenarios exit-early STATUS   the last rank exits with STATUS while the others loop in allreduce
+//   mpi-scenarios resident-memory [CALLS]
+//                                     CALLS small calls (default 1,000,000: allreduce of one Double,
+//                                     result-returning and into:, and sendrecv around the ring, in
+//                                     turn) after 30,000 of warm-up; prints the resident set after the
+//                                     warm-up and after every tenth, and exits with status 1 on every
+//                                     rank when any rank grew by more than 1 MiB (the bound of
+//                                     ResidentMemoryTests, which makes fewer calls; build this one with
+//                                     -c release to make a million quickly)
 import MPI
 
 #if canImport(Glibc)
@@ -23,7 +31,8 @@ func say(_ text: String) {
 
 let arguments = CommandLine.arguments.dropFirst()
 guard let scenario = arguments.first else {
-    say("usage: mpi-scenarios ok|skipped-collective|different-order|unmatched-recv|loop SECONDS|exit-early STATUS")
+    say("usage: mpi-scenarios ok|skipped-collective|different-order|unmatched-recv|loop SECONDS|exit-early STATUS"
+        + "|resident-memory [CALLS]")
     exit(2)
 }
 
@@ -79,6 +88,18 @@ do {
             exit(status)
         }
         while true { _ = try allreduce(1.0, op: .sum) }
+    case "resident-memory":
+        let calls = Int(arguments.dropFirst().first ?? "") ?? 1_000_000
+        let (growth, samples, seconds) = try residentMemoryRun(calls: calls, comm: comm)
+        let (largest, _) = try allreduce(growth, op: .max)
+        say("rank \(rank): \(calls) calls in \(Int(seconds * 1000)) ms, resident (KiB) "
+            + samples.map { String($0 >> 10) }.joined(separator: " ") + ", growth \(growth >> 10) KiB")
+        try barrier()
+        if largest > 1 << 20 {
+            if rank == 0 { say("resident memory grew by \(largest >> 10) KiB on some rank: more than 1024 KiB") }
+            exit(1)
+        }
+        if rank == 0 { say("resident memory flat: largest growth \(largest >> 10) KiB of at most 1024") }
     default:
         say("unknown scenario \(scenario)")
         exit(2)
@@ -86,4 +107,59 @@ do {
 } catch {
     say("error: \(error)")
     exit(3)
+}
+
+/// A call that returned the wrong value.
+struct WrongResult: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "wrong result of \(what)" }
+}
+
+/// The process's resident set in bytes, from /proc/self/statm (its second field, in pages).
+func residentBytes() -> Int {
+    guard let file = fopen("/proc/self/statm", "r") else { return 0 }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 256)
+    guard fgets(&line, Int32(line.count), file) != nil else { return 0 }
+    let fields = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).split(separator: " ")
+    guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+    return pages * sysconf(Int32(_SC_PAGESIZE))
+}
+
+/// 30,000 calls of warm-up, then `calls` calls (allreduce of one Double, result-returning and
+/// into:, and sendrecv around the ring, in turn); the resident set after the warm-up and after
+/// every tenth of the calls. Returns the growth, the samples and the seconds the calls took.
+func residentMemoryRun(calls count: Int, comm: Communicator) throws -> (Int, [Int], Double) {
+    let (rank, size) = (comm.rank, comm.size)
+    let left = (rank + size - 1) % size, right = (rank + 1) % size
+    let x = ShapedArray([Double(rank + 1)])
+    var output = ShapedArray(repeating: 0.0, shape: [1])
+    let expectedSum = Double(size * (size + 1) / 2)
+    func calls(_ n: Int) throws {
+        for i in 0..<n {
+            switch i % 3 {
+            case 0:
+                let (sum, _) = try allreduce(x, op: .sum)
+                guard sum[flat: 0] == expectedSum else { throw WrongResult(what: "allreduce: \(sum)") }
+            case 1:
+                try allreduce(x, into: &output, op: .sum)
+                guard output[flat: 0] == expectedSum else { throw WrongResult(what: "allreduce into: \(output)") }
+            default:
+                let (received, _) = try sendrecv(x, x, source: left, dest: right)
+                guard received[flat: 0] == Double(left + 1) else { throw WrongResult(what: "sendrecv: \(received)") }
+            }
+        }
+    }
+    try calls(30_000)
+    var samples = [residentBytes()]
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    let start = Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    for part in 0..<10 {
+        try calls(part < 9 ? count / 10 : count - 9 * (count / 10))
+        samples.append(residentBytes())
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    let seconds = Double(t.tv_sec) + Double(t.tv_nsec) / 1e9 - start
+    return (samples.last! - samples[0], samples, seconds)
 }
