@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
 
 #define CMPIB_HUGE_PAGE ((size_t)2 << 20)
 
@@ -263,5 +266,72 @@ long cmpib_hugepage_probe_kb(size_t bytes) {
         fclose(f);
     }
     cmpib_free_block(b);
+    return result;
+}
+
+// MARK: - The cost of the single copy, per page layout
+
+static long cmpib_anon_huge_kb(void) {
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    if (!f) return -1;
+    char line[256];
+    long kb = -1;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1) break;
+    }
+    fclose(f);
+    return kb;
+}
+
+// A buffer of `bytes` laid out as `layout`, touched; its mapping in *map and *map_length.
+static char *cmpib_layout_alloc(size_t bytes, cmpib_page_layout layout, void **map, size_t *map_length) {
+    const size_t page = 4096;
+    size_t length = layout == CMPIB_PAGES_WHOLE_HUGE ? (bytes + CMPIB_HUGE_PAGE - 1) & ~(CMPIB_HUGE_PAGE - 1)
+                                                     : (bytes + page - 1) & ~(page - 1);
+    *map_length = length + CMPIB_HUGE_PAGE;
+    *map = mmap(NULL, *map_length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (*map == MAP_FAILED) return NULL;
+    char *p = (char *)(((uintptr_t)*map + CMPIB_HUGE_PAGE - 1) & ~(uintptr_t)(CMPIB_HUGE_PAGE - 1));
+#if defined(MADV_HUGEPAGE) && defined(MADV_NOHUGEPAGE)
+    (void)madvise(p, length, layout == CMPIB_PAGES_SMALL ? MADV_NOHUGEPAGE : MADV_HUGEPAGE);
+#endif
+    memset(p, 1, length);
+    return p;
+}
+
+static int cmpib_compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double cmpib_copy_cost_us(size_t bytes, cmpib_page_layout layout, int repeats, long *huge_kb) {
+    if (repeats < 1 || bytes == 0) return -1;
+    void *source_map, *destination_map;
+    size_t source_length, destination_length;
+    long before = cmpib_anon_huge_kb();
+    char *source = cmpib_layout_alloc(bytes, layout, &source_map, &source_length);
+    *huge_kb = cmpib_anon_huge_kb() - before;
+    char *destination = cmpib_layout_alloc(bytes, layout, &destination_map, &destination_length);
+    double *times = malloc(sizeof(double) * (size_t)repeats);
+    double result = -1;
+    if (source && destination && times) {
+        pid_t self = getpid();
+        int failed = 0;
+        for (int r = 0; r < repeats && !failed; r++) {
+            struct iovec local = {destination, bytes}, remote = {source, bytes};
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+            failed = process_vm_readv(self, &local, 1, &remote, 1, 0) != (ssize_t)bytes;
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+            times[r] = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-3;
+        }
+        if (!failed) {
+            qsort(times, (size_t)repeats, sizeof(double), cmpib_compare_doubles);
+            result = times[repeats / 2];
+        }
+    }
+    free(times);
+    if (source_map != MAP_FAILED) munmap(source_map, source_length);
+    if (destination_map != MAP_FAILED) munmap(destination_map, destination_length);
     return result;
 }

@@ -9,6 +9,8 @@ import MPI
 ///     mpirun -n 2 .build/release/mpi-benchmark --check         # CI regression check
 ///     .build/release/mpi-benchmark plot --svg all.svg a.csv b.csv
 ///     .build/release/mpi-benchmark report a.csv b.csv          # Markdown tables, targets
+///     .build/release/mpi-benchmark memory                      # memory cost of live arrays
+///     .build/release/mpi-benchmark pages                       # copy cost per page layout
 ///     valgrind --tool=callgrind --toggle-collect='*SwiftCase*loop*' \
 ///         .build/release/mpi-benchmark profile --impl swift --op allreduce --bytes 8
 @main
@@ -59,6 +61,10 @@ enum BenchmarkMain {
             } catch {
                 abortJob("\(error)")
             }
+        case .memory(let options):
+            StorageMemory.run(options)
+        case .pages(let options):
+            PageCopyCost.run(options)
         }
     }
 

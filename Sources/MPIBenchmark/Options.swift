@@ -16,6 +16,10 @@ enum Command {
     case report(csvs: [String])
     /// Time one implementation of one primitive in a tight loop, for a profiler.
     case profile(ProfileOptions)
+    /// Measure the memory that live library-allocated arrays cost; needs no MPI.
+    case memory(MemoryOptions)
+    /// Time a large message's single copy on three page layouts; needs no MPI.
+    case pages(PagesOptions)
     /// Print the usage text.
     case help
 }
@@ -88,6 +92,14 @@ extension Command {
                mpi-benchmark report IN.csv [IN.csv ...]   Markdown tables and the issue's targets
                  (plot and report take the median of the runs' medians where CSVs repeat a row)
                mpi-benchmark profile [--impl swift|swift-into|c-malloc|c-huge] [--op OP] [--bytes N] [--iterations N]
+               mpi-benchmark memory [--sizes LIST] [--total SIZE]
+                 what one live array the library allocates costs in resident and virtual memory, per
+                 size (any byte count; LIST may use K/M suffixes and sums such as 2M+1), keeping
+                 about SIZE bytes of arrays alive per size (default 160M); run without mpirun
+               mpi-benchmark pages [--sizes LIST] [--repeats N]
+                 the CPU time of a large message's single copy (process_vm_readv, as Open MPI's
+                 shared-memory transport makes it) on 4 KiB pages, whole 2 MiB pages, and 2 MiB
+                 pages with a 4 KiB-page tail (median of N copies, default 400); run without mpirun
 
         options:
           --ops LIST          primitives, comma-separated (default: all):
@@ -158,6 +170,36 @@ extension Command {
                 }
             }
             return .profile(options)
+        }
+        if args.first == "memory" {
+            args.removeFirst()
+            var options = MemoryOptions()
+            while let arg = args.popFirst() {
+                switch arg {
+                case "--sizes": options.sizes = try list(try value(of: arg, from: &args)).map(byteSum)
+                case "--total":
+                    guard let bytes = ByteSize.parse(try value(of: arg, from: &args)), bytes > 0 else {
+                        throw UsageError(description: "--total needs a positive size")
+                    }
+                    options.total = bytes
+                case "-h", "--help": return .help
+                default: throw UsageError(description: "unknown memory option \(arg)")
+                }
+            }
+            return .memory(options)
+        }
+        if args.first == "pages" {
+            args.removeFirst()
+            var options = PagesOptions()
+            while let arg = args.popFirst() {
+                switch arg {
+                case "--sizes": options.sizes = try list(try value(of: arg, from: &args)).map(byteSum)
+                case "--repeats": options.repeats = try positive(try value(of: arg, from: &args), arg)
+                case "-h", "--help": return .help
+                default: throw UsageError(description: "unknown pages option \(arg)")
+                }
+            }
+            return .pages(options)
         }
         var options = args.contains("--check") ? RunOptions.checkDefaults : RunOptions()
         var maxSize: Int?
@@ -233,6 +275,15 @@ extension Command {
         guard let bytes = ByteSize.parse(text), bytes > 0, bytes % 8 == 0 else {
             throw UsageError(description: "bad size \(text): a positive multiple of 8 bytes (Float64)")
         }
+        return bytes
+    }
+
+    /// A positive byte count, any multiple of a byte: `4097`, `64K`, or a sum such as `2M+1`.
+    private static func byteSum(_ text: String) throws(UsageError) -> Int {
+        let parts = text.split(separator: "+", omittingEmptySubsequences: false).map { ByteSize.parse(String($0)) }
+        guard !parts.contains(nil) else { throw UsageError(description: "bad size \(text)") }
+        let bytes = parts.reduce(0) { $0 + $1! }
+        guard bytes > 0 else { throw UsageError(description: "bad size \(text): not positive") }
         return bytes
     }
 

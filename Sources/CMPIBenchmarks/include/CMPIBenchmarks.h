@@ -134,6 +134,26 @@ int cmpib_query_thread_level(void);
 /// when that cannot be read.
 long cmpib_hugepage_probe_kb(size_t bytes);
 
+/// The page layouts of `cmpib_copy_cost_us`.
+typedef enum cmpib_page_layout {
+    /// Fresh anonymous memory in 4 KiB pages, advised `MADV_NOHUGEPAGE`.
+    CMPIB_PAGES_SMALL = 0,
+    /// 2 MiB-aligned, rounded up to whole 2 MiB pages, advised `MADV_HUGEPAGE`.
+    CMPIB_PAGES_WHOLE_HUGE = 1,
+    /// 2 MiB-aligned, rounded up to whole 4 KiB pages, advised `MADV_HUGEPAGE`: huge
+    /// pages where whole 2 MiB pages fit, 4 KiB pages for the rest.
+    CMPIB_PAGES_HUGE_AND_SMALL_TAIL = 2,
+} cmpib_page_layout;
+
+/// The cost of the single copy that Open MPI's shared-memory transport makes for
+/// a large message (`process_vm_readv`, here from this process to itself), from a
+/// source to a destination buffer of `bytes`, both laid out as `layout` and
+/// touched first: the median over `repeats` copies of the thread's CPU time, in
+/// microseconds (CPU time, so that other processes on a busy machine count
+/// little). `huge_kb` receives the `AnonHugePages` kilobytes the source buffer
+/// got. Returns -1 when the memory cannot be had or the copy fails.
+double cmpib_copy_cost_us(size_t bytes, cmpib_page_layout layout, int repeats, long *huge_kb);
+
 #pragma clang assume_nonnull end
 
 #endif // CMPI_BENCHMARKS_H
