@@ -2,7 +2,8 @@
 //
 // Arrays of 4 KiB and more that the library allocates live in page-aligned
 // blocks recycled through a cache, and from 1 MiB those blocks are 2 MiB-aligned
-// and advised for huge pages; everything else keeps Swift Array storage.
+// and advised for huge pages, rounded up to whole 2 MiB pages only when their
+// last 2 MiB page is at least half used; everything else keeps Swift Array storage.
 // Expectations are computed from rank and size.
 @testable import MPI
 import XCTest
@@ -17,8 +18,8 @@ final class ScalarStorageTests: MPITestCase {
     /// Elements in 1 MiB of Double: the smallest block.
     let blockCount = (1 << 20) / MemoryLayout<Double>.stride
 
-    /// Whether an array's elements are in a library block: page-aligned, and from 1 MiB 2 MiB-aligned
-    /// and advised for huge pages.
+    /// Whether an array's elements are in a library block: whole 4 KiB pages, page-aligned, and from 1 MiB
+    /// 2 MiB-aligned and advised for huge pages, with whole 2 MiB pages only where the last is half used.
     private func checkBlock<T>(_ x: ShapedArray<T>, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
         guard let block = x._storage.block else {
             XCTFail("\(what): \(x.scalarCount) elements of \(T.self) are not in a library block", file: file, line: line)
@@ -26,12 +27,21 @@ final class ScalarStorageTests: MPITestCase {
         }
         XCTAssertTrue(x._storage.array.isEmpty, "\(what): block storage also holds an array", file: file, line: line)
         let bytes = x.scalarCount * MemoryLayout<T>.stride
-        let page = bytes >= 1 << 20 ? 2 << 20 : 4 << 10
+        let alignment = bytes >= 1 << 20 ? 2 << 20 : 4 << 10
         let address = Int(bitPattern: UnsafeRawPointer(block.base))
-        XCTAssertEqual(address % page, 0, "\(what): block at \(address) is not \(page)-byte-aligned", file: file, line: line)
-        XCTAssertEqual(block.blockBytes % page, 0, "\(what): block of \(block.blockBytes) bytes", file: file, line: line)
+        XCTAssertEqual(address % alignment, 0, "\(what): block at \(address) is not \(alignment)-byte-aligned",
+                       file: file, line: line)
+        XCTAssertEqual(block.blockBytes % 4096, 0, "\(what): block of \(block.blockBytes) bytes", file: file, line: line)
         XCTAssertGreaterThanOrEqual(block.blockBytes, bytes, file: file, line: line)
-        XCTAssertLessThan(block.blockBytes, bytes + page, "\(what): more than one spare page", file: file, line: line)
+        let lastHugePageUse = bytes % (2 << 20)
+        if lastHugePageUse >= 1 << 20 {
+            XCTAssertEqual(block.blockBytes % (2 << 20), 0, "\(what): \(bytes) bytes in a block of \(block.blockBytes)",
+                           file: file, line: line)
+            XCTAssertLessThanOrEqual(block.blockBytes - bytes, 1 << 20, "\(what): more padding than the last page's use",
+                                     file: file, line: line)
+        } else {
+            XCTAssertLessThan(block.blockBytes, bytes + 4096, "\(what): more than one spare 4 KiB page", file: file, line: line)
+        }
         guard bytes >= 1 << 20 else { return }
         #if os(Linux)
         if let flags = vmFlags(containing: address) {
@@ -152,7 +162,7 @@ final class ScalarStorageTests: MPITestCase {
     func testTheCacheKeepsAtMostItsLimitAndTrims() {
         let page = StorageBlocks.hugePage
         let pool = StorageBlocks(cacheLimit: 2 * page + 8192)
-        let blocks = (0..<3).compactMap { _ in pool.take(byteCount: page + 1) }  // each two pages
+        let blocks = (0..<3).compactMap { _ in pool.take(byteCount: page + page / 2) }  // each two huge pages
         XCTAssertEqual(blocks.count, 3)
         for (pointer, bytes) in blocks {
             XCTAssertEqual(bytes, 2 * page)
@@ -174,6 +184,7 @@ final class ScalarStorageTests: MPITestCase {
         XCTAssertEqual(pool.take(byteCount: 8000).map { $0.0 }, small, "a freed block serves the same page count")
         pool.give(small, blockBytes: smallBytes)
         XCTAssertEqual(StorageBlocks.blockLength(byteCount: page), page, "a one-page request is not a two-page block")
+        XCTAssertEqual(StorageBlocks.blockLength(byteCount: page + 1), page + 4096, "a nearly empty last huge page")
         XCTAssertEqual(StorageBlocks.blockLength(byteCount: (1 << 20) - 1), 1 << 20)
         XCTAssertEqual(StorageBlocks.blockLength(byteCount: 1 << 20), page)
         XCTAssertEqual(StorageBlocks.blockLength(byteCount: 1), 4096)
@@ -207,6 +218,58 @@ final class ScalarStorageTests: MPITestCase {
         XCTAssertEqual(StorageBlocks.cacheLimit(megabytes: 0), 0)
         XCTAssertEqual(StorageBlocks.cacheLimit(megabytes: 64), 64 << 20)
         XCTAssertEqual(StorageBlocks.cacheLimit(megabytes: Int.max), Int.max)
+    }
+
+    // MARK: The rounding policy
+
+    func testBlocksAreRoundedUpToHugePagesOnlyWhereTheLastIsHalfUsed() {
+        let kib = 1 << 10, mib = 1 << 20
+        let expected: [(bytes: Int, block: Int)] = [
+            (1, 4 * kib), (4 * kib, 4 * kib), (4 * kib + 1, 8 * kib), (mib - 1, mib),
+            (mib, 2 * mib),                     // the last (only) huge page half used: a whole huge page
+            (3 * mib / 2, 2 * mib), (2 * mib - 1, 2 * mib), (2 * mib, 2 * mib),
+            (2 * mib + 1, 2 * mib + 4 * kib),   // one huge page and one 4 KiB page, not two huge pages
+            (5 * mib / 2, 5 * mib / 2), (3 * mib - 1, 3 * mib),
+            (3 * mib, 4 * mib), (4 * mib, 4 * mib), (5 * mib, 6 * mib),
+            (10 * mib, 10 * mib), (10 * mib + 1, 10 * mib + 4 * kib), (11 * mib, 12 * mib),
+        ]
+        for (bytes, block) in expected {
+            XCTAssertEqual(StorageBlocks.blockLength(byteCount: bytes), block, "the block of \(bytes) bytes")
+        }
+        // Everywhere: whole 4 KiB pages; padding under a 4 KiB page, or at most 1 MiB for whole huge pages.
+        for bytes in stride(from: 1, through: 12 * mib, by: 4093) {
+            guard let block = StorageBlocks.blockLength(byteCount: bytes) else {
+                XCTFail("no block for \(bytes) bytes")
+                continue
+            }
+            XCTAssertEqual(block % (4 * kib), 0)
+            XCTAssertGreaterThanOrEqual(block, bytes)
+            if block - bytes >= 4 * kib {
+                XCTAssertEqual(block % (2 * mib), 0, "\(bytes) bytes: padding of \(block - bytes) bytes")
+                XCTAssertLessThanOrEqual(block - bytes, mib, "\(bytes) bytes: padding of \(block - bytes) bytes")
+            }
+        }
+        XCTAssertNil(StorageBlocks.blockLength(byteCount: -1))
+    }
+
+    func testBlocksWithALightlyUsedLastHugePageUseOnlyWhatTheyNeed() throws {
+        #if os(Linux)
+        // A live array of 2 MiB + 1 byte costs 2 MiB and a page of resident memory, not two huge pages;
+        // arrays of 1.5 MiB and 2.5 MiB cost at most their block: one huge page, and 2.5 MiB.
+        MPIRuntime.releaseCachedStorage()
+        for (bytes, most) in [((2 << 20) + 1, (2 << 20) + (4 << 10)), (3 << 19, 2 << 20), (5 << 19, 5 << 19)] {
+            let before = residentBytes()
+            let x = ShapedArray(repeating: UInt8(7), shape: [bytes])  // every page touched
+            let grown = residentBytes() - before
+            checkBlock(x, "\(bytes) bytes")
+            XCTAssertEqual(x[flat: bytes - 1], 7)
+            XCTAssertGreaterThanOrEqual(grown, bytes - (64 << 10), "\(bytes) bytes touched, resident grew by \(grown)")
+            XCTAssertLessThanOrEqual(grown, most + (256 << 10), "\(bytes) bytes touched, resident grew by \(grown)")
+        }
+        MPIRuntime.releaseCachedStorage()
+        #else
+        throw XCTSkip("resident memory is read from /proc")
+        #endif
     }
 
     // MARK: Value semantics of blocks

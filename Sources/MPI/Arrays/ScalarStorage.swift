@@ -10,17 +10,19 @@ import Synchronization
 // Small arrays (under 4 KiB), and arrays made from a caller's `[Scalar]`, keep
 // Swift Array storage, so wrapping an array and reading `.scalars` back never
 // copy. Larger arrays that the library allocates (results, and
-// `init(repeating:shape:)`) live in blocks (StorageBlocks):
-// - under 1 MiB, whole 4 KiB pages, page-aligned (Swift array elements start
-//   32 bytes into a malloc block, which made copies of 4 KiB to 256 KiB
-//   messages measurably slower);
-// - from 1 MiB, whole 2 MiB pages, 2 MiB-aligned and advised with
-//   `madvise(MADV_HUGEPAGE)` before first touch, so that shared-memory copies
-//   between ranks run on huge pages (up to 2x faster here).
-// Freed blocks are recycled through a small cache, so a loop that drops each
-// result before the next call reuses the same, already faulted-in memory,
-// instead of mapping and page-faulting fresh memory on every call (which is
-// what glibc does for blocks above its 32 MiB mmap threshold).
+// `init(repeating:shape:)`) live in blocks (StorageBlocks) of whole 4 KiB pages,
+// page-aligned (Swift array elements start 32 bytes into a malloc block, which
+// made copies of 4 KiB to 256 KiB messages measurably slower). From 1 MiB, a
+// block is mapped 2 MiB-aligned and advised with `madvise(MADV_HUGEPAGE)` before
+// first touch, so that its whole 2 MiB pages are huge pages and shared-memory
+// copies between ranks run on them (up to 2x faster here); its last, partial
+// 2 MiB page is rounded up to a whole huge page when it is at least half used
+// (1 MiB to 2 MiB arrays, 3 MiB, ...), and otherwise left in 4 KiB pages
+// (2 MiB + 1 byte: one huge page and one 4 KiB page), so that the padding never
+// exceeds what it speeds up. Freed blocks are recycled through a small cache, so
+// a loop that drops each result before the next call reuses the same, already
+// faulted-in memory, instead of mapping and page-faulting fresh memory on every
+// call (which is what glibc does for blocks above its 32 MiB mmap threshold).
 
 extension MPIRuntime {
     /// The bytes of freed array storage the library keeps for reuse.
@@ -155,7 +157,8 @@ struct ScalarStorage<Scalar> {
     }
 }
 
-/// A library-allocated block of elements, page-aligned; from 1 MiB, whole 2 MiB pages advised for huge pages.
+/// A library-allocated block of elements: whole 4 KiB pages, page-aligned; from 1 MiB, 2 MiB-aligned and
+/// advised for huge pages (see ``StorageBlocks/blockLength(byteCount:)``).
 ///
 /// Freed blocks go back to ``StorageBlocks`` for reuse.
 @usableFromInline
@@ -199,22 +202,23 @@ final class ScalarBlock<Scalar>: @unchecked Sendable {
 
 /// The process-wide source of array blocks, with a cache of freed ones.
 ///
-/// Two kinds of block, told apart by their length:
+/// Two kinds of block, told apart by their length (``blockLength(byteCount:)``):
 /// - under 1 MiB: whole 4 KiB pages, page-aligned, from `posix_memalign`;
-/// - from 1 MiB: whole 2 MiB pages, 2 MiB-aligned, from `mmap`, advised with
-///   `madvise(MADV_HUGEPAGE)` before first touch.
+/// - from 1 MiB: 2 MiB-aligned, from `mmap`, advised with `madvise(MADV_HUGEPAGE)`
+///   before first touch: whole 4 KiB pages, or whole 2 MiB pages when the array's
+///   last 2 MiB page is at least half used.
 ///
 /// A freed block is kept for reuse while the cache holds at most ``cacheLimit``
 /// bytes and 64 blocks (256 MiB by default; the environment variable
 /// `SWIFT_MPI_BLOCK_CACHE_MB` sets the limit in MiB, and `0` turns the cache
-/// off). A block is reused only for a request of the same number of pages; when
-/// the cache is full, the oldest block is released. The cache is thread-safe.
+/// off). A block is reused only for a request of the same length; when the cache
+/// is full, the oldest block is released. The cache is thread-safe.
 @usableFromInline
 final class StorageBlocks: Sendable {
-    /// The page size of blocks under 1 MiB: 4 KiB.
+    /// The page size that every block is a whole number of: 4 KiB.
     @usableFromInline static let smallPage = 4 << 10
 
-    /// The huge-page size that blocks of 1 MiB and more are aligned to and made of: 2 MiB.
+    /// The huge-page size that blocks of 1 MiB and more are aligned to: 2 MiB.
     @usableFromInline static let hugePage = 2 << 20
 
     /// The most blocks the cache keeps.
@@ -243,12 +247,29 @@ final class StorageBlocks: Sendable {
         megabytes.multipliedReportingOverflow(by: 1 << 20).overflow ? Int.max : megabytes << 20
     }
 
-    /// The length of the block that holds `byteCount` bytes: whole 4 KiB pages under
-    /// 1 MiB, whole 2 MiB pages from there; `nil` when that overflows.
+    /// Blocks of this length and more are mapped 2 MiB-aligned and advised for huge pages: 1 MiB.
+    @usableFromInline static let mappedFrom = 1 << 20
+
+    /// The least use of a block's last 2 MiB page that rounds the block up to whole huge pages:
+    /// half of it, 1 MiB.
+    ///
+    /// Rounding up then adds at most as much memory as it puts on huge pages: the padding is
+    /// never more than the array's last, partial huge page. Copying from huge pages costs
+    /// about 0.4 of copying from 4 KiB pages here (`process_vm_readv`, Open MPI's single copy,
+    /// measured in docs/performance.md), so a last page that is at least half used is worth
+    /// its padding, and one that is less than half used is left in 4 KiB pages.
+    static let minimumHugePageUse = hugePage / 2
+
+    /// The length of the block that holds `byteCount` bytes; `nil` when that overflows.
+    ///
+    /// Whole 4 KiB pages, except that an array whose last 2 MiB page is at least half used
+    /// (``minimumHugePageUse``) is rounded up to whole 2 MiB pages: from 1 MiB to 2 MiB, a
+    /// block of one huge page; 2 MiB + 1 byte, 2 MiB and one 4 KiB page; 3 MiB, two huge pages.
     static func blockLength(byteCount: Int) -> Int? {
-        let page = byteCount < 1 << 20 ? smallPage : hugePage
-        guard byteCount <= Int.max - page else { return nil }
-        return Swift.max(page, (byteCount + page - 1) & ~(page - 1))
+        guard byteCount >= 0, byteCount <= Int.max - hugePage else { return nil }
+        let lastPageUse = byteCount & (hugePage - 1)
+        if lastPageUse >= minimumHugePageUse { return (byteCount + hugePage - 1) & ~(hugePage - 1) }
+        return Swift.max(smallPage, (byteCount + smallPage - 1) & ~(smallPage - 1))
     }
 
     /// A block of at least `byteCount` bytes, from the cache or newly allocated, and its
@@ -302,7 +323,7 @@ final class StorageBlocks: Sendable {
 
     /// A new block of `bytes`, a length from ``blockLength(byteCount:)``.
     private static func allocate(bytes: Int) -> UnsafeMutableRawPointer? {
-        if bytes < hugePage {
+        if bytes < mappedFrom {
             var memory: UnsafeMutableRawPointer?
             guard posix_memalign(&memory, smallPage, bytes) == 0 else { return nil }
             return memory
@@ -328,7 +349,7 @@ final class StorageBlocks: Sendable {
     /// Frees or unmaps a block made by ``allocate(bytes:)``.
     private static func release(_ address: UInt, bytes: Int) {
         let pointer = UnsafeMutableRawPointer(bitPattern: address)
-        if bytes < hugePage { free(pointer) } else { _ = munmap(pointer, bytes) }
+        if bytes < mappedFrom { free(pointer) } else { _ = munmap(pointer, bytes) }
     }
 }
 
