@@ -248,16 +248,16 @@ final class StorageBlocks: Sendable {
     }
 
     /// Blocks of this length and more are mapped 2 MiB-aligned and advised for huge pages: 1 MiB.
-    @usableFromInline static let mappedFrom = 1 << 20
+    static let mappedFrom = 1 << 20
 
     /// The least use of a block's last 2 MiB page that rounds the block up to whole huge pages:
     /// half of it, 1 MiB.
     ///
     /// Rounding up then adds at most as much memory as it puts on huge pages: the padding is
-    /// never more than the array's last, partial huge page. Copying from huge pages costs
-    /// about 0.4 of copying from 4 KiB pages here (`process_vm_readv`, Open MPI's single copy,
-    /// measured in docs/performance.md), so a last page that is at least half used is worth
-    /// its padding, and one that is less than half used is left in 4 KiB pages.
+    /// never more than the array's last, partial huge page. Copying huge pages costs 0.24 to
+    /// 0.53 of copying 4 KiB pages here (`process_vm_readv`, Open MPI's single copy, measured
+    /// in docs/performance.md), so a last page that is at least half used is worth its
+    /// padding, and one that is less than half used is left in 4 KiB pages.
     static let minimumHugePageUse = hugePage / 2
 
     /// The length of the block that holds `byteCount` bytes; `nil` when that overflows.
