@@ -10,7 +10,7 @@
 // The protocol, which every rank computes from one seeded generator (so every
 // rank knows every message: sender, destination, size, tags):
 // - The messages go in epochs. In each epoch every rank is either a sender or a
-//   receiver (at least one of each); each sender sends 1 to 16 messages, each to
+//   receiver (at least one of each); each sender sends 1 to 64 messages, each to
 //   a random receiver. An epoch ends with a barrier on the test's communicator.
 // - A message is two MPI messages: a header of 6 words (magic, sender, sequence
 //   number, element count, payload tag, checksum of the payload) with a random
@@ -311,7 +311,7 @@ struct MessagePlan {
     static let headerCount = 6
     static let magic: UInt64 = 0x4D50_4953_5452_4553  // "MPISTRES"
     /// The most messages one sender sends in an epoch.
-    static let maximumPerSender = 16
+    static let maximumPerSender = 64
 
     let size: Int
     let tagLimit: Int
