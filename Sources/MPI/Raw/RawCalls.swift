@@ -130,41 +130,82 @@ struct ReceiveOutcome {
     }
 }
 
-/// `source` and `tag` are MPI values (wildcards already converted). MPI's
-/// errors are returned in the outcome, for the caller to tell truncation apart.
+/// Receives one message into `receive`, which holds `count` elements.
+///
+/// The message is probed first (`MPI_Mprobe`, which also takes it, so that no
+/// other receive can match it in between) and its size read, so that MPI is
+/// never handed a buffer that the message can overrun: Open MPI 4.1 writes a
+/// rendezvous message larger than the receive buffer past its end before it
+/// reports `MPI_ERR_TRUNCATE`. A message of another size is received into
+/// scratch storage, and the outcome reports its element count for the caller
+/// to throw. `source` and `tag` are MPI values (wildcards already converted);
+/// MPI's errors are returned in the outcome.
 @usableFromInline
 func rawRecv(
     _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype, elementSize: Int, source: Int32, tag: Int32,
     comm: MPI_Comm
 ) -> ReceiveOutcome {
-    var outcome = ReceiveOutcome()
-    outcome.code = withMessage(count: count, of: type, elementSize: elementSize) { n, t in
-        var status = MPI_Status()
-        let code = MPI_Recv(receive, n, t, source, tag, comm, &status)
-        outcome = ReceiveOutcome(code: code, status: &status, type: t)
-        return code
+    var message = swiftmpi_message_null()
+    var status = MPI_Status()
+    let code = swiftmpi_mprobe(source, tag, comm, &message, &status)
+    guard code == 0 else {
+        var failed = ReceiveOutcome()
+        failed.code = code
+        return failed
+    }
+    var outcome = ReceiveOutcome(code: 0, status: &status, type: type)
+    if _fastPath(outcome.count == count) {
+        outcome.code = withMessage(count: count, of: type, elementSize: elementSize) { n, t in
+            var received = MPI_Status()
+            return swiftmpi_mrecv(receive, n, t, &message, &received)
+        }
+    } else {
+        outcome.code = receiveIntoScratch(&message, status: &status, elementSize: elementSize, outcome: &outcome)
     }
     return outcome
 }
 
-/// `source` and `receiveTag` are MPI values (wildcards already converted). MPI's
-/// errors are returned in the outcome, for the caller to tell truncation apart.
+/// Receives a matched message of the wrong size into scratch storage (an error path only).
+@usableFromInline @inline(never)
+func receiveIntoScratch(
+    _ message: inout MPI_Message, status: inout MPI_Status, elementSize: Int, outcome: inout ReceiveOutcome
+) -> Int32 {
+    var bytes: Int64 = 0
+    let code = swiftmpi_status_bytes(&status, &bytes)
+    guard code == 0 else { return code }
+    // A message whose bytes are no whole number of elements was sent with another type.
+    if outcome.count < 0 { outcome.count = Int(bytes) / Swift.max(1, elementSize) }
+    let scratch = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(1, Int(bytes)), alignment: 64)
+    defer { scratch.deallocate() }
+    return withMessage(count: Int(bytes), of: swiftmpi_byte(), elementSize: 1) { n, t in
+        var received = MPI_Status()
+        return swiftmpi_mrecv(scratch, n, t, &message, &received)
+    }
+}
+
+/// Sends `sendCount` elements to `dest` while receiving one message into
+/// `receive` (``rawRecv(_:count:type:elementSize:source:tag:comm:)``, so never
+/// past its end): the messages of `MPI_Sendrecv`, as `MPI_Isend`, the probed
+/// receive, and `MPI_Wait`. `source` and `receiveTag` are MPI values (wildcards
+/// already converted); MPI's errors are returned in the outcome.
 @usableFromInline
 func rawSendrecv(
     _ send: UnsafeRawPointer?, sendCount: Int, dest: Int, sendTag: Int,
     _ receive: UnsafeMutableRawPointer?, receiveCount: Int, source: Int32, receiveTag: Int32,
     type: MPI_Datatype, elementSize: Int, comm: MPI_Comm
 ) -> ReceiveOutcome {
-    var outcome = ReceiveOutcome()
-    outcome.code = withMessage(count: sendCount, of: type, elementSize: elementSize) { sendN, sendT in
-        withMessage(count: receiveCount, of: type, elementSize: elementSize) { receiveN, receiveT in
-            var status = MPI_Status()
-            let code = MPI_Sendrecv(
-                send, sendN, sendT, Int32(truncatingIfNeeded: dest), Int32(truncatingIfNeeded: sendTag),
-                receive, receiveN, receiveT, source, receiveTag, comm, &status)
-            outcome = ReceiveOutcome(code: code, status: &status, type: receiveT)
-            return code
-        }
+    var request = swiftmpi_request_null()
+    let sendCode = withMessage(count: sendCount, of: type, elementSize: elementSize) { n, t in
+        swiftmpi_isend(send, n, t, Int32(truncatingIfNeeded: dest), Int32(truncatingIfNeeded: sendTag), comm, &request)
     }
+    guard sendCode == 0 else {
+        var failed = ReceiveOutcome()
+        failed.code = sendCode
+        return failed
+    }
+    var outcome = rawRecv(receive, count: receiveCount, type: type, elementSize: elementSize, source: source,
+                          tag: receiveTag, comm: comm)
+    let waitCode = swiftmpi_wait(&request)
+    if outcome.code == 0 { outcome.code = waitCode }
     return outcome
 }
