@@ -44,9 +44,9 @@ final class EnvironmentTests: XCTestCase {
     }
 
     func testChoicesIntegersAndSeconds() {
-        with(.threadLevel, "Multiple") { XCTAssertEqual(RuntimeState.defaultThreadLevel(), .multiple) }
-        with(.threadLevel, "fast") { XCTAssertEqual(RuntimeState.defaultThreadLevel(), .serialized) }
-        with(.threadLevel, nil) { XCTAssertEqual(RuntimeState.defaultThreadLevel(), .serialized) }
+        with(.threadLevel, "Serialized") { XCTAssertEqual(RuntimeState.defaultThreadLevel(), .serialized) }
+        with(.threadLevel, "fast") { XCTAssertEqual(RuntimeState.defaultThreadLevel(), .multiple) }
+        with(.threadLevel, nil) { XCTAssertEqual(RuntimeState.defaultThreadLevel(), .multiple) }
         with(.blockCacheMegabytes, " 8 ") {
             XCTAssertEqual(SwiftMPIEnvironment.integer(.blockCacheMegabytes, minimum: 0, default: 256), 8)
         }

@@ -17,8 +17,9 @@ final class MPIErrorTests: MPITestCase {
             .finalized(operation: "f"),
             .peerFailed(operation: "g", rank: 1, reason: "r"),
             .mpi(operation: "h", errorClass: .truncate, message: "m"),
+            .threadLevel(operation: "i", provided: .funneled, reason: "r"),
         ]
-        XCTAssertEqual(cases.map(\.operation), ["a", "b", "c", "d", "e", "f", "g", "h"])
+        XCTAssertEqual(cases.map(\.operation), ["a", "b", "c", "d", "e", "f", "g", "h", "i"])
         XCTAssertEqual(Set(cases).count, cases.count)
         for error in cases {
             XCTAssertTrue(error.description.hasPrefix(error.operation + ":"), error.description)
@@ -42,6 +43,9 @@ final class MPIErrorTests: MPITestCase {
         assertMessageNames(.finalized(operation: "barrier"), ["barrier", "finalized"])
         assertMessageNames(.peerFailed(operation: "scatter", rank: 2, reason: "the root's input is a 0-d array"),
                            ["scatter", "rank 2", "the root's input is a 0-d array"])
+        assertMessageNames(.threadLevel(operation: "bcast", provided: .funneled,
+                                        reason: "called from another thread; initialise MPI at .serialized"),
+                           ["bcast", "MPI_THREAD_FUNNELED", "called from another thread", ".serialized"])
         assertMessageNames(.mpi(operation: "MPI_Recv", errorClass: .truncate, message: "MPI_ERR_TRUNCATE: message truncated"),
                            ["MPI_Recv", "MPI_ERR_TRUNCATE", "message truncated"])
     }

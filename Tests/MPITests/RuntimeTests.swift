@@ -7,6 +7,7 @@
 import CMPI
 import Foundation
 import MPI
+import Synchronization
 import XCTest
 
 final class RuntimeTests: MPITestCase {
@@ -24,12 +25,12 @@ final class RuntimeTests: MPITestCase {
         XCTAssertEqual(try MPIRuntime.initialize(threadLevel: .single), provided)
     }
 
-    func testDefaultThreadLevelIsSerialized() throws {
+    func testDefaultThreadLevelIsMultiple() throws {
         // The documented default of implicit initialisation (SWIFT_MPI_THREAD_LEVEL unset).
         guard environment("SWIFT_MPI_THREAD_LEVEL") == nil else {
             throw XCTSkip("SWIFT_MPI_THREAD_LEVEL is set in this environment")
         }
-        XCTAssertEqual(MPIRuntime.threadLevel, .serialized, here)
+        XCTAssertEqual(MPIRuntime.threadLevel, .multiple, here)
     }
 
     func testThreadLevelAgreesWithMPIQueryThread() throws {
@@ -135,7 +136,8 @@ final class ExternalInitializationTests: XCTestCase {
     }
 }
 
-/// `SWIFT_MPI_THREAD_LEVEL` overrides the level that implicit initialisation requests.
+/// `SWIFT_MPI_THREAD_LEVEL` overrides the level that implicit initialisation requests;
+/// below `MPI_THREAD_SERIALIZED`, calls from another thread are refused.
 final class ThreadLevelEnvironmentTests: XCTestCase {
     func testEnvironmentVariableChoosesTheThreadLevel() throws {
         guard !MPIRuntime.isInitialized else {
@@ -150,5 +152,64 @@ final class ThreadLevelEnvironmentTests: XCTestCase {
         XCTAssertEqual(Int(provided), ThreadLevel.funneled.rawValue)
         let (sum, _) = try allreduce(1, op: .sum)
         XCTAssertEqual(sum, Communicator.world.size)
+
+        // At MPI_THREAD_FUNNELED, another thread's calls throw before anything is communicated,
+        // on every rank; a communicator released there is freed by the main thread's next call.
+        let handedOver = Slot<Communicator>(try Communicator.world.duplicate())
+        let errors = onAnotherThread { () -> [MPIError?] in
+            // The other thread holds the only copy, so the communicator is released there.
+            guard let comm = handedOver.take() else { return [] }
+            return [
+                thrownError { _ = try allreduce(1, op: .sum) },
+                thrownError { _ = try barrier(comm: comm) },
+                thrownError { _ = try Communicator.world.duplicate() },
+            ]
+        }
+        XCTAssertEqual(errors.map { $0?.operation }, ["allreduce", "barrier", "Communicator.duplicate"])
+        for error in errors {
+            guard case .threadLevel(_, let provided, let reason)? = error else {
+                XCTFail("expected MPIError.threadLevel, got \(String(describing: error))")
+                continue
+            }
+            XCTAssertEqual(provided, .funneled)
+            XCTAssertTrue(reason.contains("initialise MPI at .serialized or .multiple"), reason)
+            XCTAssertTrue(error!.description.contains("MPI_THREAD_FUNNELED"), error!.description)
+        }
+        // The main thread's calls still work, and every rank is still in step.
+        let (again, _) = try allreduce(2, op: .sum)
+        XCTAssertEqual(again, 2 * Communicator.world.size)
+    }
+}
+
+/// Runs `body` on a thread of its own and returns its result.
+private func onAnotherThread<R: Sendable>(_ body: @escaping @Sendable () -> R) -> R {
+    let result = Slot<R>(nil)
+    let finished = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        result.put(body())
+        finished.signal()
+    }
+    thread.stackSize = 8 << 20
+    thread.start()
+    finished.wait()
+    return result.take()!
+}
+
+/// A value handed from one thread to another.
+private final class Slot<Value: Sendable>: Sendable {
+    private let value: Mutex<Value?>
+    init(_ value: Value?) { self.value = Mutex(value) }
+    func put(_ newValue: Value) { value.withLock { $0 = newValue } }
+    /// The value, leaving the slot empty.
+    func take() -> Value? { value.withLock { v in defer { v = nil }; return v } }
+}
+
+/// The MPIError that `body` throws, or `nil`.
+private func thrownError(_ body: () throws -> Void) -> MPIError? {
+    do {
+        try body()
+        return nil
+    } catch {
+        return error as? MPIError
     }
 }

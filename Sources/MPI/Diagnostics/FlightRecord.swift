@@ -99,6 +99,9 @@ func recordStart(_ call: Call) -> UnsafeMutablePointer<FlightEntry>? {
         call.comm.counters.words[0] += 1
         sequence = call.comm.counters.words[0]
     }
+    // The entry is unused (start 0) while it is rewritten, so that the watchdog,
+    // reading from its own thread, never sees the old call's start with no end.
+    withUnsafeMutablePointer(to: &entry.pointee.start) { swiftmpi_atomic_store($0, 0) }
     entry.pointee.end = 0
     entry.pointee.scalarType = call.scalarType
     entry.pointee.count = call.count
@@ -112,7 +115,7 @@ func recordStart(_ call: Call) -> UnsafeMutablePointer<FlightEntry>? {
     entry.pointee.operation = call.operation.rawValue
     entry.pointee.op = call.op?.kind.rawValue ?? 255
     entry.pointee.failed = false
-    entry.pointee.start = swiftmpi_coarse_ns() | 1  // never 0
+    withUnsafeMutablePointer(to: &entry.pointee.start) { swiftmpi_atomic_store($0, swiftmpi_coarse_ns() | 1) }  // never 0
     return entry
 }
 

@@ -91,7 +91,9 @@ private func watchdogLoop() {
         guard timeout != 0, RuntimeState.isUsable || exitInProgress.load(ordering: .relaxed) else { continue }
         let now = swiftmpi_coarse_ns()
         let entries = FlightEntry.recent()
-        guard let stuck = entries.last(where: { $0.end == 0 && now &- $0.start > timeout }) else { continue }
+        // A call that another thread started after `now` was read has a later start: not stuck.
+        guard let stuck = entries.last(where: { $0.end == 0 && $0.start < now && now - $0.start > timeout })
+        else { continue }
         watchdogFired(stuck, entries: entries, now: now, timeout: timeout)
     }
 }

@@ -70,20 +70,20 @@ public struct Communicator: Sendable, Hashable, CustomStringConvertible {
     public init(handle: MPI_Comm) throws(MPIError) {
         _ = try RuntimeState.current(for: "Communicator.init(handle:)")
         var isInter: Int32 = 0
-        try check(MPI_Comm_test_inter(handle, &isInter), "MPI_Comm_test_inter")
+        try check(locked { MPI_Comm_test_inter(handle, &isInter) }, "MPI_Comm_test_inter")
         guard isInter == 0 else {
             throw MPIError.invalidArgument(
                 operation: "Communicator.init(handle:)", argument: "handle",
                 expected: "an intra-communicator", actual: "an inter-communicator")
         }
-        try check(MPI_Comm_set_errhandler(handle, swiftmpi_errors_return()), "MPI_Comm_set_errhandler")
+        try check(locked { MPI_Comm_set_errhandler(handle, swiftmpi_errors_return()) }, "MPI_Comm_set_errhandler")
         try self.init(borrowing: handle)
     }
 
     private init(storage: CommunicatorStorage) throws(MPIError) {
         var rank: Int32 = 0, size: Int32 = 0
-        try check(MPI_Comm_rank(storage.handle, &rank), "MPI_Comm_rank")
-        try check(MPI_Comm_size(storage.handle, &size), "MPI_Comm_size")
+        try check(locked { MPI_Comm_rank(storage.handle, &rank) }, "MPI_Comm_rank")
+        try check(locked { MPI_Comm_size(storage.handle, &size) }, "MPI_Comm_size")
         self.storage = storage
         self.rank = Int(rank)
         self.size = Int(size)
@@ -103,9 +103,9 @@ public struct Communicator: Sendable, Hashable, CustomStringConvertible {
     /// `MPI_Comm_dup` without the runtime check (used while the runtime is being set up).
     func duplicateWithoutCheck() throws(MPIError) -> Communicator {
         var newHandle = swiftmpi_comm_null()
-        try check(swiftmpi_comm_dup(handle, &newHandle), "MPI_Comm_dup")
+        try rawCommDup(handle, &newHandle)
         let owned = CommunicatorStorage(handle: newHandle, owned: true)
-        try check(MPI_Comm_set_errhandler(newHandle, swiftmpi_errors_return()), "MPI_Comm_set_errhandler")
+        try check(locked { MPI_Comm_set_errhandler(newHandle, swiftmpi_errors_return()) }, "MPI_Comm_set_errhandler")
         return try Communicator(storage: owned)
     }
 
@@ -136,9 +136,9 @@ public struct Communicator: Sendable, Hashable, CustomStringConvertible {
                 expected: "a key that fits in Int32", actual: "\(key)")
         }
         var newHandle = swiftmpi_comm_null()
-        try check(swiftmpi_comm_split(handle, Int32(color), Int32(key), &newHandle), "MPI_Comm_split")
+        try rawCommSplit(handle, color: Int32(color), key: Int32(key), &newHandle)
         let owned = CommunicatorStorage(handle: newHandle, owned: true)
-        try check(MPI_Comm_set_errhandler(newHandle, swiftmpi_errors_return()), "MPI_Comm_set_errhandler")
+        try check(locked { MPI_Comm_set_errhandler(newHandle, swiftmpi_errors_return()) }, "MPI_Comm_set_errhandler")
         return try Communicator(storage: owned)
     }
 
@@ -168,12 +168,12 @@ final class CommunicatorStorage: @unchecked Sendable {
     /// Frees an owned handle now (used when finalising).
     func free() {
         guard owned, handle != swiftmpi_comm_null(), !MPIRuntime.isFinalized else { return }
-        swiftmpi_comm_free(&handle)
+        rawCommFree(&handle)
     }
 
     deinit {
         if owned, RuntimeState.isActive, handle != swiftmpi_comm_null() {
-            swiftmpi_comm_free(&handle)
+            rawCommFree(&handle)
         }
         counters.deallocate()
     }

@@ -170,11 +170,12 @@ final class HalfPrecisionOps: @unchecked Sendable {
         // from MPI_Op_create at the call.
         var sum = swiftmpi_op_null(), product = swiftmpi_op_null()
         var min = swiftmpi_op_null(), max = swiftmpi_op_null()
+        // Under the package's lock when calls are serialised: the first use may be on any thread.
         let codes = [
-            swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n) { $0 + $1 } }, 1, &sum),
-            swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n) { $0 * $1 } }, 1, &product),
-            swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n) { Swift.min($0, $1) } }, 1, &min),
-            swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n) { Swift.max($0, $1) } }, 1, &max),
+            locked { swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n) { $0 + $1 } }, 1, &sum) },
+            locked { swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n) { $0 * $1 } }, 1, &product) },
+            locked { swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n) { Swift.min($0, $1) } }, 1, &min) },
+            locked { swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n) { Swift.max($0, $1) } }, 1, &max) },
         ]
         precondition(codes.allSatisfy { $0 == 0 }, "swift-mpi: MPI_Op_create failed for the Float16 reductions")
         self.sum = sum

@@ -22,8 +22,8 @@ public enum EnvironmentVariable: String, CaseIterable, Sendable {
     case check = "SWIFT_MPI_CHECK"
     /// `SWIFT_MPI_DEBUG`: a boolean; when on, each call prints one line to standard error.
     case debug = "SWIFT_MPI_DEBUG"
-    /// `SWIFT_MPI_THREAD_LEVEL`: `single`, `funneled`, `serialized` (default) or
-    /// `multiple`; the thread level requested when the package initialises MPI.
+    /// `SWIFT_MPI_THREAD_LEVEL`: `single`, `funneled`, `serialized` or `multiple`
+    /// (default); the thread level requested when the package initialises MPI.
     case threadLevel = "SWIFT_MPI_THREAD_LEVEL"
     /// `SWIFT_MPI_TIMEOUT`: seconds (default 600; `0` or `off` turns it off) that one call may
     /// run before the watchdog prints where this rank is stuck and ends the job.

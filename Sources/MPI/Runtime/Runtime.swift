@@ -79,11 +79,12 @@ public func hasCUDASupport() -> Bool { false }
 ///
 /// MPI is initialised on first use by any operation of this package, or
 /// explicitly with ``initialize(threadLevel:)``. The default thread level is
-/// ``ThreadLevel/serialized``: any thread may call MPI but not two at once,
-/// which fits Swift code that hops between threads, and costs nothing over
-/// `MPI_THREAD_SINGLE` in Open MPI or MPICH. ``ThreadLevel/multiple`` is
-/// available on request; it makes small Open MPI collectives 2 to 4 times
-/// slower, so it is not the default. The environment variable
+/// ``ThreadLevel/multiple``: any thread or task may call any operation at any
+/// time. At ``ThreadLevel/serialized`` the package serialises its MPI calls
+/// itself (each blocking call runs as its non-blocking counterpart, polled
+/// under a lock), so concurrent calls stay safe; below that, a call from
+/// another thread than the one that initialised MPI throws
+/// ``MPIError/threadLevel(operation:provided:reason:)``. The environment variable
 /// `SWIFT_MPI_THREAD_LEVEL` (`single`, `funneled`, `serialized`, `multiple`)
 /// overrides the default of implicit initialisation.
 ///
@@ -104,7 +105,7 @@ public enum MPIRuntime {
     ///
     /// The corresponding C function is `MPI_Init_thread`.
     @discardableResult
-    public static func initialize(threadLevel: ThreadLevel = .serialized) throws(MPIError) -> ThreadLevel {
+    public static func initialize(threadLevel: ThreadLevel = .multiple) throws(MPIError) -> ThreadLevel {
         try RuntimeState.initialize(requested: threadLevel).threadLevel
     }
 
@@ -270,7 +271,7 @@ final class RuntimeState: @unchecked Sendable {
         SwiftMPIEnvironment.choice(
             .threadLevel,
             [("single", .single), ("funneled", .funneled), ("serialized", .serialized), ("multiple", .multiple)],
-            default: .serialized, defaultName: "serialized")
+            default: .multiple, defaultName: "multiple")
     }
 
     static func initialize(requested: ThreadLevel) throws(MPIError) -> RuntimeState {
@@ -294,6 +295,7 @@ final class RuntimeState: @unchecked Sendable {
                 diagnostics = DiagnosticsOptions.fromEnvironment()
                 FlightRecorder.start()
                 configureWatchdogFromEnvironment()
+                configureCalls(provided: ThreadLevel(mpiValue: provided))
                 let newState = try RuntimeState(threadLevel: ThreadLevel(mpiValue: provided), ownsMPI: owns)
                 state = newState
                 lastWorld = newState.world
