@@ -40,7 +40,7 @@ func agreeAcrossRanks(_ call: Call, sequence: Int, failedHere failure: MPIError?
         Int64(call.root), Int64(call.op.map { Int($0.kind.rawValue) } ?? -1), Int64(sequence), failure == nil ? 0 : 1,
     ]
     var all = [Int64](repeating: 0, count: fieldCount * comm.size)
-    // Through the raw layer, so that it is serialised like every call below MPI_THREAD_MULTIPLE.
+    // Through the raw layer, so that it is serialised like every call at MPI_THREAD_SERIALIZED.
     try local.withUnsafeMutableBufferPointer { (l) throws(MPIError) in
         try all.withUnsafeMutableBufferPointer { (a) throws(MPIError) in
             try rawAllgather(l.baseAddress, a.baseAddress, count: fieldCount, type: swiftmpi_int64(),

@@ -69,6 +69,7 @@ public struct Communicator: Sendable, Hashable, CustomStringConvertible {
     ///   inter-communicator, or the MPI error for an invalid handle.
     public init(handle: MPI_Comm) throws(MPIError) {
         _ = try RuntimeState.current(for: "Communicator.init(handle:)")
+        try admitCallingThread("Communicator.init(handle:)")
         var isInter: Int32 = 0
         try check(locked { MPI_Comm_test_inter(handle, &isInter) }, "MPI_Comm_test_inter")
         guard isInter == 0 else {

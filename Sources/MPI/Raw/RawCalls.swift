@@ -8,7 +8,7 @@ import CMPI
 // written once. The generic cores are @inlinable and specialise in the caller;
 // these stay out of line, one direct call each.
 //
-// Each shows its blocking MPI call and, below `MPI_THREAD_MULTIPLE`, its
+// Each shows its blocking MPI call and, at `MPI_THREAD_SERIALIZED`, its
 // non-blocking counterpart, started and polled under the package's lock
 // (ThreadLevel.swift): one predictable branch on `callMode`, set when MPI is set up.
 
@@ -146,7 +146,7 @@ struct ReceiveOutcome {
         // MPI_Get_elements_x counts basic elements, which is the element count
         // for the derived datatypes of large messages too.
         var n: Int64 = 0
-        count = swiftmpi_get_elements(&status, type, &n) == 0 ? Int(n) : -1
+        count = locked { swiftmpi_get_elements(&status, type, &n) } == 0 ? Int(n) : -1
     }
 }
 
@@ -193,7 +193,7 @@ func receiveIntoScratch(
     _ message: inout MPI_Message, status: inout MPI_Status, elementSize: Int, outcome: inout ReceiveOutcome
 ) -> Int32 {
     var bytes: Int64 = 0
-    let code = swiftmpi_status_bytes(&status, &bytes)
+    let code = locked { swiftmpi_status_bytes(&status, &bytes) }
     guard code == 0 else { return code }
     // A message whose bytes are no whole number of elements was sent with another type.
     if outcome.count < 0 { outcome.count = Int(bytes) / Swift.max(1, elementSize) }

@@ -148,14 +148,31 @@ func serialized(_ start: (inout MPI_Request) -> Int32) -> Int32 {
 }
 
 /// Completes a started request with `MPI_Test` under the lock, releasing the lock
-/// (and yielding the processor) between tests.
+/// between tests (``pollPause(_:)``).
 @usableFromInline @inline(never)
 func completeSerialized(_ request: inout MPI_Request) -> Int32 {
     var done: Int32 = 0
+    var polls = 0
     while true {
-        sched_yield()
+        pollPause(&polls)
         let code = mpiLock.withLock { _ in swiftmpi_test(&request, &done) }
         if code != 0 || done != 0 { return code }
+    }
+}
+
+/// How many polls run back to back before each further poll yields the processor.
+let pollsBeforeYielding = 100
+
+/// The pause between two polls, with the lock released: none for the first
+/// ``pollsBeforeYielding`` polls (a small call completes within a few, and
+/// `sched_yield` on a busy machine can cost a time slice), then `sched_yield`,
+/// which lets the partner ranks' processes and this rank's other threads run.
+@inline(__always)
+private func pollPause(_ polls: inout Int) {
+    if polls < pollsBeforeYielding {
+        polls += 1
+    } else {
+        sched_yield()
     }
 }
 
@@ -166,10 +183,11 @@ func probeSerialized(
     source: Int32, tag: Int32, comm: MPI_Comm, message: inout MPI_Message, status: inout MPI_Status
 ) -> Int32 {
     var found: Int32 = 0
+    var polls = 0
     while true {
         let code = mpiLock.withLock { _ in swiftmpi_improbe(source, tag, comm, &found, &message, &status) }
         if code != 0 || found != 0 { return code }
-        sched_yield()
+        pollPause(&polls)
     }
 }
 
