@@ -85,12 +85,14 @@ let package = Package(
         .executableTarget(name: "DataParallel", dependencies: ["DifferentiableMPI"], path: "Examples/DataParallel"),
         // Programs that misbehave on purpose, for the watchdog and failure tests (Scripts/test).
         .executableTarget(name: "mpi-scenarios", dependencies: ["MPI"], path: "Tests/Scenarios"),
+        // The base test class and launch checks shared by the test targets.
+        .target(name: "MPITestSupport", dependencies: ["MPI"], path: "Tests/MPITestSupport"),
         .testTarget(
             name: "MPITests",
-            dependencies: ["MPI", .product(name: "ComplexModule", package: "swift-numerics")]
+            dependencies: ["MPI", "MPITestSupport", .product(name: "ComplexModule", package: "swift-numerics")]
         ),
         .testTarget(name: "ShallowWaterTests", dependencies: ["ShallowWaterModel", "MPI"]),
-        .testTarget(name: "DifferentiableMPITests", dependencies: ["DifferentiableMPI"]),
+        .testTarget(name: "DifferentiableMPITests", dependencies: ["DifferentiableMPI", "MPITestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import MPI
+import MPITestSupport
 import XCTest
 
 /// The allocation-free `into:` variants: same results as the result-returning

@@ -1,4 +1,5 @@
 import MPI
+import MPITestSupport
 import XCTest
 
 /// The opt-in cross-rank argument check (`SWIFT_MPI_CHECK=1` or

@@ -1,6 +1,7 @@
 // Tests of Sources/MPI/Diagnostics/FlightRecord.swift and Watchdog.swift (in
 // process; the watchdog ending a hung job is tested by Scripts/test's scenarios).
 @testable import MPI
+import MPITestSupport
 import XCTest
 
 final class FlightRecordTests: MPITestCase {

@@ -9,6 +9,7 @@
 // receives every message it sends, so nothing leaks into the next.
 import ComplexModule
 import MPI
+import MPITestSupport
 import XCTest
 
 final class PointToPointTests: MPITestCase {

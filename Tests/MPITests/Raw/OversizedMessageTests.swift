@@ -4,6 +4,7 @@
 // rendezvous message that is larger than the receive buffer past its end
 // before it reports MPI_ERR_TRUNCATE, which corrupted the heap.
 import MPI
+import MPITestSupport
 import XCTest
 
 final class OversizedMessageTests: MPITestCase {
