@@ -196,12 +196,13 @@ final class RuntimeSharedWorldTests: XCTestCase {
 }
 
 /// Skips the test unless it runs in a process of its own that has not touched MPI:
-/// the test ends MPI (or must be the first to start it), so under `swift test`, where
-/// every class shares one process, it would break the tests after it. Scripts/test
-/// runs every class as its own MPI program and sets SWIFT_MPI_TEST_EXPECTED_SIZE.
+/// the test ends MPI, or must be the one to start it (with its own settings), so
+/// under `swift test`, where every class shares one process, it would break the
+/// tests after it or test nothing. Scripts/test runs every class as its own MPI
+/// program and sets SWIFT_MPI_TEST_EXPECTED_SIZE.
 func requireOwnProcess() throws {
     guard environment("SWIFT_MPI_TEST_EXPECTED_SIZE") != nil else {
-        throw XCTSkip("ends MPI in its process: runs only as a process of its own, under Scripts/test")
+        throw XCTSkip("needs a process of its own (it ends MPI, or must start it): runs only under Scripts/test")
     }
     guard !MPIRuntime.isInitialized else {
         throw XCTSkip("MPI was initialised before this test; run this class as its own process (Scripts/test does)")

@@ -102,8 +102,8 @@ public func hasCUDASupport() -> Bool { false }
 /// - at `exit(status)` with a non-zero status (its low 8 bits, the status the
 ///   shell sees), it ends the whole job at once with
 ///   `MPI_Abort(MPI_COMM_WORLD, status)`, without finalising, so the other ranks
-///   are not left waiting for this one; the launcher then exits non-zero
-///   (`mpirun` of Open MPI with `status`; MPICH's `mpiexec` with `status` or 9).
+///   are not left waiting for this one; the launcher then exits with `status`
+///   (measured with Open MPI's `mpirun` and MPICH's `mpiexec`).
 ///
 /// ``finalize()`` ends MPI earlier. After it, every operation throws
 /// ``MPIError/finalized(operation:)``.
