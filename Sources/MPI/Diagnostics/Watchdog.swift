@@ -114,7 +114,7 @@ let exitInProgress = Atomic<Bool>(false)
 
 /// The watchdog's report, one line each: the stuck call, then the last completed calls.
 func watchdogReport(_ stuck: FlightEntry, entries: [FlightEntry], now: UInt64, timeout: UInt64) -> [String] {
-    let size = RuntimeState.lastWorld?.size ?? 1
+    let size = Communicator.world.size
     let prefix = "swift-mpi: watchdog: rank \(worldRank) of \(size):"
     var lines = [
         "\(prefix) stuck for \(formatSeconds(Double(now &- stuck.start) / 1e9)) in \(stuck.summary) "

@@ -1,8 +1,15 @@
 // Tests of Communicator.swift: the world, the default communicator, duplicate and split.
 import CMPI
-import MPI
+import Foundation
+@testable import MPI
 import MPITestSupport
 import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 final class CommunicatorTests: MPITestCase {
     // MARK: world
@@ -88,10 +95,14 @@ final class CommunicatorTests: MPITestCase {
 
     func testDuplicatesAreFreedWhenTheLastCopyGoesAway() throws {
         // An MPI library has a bounded number of communicators alive at once (about 2000 in
-        // MPICH 4.0, 65532 in Open MPI 4.1), so this fails there if communicators leak. At
-        // more ranks each duplication is a slow collective on an oversubscribed machine, so
-        // the loop goes past both limits at 1 rank, past MPICH's at 2, and is short beyond.
-        let rounds = size == 1 ? 66_000 : size == 2 ? 2_100 : 300
+        // MPICH 4.0, 65532 in Open MPI 4.1), so this fails there if communicators leak. The
+        // loop goes past both limits at 1 rank and past MPICH's at 2 ranks. At 3 and 4 ranks
+        // each duplicate is a collective of oversubscribed processes (on two busy cores, about
+        // 0.7 ms with Open MPI and 25 to 45 ms with MPICH), so the loop is short there.
+        // SWIFT_MPI_TEST_COMMUNICATOR_ROUNDS sets the count (to measure 100,000 rounds).
+        let rounds = environment("SWIFT_MPI_TEST_COMMUNICATOR_ROUNDS").flatMap(Int.init)
+            ?? (size == 1 ? 66_000 : size == 2 ? 2_100 : 300)
+        let start = Date()
         for round in 0..<rounds {
             let dup = try world.duplicate()
             if round % 1000 == 0 {
@@ -99,11 +110,65 @@ final class CommunicatorTests: MPITestCase {
                 XCTAssertEqual(sum, size)
             }
         }
+        let seconds = Date().timeIntervalSince(start)
+        if rank == 0 {
+            print(String(format: "duplicate() and drop: %d rounds in %.2f s (%.1f µs each) at %d ranks",
+                         rounds, seconds, seconds / Double(max(rounds, 1)) * 1e6, size))
+        }
         for _ in 0..<min(rounds, 2_100) {
             _ = try world.split(color: rank % 2)
         }
+        for _ in 0..<min(rounds, size <= 2 ? 2_100 : 100) {
+            try world.duplicate().free()
+        }
         let (sum, _) = try allreduce(1, op: .sum, comm: try world.duplicate())
         XCTAssertEqual(sum, size)
+    }
+
+    // MARK: free
+
+    func testFreeFreesNowAndEveryCopyRefusesOperations() throws {
+        let dup = try world.duplicate()
+        let copy = dup
+        XCTAssertEqual(try allreduce(1, op: .sum, comm: copy).0, size)
+        try dup.free()
+        XCTAssertEqual(copy.handle, swiftmpi_comm_null())
+        // rank and size can still be read.
+        XCTAssertEqual(copy.rank, rank)
+        XCTAssertEqual(copy.size, size)
+        for name in ["allreduce", "barrier", "bcast", "sendrecv", "Communicator.duplicate", "Communicator.split"] {
+            let expected = MPIError.invalidArgument(
+                operation: name, argument: "comm", expected: "a communicator that has not been freed",
+                actual: "a communicator freed by free()")
+            assertThrows(expected) { () throws -> Any in
+                switch name {
+                case "allreduce": return try allreduce(1, op: .sum, comm: copy)
+                case "barrier": return try barrier(comm: copy)
+                case "bcast": return try bcast(1.0, root: 0, comm: copy)
+                case "sendrecv": return try sendrecv(1, 0, source: rank, dest: rank, comm: copy)
+                case "Communicator.duplicate": return try copy.duplicate()
+                default: return try copy.split(color: 0) as Communicator
+                }
+            }
+        }
+        // Freeing again does nothing; dropping the freed copies later frees nothing twice.
+        XCTAssertNoThrow(try copy.free())
+        // The world, the default communicator and wrapped handles are not the package's to free.
+        for (comm, what) in [(world, "the world"), (defaultComm, "the default communicator"),
+                             (try Communicator(handle: world.handle), "the world")] {
+            assertThrows(.invalidArgument(
+                operation: "Communicator.free", argument: "self",
+                expected: "a communicator made by duplicate() or split(color:key:)", actual: what)) { try comm.free() }
+        }
+        let other = try world.duplicate()
+        assertThrows(.invalidArgument(
+            operation: "Communicator.free", argument: "self",
+            expected: "a communicator made by duplicate() or split(color:key:)", actual: "a wrapped handle")) {
+            try Communicator(handle: other.handle).free()
+        }
+        // Everything still works.
+        XCTAssertEqual(try allreduce(1, op: .sum, comm: other).0, size)
+        XCTAssertEqual(try allreduce(1, op: .sum).0, size)
     }
 
     // MARK: split
@@ -231,6 +296,11 @@ final class CommunicatorTests: MPITestCase {
             actual: "\(Int(Int32.max) + 1)")) {
             try world.split(color: Int(Int32.max) + 1)
         }
+        assertThrows(.invalidArgument(
+            operation: "Communicator.split", argument: "color",
+            expected: "a color in 0...\(Int32.max), or nil for no new communicator", actual: "-2")) {
+            try world.split(color: Int?(-2))
+        }
         let keyError = assertThrowsError { try world.split(color: 0, key: Int(Int32.max) + 1) }
         if let error = keyError {
             guard case let .invalidArgument(op, argument, _, actual) = error else {
@@ -245,6 +315,72 @@ final class CommunicatorTests: MPITestCase {
             guard case .invalidArgument(_, "key", _, _) = error else { return XCTFail("expected key error, got \(error)") }
         }
         // No rank was left inside a split.
+        XCTAssertEqual(try allreduce(1, op: .sum).0, size)
+    }
+
+    /// A bad color or key on one rank: that rank throws, the others get their
+    /// communicators without it, and nobody is left waiting in the split.
+    func testABadColorOrKeyOnOneRankThrowsThereAndLeavesNoRankWaiting() throws {
+        let bad = size - 1
+        let others = Array(0..<bad)
+        for (color, key, argument) in [(-1, 0, "color"), (-32766, 0, "color"), (Int(Int32.max) + 1, 0, "color"),
+                                       (0, Int(Int32.max) + 1, "key")] {
+            if rank == bad {
+                let error = assertThrowsError { try world.split(color: color, key: key) }
+                if let error {
+                    guard case .invalidArgument("Communicator.split", argument, _, _) = error else {
+                        XCTFail("expected a \(argument) error, got \(error) \(here)")
+                        continue
+                    }
+                }
+            } else {
+                let sub = try world.split(color: 5, key: rank)
+                XCTAssertEqual(sub.size, others.count, here)
+                XCTAssertEqual(sub.rank, rank, here)
+                let (members, _) = try allgather(rank, comm: sub)
+                XCTAssertEqual(members.scalars, others, here)
+            }
+            XCTAssertEqual(try allreduce(1, op: .sum, comm: world).0, size, "after a bad \(argument) \(here)")
+        }
+        // The same through the optional form.
+        if rank == bad {
+            assertThrows(.invalidArgument(
+                operation: "Communicator.split", argument: "color",
+                expected: "a color in 0...\(Int32.max), or nil for no new communicator", actual: "-7")) {
+                try world.split(color: Int?(-7))
+            }
+        } else {
+            let sub = try world.split(color: Int?(1))
+            XCTAssertEqual(sub?.size, others.count, here)
+        }
+        XCTAssertEqual(try allreduce(1, op: .sum, comm: world).0, size)
+    }
+
+    /// `nil` color: the rank takes part in the split (MPI_UNDEFINED) and gets no communicator.
+    func testSplitWithNoColorLeavesTheRankOut() throws {
+        // Odd ranks are left out; the even ranks form one communicator.
+        let color: Int? = rank % 2 == 0 ? 0 : nil
+        let evens = try world.split(color: color, key: rank)
+        let evenRanks = Array(stride(from: 0, to: size, by: 2))
+        if rank % 2 == 0 {
+            guard let evens else { return XCTFail("an even rank got no communicator \(here)") }
+            XCTAssertEqual(evens.size, evenRanks.count, here)
+            XCTAssertEqual(evens.rank, rank / 2, here)
+            let (members, _) = try allgather(rank, comm: evens)
+            XCTAssertEqual(members.scalars, evenRanks, here)
+        } else {
+            XCTAssertNil(evens, here)
+        }
+        // Every rank left out.
+        XCTAssertNil(try world.split(color: nil), here)
+        // A non-nil optional color gives a communicator, as the non-optional form does.
+        let all = try world.split(color: Int?(3), key: -rank)
+        XCTAssertEqual(all?.size, size, here)
+        XCTAssertEqual(all?.rank, size - 1 - rank, here)
+        // Splitting a sub-communicator, with the last of its ranks left out.
+        let half = try world.split(color: rank < (size + 1) / 2 ? 0 : 1)
+        let inner = try half.split(color: half.rank == half.size - 1 ? nil : 0)
+        XCTAssertEqual(inner?.size, half.rank == half.size - 1 ? nil : half.size - 1, here)
         XCTAssertEqual(try allreduce(1, op: .sum).0, size)
     }
 
@@ -306,4 +442,51 @@ private func outHandle<P>(_ call: (UnsafeMutablePointer<P>) -> Int32) -> (Int32,
     UnsafeMutableRawPointer(slot).storeBytes(of: swiftmpi_comm_null(), as: MPI_Comm.self)
     let code = call(slot)
     return (code, UnsafeMutableRawPointer(slot).load(as: MPI_Comm.self))
+}
+
+/// The default communicator is made on its first use, once, even when threads race to it.
+///
+/// Needs a process in which nothing has used the default communicator yet, which
+/// Scripts/test gives every class; under `swift test`, where earlier classes have
+/// used it, the checks of "not yet made" are skipped and the rest still run.
+final class CommunicatorDefaultFirstUseTests: XCTestCase {
+    func testTheDefaultCommunicatorIsMadeOnFirstUseOnly() throws {
+        let wasMade = RuntimeState.hasMadeDefaultCommunicator
+        let world = Communicator.world
+        checkLaunchEnvironment()
+        if !wasMade {
+            // Setting MPI up, and operations on the world, make no duplicate.
+            XCTAssertEqual(try allreduce(world.rank, op: .sum, comm: world).0, world.size * (world.size - 1) / 2)
+            XCTAssertEqual(try bcast(7, root: 0, comm: world).0, 7)
+            XCTAssertFalse(RuntimeState.hasMadeDefaultCommunicator, "the default communicator was made before its first use")
+        }
+        // Eight threads race to the first use: one communicator is made, and every thread gets it.
+        final class Results: @unchecked Sendable {
+            let lock = NSLock()
+            var values: [Communicator?] = []
+        }
+        let results = Results()
+        let threads = (0..<8).map { _ in
+            Thread {
+                let comm = try? Communicator.default
+                results.lock.withLock { results.values.append(comm) }
+            }
+        }
+        threads.forEach { $0.start() }
+        while results.lock.withLock({ results.values.count }) < threads.count { usleep(1000) }
+        let made = results.lock.withLock { results.values }
+        XCTAssertFalse(made.contains(nil), "Communicator.default threw on a thread")
+        XCTAssertEqual(Set(made.compactMap { $0 }).count, 1)
+        XCTAssertTrue(RuntimeState.hasMadeDefaultCommunicator)
+        let comm = try Communicator.default
+        XCTAssertEqual(made.first, comm)
+        XCTAssertNotEqual(comm, world)
+        // comm: nil uses it.
+        XCTAssertEqual(try allreduce(1, op: .sum).0, world.size)
+        if world.size > 1 {
+            let (left, right) = ringNeighbours(rank: world.rank, size: world.size)
+            try send(world.rank, dest: right, tag: 9)
+            XCTAssertEqual(try recv(0, source: left, tag: 9, comm: comm).0, left)
+        }
+    }
 }

@@ -102,9 +102,7 @@ final class RuntimeTests: MPITestCase {
 /// MPI initialised by other code first: the package uses it as it is and leaves finalisation to its owner.
 final class ExternalInitializationTests: XCTestCase {
     func testPackageUsesMPIInitialisedByOtherCode() throws {
-        guard !MPIRuntime.isInitialized else {
-            throw XCTSkip("MPI was initialised before this test; run this class as its own process (Scripts/test does)")
-        }
+        try requireOwnProcess()
         var provided: Int32 = -1
         XCTAssertEqual(MPI_Init_thread(nil, nil, swiftmpi_thread_funneled(), &provided), 0)
         XCTAssertTrue(MPIRuntime.isInitialized)
@@ -139,9 +137,7 @@ final class ExternalInitializationTests: XCTestCase {
 /// `SWIFT_MPI_THREAD_LEVEL` overrides the level that implicit initialisation requests.
 final class ThreadLevelEnvironmentTests: XCTestCase {
     func testEnvironmentVariableChoosesTheThreadLevel() throws {
-        guard !MPIRuntime.isInitialized else {
-            throw XCTSkip("MPI was initialised before this test; run this class as its own process (Scripts/test does)")
-        }
+        try requireOwnProcess()
         setenv("SWIFT_MPI_THREAD_LEVEL", "funneled", 1)
         defer { unsetenv("SWIFT_MPI_THREAD_LEVEL") }
         XCTAssertEqual(MPIRuntime.threadLevel, .funneled)  // initialises MPI implicitly
@@ -151,5 +147,119 @@ final class ThreadLevelEnvironmentTests: XCTestCase {
         XCTAssertEqual(Int(provided), ThreadLevel.funneled.rawValue)
         let (sum, _) = try allreduce(1, op: .sum)
         XCTAssertEqual(sum, Communicator.world.size)
+    }
+}
+
+/// A Swift rank that uses only the world shares it with ranks that are plain C
+/// programs: setting the package up makes no collective call (the default
+/// communicator is made on its first use), so the C ranks' collectives match
+/// the Swift ranks' ones.
+///
+/// Every rank initialises MPI itself, as a C program would. Then the even ranks
+/// use the package (which adopts that MPI) on `Communicator.world` only, and the
+/// odd ranks call the C functions directly: both sides must see the same
+/// collectives in the same order.
+final class RuntimeSharedWorldTests: XCTestCase {
+    func testSwiftRanksShareTheWorldWithCRanks() throws {
+        try requireOwnProcess()
+        var provided: Int32 = -1
+        XCTAssertEqual(MPI_Init_thread(nil, nil, swiftmpi_thread_serialized(), &provided), 0)
+        var r: Int32 = 0, s: Int32 = 0
+        MPI_Comm_rank(swiftmpi_comm_world(), &r)
+        MPI_Comm_size(swiftmpi_comm_world(), &s)
+        let rank = Int(r), size = Int(s)
+        let expectedSum = size * (size + 1) / 2
+        if rank % 2 == 0 {
+            // The Swift side: the package, on the world.
+            let world = Communicator.world
+            checkLaunchEnvironment()
+            XCTAssertEqual(try allreduce(rank + 1, op: .sum, comm: world).0, expectedSum)
+            XCTAssertEqual(try bcast(Int32(rank == 0 ? 42 : 0), root: 0, comm: world).0, 42)
+            XCTAssertEqual(try barrier(comm: world).sequence, 1)
+            XCTAssertEqual(try allgather(Int32(rank), comm: world).0.scalars, (0..<size).map { Int32($0) })
+            try MPIRuntime.finalize()
+        } else {
+            // The C side: MPI functions only, on MPI_COMM_WORLD.
+            var mine = Int64(rank + 1), total: Int64 = 0
+            XCTAssertEqual(MPI_Allreduce(&mine, &total, 1, swiftmpi_int64(), swiftmpi_op_sum(), swiftmpi_comm_world()), 0)
+            XCTAssertEqual(Int(total), expectedSum)
+            var value: Int32 = 0
+            XCTAssertEqual(MPI_Bcast(&value, 1, swiftmpi_int32(), 0, swiftmpi_comm_world()), 0)
+            XCTAssertEqual(value, 42)
+            XCTAssertEqual(MPI_Barrier(swiftmpi_comm_world()), 0)
+            var me = Int32(rank)
+            var all = [Int32](repeating: -1, count: size)
+            XCTAssertEqual(MPI_Allgather(&me, 1, swiftmpi_int32(), &all, 1, swiftmpi_int32(), swiftmpi_comm_world()), 0)
+            XCTAssertEqual(all, (0..<size).map { Int32($0) })
+        }
+        XCTAssertEqual(MPI_Finalize(), 0)
+    }
+}
+
+/// Skips the test unless it runs in a process of its own that has not touched MPI:
+/// the test ends MPI, or must be the one to start it (with its own settings), so
+/// under `swift test`, where every class shares one process, it would break the
+/// tests after it or test nothing. Scripts/test runs every class as its own MPI
+/// program and sets SWIFT_MPI_TEST_EXPECTED_SIZE.
+func requireOwnProcess() throws {
+    guard environment("SWIFT_MPI_TEST_EXPECTED_SIZE") != nil else {
+        throw XCTSkip("needs a process of its own (it ends MPI, or must start it): runs only under Scripts/test")
+    }
+    guard !MPIRuntime.isInitialized else {
+        throw XCTSkip("MPI was initialised before this test; run this class as its own process (Scripts/test does)")
+    }
+}
+
+/// How a process of the package ends: run by Scripts/test's exit checks, which
+/// read the launch's exit status and how long the job took to end.
+///
+/// `SWIFT_MPI_TEST_EXIT_CASE` selects the case:
+/// - `abort`: the last rank calls `exit(3)` while the others loop on allreduce;
+///   the package must end the whole job at once (MPI_Abort) with a non-zero status.
+/// - `staggered`: the last rank calls `exit(0)` at once, the others end 2 s later;
+///   the job must end cleanly with status 0.
+/// - `zero-while-waiting`: the last rank calls `exit(0)` while the others loop on
+///   allreduce (for measurements only: MPI_Finalize waits for the others, so the
+///   job ends only when something kills it).
+final class RuntimeExitTests: XCTestCase {
+    func testHowAProcessEnds() throws {
+        guard let exitCase = environment("SWIFT_MPI_TEST_EXIT_CASE") else {
+            throw XCTSkip("run by Scripts/test's exit checks, with SWIFT_MPI_TEST_EXIT_CASE set")
+        }
+        let world = Communicator.world
+        checkLaunchEnvironment()
+        let last = world.size - 1
+        switch exitCase {
+        case "abort", "zero-while-waiting":
+            let status: Int32 = exitCase == "abort" ? 3 : 0
+            let start = now()
+            var round = 0
+            while now() - start < 60 {
+                XCTAssertEqual(try allreduce(1, op: .sum).0, world.size)
+                if round == 100 && world.rank == last { exitNow(status) }
+                round += 1
+            }
+            XCTFail("the job did not end within 60 s of the exit of rank \(last)")
+        case "staggered":
+            XCTAssertEqual(try allreduce(1, op: .sum).0, world.size)
+            if world.rank == last { exitNow(0) }
+            usleep(2_000_000)
+        default:
+            XCTFail("unknown SWIFT_MPI_TEST_EXIT_CASE '\(exitCase)'")
+        }
+    }
+
+    /// Seconds of the real-time clock.
+    private func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_REALTIME, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+
+    /// Prints the time (for the driver's measurement) and exits.
+    private func exitNow(_ status: Int32) -> Never {
+        let line = String(format: "EXIT_AT %.6f\n", now())
+        line.withCString { _ = write(1, $0, strlen($0)) }
+        exit(status)
     }
 }
