@@ -7,7 +7,8 @@ import Glibc
 #endif
 
 // snippet.thread-level
-// Ask for MPI_THREAD_MULTIPLE before any other call, and check what the library gives.
+// Ask for MPI_THREAD_MULTIPLE before any other call,
+// and check what the library gives.
 let provided = try MPIRuntime.initialize(threadLevel: .multiple)
 if provided < .multiple {
     print("this MPI library provides only \(provided)")
@@ -18,7 +19,8 @@ if provided < .multiple {
 let comm = try Communicator.default
 if comm.rank == 0 {
     let (major, minor) = MPIRuntime.standardVersion
-    print("\(MPIRuntime.implementation.rawValue), MPI \(major).\(minor), \(comm.size) ranks, \(MPIRuntime.threadLevel)")
+    let (library, level) = (MPIRuntime.implementation.rawValue, MPIRuntime.threadLevel)
+    print("\(library), MPI \(major).\(minor), \(comm.size) ranks, \(level)")
 }
 // snippet.end
 

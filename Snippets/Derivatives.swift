@@ -20,7 +20,7 @@ let dy = differential(direction)   // a scan of the tangents: every rank calls i
 
 // snippet.data-parallel
 // Each rank holds the parameters `w` and its own shard of the data.
-let n = 4 * size                                             // samples over all ranks
+let n = 4 * size   // samples over all ranks
 let shard = ShapedArray(repeating: Double(rank + 1), shape: [4])
 let w = ShapedArray<Double>([0.5, 0.25, 0.125, 1])
 
@@ -30,13 +30,17 @@ func localLoss(_ w: ShapedArray<Double>, _ shard: ShapedArray<Double>) -> Double
     return residual.dot(residual)
 }
 
-// A. The recipe of every data-parallel trainer: a replicated loss, then allreduce the gradients.
+// A. The recipe of every data-parallel trainer:
+//    a replicated loss, then allreduce the gradients.
 let localGradient = gradient(at: w) { w in
-    Autodiff.allreduce(localLoss(w, shard), op: .sum) / Double(n)   // identity pullback
+    // The pullback of allreduce is the identity.
+    Autodiff.allreduce(localLoss(w, shard), op: .sum) / Double(n)
 }
-let (gradientA, _) = try allreduce(localGradient.materialized(shape: w.shape), op: .sum)
+let (gradientA, _) = try allreduce(
+    localGradient.materialized(shape: w.shape), op: .sum)
 
-// B. The same inside the backward pass: perRank's pullback is the allreduce.
+// B. The same inside the backward pass:
+//    the pullback of perRank is the allreduce.
 let gradientB = gradient(at: w) { w in
     Autodiff.allreduce(localLoss(Autodiff.perRank(w), shard), op: .sum) / Double(n)
 }

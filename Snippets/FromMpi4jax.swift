@@ -10,7 +10,8 @@ func expect(_ ok: Bool, _ what: String) { precondition(ok, "FromMpi4jax: \(what)
 
 // snippet.allgather
 // mpi4jax: res, token = allgather(x)
-let (everyone, _) = try allgather(ShapedArray([Double(rank), 1]))   // shape [size, 2]
+// Shape [size, 2]: row r came from rank r.
+let (everyone, _) = try allgather(ShapedArray([Double(rank), 1]))
 // snippet.end
 
 // snippet.allreduce
@@ -20,7 +21,8 @@ let (total, _) = try allreduce(ShapedArray(repeating: 1.0, shape: [3, 2]), op: .
 
 // snippet.alltoall
 // mpi4jax: res, token = alltoall(x)   (x.shape[0] == size)
-let blocks = ShapedArray(shape: [size, 2], scalars: (0..<size * 2).map { Double(rank * 100 + $0) })
+let blocks = ShapedArray(shape: [size, 2],
+                         scalars: (0..<size * 2).map { Double(rank * 100 + $0) })
 let (exchanged, _) = try alltoall(blocks)   // row i came from rank i
 // snippet.end
 
@@ -31,17 +33,20 @@ try barrier()
 
 // snippet.bcast
 // mpi4jax: res, token = bcast(x, root=0)
-let (fromRoot, _) = try bcast(ShapedArray(repeating: Double(rank), shape: [2]), root: 0)
+let mine = ShapedArray(repeating: Double(rank), shape: [2])
+let (fromRoot, _) = try bcast(mine, root: 0)   // the root's data
 // snippet.end
 
 // snippet.gather
 // mpi4jax: res, token = gather(x, root=0)
-let (stacked, _) = try gather(ShapedArray([Double(rank)]), root: 0)   // root: shape [size, 1]; others: x
+// On the root, shape [size, 1]; elsewhere, the input unchanged.
+let (stacked, _) = try gather(ShapedArray([Double(rank)]), root: 0)
 // snippet.end
 
 // snippet.reduce
 // mpi4jax: res, token = reduce(x, op=MPI.PROD, root=0)
-let (product, _) = try reduce(Double(rank + 1), op: .product, root: 0)   // others: x unchanged
+// On the root, the product; elsewhere, the input unchanged.
+let (product, _) = try reduce(Double(rank + 1), op: .product, root: 0)
 // snippet.end
 
 // snippet.scan
@@ -53,11 +58,13 @@ let (prefix, _) = try scan(rank + 1, op: .sum)   // 1 + 2 + … + (rank + 1)
 // mpi4jax: res, token = scatter(x, root=0)
 let table = ShapedArray(shape: [size, 3], scalars: (0..<size * 3).map(Double.init))
 let template = ShapedArray(repeating: 0.0, shape: [3])
-let (row, _) = try scatter(rank == 0 ? table : template, root: 0)   // row `rank` of the table
+// Every rank gets row `rank` of the root's table.
+let (row, _) = try scatter(rank == 0 ? table : template, root: 0)
 // snippet.end
 
 // snippet.sendrecv
-// mpi4jax: res, token = sendrecv(sendbuf, recvbuf, source=left, dest=right, status=status)
+// mpi4jax: res, token = sendrecv(sendbuf, recvbuf, source=left, dest=right,
+//                                 status=status)
 let right = (rank + 1) % size, left = (rank + size - 1) % size
 let status = Status()
 let (fromLeft, _) = try sendrecv(ShapedArray([Double(rank)]), ShapedArray([0.0]),
@@ -70,7 +77,8 @@ let (fromLeft, _) = try sendrecv(ShapedArray([Double(rank)]), ShapedArray([0.0])
 if size > 1 && rank == 0 {
     try send(ShapedArray([1.0, 2.0]), dest: 1, tag: 7)
 } else if size > 1 && rank == 1 {
-    let (message, _) = try recv(ShapedArray(repeating: 0.0, shape: [2]), source: 0, tag: 7)
+    let template = ShapedArray(repeating: 0.0, shape: [2])
+    let (message, _) = try recv(template, source: 0, tag: 7)
     // snippet.hide
     expect(message.scalars == [1, 2], "recv")
     // snippet.show
@@ -81,7 +89,8 @@ if size > 1 && rank == 0 {
 // mpi4jax: token = barrier(); a, token = allreduce(x, op=MPI.SUM, token=token); ...
 let start = try barrier()
 let (a, t1) = try allreduce(1.0, op: .sum, token: start)
-let (b, t2) = try allreduce(a, op: .sum, token: t1)   // t2.sequence == start.sequence + 2
+let (b, t2) = try allreduce(a, op: .sum, token: t1)
+// t2.sequence == start.sequence + 2
 // snippet.end
 
 // snippet.auto-tokenize

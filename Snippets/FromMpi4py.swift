@@ -4,7 +4,8 @@
 import MPI
 
 // snippet.communicator
-// mpi4py: comm = MPI.COMM_WORLD.Dup(); rank, size = comm.Get_rank(), comm.Get_size()
+// mpi4py: comm = MPI.COMM_WORLD.Dup()
+//         rank, size = comm.Get_rank(), comm.Get_size()
 let comm = try Communicator.default       // a duplicate of the world, made once
 let (rank, size) = (comm.rank, comm.size)
 let halves = try comm.split(color: rank % 2, key: rank)   // comm.Split(color, key)
@@ -31,11 +32,13 @@ try bcast(inPlace: &buffer, root: 0, comm: comm)
 // snippet.sendrecv
 // mpi4py: comm.Sendrecv(mine, dest=right, recvbuf=received, source=left)
 var received = [Double](repeating: 0, count: 2)
-try sendrecv([Double(rank), -1], into: &received, source: left, dest: right, comm: comm)
+try sendrecv([Double(rank), -1], into: &received,
+             source: left, dest: right, comm: comm)
 // snippet.end
 
 // snippet.send-recv
-// mpi4py: comm.Send(data, dest=1, tag=11)  /  comm.Recv(message, source=0, tag=11, status=status)
+// mpi4py: comm.Send(data, dest=1, tag=11)
+//         comm.Recv(message, source=0, tag=11, status=status)
 if size > 1 && rank == 0 {
     try send([Int32(1), 2, 3], dest: 1, tag: 11, comm: comm)
 } else if size > 1 && rank == 1 {
@@ -63,7 +66,8 @@ try scatter(rows, into: &mine, root: 0, comm: comm)
 // snippet.end
 
 // snippet.others
-// mpi4py: comm.Allgather(x, y); comm.Alltoall(x, y); comm.Reduce(x, y, op, root); comm.Scan(x, y, op)
+// mpi4py: comm.Allgather(x, y); comm.Alltoall(x, y)
+//         comm.Reduce(x, y, op, root); comm.Scan(x, y, op); comm.Barrier()
 var gathered = ShapedArray(repeating: 0, shape: [size, 2])
 try allgather([rank, rank], into: &gathered, comm: comm)
 var swapped = [Int](repeating: 0, count: size)
@@ -72,7 +76,7 @@ var largest = [Int](repeating: 0, count: 1)
 try reduce([rank], into: &largest, op: .max, root: 0, comm: comm)
 var prefix = [Int](repeating: 0, count: 1)
 try scan([1], into: &prefix, op: .sum, comm: comm)
-try barrier(comm: comm)                                       // comm.Barrier()
+try barrier(comm: comm)
 // snippet.end
 
 // snippet.hot-loop

@@ -19,7 +19,8 @@ print("rank \(comm.rank): gathered shape \(all.shape)")
 
 // snippet.errors
 do throws(MPIError) {
-    // There is no rank `size`: every rank throws the same error, and nothing is sent.
+    // There is no rank `size`: every rank throws the same error,
+    // and nothing is sent.
     _ = try bcast([1.0, 2.0], root: comm.size)
 } catch {
     print("rank \(comm.rank): \(error)")

@@ -3,9 +3,9 @@
 import MPI
 
 // snippet.diagnostics
-MPIRuntime.watchdogTimeout = 120                 // SWIFT_MPI_TIMEOUT=120; nil turns it off
-MPIRuntime.checksCollectiveArguments = true      // SWIFT_MPI_CHECK=1
-MPIRuntime.logsCollectives = true                // SWIFT_MPI_DEBUG=1
+MPIRuntime.watchdogTimeout = 120               // SWIFT_MPI_TIMEOUT=120; nil: off
+MPIRuntime.checksCollectiveArguments = true    // SWIFT_MPI_CHECK=1
+MPIRuntime.logsCollectives = true              // SWIFT_MPI_DEBUG=1
 // snippet.end
 
 let comm = try Communicator.default
@@ -20,7 +20,8 @@ for line in MPIRuntime.flightRecord {
 
 // snippet.errors
 do throws(MPIError) {
-    _ = try allreduce(ShapedArray([true, false]), op: .sum)   // sum is not defined for Bool
+    // A sum is not defined for Bool.
+    _ = try allreduce(ShapedArray([true, false]), op: .sum)
 } catch {
     switch error {
     case .unsupportedReduction(let operation, let op, let scalarType):
