@@ -206,6 +206,12 @@ static inline uint64_t swiftmpi_monotonic_ns(void) {
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
+/// Nanoseconds of CPU time of the calling thread.
+static inline uint64_t swiftmpi_thread_cpu_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
 /// `*value += 1`, atomically (relaxed), returning the old value.
 static inline long swiftmpi_atomic_increment(long *_Nonnull value) {
     return __atomic_fetch_add(value, 1, __ATOMIC_RELAXED);

@@ -1,5 +1,6 @@
 // Tests of Sources/MPI/Runtime/Environment.swift: one rule per kind of value.
 @testable import MPI
+import MPITestSupport
 import XCTest
 
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 // Tests of ReductionOp.swift: the ops, the table of valid pairs, and every pair through MPI.
 import ComplexModule
 import MPI
+import MPITestSupport
 import XCTest
 
 final class ReductionOpTests: MPITestCase {

@@ -5,6 +5,7 @@
 // is exact for these values whatever order MPI combines them in.
 import ComplexModule
 import MPI
+import MPITestSupport
 import XCTest
 
 final class ReductionsTests: MPITestCase {

@@ -5,6 +5,7 @@
 // and advised for huge pages; everything else keeps Swift Array storage.
 // Expectations are computed from rank and size.
 @testable import MPI
+import MPITestSupport
 import XCTest
 
 #if canImport(Glibc)

@@ -7,6 +7,7 @@
 import CMPI
 import Foundation
 import MPI
+import MPITestSupport
 import XCTest
 
 final class RuntimeTests: MPITestCase {

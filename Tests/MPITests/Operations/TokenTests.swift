@@ -1,5 +1,6 @@
 // Tests of Token.swift: tokens as ordering witnesses, and autoTokenize in both forms.
 import MPI
+import MPITestSupport
 import XCTest
 
 final class TokenTests: MPITestCase {

@@ -1,10 +1,11 @@
 import MPI
+import MPITestSupport
 import XCTest
 
 /// The opt-in cross-rank argument check (`SWIFT_MPI_CHECK=1` or
 /// `MPIRuntime.checksCollectiveArguments`): mismatches between ranks become the
 /// same error on every rank instead of a hang or reinterpreted bytes.
-final class DiagnosticsTests: XCTestCase {
+final class ArgumentAgreementTests: XCTestCase {
     var comm: Communicator { try! Communicator.default }
 
     override func setUp() {

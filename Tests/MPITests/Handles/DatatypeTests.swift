@@ -2,6 +2,7 @@
 import CMPI
 import ComplexModule
 import MPI
+import MPITestSupport
 import XCTest
 
 final class DatatypeTests: MPITestCase {

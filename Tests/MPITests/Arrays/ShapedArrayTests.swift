@@ -2,6 +2,7 @@
 // (Local only: every rank runs the same checks.)
 import ComplexModule
 import MPI
+import MPITestSupport
 import XCTest
 
 final class ShapedArrayTests: MPITestCase {

@@ -1,6 +1,7 @@
 // Tests of Status.swift: what a receive tells about the message it matched.
 import ComplexModule
 import MPI
+import MPITestSupport
 import XCTest
 
 final class StatusTests: MPITestCase {

@@ -4,6 +4,7 @@
 // too: each names the operation, the argument, and the expected and actual values.
 import CMPI
 import MPI
+import MPITestSupport
 import XCTest
 
 final class MPIErrorTests: MPITestCase {

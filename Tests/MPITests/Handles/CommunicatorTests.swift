@@ -1,6 +1,7 @@
 // Tests of Communicator.swift: the world, the default communicator, duplicate and split.
 import CMPI
 import MPI
+import MPITestSupport
 import XCTest
 
 final class CommunicatorTests: MPITestCase {

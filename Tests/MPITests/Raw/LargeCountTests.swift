@@ -11,6 +11,7 @@
 // an element-by-element Swift loop over 2^31 elements would take minutes in a
 // debug build.
 import MPI
+import MPITestSupport
 import XCTest
 
 #if canImport(Glibc)

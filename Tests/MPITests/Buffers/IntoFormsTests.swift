@@ -1,9 +1,10 @@
 import MPI
+import MPITestSupport
 import XCTest
 
 /// The allocation-free `into:` variants: same results as the result-returning
 /// forms, written into caller-owned storage, with output sizes checked.
-final class CallerOwnedOutputsTests: XCTestCase {
+final class IntoFormsTests: XCTestCase {
     var comm: Communicator { try! Communicator.default }
 
     func testAllreduceIntoMatchesResultReturningForm() throws {
@@ -91,7 +92,7 @@ final class CallerOwnedOutputsTests: XCTestCase {
         }
     }
 
-    func testOutputOfWrongSizeThrowsOnEveryRankBeforeCommunicating() throws {
+    func testOutputOfWrongSizeThrowsAfterCompletingIntoScratch() throws {
         var tooSmall = [Double](repeating: 0, count: 1)
         XCTAssertThrowsError(try allreduce([1.0, 2.0], into: &tooSmall, op: .sum)) { error in
             guard case let MPIError.shapeMismatch(operation, argument, _, actual) = error as! MPIError else {
@@ -110,6 +111,43 @@ final class CallerOwnedOutputsTests: XCTestCase {
         // The communicator is still usable afterwards: nothing was left half-sent.
         let (sum, _) = try allreduce(1, op: .sum)
         XCTAssertEqual(sum, comm.size)
+    }
+
+    /// An output of the wrong size on one rank only (the root of gather or reduce, one rank of
+    /// allreduce): that rank completes the collective into scratch storage and then throws, the
+    /// others get their results, and the next collective sees no stale message.
+    func testOutputOfWrongSizeOnOneRankLeavesNoUnmatchedMessage() throws {
+        let root = comm.size - 1
+        let isRoot = comm.rank == root
+        var gathered = [Int](repeating: -1, count: isRoot ? comm.size + 2 : 0)
+        if isRoot {
+            XCTAssertThrowsError(try gather([comm.rank], into: &gathered, root: root)) { error in
+                guard case MPIError.shapeMismatch(operation: "gather", argument: "output", _, _) = error as! MPIError else {
+                    return XCTFail("unexpected error \(error)")
+                }
+            }
+            XCTAssertEqual(gathered, [Int](repeating: -1, count: comm.size + 2), "no partial result")
+        } else {
+            XCTAssertNoThrow(try gather([comm.rank], into: &gathered, root: root))
+        }
+        var reduced = [Double](repeating: -1, count: isRoot ? 3 : 2)
+        if isRoot {
+            XCTAssertThrowsError(try reduce([1.0, 2.0], into: &reduced, op: .sum, root: root))
+        } else {
+            XCTAssertNoThrow(try reduce([1.0, 2.0], into: &reduced, op: .sum, root: root))
+        }
+        var summed = [Double](repeating: 0, count: comm.rank == 0 ? 5 : 2)
+        if comm.rank == 0 {
+            XCTAssertThrowsError(try allreduce([1.0, 2.0], into: &summed, op: .sum))
+        } else {
+            try allreduce([1.0, 2.0], into: &summed, op: .sum)
+            XCTAssertEqual(summed, [Double(comm.size), Double(2 * comm.size)])
+        }
+        // The next collectives get exactly their own data.
+        let (everyone, _) = try allgather(comm.rank * 7)
+        XCTAssertEqual(everyone.scalars, (0..<comm.size).map { $0 * 7 })
+        let (rooted, _) = try gather(comm.rank + 100, root: root)
+        if isRoot { XCTAssertEqual(rooted.scalars, (0..<comm.size).map { $0 + 100 }) }
     }
 
     func testScatterIntoWithBadRootInputThrowsOnEveryRankWithTheCheck() throws {

@@ -7,6 +7,7 @@
 import ComplexModule
 import Foundation
 import MPI
+import MPITestSupport
 import XCTest
 
 final class CollectivesTests: MPITestCase {

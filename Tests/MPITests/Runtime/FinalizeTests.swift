@@ -4,6 +4,7 @@
 // its own, after which nothing else can run in it. Scripts/test runs every class
 // as its own MPI program, and this one last.
 import MPI
+import MPITestSupport
 import XCTest
 
 final class FinalizeTests: XCTestCase {
