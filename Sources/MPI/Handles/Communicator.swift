@@ -25,7 +25,8 @@ import Synchronization
 /// drops communicators frees each one before it makes the next, and never runs
 /// out of them. The MPI standard calls `MPI_Comm_free` collective, but only
 /// marks the communicator for deallocation once its pending operations end, and
-/// Open MPI and MPICH free locally, without communicating; this package's
+/// Open MPI 4.1 and MPICH 4.0 free locally (measured: one rank's `MPI_Comm_free`
+/// returns at once while the others have not called it yet); this package's
 /// operations are all blocking, so none is pending when a value is dropped.
 /// Call ``free()`` where the last copy's lifetime differs between ranks (for
 /// example a copy kept in a cache on some ranks only), or to free at a point of

@@ -350,17 +350,23 @@ final class RuntimeState: @unchecked Sendable {
         #endif
     }
 
-    /// Called by `exit` with its status: a non-zero status ends the job with
-    /// `MPI_Abort` (no waiting for other ranks); zero finalises MPI.
+    /// Called by `exit` with its status, in a process where this package called
+    /// `MPI_Init_thread`: a non-zero status ends the job with `MPI_Abort` (no
+    /// waiting for other ranks); zero finalises MPI.
     static func processExits(status: Int32) {
-        guard phase.load(ordering: .acquiring) == 1, !MPIRuntime.isFinalized else { return }
+        guard MPIRuntime.isInitialized, !MPIRuntime.isFinalized else { return }
         // The status a parent process sees: the low 8 bits of exit's argument.
         let code = status & 0xff
         if code != 0 {
             MPI_Abort(swiftmpi_comm_world(), code)
             return
         }
-        try? finalize()
+        if phase.load(ordering: .acquiring) == 1 {
+            try? finalize()
+        } else {
+            // MPI started but the package's set-up failed after it: nothing of the package to end.
+            MPI_Finalize()
+        }
     }
 
     static func finalize() throws(MPIError) {

@@ -118,7 +118,7 @@ final class CommunicatorTests: MPITestCase {
         for _ in 0..<min(rounds, 2_100) {
             _ = try world.split(color: rank % 2)
         }
-        for _ in 0..<min(rounds, size <= 2 ? 2_100 : 100) {
+        for _ in 0..<min(rounds, size <= 2 ? 2_100 : 50) {
             try world.duplicate().free()
         }
         let (sum, _) = try allreduce(1, op: .sum, comm: try world.duplicate())
