@@ -30,6 +30,8 @@ let package = Package(
         .executable(name: "shallow-water", targets: ["ShallowWater"]),
         .executable(name: "data-parallel", targets: ["DataParallel"]),
         .executable(name: "mpi-benchmark", targets: ["MPIBenchmark"]),
+        .executable(name: "hosts-probe", targets: ["HostsProbe"]),
+        .executable(name: "mpi-interop", targets: ["Interop"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
@@ -69,6 +71,9 @@ let package = Package(
             path: "Examples/ShallowWater/CLI"
         ),
         .executableTarget(name: "DataParallel", dependencies: ["MPI"], path: "Examples/DataParallel"),
+        // For Scripts/test-hosts (simulated hosts) and Scripts/test-interop (MPMD jobs with C).
+        .executableTarget(name: "HostsProbe", dependencies: ["MPI"], path: "Examples/HostsProbe"),
+        .executableTarget(name: "Interop", dependencies: ["MPI"], path: "Examples/Interop"),
         .testTarget(
             name: "MPITests",
             dependencies: ["MPI", .product(name: "ComplexModule", package: "swift-numerics")]
