@@ -20,9 +20,15 @@ import Musl
 #endif
 
 /// Writes a line to standard error (unbuffered).
-func printError(_ line: String) {
+func printError(_ line: String) { writeLine(line, to: 2) }
+
+/// Writes a line to standard output in one `write` (unbuffered, so nothing is
+/// lost when a rank leaves with `_exit`; the launcher never splits the line).
+func say(_ line: String) { writeLine(line, to: 1) }
+
+func writeLine(_ line: String, to descriptor: Int32) {
     var text = line + "\n"
-    text.withUTF8 { bytes in _ = write(2, bytes.baseAddress, bytes.count) }
+    text.withUTF8 { bytes in _ = write(descriptor, bytes.baseAddress, bytes.count) }
 }
 
 func seconds() -> Double {
@@ -52,8 +58,7 @@ func loop(duration: Double, leaver: Int?, leaveAfter: Double, comm: Communicator
         // Every rank decides to stop on rank 0's clock, so all stop together.
         let elapsed = seconds() - start
         if let leaver, comm.rank == leaver, elapsed >= leaveAfter {
-            print("hosts-probe \(comm.rank): leaving without finalising")
-            fflush(nil)
+            say("hosts-probe \(comm.rank): leaving without finalising")
             _exit(3)
         }
         let (stop, _) = try bcast(elapsed >= duration ? Int32(1) : Int32(0), root: 0)
@@ -67,7 +72,7 @@ func loop(duration: Double, leaver: Int?, leaveAfter: Double, comm: Communicator
         if round % 64 == 0 { _ = try bcast(payload, root: round / 64 % n) }
         round += 1
     }
-    print("hosts-probe \(comm.rank): done after \(round) rounds")
+    say("hosts-probe \(comm.rank): done after \(round) rounds")
 }
 
 /// A few collectives whose results are checked; exits with status 1 on a wrong result.
@@ -82,7 +87,7 @@ func clean(comm: Communicator) throws {
         printError("hosts-probe \(r): wrong result: \(sum) \(gathered) \(broadcast)")
         exit(1)
     }
-    print("hosts-probe \(r): clean exit")
+    say("hosts-probe \(r): clean exit")
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -90,8 +95,7 @@ guard let mode = arguments.first else { usage() }
 do {
     let comm = try Communicator.default
     try barrier()
-    print("hosts-probe \(comm.rank)/\(comm.size) on \(hostName()): ready")
-    fflush(nil)
+    say("hosts-probe \(comm.rank)/\(comm.size) on \(hostName()): ready")
     switch mode {
     case "loop":
         guard arguments.count <= 2, let duration = Double(arguments.count == 2 ? arguments[1] : "600") else { usage() }

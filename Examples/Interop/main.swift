@@ -30,9 +30,15 @@ import Musl
 #endif
 
 /// Writes a line to standard error (unbuffered).
-func printError(_ line: String) {
+func printError(_ line: String) { writeLine(line, to: 2) }
+
+/// Writes a line to standard output in one `write`, so that the launcher, which
+/// merges the ranks' outputs, never splits it.
+func say(_ line: String) { writeLine(line, to: 1) }
+
+func writeLine(_ line: String, to descriptor: Int32) {
     var text = line + "\n"
-    text.withUTF8 { bytes in _ = write(2, bytes.baseAddress, bytes.count) }
+    text.withUTF8 { bytes in _ = write(descriptor, bytes.baseAddress, bytes.count) }
 }
 
 /// Elements per block.
@@ -153,8 +159,7 @@ var failed = false
 do {
     try MPIRuntime.initialize()
     let world = Communicator.world
-    print("interop \(world.rank) swift READY")
-    fflush(nil)
+    say("interop \(world.rank) swift READY")
     let comm: Communicator?
     if mode == "world" {
         comm = .world
@@ -164,24 +169,22 @@ do {
         comm = nil
     }
     for primitive in chosen {
-        print("interop \(world.rank) swift START \(primitive)")
-        fflush(nil)
+        say("interop \(world.rank) swift START \(primitive)")
         do {
             let m = try run(primitive, comm: comm, rank: world.rank, size: world.size)
             if m.lines.isEmpty {
-                print("interop \(world.rank) swift PASS \(primitive)")
+                say("interop \(world.rank) swift PASS \(primitive)")
             } else {
                 failed = true
-                print("interop \(world.rank) swift FAIL \(primitive) \(m.lines.joined(separator: "; "))")
+                say("interop \(world.rank) swift FAIL \(primitive) \(m.lines.joined(separator: "; "))")
             }
         } catch {
             failed = true
-            print("interop \(world.rank) swift FAIL \(primitive) threw \(error)")
+            say("interop \(world.rank) swift FAIL \(primitive) threw \(error)")
         }
-        fflush(nil)
     }
 } catch {
     failed = true
-    print("interop ? swift FAIL setup threw \(error)")
+    say("interop ? swift FAIL setup threw \(error)")
 }
 exit(failed ? 1 : 0)
