@@ -31,6 +31,8 @@ let package = Package(
         .executable(name: "shallow-water", targets: ["ShallowWater"]),
         .executable(name: "data-parallel", targets: ["DataParallel"]),
         .executable(name: "mpi-benchmark", targets: ["MPIBenchmark"]),
+        .executable(name: "hosts-probe", targets: ["HostsProbe"]),
+        .executable(name: "mpi-interop", targets: ["Interop"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
@@ -89,6 +91,9 @@ let package = Package(
         .executableTarget(name: "mpi-scenarios", dependencies: ["MPI"], path: "Tests/Scenarios"),
         // The base test class and launch checks shared by the test targets.
         .target(name: "MPITestSupport", dependencies: ["MPI"], path: "Tests/MPITestSupport"),
+        // For Scripts/test-hosts (simulated hosts) and Scripts/test-interop (MPMD jobs with C).
+        .executableTarget(name: "HostsProbe", dependencies: ["MPI"], path: "Examples/HostsProbe"),
+        .executableTarget(name: "Interop", dependencies: ["MPI"], path: "Examples/Interop"),
         .testTarget(
             name: "MPITests",
             dependencies: ["MPI", "MPITestSupport", .product(name: "ComplexModule", package: "swift-numerics")]
