@@ -201,6 +201,11 @@ final class Mpi4jaxValidationTests: XCTestCase {
         }
         let (failures, _) = try allreduce(problem == nil ? 0 : 1, op: .sum, comm: world)
         if let problem {
+            // Under the test driver (which CI runs, with shared/ beside the clone) missing files
+            // fail; a plain `swift test` in a clone without them skips, saying so.
+            if getenv("SWIFT_MPI_TEST_EXPECTED_SIZE") == nil {
+                throw XCTSkip("\(problem) (this test fails instead under Scripts/test)")
+            }
             XCTFail(problem, file: file, line: line)
         }
         guard failures == 0 else {
