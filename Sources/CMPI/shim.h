@@ -186,7 +186,7 @@ static inline int swiftmpi_status_bytes(const MPI_Status *status, long long *byt
     *bytes = (long long)n;
     return code;
 }
-// MARK: - Non-blocking counterparts (the serialised path below MPI_THREAD_MULTIPLE)
+// MARK: - Non-blocking counterparts (the serialised path at MPI_THREAD_SERIALIZED)
 
 static inline int swiftmpi_test(MPI_Request SWIFTMPI_HANDLE *request, int *done) {
     return MPI_Test(request, done, MPI_STATUS_IGNORE);
@@ -268,6 +268,12 @@ static inline uint64_t swiftmpi_coarse_ns(void) {
 static inline uint64_t swiftmpi_monotonic_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+/// Nanoseconds of CPU time of the calling thread.
+static inline uint64_t swiftmpi_thread_cpu_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 /// `*value += 1`, atomically (relaxed), returning the old value.

@@ -216,15 +216,16 @@ func rawCommSplit(_ comm: MPI_Comm, color: Int32, key: Int32, _ newHandle: inout
     try check(locked { swiftmpi_comm_split(comm, color, key, &newHandle) }, "MPI_Comm_split")
 }
 
-/// `MPI_Comm_free` (local in Open MPI and MPICH). Below `MPI_THREAD_SERIALIZED`,
-/// a communicator released on another thread than MPI's main thread is freed at
-/// that thread's next call.
-func rawCommFree(_ handle: inout MPI_Comm) {
+/// `MPI_Comm_free` (local in Open MPI and MPICH), returning MPI's code. Below
+/// `MPI_THREAD_SERIALIZED`, a communicator released on another thread than MPI's
+/// main thread is freed at that thread's next call (and 0 returned).
+@discardableResult
+func rawCommFree(_ handle: inout MPI_Comm) -> Int32 {
     if _slowPath(callMode == .mainThreadOnly) && !isMPIMainThread() {
         let released = ReleasedCommunicator(handle: handle)
         deferredFrees.withLock { $0.append(released) }
         handle = swiftmpi_comm_null()
-        return
+        return 0
     }
-    _ = locked { swiftmpi_comm_free(&handle) }
+    return locked { swiftmpi_comm_free(&handle) }
 }

@@ -98,6 +98,28 @@ package enum SwiftMPIEnvironment {
         return `default`
     }
 
+    /// This process's rank and the job's size as the launcher announced them in
+    /// the environment, for ``Communicator/world`` when MPI cannot be asked:
+    /// `OMPI_COMM_WORLD_RANK` and `OMPI_COMM_WORLD_SIZE` (Open MPI's `mpirun`),
+    /// `PMI_RANK` and `PMI_SIZE` (MPICH's Hydra, Slurm with PMI), `SLURM_PROCID`
+    /// and `SLURM_NTASKS` (Slurm's `srun`), the first pair that is set and valid;
+    /// rank 0 of 1 without a launcher, as `MPI_Init` would give. These are the
+    /// launchers' variables, not the package's, so they have no
+    /// ``EnvironmentVariable`` case.
+    package static func launcherRankAndSize() -> (rank: Int, size: Int) {
+        let pairs = [
+            ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"), ("PMI_RANK", "PMI_SIZE"), ("SLURM_PROCID", "SLURM_NTASKS"),
+        ]
+        for (rankName, sizeName) in pairs {
+            guard let rank = getenv(rankName).flatMap({ Int(String(cString: $0)) }),
+                  let size = getenv(sizeName).flatMap({ Int(String(cString: $0)) }),
+                  size >= 1, (0..<size).contains(rank)
+            else { continue }
+            return (rank, size)
+        }
+        return (0, 1)
+    }
+
     private static func reportInvalid(_ variable: EnvironmentVariable, _ text: String, expected: String, default: String) {
         let line = "swift-mpi: ignoring \(variable.rawValue)=\(text): expected \(expected); using \(`default`)\n"
         line.withCString { _ = write(2, $0, strlen($0)) }
