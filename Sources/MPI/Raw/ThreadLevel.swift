@@ -47,7 +47,7 @@ nonisolated(unsafe) private var providedLevel = ThreadLevel.multiple
 /// The thread that initialised MPI, when it is known (``CallMode/mainThreadOnly``).
 nonisolated(unsafe) private var mainThread: pthread_t?
 
-/// The lock that serialises every MPI call of the package below `MPI_THREAD_MULTIPLE`.
+/// The lock that serialises every MPI call of the package at `MPI_THREAD_SERIALIZED`.
 @usableFromInline let mpiLock = Mutex<Void>(())
 
 /// Communicators released on another thread than MPI's main thread, freed by that thread's next call.
