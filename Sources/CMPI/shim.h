@@ -186,6 +186,70 @@ static inline int swiftmpi_status_bytes(const MPI_Status *status, long long *byt
     *bytes = (long long)n;
     return code;
 }
+// MARK: - Non-blocking counterparts (the serialised path at MPI_THREAD_SERIALIZED)
+
+static inline int swiftmpi_test(MPI_Request SWIFTMPI_HANDLE *request, int *done) {
+    return MPI_Test(request, done, MPI_STATUS_IGNORE);
+}
+static inline int swiftmpi_improbe(int source, int tag, MPI_Comm comm, int *found,
+                                   MPI_Message SWIFTMPI_HANDLE *message, MPI_Status *status) {
+    return MPI_Improbe(source, tag, comm, found, message, status);
+}
+static inline int swiftmpi_imrecv(void *_Nullable buffer, int count, MPI_Datatype type,
+                                  MPI_Message SWIFTMPI_HANDLE *message, MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Imrecv(buffer, count, type, message, request);
+}
+// The collectives take MPI's own arguments, so that the raw layer writes each
+// blocking call and its non-blocking counterpart alike; only the request's
+// out-parameter needs the wrapper.
+static inline int swiftmpi_iallgather(const void *_Nullable send, int sendCount, MPI_Datatype sendType,
+                                      void *_Nullable receive, int receiveCount, MPI_Datatype receiveType,
+                                      MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Iallgather(send, sendCount, sendType, receive, receiveCount, receiveType, comm, request);
+}
+static inline int swiftmpi_iallreduce(const void *_Nullable send, void *_Nullable receive, int count, MPI_Datatype type,
+                                      MPI_Op op, MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Iallreduce(send, receive, count, type, op, comm, request);
+}
+static inline int swiftmpi_ialltoall(const void *_Nullable send, int sendCount, MPI_Datatype sendType,
+                                     void *_Nullable receive, int receiveCount, MPI_Datatype receiveType,
+                                     MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Ialltoall(send, sendCount, sendType, receive, receiveCount, receiveType, comm, request);
+}
+static inline int swiftmpi_ibarrier(MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Ibarrier(comm, request);
+}
+static inline int swiftmpi_ibcast(void *_Nullable buffer, int count, MPI_Datatype type, int root, MPI_Comm comm,
+                                  MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Ibcast(buffer, count, type, root, comm, request);
+}
+static inline int swiftmpi_igather(const void *_Nullable send, int sendCount, MPI_Datatype sendType,
+                                   void *_Nullable receive, int receiveCount, MPI_Datatype receiveType, int root,
+                                   MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Igather(send, sendCount, sendType, receive, receiveCount, receiveType, root, comm, request);
+}
+static inline int swiftmpi_ireduce(const void *_Nullable send, void *_Nullable receive, int count, MPI_Datatype type,
+                                   MPI_Op op, int root, MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Ireduce(send, receive, count, type, op, root, comm, request);
+}
+static inline int swiftmpi_iscan(const void *_Nullable send, void *_Nullable receive, int count, MPI_Datatype type,
+                                 MPI_Op op, MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Iscan(send, receive, count, type, op, comm, request);
+}
+static inline int swiftmpi_iscatter(const void *_Nullable send, int sendCount, MPI_Datatype sendType,
+                                    void *_Nullable receive, int receiveCount, MPI_Datatype receiveType, int root,
+                                    MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Iscatter(send, sendCount, sendType, receive, receiveCount, receiveType, root, comm, request);
+}
+static inline int swiftmpi_comm_idup(MPI_Comm comm, MPI_Comm SWIFTMPI_HANDLE *out,
+                                     MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Comm_idup(comm, out, request);
+}
+/// 1 when the calling thread is the one that initialised MPI (MPI_Is_thread_main), else 0.
+static inline int swiftmpi_is_thread_main(void) {
+    int flag = 0;
+    return MPI_Is_thread_main(&flag) == MPI_SUCCESS && flag;
+}
 static inline int swiftmpi_abort(int code) { return MPI_Abort(MPI_COMM_WORLD, code); }
 
 #pragma clang assume_nonnull end
@@ -204,6 +268,12 @@ static inline uint64_t swiftmpi_coarse_ns(void) {
 static inline uint64_t swiftmpi_monotonic_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+/// Nanoseconds of CPU time of the calling thread.
+static inline uint64_t swiftmpi_thread_cpu_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 /// `*value += 1`, atomically (relaxed), returning the old value.

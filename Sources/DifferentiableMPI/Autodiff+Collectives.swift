@@ -19,7 +19,7 @@ extension Autodiff {
         performOrStop("allgather", comm) { try MPI.allgather(x, comm: comm).0 }
     }
 
-    /// The reverse derivative of `allgather` on a ``ShapedArray``, registered with the compiler.
+    /// The reverse derivative of `allgather` on a ``MPI/ShapedArray``, registered with the compiler.
     @derivative(of: allgather, wrt: x)
     @usableFromInline static func vjpAllgather<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, comm: Communicator?
@@ -27,7 +27,7 @@ extension Autodiff {
         allgatherRule(x, comm: comm).shapedVJP()
     }
 
-    /// The forward derivative of `allgather` on a ``ShapedArray``.
+    /// The forward derivative of `allgather` on a ``MPI/ShapedArray``.
     @derivative(of: allgather, wrt: x)
     public static func jvpAllgather<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, comm: Communicator?
@@ -87,13 +87,15 @@ extension Autodiff {
     /// between ranks, and the transpose of alltoall is alltoall: the pullback
     /// sends row `i` of the cotangent back to rank `i`.
     ///
-    /// - Parameter x: An array whose first axis has `size` rows.
+    /// - Parameters:
+    ///   - x: An array whose first axis has `size` rows.
+    ///   - comm: The communicator; `nil` means `Communicator.default`.
     /// - Returns: An array of `x`'s shape.
     public static func alltoall<T: DifferentiableMPIScalar>(_ x: ShapedArray<T>, comm: Communicator? = nil) -> ShapedArray<T> {
         performOrStop("alltoall", comm) { try MPI.alltoall(x, comm: comm).0 }
     }
 
-    /// The reverse derivative of `alltoall` on a ``ShapedArray``, registered with the compiler.
+    /// The reverse derivative of `alltoall` on a ``MPI/ShapedArray``, registered with the compiler.
     @derivative(of: alltoall, wrt: x)
     @usableFromInline static func vjpAlltoall<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, comm: Communicator?
@@ -101,7 +103,7 @@ extension Autodiff {
         alltoallRule(x, comm: comm).shapedVJP()
     }
 
-    /// The forward derivative of `alltoall` on a ``ShapedArray``.
+    /// The forward derivative of `alltoall` on a ``MPI/ShapedArray``.
     @derivative(of: alltoall, wrt: x)
     public static func jvpAlltoall<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, comm: Communicator?
@@ -144,14 +146,14 @@ extension Autodiff {
     /// - Parameters:
     ///   - x: The data on the root; a template of the same shape elsewhere.
     ///   - root: The rank whose data is broadcast.
-    ///   - comm: The communicator; `nil` means ``Communicator/default``.
+    ///   - comm: The communicator; `nil` means `Communicator.default`.
     public static func bcast<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, root: Int, comm: Communicator? = nil
     ) -> ShapedArray<T> {
         performOrStop("bcast", comm) { try MPI.bcast(x, root: root, comm: comm).0 }
     }
 
-    /// The reverse derivative of `bcast` on a ``ShapedArray``, registered with the compiler.
+    /// The reverse derivative of `bcast` on a ``MPI/ShapedArray``, registered with the compiler.
     @derivative(of: bcast, wrt: x)
     @usableFromInline static func vjpBcast<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, root: Int, comm: Communicator?
@@ -159,7 +161,7 @@ extension Autodiff {
         bcastRule(x, root: root, comm: comm).shapedVJP()
     }
 
-    /// The forward derivative of `bcast` on a ``ShapedArray``.
+    /// The forward derivative of `bcast` on a ``MPI/ShapedArray``.
     @derivative(of: bcast, wrt: x)
     public static func jvpBcast<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, root: Int, comm: Communicator?
@@ -226,7 +228,7 @@ extension Autodiff {
         performOrStop("gather", comm) { try MPI.gather(x, root: root, comm: comm).0 }
     }
 
-    /// The reverse derivative of `gather` on a ``ShapedArray``, registered with the compiler.
+    /// The reverse derivative of `gather` on a ``MPI/ShapedArray``, registered with the compiler.
     @derivative(of: gather, wrt: x)
     @usableFromInline static func vjpGather<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, root: Int, comm: Communicator?
@@ -234,7 +236,7 @@ extension Autodiff {
         gatherRule(x, root: root, comm: comm).shapedVJP()
     }
 
-    /// The forward derivative of `gather` on a ``ShapedArray``.
+    /// The forward derivative of `gather` on a ``MPI/ShapedArray``.
     @derivative(of: gather, wrt: x)
     public static func jvpGather<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, root: Int, comm: Communicator?
@@ -300,7 +302,7 @@ extension Autodiff {
         performOrStop("scatter", comm) { try MPI.scatter(x, root: root, comm: comm).0 }
     }
 
-    /// The reverse derivative of `scatter` on a ``ShapedArray``, registered with the compiler.
+    /// The reverse derivative of `scatter` on a ``MPI/ShapedArray``, registered with the compiler.
     @derivative(of: scatter, wrt: x)
     @usableFromInline static func vjpScatter<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, root: Int, comm: Communicator?
@@ -308,7 +310,7 @@ extension Autodiff {
         scatterRule(x, root: root, comm: comm).shapedVJP()
     }
 
-    /// The forward derivative of `scatter` on a ``ShapedArray``.
+    /// The forward derivative of `scatter` on a ``MPI/ShapedArray``.
     @derivative(of: scatter, wrt: x)
     public static func jvpScatter<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, root: Int, comm: Communicator?

@@ -25,7 +25,7 @@ extension Autodiff {
         }
     }
 
-    /// The reverse derivative of `sendrecv` on ``ShapedArray``s, registered with the compiler.
+    /// The reverse derivative of `sendrecv` on ``MPI/ShapedArray``s, registered with the compiler.
     @derivative(of: sendrecv, wrt: (sendbuf, recvbuf))
     @usableFromInline static func vjpSendrecv<T: DifferentiableMPIScalar>(
         _ sendbuf: ShapedArray<T>, _ recvbuf: ShapedArray<T>, source: Int, dest: Int, sendtag: Int,
@@ -40,7 +40,7 @@ extension Autodiff {
         return (value, { v in (pullback(v), .zero) })
     }
 
-    /// The forward derivative of `sendrecv` on ``ShapedArray``s.
+    /// The forward derivative of `sendrecv` on ``MPI/ShapedArray``s.
     @derivative(of: sendrecv, wrt: (sendbuf, recvbuf))
     public static func jvpSendrecv<T: DifferentiableMPIScalar>(
         _ sendbuf: ShapedArray<T>, _ recvbuf: ShapedArray<T>, source: Int, dest: Int, sendtag: Int,

@@ -20,7 +20,7 @@ extension Autodiff {
     /// - Parameters:
     ///   - x: The local contribution, of the same shape on every rank.
     ///   - op: The reduction (not differentiated).
-    ///   - comm: The communicator; `nil` means ``Communicator/default``.
+    ///   - comm: The communicator; `nil` means `Communicator.default`.
     /// - Returns: The reduction, of `x`'s shape.
     public static func allreduce<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, op: ReductionOp, comm: Communicator? = nil
@@ -28,7 +28,7 @@ extension Autodiff {
         performOrStop("allreduce", comm) { try MPI.allreduce(x, op: op, comm: comm).0 }
     }
 
-    /// The reverse derivative of `allreduce` on a ``ShapedArray``, registered with the compiler.
+    /// The reverse derivative of `allreduce` on a ``MPI/ShapedArray``, registered with the compiler.
     @derivative(of: allreduce, wrt: x)
     @usableFromInline static func vjpAllreduce<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, op: ReductionOp, comm: Communicator?
@@ -36,7 +36,7 @@ extension Autodiff {
         allreduceRule(x, op: op, comm: comm).shapedVJP()
     }
 
-    /// The forward derivative of `allreduce` on a ``ShapedArray``: the value and a
+    /// The forward derivative of `allreduce` on a ``MPI/ShapedArray``: the value and a
     /// differential that communicates (call it on every rank).
     @derivative(of: allreduce, wrt: x)
     public static func jvpAllreduce<T: DifferentiableMPIScalar>(
@@ -105,7 +105,7 @@ extension Autodiff {
         performOrStop("reduce", comm) { try MPI.reduce(x, op: op, root: root, comm: comm).0 }
     }
 
-    /// The reverse derivative of `reduce` on a ``ShapedArray``, registered with the compiler.
+    /// The reverse derivative of `reduce` on a ``MPI/ShapedArray``, registered with the compiler.
     @derivative(of: reduce, wrt: x)
     @usableFromInline static func vjpReduce<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, op: ReductionOp, root: Int, comm: Communicator?
@@ -113,7 +113,7 @@ extension Autodiff {
         reduceRule(x, op: op, root: root, comm: comm).shapedVJP()
     }
 
-    /// The forward derivative of `reduce` on a ``ShapedArray``.
+    /// The forward derivative of `reduce` on a ``MPI/ShapedArray``.
     @derivative(of: reduce, wrt: x)
     public static func jvpReduce<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, op: ReductionOp, root: Int, comm: Communicator?
@@ -184,7 +184,7 @@ extension Autodiff {
         performOrStop("scan", comm) { try MPI.scan(x, op: op, comm: comm).0 }
     }
 
-    /// The reverse derivative of `scan` on a ``ShapedArray``, registered with the compiler.
+    /// The reverse derivative of `scan` on a ``MPI/ShapedArray``, registered with the compiler.
     @derivative(of: scan, wrt: x)
     @usableFromInline static func vjpScan<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, op: ReductionOp, comm: Communicator?
@@ -192,7 +192,7 @@ extension Autodiff {
         scanRule(x, op: op, comm: comm).shapedVJP()
     }
 
-    /// The forward derivative of `scan` on a ``ShapedArray``.
+    /// The forward derivative of `scan` on a ``MPI/ShapedArray``.
     @derivative(of: scan, wrt: x)
     public static func jvpScan<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, op: ReductionOp, comm: Communicator?

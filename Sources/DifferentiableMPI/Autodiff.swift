@@ -25,7 +25,7 @@
 // The derivatives are registered on the functions of `Autodiff`, which are the
 // primitives without `throws` and without tokens. Two defects of Swift 6.3's
 // differentiation transform rule out registering them on the throwing
-// primitives themselves (see docs/differentiation.md): a derivative of a
+// primitives themselves (see DifferentiableMPI.docc/Derivatives.md): a derivative of a
 // generic function that returns `(ShapedArray<T>, Token)` crashes the compiler,
 // and calling a throwing differentiable function whose tangent is a struct of
 // arrays miscompiles in debug builds (a use after free or a compiler crash).
@@ -51,7 +51,7 @@
 /// `valueWithPullback(at:of:)`) and forward mode (the public forward
 /// derivatives `jvpAllreduce(_:op:comm:)` and so on, or `valueWithDifferential(at:of:)`
 /// on a function whose forward derivative is registered; see
-/// docs/differentiation.md). They take no token and return no token, and they
+/// <doc:Derivatives>). They take no token and return no token, and they
 /// do not throw: an error that the primitive would throw (a bad root, a wrong
 /// shape, an MPI failure) stops the process with a message that names the
 /// operation and the rank. Call them on every rank in the same order, as any

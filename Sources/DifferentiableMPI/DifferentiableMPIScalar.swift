@@ -6,7 +6,7 @@ import _Differentiation
 /// A scalar type through which swift-mpi's communication can be differentiated:
 /// `Float` and `Double`.
 ///
-/// The conforming types are their own tangent vectors. ``ShapedArray`` is
+/// The conforming types are their own tangent vectors. ``MPI/ShapedArray`` is
 /// `Differentiable` when its scalars conform, and the differentiable forms of
 /// the primitives in ``Autodiff`` take arrays of these types.
 public protocol DifferentiableMPIScalar: MPIScalar, BinaryFloatingPoint, Differentiable

@@ -5,9 +5,9 @@ import MPI
 
 /// The rank to name in a message: this rank in `comm`, or in the default communicator.
 func rankDescription(_ comm: Communicator?) -> String {
-    if let comm { return "\(comm.rank)" }
-    if let rank = (try? Communicator.default)?.rank { return "\(rank)" }
-    return "?"
+    // The default communicator's ranks are the world's; reading the world makes no collective
+    // call, whereas the default communicator's first use is one, which a failing rank must not make alone.
+    "\((comm ?? Communicator.world).rank)"
 }
 
 /// Stops the process: `what` (for example "the pullback of gather") failed on this rank.

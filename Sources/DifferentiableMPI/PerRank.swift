@@ -30,13 +30,13 @@ extension Autodiff {
     ///
     /// - Parameters:
     ///   - x: A value that is the same on every rank.
-    ///   - comm: The communicator of the ranks that share it; `nil` means ``Communicator/default``.
+    ///   - comm: The communicator of the ranks that share it; `nil` means `Communicator.default`.
     /// - Returns: `x`.
     public static func perRank<T: DifferentiableMPIScalar>(_ x: ShapedArray<T>, comm: Communicator? = nil) -> ShapedArray<T> {
         x
     }
 
-    /// The reverse derivative of `perRank` on a ``ShapedArray``: an allreduce-sum of the cotangent.
+    /// The reverse derivative of `perRank` on a ``MPI/ShapedArray``: an allreduce-sum of the cotangent.
     @derivative(of: perRank, wrt: x)
     @usableFromInline static func vjpPerRank<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, comm: Communicator?
@@ -44,7 +44,7 @@ extension Autodiff {
         perRankRule(x, comm: comm).shapedVJP()
     }
 
-    /// The forward derivative of `perRank` on a ``ShapedArray``: the identity.
+    /// The forward derivative of `perRank` on a ``MPI/ShapedArray``: the identity.
     @derivative(of: perRank, wrt: x)
     public static func jvpPerRank<T: DifferentiableMPIScalar>(
         _ x: ShapedArray<T>, comm: Communicator?

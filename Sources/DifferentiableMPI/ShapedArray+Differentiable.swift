@@ -8,7 +8,7 @@ import MPI
 import _Differentiation
 
 extension ShapedArray where Scalar: DifferentiableMPIScalar {
-    /// The tangent vector (gradient, cotangent) of a ``ShapedArray``.
+    /// The tangent vector (gradient, cotangent) of a ``MPI/ShapedArray``.
     ///
     /// A tangent vector is either *materialised*, with a shape and one scalar per
     /// element, or the *symbolic zero* ``zero``, which has no shape. Automatic

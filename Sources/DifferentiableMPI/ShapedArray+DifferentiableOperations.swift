@@ -196,7 +196,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
         })
     }
 
-    /// The reverse derivative of ``reshaped(to:)``: the cotangent reshaped back.
+    /// The reverse derivative of `reshaped(to:)`: the cotangent reshaped back.
     @inlinable
     @derivative(of: reshaped)
     func vjpReshaped(to newShape: [Int]) -> (value: ShapedArray, pullback: (TangentVector) -> TangentVector) {
@@ -206,7 +206,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
         })
     }
 
-    /// The forward derivative of ``reshaped(to:)``: the tangent reshaped.
+    /// The forward derivative of `reshaped(to:)`: the tangent reshaped.
     @inlinable
     @derivative(of: reshaped)
     public func jvpReshaped(to newShape: [Int]) -> (value: ShapedArray, differential: (TangentVector) -> TangentVector) {
@@ -216,7 +216,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
         })
     }
 
-    /// The reverse derivative of ``init(shape:scalars:)`` with respect to the elements.
+    /// The reverse derivative of `init(shape:scalars:)` with respect to the elements.
     @inlinable
     @derivative(of: init(shape:scalars:), wrt: scalars)
     static func vjpInit(shape: [Int], scalars: [Scalar])
@@ -226,7 +226,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
         })
     }
 
-    /// The forward derivative of ``init(shape:scalars:)`` with respect to the elements.
+    /// The forward derivative of `init(shape:scalars:)` with respect to the elements.
     @inlinable
     @derivative(of: init(shape:scalars:), wrt: scalars)
     public static func jvpInit(shape: [Int], scalars: [Scalar])
@@ -237,7 +237,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
         })
     }
 
-    /// The reverse derivative of the ``scalars`` getter.
+    /// The reverse derivative of the `scalars` getter.
     @inlinable
     @derivative(of: scalars)
     func vjpScalars() -> (value: [Scalar], pullback: (Array<Scalar>.TangentVector) -> TangentVector) {
@@ -248,7 +248,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
         })
     }
 
-    /// The forward derivative of the ``scalars`` getter.
+    /// The forward derivative of the `scalars` getter.
     @inlinable
     @derivative(of: scalars)
     public func jvpScalars() -> (value: [Scalar], differential: (TangentVector) -> Array<Scalar>.TangentVector) {
@@ -256,7 +256,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
         return (scalars, { t in Array<Scalar>.TangentVector(t.scalars(materializedFor: shape, operation: "ShapedArray.scalars")) })
     }
 
-    /// The reverse derivative of ``subscript(flat:)``: the cotangent at one element, zeros elsewhere.
+    /// The reverse derivative of `subscript(flat:)`: the cotangent at one element, zeros elsewhere.
     @inlinable
     @derivative(of: subscript(flat:))
     func vjpSubscript(flat index: Int) -> (value: Scalar, pullback: (Scalar) -> TangentVector) {
@@ -269,7 +269,7 @@ extension ShapedArray where Scalar: DifferentiableMPIScalar {
         })
     }
 
-    /// The forward derivative of ``subscript(flat:)``: the tangent's element.
+    /// The forward derivative of `subscript(flat:)`: the tangent's element.
     @inlinable
     @derivative(of: subscript(flat:))
     public func jvpSubscript(flat index: Int) -> (value: Scalar, differential: (TangentVector) -> Scalar) {

@@ -61,6 +61,12 @@ enum BenchmarkMain {
             } catch {
                 abortJob("\(error)")
             }
+        case .recordCost(let iterations):
+            do {
+                try RecordCost.run(iterations: iterations)
+            } catch {
+                abortJob("\(error)")
+            }
         case .memory(let options):
             StorageMemory.run(options)
         case .pages(let options):
@@ -126,5 +132,18 @@ enum Profiler {
         print("\(options.implementation.rawValue) \(options.primitive.rawValue) \(options.bytes) B: "
             + "\(options.iterations) iterations, "
             + String(format: "%.4f µs per call (wall clock; slower under a profiler)", seconds / calls * 1e6))
+    }
+}
+
+/// The `record-cost` subcommand: what the flight record adds to every call
+/// (its start and end writes), measured in the library against an empty loop.
+enum RecordCost {
+    static func run(iterations: Int) throws {
+        _ = try MPIRuntime.initialize()
+        var samples = (0..<11).map { _ in flightRecordCostPerCall(iterations: iterations) }
+        samples.sort()
+        print(String(format: "flight record: %.1f ns per call (median of 11 samples of %d calls; range %.1f-%.1f ns)",
+                     samples[5] * 1e9, iterations, samples[0] * 1e9, samples[10] * 1e9))
+        try MPIRuntime.finalize()
     }
 }

@@ -16,6 +16,8 @@ enum Command {
     case report(csvs: [String])
     /// Time one implementation of one primitive in a tight loop, for a profiler.
     case profile(ProfileOptions)
+    /// Time the flight record's writes per call (start and end), on one rank.
+    case recordCost(iterations: Int)
     /// Measure the memory that live library-allocated arrays cost; needs no MPI.
     case memory(MemoryOptions)
     /// Time a large message's single copy on three page layouts; needs no MPI.
@@ -92,6 +94,7 @@ extension Command {
                mpi-benchmark report IN.csv [IN.csv ...]   Markdown tables and the issue's targets
                  (plot and report take the median of the runs' medians where CSVs repeat a row)
                mpi-benchmark profile [--impl swift|swift-into|c-malloc|c-huge] [--op OP] [--bytes N] [--iterations N]
+               mpi-benchmark record-cost [--iterations N]   the flight record's cost per call (one rank)
                mpi-benchmark memory [--sizes LIST] [--total SIZE]
                  what one live array the library allocates costs in resident and virtual memory, per
                  size (any byte count; LIST may use K/M suffixes and sums such as 2M+1), keeping
@@ -154,6 +157,18 @@ extension Command {
                 throw UsageError(description: "report needs CSV files and no options")
             }
             return .report(csvs: Array(args))
+        }
+        if args.first == "record-cost" {
+            args.removeFirst()
+            var iterations = 10_000_000
+            while let arg = args.popFirst() {
+                switch arg {
+                case "--iterations": iterations = try positive(try value(of: arg, from: &args), arg)
+                case "-h", "--help": return .help
+                default: throw UsageError(description: "record-cost: unknown option \(arg)")
+                }
+            }
+            return .recordCost(iterations: iterations)
         }
         if args.first == "profile" {
             args.removeFirst()

@@ -1,7 +1,8 @@
 import Foundation
 
 /// The performance targets of the issue, evaluated on measurements, and the
-/// Markdown report that `docs/performance.md` embeds (`mpi-benchmark report`).
+/// Markdown report that the Performance article embeds (`mpi-benchmark report`;
+/// `Sources/MPI/MPI.docc/Performance.md`).
 ///
 /// The small-message targets (up to 1 KiB, and barrier) bound the difference
 /// to C-malloc; from 64 KiB the ratio to C-malloc; from 1 MiB the ratio to the

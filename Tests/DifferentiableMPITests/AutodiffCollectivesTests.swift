@@ -2,6 +2,7 @@
 // bcast, gather and scatter, against central finite differences (see
 // DifferentiationTestCase) and in forward mode.
 @testable import DifferentiableMPI
+import MPITestSupport
 import XCTest
 
 final class AutodiffCollectivesTests: DifferentiationTestCase {

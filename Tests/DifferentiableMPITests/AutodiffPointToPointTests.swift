@@ -2,6 +2,7 @@
 // central finite differences (see DifferentiationTestCase), in forward mode,
 // and in mpi4jax's case.
 @testable import DifferentiableMPI
+import MPITestSupport
 import XCTest
 
 final class AutodiffPointToPointTests: DifferentiationTestCase {

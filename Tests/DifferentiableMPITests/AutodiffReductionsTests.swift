@@ -2,6 +2,7 @@
 // scan, against central finite differences (see DifferentiationTestCase), in
 // forward mode, and in mpi4jax's cases.
 @testable import DifferentiableMPI
+import MPITestSupport
 import XCTest
 
 final class AutodiffReductionsTests: DifferentiationTestCase {

@@ -9,6 +9,7 @@
 // derivatives are checked the same way, along a direction that every rank
 // perturbs at once.
 import DifferentiableMPI
+import MPITestSupport
 import XCTest
 
 #if canImport(Glibc)

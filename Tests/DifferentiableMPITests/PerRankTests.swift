@@ -1,6 +1,7 @@
 // Tests of PerRank.swift: perRank against finite differences and exact
 // values, and its forward derivative.
 @testable import DifferentiableMPI
+import MPITestSupport
 import XCTest
 
 final class PerRankTests: DifferentiationTestCase {

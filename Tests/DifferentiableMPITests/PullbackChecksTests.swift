@@ -3,6 +3,7 @@
 // PullbackChecks replace stopping the process and printing.
 import Synchronization
 @testable import DifferentiableMPI
+import MPITestSupport
 import XCTest
 
 #if canImport(Glibc)

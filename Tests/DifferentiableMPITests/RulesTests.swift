@@ -1,6 +1,7 @@
 // Tests of Rules.swift: the rules on a sub-communicator, and the zero
 // cotangent that every rule materialises before it communicates.
 @testable import DifferentiableMPI
+import MPITestSupport
 import XCTest
 
 final class RulesTests: DifferentiationTestCase {

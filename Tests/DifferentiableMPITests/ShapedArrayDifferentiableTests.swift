@@ -2,6 +2,7 @@
 // ShapedArray+DifferentiableOperations.swift: the tangent vector and its
 // symbolic zero, and the local operations in reverse and forward mode.
 @testable import DifferentiableMPI
+import MPITestSupport
 import XCTest
 
 final class ShapedArrayDifferentiableTests: DifferentiationTestCase {

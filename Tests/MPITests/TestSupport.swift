@@ -8,6 +8,7 @@
 import ComplexModule
 import MPI
 import XCTest
+import MPITestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -15,57 +16,7 @@ import Glibc
 import Musl
 #endif
 
-// MARK: - The base class
-
-/// The base of the test classes that communicate.
-///
-/// `setUp` checks that the process runs where the driver says it does: the
-/// world size given by `SWIFT_MPI_TEST_EXPECTED_SIZE`, and the MPI library given
-/// by `SWIFT_MPI_TEST_IMPLEMENTATION`. Without that check, a binary started by
-/// the wrong launcher would run as N singletons of size 1 and pass trivially.
-class MPITestCase: XCTestCase {
-    var world: Communicator { Communicator.world }
-    var rank: Int { Communicator.world.rank }
-    var size: Int { Communicator.world.size }
-
-    /// The default communicator (`comm: nil`), which every rank can reach.
-    var defaultComm: Communicator {
-        do { return try Communicator.default } catch { fatalError("Communicator.default threw \(error)") }
-    }
-
-    override func setUp() {
-        super.setUp()
-        continueAfterFailure = true
-        checkLaunchEnvironment()
-    }
-
-    /// A label for failure messages: which rank of how many saw the failure.
-    var here: String { "[rank \(rank) of \(size)]" }
-}
-
-/// Checks the world size and MPI library against what the driver expects.
-func checkLaunchEnvironment(file: StaticString = #filePath, line: UInt = #line) {
-    if let expected = environment("SWIFT_MPI_TEST_EXPECTED_SIZE").flatMap(Int.init) {
-        XCTAssertEqual(Communicator.world.size, expected,
-                       "the world size is not the launch size: was the binary started by the right mpirun?",
-                       file: file, line: line)
-    }
-    if let expected = environment("SWIFT_MPI_TEST_IMPLEMENTATION") {
-        let actual: String
-        switch MPIRuntime.implementation {
-        case .openMPI: actual = "openmpi"
-        case .mpich: actual = "mpich"
-        case .other: actual = "other"
-        }
-        XCTAssertEqual(actual, expected.lowercased(), "the binary was built against another MPI library",
-                       file: file, line: line)
-    }
-}
-
-func environment(_ name: String) -> String? {
-    guard let value = getenv(name) else { return nil }
-    return String(cString: value)
-}
+// The base class, MPITestCase, and the launch checks are in the MPITestSupport target.
 
 // MARK: - Error assertions
 

@@ -21,6 +21,8 @@ enum PlotQuantity: String, ExpressibleByArgument, CaseIterable {
     case vorticity
 }
 
+extension ShallowWaterSetup: ExpressibleByArgument {}
+
 /// The command line of the shallow-water model.
 struct ShallowWaterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,6 +42,14 @@ struct ShallowWaterCommand: ParsableCommand {
 
     @Option(help: "Interior cells in y (between the walls).")
     var ny = 180
+
+    @Option(help: ArgumentHelp(
+        "The initial state and the placement of f: standard (the model's own) or mpi4jax (mpi4jax's example's).",
+        discussion: "With --setup mpi4jax --viscosity 0 the run reproduces the numbers of mpi4jax's shallow-water example."))
+    var setup = ShallowWaterSetup.standard
+
+    @Option(help: "Lateral viscosity in m²/s (default: 10⁻³ f₀ dx², 5 m²/s at dx = 5 km).")
+    var viscosity: Double?
 
     @Option(help: "Model days to simulate.")
     var days = 10.0
@@ -72,6 +82,9 @@ struct ShallowWaterCommand: ParsableCommand {
             throw ValidationError("--process-grid must look like 2x2 (got '\(processGrid)')")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let viscosity, !(viscosity >= 0 && viscosity.isFinite) {
+            throw ValidationError("--viscosity must be a non-negative number of m²/s (got \(viscosity))")
+        }
     }
 
     func run() throws {
@@ -84,7 +97,7 @@ struct ShallowWaterCommand: ParsableCommand {
         let world = Communicator.world
         let rank = world.rank
 
-        let config = ShallowWaterConfiguration(nx: nx, ny: ny)
+        let config = ShallowWaterConfiguration(nx: nx, ny: ny, lateralViscosity: viscosity, setup: setup)
         let threadCount = threads ?? defaultThreads(ranks: world.size)
         let model: ShallowWaterModel
         do {
@@ -113,6 +126,10 @@ struct ShallowWaterCommand: ParsableCommand {
                   Δt = \(String(format: "%.3f", config.timeStep)) s: \(totalSteps) steps for \(days) model days\
                 \(benchmark ? " (benchmark: no pictures)" : "")
                 """)
+            if setup != .standard || viscosity != nil {
+                print("  \(setup == .mpi4jax ? "mpi4jax's set-up (its initial state and its placement of f)" : "standard set-up"), "
+                      + "viscosity \(String(format: "%g", config.lateralViscosity)) m²/s")
+            }
         }
 
         let plotter: Plotter?

@@ -30,15 +30,27 @@ public struct GlobalState: Sendable, Equatable {
         self.v = v
     }
 
-    /// The initial state: a Gaussian zonal jet in geostrophic balance with the surface
-    /// height, plus a wave of `perturbationWavenumber` wavelengths in the height along
-    /// the jet, and v = 0.
+    /// The initial state of the configuration's set-up: a Gaussian zonal jet in
+    /// geostrophic balance with the surface height, plus a wave in the height that
+    /// seeds the instability, and v = 0.
     ///
-    /// The jet is u(y) = U exp(−((y − Ly/2)/w)²) on the east faces. The height follows
-    /// from the discrete balance f u = −g ∂h/∂y between neighbouring rows, with f and
-    /// u taken on the face between them, and is shifted to mean depth H. Everything is
-    /// computed from global coordinates, so every rank derives the same values.
+    /// In the standard set-up the jet is u(y) = U exp(−((y − Ly/2)/w)²) on the east
+    /// faces, with y at the cell centres. The height follows from the discrete balance
+    /// f u = −g ∂h/∂y between neighbouring rows, with f and u taken on the face between
+    /// them, and is shifted to mean depth H; the wave has `perturbationWavenumber`
+    /// wavelengths along the channel and is confined to the jet. The
+    /// ``ShallowWaterSetup/mpi4jax`` set-up computes mpi4jax's initial state instead
+    /// (see there). Everything is computed from global coordinates, so every rank
+    /// derives the same values.
     public static func initial(_ c: ShallowWaterConfiguration) -> GlobalState {
+        switch c.setup {
+        case .standard: standardInitial(c)
+        case .mpi4jax: mpi4jaxInitial(c)
+        }
+    }
+
+    /// The standard set-up's initial state (see ``initial(_:)``).
+    private static func standardInitial(_ c: ShallowWaterConfiguration) -> GlobalState {
         let nx = c.nx, ny = c.ny
         let centre = 0.5 * c.lengthY
         func jet(_ row: Int) -> Double {
@@ -64,6 +76,50 @@ public struct GlobalState: Sendable, Equatable {
                 let x = (Double(column) + 0.5) * c.dx
                 h[row * nx + column] = c.depth + (eta[row] - meanEta) + envelope * sin(k * x)
                 u[row * nx + column] = uRow
+            }
+        }
+        return GlobalState(nx: nx, ny: ny, h: h, u: u, v: [Double](repeating: 0, count: nx * ny))
+    }
+
+    /// mpi4jax's initial state (see ``ShallowWaterSetup/mpi4jax``), with its operations
+    /// in its order, so the values agree with mpi4jax's to rounding.
+    ///
+    /// mpi4jax works on arrays that include the one-cell halo: array row j = 0 ... ny + 1
+    /// lies at y = (j − 1)·dy and array column i at x = (i − 1)·dx. Its balance and its
+    /// mean include the halo rows, so they are computed here too; only the interior is
+    /// returned.
+    private static func mpi4jaxInitial(_ c: ShallowWaterConfiguration) -> GlobalState {
+        let nx = c.nx, ny = c.ny
+        let lengthX = Double(nx - 1) * c.dx
+        let lengthY = Double(ny - 1) * c.dy
+        let rows = ny + 2
+        func y(_ j: Int) -> Double { Double(j - 1) * c.dy }
+        // The jet at every array row, and h_geo, the cumulative sum from the southern
+        // halo row of −dy u f / g with f at the row's own y.
+        var jet = [Double](repeating: 0, count: rows)
+        var balance = [Double](repeating: 0, count: rows)
+        var sum = 0.0
+        for j in 0..<rows {
+            let offset = y(j) - 0.5 * lengthY
+            jet[j] = c.jetSpeed * exp(-(offset * offset) / (c.jetWidth * c.jetWidth))
+            let f = c.coriolisF + y(j) * c.coriolisBeta
+            sum += -c.dy * jet[j] * f / c.gravity
+            balance[j] = sum
+        }
+        // The mean over the whole (ny + 2) × (nx + 2) array: h_geo does not vary along
+        // a row, so it is the mean of the rows.
+        let mean = balance.reduce(0, +) / Double(rows)
+        let waves = Double(2 * c.perturbationWavenumber)
+        var h = [Double](repeating: 0, count: nx * ny)
+        var u = [Double](repeating: 0, count: nx * ny)
+        for row in 0..<ny {
+            let j = row + 1
+            let meridional = cos(y(j) / lengthY * 8 * Double.pi)
+            for column in 0..<nx {
+                let x = Double(column) * c.dx
+                let wave = c.perturbationAmplitude * sin(x / lengthX * waves * Double.pi) * meridional
+                h[row * nx + column] = c.depth + balance[j] - mean + wave
+                u[row * nx + column] = jet[j]
             }
         }
         return GlobalState(nx: nx, ny: ny, h: h, u: u, v: [Double](repeating: 0, count: nx * ny))

@@ -113,11 +113,10 @@ public final class ShallowWaterModel {
         storage = [Double](repeating: 0, count: scratchOffset + threadCount * scratchStride)
         halo = HaloBuffers(subdomain: sub)
 
-        // f at the north-east corners, from the global row index: the corner north of
-        // global interior row g (0-based) lies at y = (g + 1) dy.
+        // f at the north-east corners of local rows 0...ny (row 0 is the southern halo),
+        // from the global row index, as the set-up places it.
         for row in 0...sub.ny {
-            let y = Double(sub.yOffset + row) * configuration.dy
-            storage[coriolisOffset + row] = configuration.coriolisF + configuration.coriolisBeta * y
+            storage[coriolisOffset + row] = configuration.coriolisAtCorners(ofRow: sub.yOffset + row - 1)
         }
         setState(GlobalState.initial(configuration))
     }

@@ -40,13 +40,13 @@ func agreeAcrossRanks(_ call: Call, sequence: Int, failedHere failure: MPIError?
         Int64(call.root), Int64(call.op.map { Int($0.kind.rawValue) } ?? -1), Int64(sequence), failure == nil ? 0 : 1,
     ]
     var all = [Int64](repeating: 0, count: fieldCount * comm.size)
-    let code = local.withUnsafeMutableBufferPointer { l in
-        all.withUnsafeMutableBufferPointer { a in
-            MPI_Allgather(l.baseAddress, Int32(fieldCount), swiftmpi_int64(), a.baseAddress,
-                          Int32(fieldCount), swiftmpi_int64(), comm.handle)
+    // Through the raw layer, so that it is serialised like every call at MPI_THREAD_SERIALIZED.
+    try local.withUnsafeMutableBufferPointer { (l) throws(MPIError) in
+        try all.withUnsafeMutableBufferPointer { (a) throws(MPIError) in
+            try rawAllgather(l.baseAddress, a.baseAddress, count: fieldCount, type: swiftmpi_int64(),
+                             elementSize: MemoryLayout<Int64>.stride, comm: comm.handle, operation: call.operation)
         }
     }
-    try check(code, call.operation)
     if let failure { throw failure }
     let rows = (0..<comm.size).map { r in Array(all[(r * fieldCount)..<((r + 1) * fieldCount)]) }
     if let failed = rows.indices.first(where: { rows[$0][fieldCount - 1] != 0 }) {

@@ -1,7 +1,7 @@
 // Every call of every operation passes through `perform`: the one place where
-// the cross-cutting hooks run (the flight record, which the watchdog reads; the
-// argument checks; the per-call debug log and the cross-rank argument check),
-// around the operation's raw call.
+// the cross-cutting hooks run (the thread check below MPI_THREAD_SERIALIZED; the
+// flight record, which the watchdog reads; the argument checks; the per-call
+// debug log and the cross-rank argument check), around the operation's raw call.
 
 /// One call of an operation, as the hooks see it: what is called, on which
 /// communicator, with what.
@@ -43,13 +43,16 @@ struct Call {
 /// Runs one call: its argument checks, the hooks, then `body` with what the checks returned.
 ///
 /// With the diagnostics off (the default) this is the checks and `body`, plus
-/// one predictable branch. With the cross-rank check on, the ranks agree on
+/// two predictable branches. With the cross-rank check on, the ranks agree on
 /// their calls after the local checks ran but before any rank throws, so that an
-/// argument error found on one rank is thrown on every rank.
+/// argument error found on one rank is thrown on every rank. Below
+/// `MPI_THREAD_SERIALIZED`, a call from another thread than MPI's main thread
+/// throws ``MPIError/threadLevel(operation:provided:reason:)`` first.
 @inlinable @inline(__always)
 func perform<Checked, R>(
     _ call: Call, checks: () throws(MPIError) -> Checked, _ body: (Checked) throws(MPIError) -> R
 ) throws(MPIError) -> R {
+    try admitCallingThread(call.operation.name)
     let entry = recordStart(call)
     do throws(MPIError) {
         let checked: Checked

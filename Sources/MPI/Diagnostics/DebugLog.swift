@@ -26,7 +26,7 @@ struct DiagnosticsOptions {
 @exclusivity(unchecked) @usableFromInline nonisolated(unsafe) var diagnostics = DiagnosticsOptions()
 
 /// This process's rank in the world, for the lines of the debug log and the watchdog.
-var worldRank: Int { RuntimeState.lastWorld?.rank ?? 0 }
+var worldRank: Int { Communicator.world.rank }
 
 /// Writes one line to standard error with a single `write`, so lines of different ranks do not interleave.
 @usableFromInline

@@ -99,7 +99,10 @@ func recordStart(_ call: Call) -> UnsafeMutablePointer<FlightEntry>? {
         call.comm.counters.words[0] += 1
         sequence = call.comm.counters.words[0]
     }
-    entry.pointee.end = 0
+    // The start first, then `end = 0` (release): a reader that sees the call in
+    // progress (acquire) sees its start too, never the start of an older call.
+    withUnsafeMutablePointer(to: &entry.pointee.start) { swiftmpi_atomic_store($0, swiftmpi_coarse_ns() | 1) }
+    withUnsafeMutablePointer(to: &entry.pointee.end) { swiftmpi_atomic_store($0, 0) }
     entry.pointee.scalarType = call.scalarType
     entry.pointee.count = call.count
     entry.pointee.sequence = sequence
@@ -112,7 +115,6 @@ func recordStart(_ call: Call) -> UnsafeMutablePointer<FlightEntry>? {
     entry.pointee.operation = call.operation.rawValue
     entry.pointee.op = call.op?.kind.rawValue ?? 255
     entry.pointee.failed = false
-    entry.pointee.start = swiftmpi_coarse_ns() | 1  // never 0
     return entry
 }
 
@@ -146,11 +148,21 @@ extension FlightEntry {
     }
 
     /// The entries of the ring, oldest first (a copy, read without locking).
+    ///
+    /// An entry's `end` is read (acquire) before its `start`, so an entry seen in
+    /// progress carries the start of that call or of a newer one, never an older one.
     static func recent() -> [FlightEntry] {
         guard let entries = flightRecorder.entries, let written = flightRecorder.written else { return [] }
         let total = written.pointee
         let first = Swift.max(0, total - FlightRecorder.capacity)
-        return (first..<total).map { entries[$0 & (FlightRecorder.capacity - 1)] }.filter { $0.start != 0 }
+        return (first..<total).compactMap { index in
+            let slot = entries + (index & (FlightRecorder.capacity - 1))
+            let end = withUnsafeMutablePointer(to: &slot.pointee.end) { swiftmpi_atomic_load($0) }
+            var entry = slot.pointee
+            entry.end = end
+            entry.start = withUnsafeMutablePointer(to: &slot.pointee.start) { swiftmpi_atomic_load($0) }
+            return entry.start == 0 ? nil : entry
+        }
     }
 }
 
@@ -178,3 +190,24 @@ func formatSeconds(_ seconds: Double) -> String {
     let fraction = String(milliseconds % 1000)
     return "\(milliseconds / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction) s"
 }
+
+/// The seconds that the flight record adds to one call (its start and end
+/// writes for an allreduce on the default communicator), from `iterations`
+/// timed pairs less an empty loop of the same length, in CPU time: for `mpi-benchmark record-cost`.
+package func flightRecordCostPerCall(iterations: Int) -> Double {
+    guard let comm = try? Communicator.resolve(nil, .allreduce) else { return .nan }
+    let call = Call(.allreduce, comm, Double.self, count: 1, op: .sum)
+    // The thread's CPU time, not the wall clock: other processes on the machine do not count.
+    let start = swiftmpi_thread_cpu_ns()
+    for _ in 0..<iterations {
+        recordEnd(recordStart(call), failed: false)
+    }
+    let recorded = swiftmpi_thread_cpu_ns() &- start
+    let emptyStart = swiftmpi_thread_cpu_ns()
+    for i in 0..<iterations { opaque(i) }
+    let empty = swiftmpi_thread_cpu_ns() &- emptyStart
+    return (Double(recorded) - Double(empty)) / Double(iterations) / 1e9
+}
+
+@inline(never)
+private func opaque(_ value: Int) { _ = value }

@@ -82,17 +82,30 @@ func startWatchdogThread() {
 }
 
 /// The watchdog thread: wakes every tenth of the timeout (at most every second) and checks the record.
+///
+/// A call counts as stuck when two consecutive checks see it (the same entry,
+/// with the same start) running for longer than the timeout.
 private func watchdogLoop() {
+    var suspect: (communicator: Int, sequence: Int, start: UInt64)?
     while true {
         let timeout = watchdogSettings.timeoutNanoseconds.load(ordering: .relaxed)
         let interval = timeout == 0 ? 1_000_000_000 : Swift.min(1_000_000_000, Swift.max(10_000_000, timeout / 10))
         var pause = timespec(tv_sec: Int(interval / 1_000_000_000), tv_nsec: Int(interval % 1_000_000_000))
         nanosleep(&pause, nil)
-        guard timeout != 0, RuntimeState.isUsable || exitInProgress.load(ordering: .relaxed) else { continue }
-        let now = swiftmpi_coarse_ns()
+        guard timeout != 0, RuntimeState.isUsable || exitInProgress.load(ordering: .relaxed) else {
+            suspect = nil
+            continue
+        }
         let entries = FlightEntry.recent()
-        guard let stuck = entries.last(where: { $0.end == 0 && now &- $0.start > timeout }) else { continue }
-        watchdogFired(stuck, entries: entries, now: now, timeout: timeout)
+        let now = swiftmpi_coarse_ns()  // after the entries were read: no start is later than now
+        guard let stuck = entries.last(where: { $0.end == 0 && $0.start <= now && now - $0.start > timeout }) else {
+            suspect = nil
+            continue
+        }
+        if let s = suspect, s == (stuck.communicator, stuck.sequence, stuck.start) {
+            watchdogFired(stuck, entries: entries, now: now, timeout: timeout)
+        }
+        suspect = (stuck.communicator, stuck.sequence, stuck.start)
     }
 }
 
@@ -101,7 +114,7 @@ let exitInProgress = Atomic<Bool>(false)
 
 /// The watchdog's report, one line each: the stuck call, then the last completed calls.
 func watchdogReport(_ stuck: FlightEntry, entries: [FlightEntry], now: UInt64, timeout: UInt64) -> [String] {
-    let size = RuntimeState.lastWorld?.size ?? 1
+    let size = Communicator.world.size
     let prefix = "swift-mpi: watchdog: rank \(worldRank) of \(size):"
     var lines = [
         "\(prefix) stuck for \(formatSeconds(Double(now &- stuck.start) / 1e9)) in \(stuck.summary) "

@@ -115,6 +115,11 @@ public enum MPIError: Error, Hashable, Sendable, CustomStringConvertible {
     /// `errorClass` is the code's class (`MPI_Error_class`) and `message` is the
     /// library's text for the code (`MPI_Error_string`).
     case mpi(operation: String, errorClass: MPIErrorClass, message: String)
+    /// The call is not allowed at the thread level MPI provides: below
+    /// `MPI_THREAD_SERIALIZED` (``ThreadLevel/funneled`` or ``ThreadLevel/single``),
+    /// only the thread that initialised MPI may call it. Thrown on the calling
+    /// thread before anything is communicated; `reason` says what to do.
+    case threadLevel(operation: String, provided: ThreadLevel, reason: String)
 
     /// The name of the operation that failed, for example `"allreduce"` or `"MPI_Comm_split"`.
     public var operation: String {
@@ -122,7 +127,7 @@ public enum MPIError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidArgument(let op, _, _, _), .shapeMismatch(let op, _, _, _),
              .rankOutOfRange(let op, _, _, _), .invalidTag(let op, _, _, _),
              .unsupportedReduction(let op, _, _), .finalized(let op), .peerFailed(let op, _, _),
-             .mpi(let op, _, _):
+             .mpi(let op, _, _), .threadLevel(let op, _, _):
             return op
         }
     }
@@ -148,6 +153,8 @@ public enum MPIError: Error, Hashable, Sendable, CustomStringConvertible {
             return "\(op): rank \(rank) reported an error: \(reason)"
         case let .mpi(op, errorClass, message):
             return "\(op): MPI error \(errorClass): \(message)"
+        case let .threadLevel(op, provided, reason):
+            return "\(op): not allowed at \(provided): \(reason)"
         }
     }
 }
@@ -173,12 +180,13 @@ func check(_ code: Int32, _ operation: MPIOperation) throws(MPIError) {
 @usableFromInline @inline(never)
 func makeMPIError(_ code: Int32, _ operation: String) -> MPIError {
     var errorClass: Int32 = 0
-    if MPI_Error_class(code, &errorClass) != MPI_SUCCESS { errorClass = swiftmpi_err_unknown() }
+    // Under the package's lock when calls are serialised, like every MPI call.
+    if locked({ MPI_Error_class(code, &errorClass) }) != MPI_SUCCESS { errorClass = swiftmpi_err_unknown() }
     let capacity = Int(swiftmpi_max_error_string()) + 1
     var buffer = [CChar](repeating: 0, count: capacity)
     var length: Int32 = 0
     let message: String
-    if MPI_Error_string(code, &buffer, &length) == MPI_SUCCESS {
+    if locked({ MPI_Error_string(code, &buffer, &length) }) == MPI_SUCCESS {
         let bytes = buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }
         // MPICH appends an "error stack" on further lines; keep the message on one line.
         message = String(decoding: bytes, as: UTF8.self)

@@ -13,9 +13,19 @@ import CMPI
 /// | `bitwiseAnd`, `bitwiseOr`, `bitwiseXor` | no | no | yes | no | no |
 ///
 /// An invalid pair throws ``MPIError/unsupportedReduction(operation:op:scalarType:)``
-/// on every rank before anything is communicated. `Float16` reductions use
-/// operations created by this package with `MPI_Op_create`, since MPI has no
-/// half-precision type.
+/// on every rank before anything is communicated; ``isSupported(for:)`` answers
+/// the same question without MPI.
+///
+/// `Float16` reductions use operations that this package creates with
+/// `MPI_Op_create` when it sets MPI up, and frees with `MPI_Op_free` when it
+/// finalises, since MPI has no half-precision type. Their `min` and `max` give
+/// the same bits on every rank, whatever the order the library combines in: NaN
+/// propagates (a NaN at a position on any rank gives a NaN there; of several
+/// NaNs, the one with the largest bit pattern), and `-0.0` is below `+0.0`. MPI's own `min` and `max` for `Float` and `Double`
+/// are not defined for NaN: measured on Open MPI 4.1.4 and MPICH 4.0.2, whether
+/// a NaN survives depends on the rank that holds it, the number of ranks and the
+/// library (a NaN on the last rank survived, one on rank 0 was dropped), and
+/// `reduce` and `allreduce` can disagree.
 public struct ReductionOp: Hashable, Sendable, CustomStringConvertible {
     @usableFromInline
     enum Kind: UInt8, Sendable {
@@ -79,109 +89,160 @@ public struct ReductionOp: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Whether this operation is defined for the scalar type `T`.
+    ///
+    /// A lookup in the table above: it calls no MPI function, so it may be
+    /// asked before MPI is initialised and after it is finalised.
     @inlinable
     public func isSupported<T: MPIScalar>(for type: T.Type) -> Bool {
-        handle(for: T.mpiScalarKind) != nil
+        supports(T.mpiScalarKind)
     }
 
-    /// The half-precision operation created by this package, or `nil` when the op is not arithmetic.
-    @usableFromInline
-    func halfPrecisionHandle() -> MPI_Op? {
-        switch kind {
-        case .sum: return HalfPrecisionOps.shared.sum
-        case .product: return HalfPrecisionOps.shared.product
-        case .min: return HalfPrecisionOps.shared.min
-        case .max: return HalfPrecisionOps.shared.max
-        default: return nil
+    /// Whether this operation is defined for scalars of `scalarKind` (the table above, without MPI).
+    @inlinable
+    func supports(_ scalarKind: MPIScalarKind) -> Bool {
+        switch scalarKind {
+        case .floatingPoint, .halfPrecision: kind == .sum || kind == .product || kind == .min || kind == .max
+        case .complex: kind == .sum || kind == .product
+        case .logical: kind == .logicalAnd || kind == .logicalOr || kind == .logicalXor
+        case .signedInteger, .unsignedInteger: true
         }
     }
 
-    /// The MPI handle to use for scalars of `kind`, or `nil` when the pair is invalid.
+    /// MPI's predefined handle for scalars of `scalarKind`, or `nil` when the pair is
+    /// invalid or the kind is half precision (whose operations this package creates).
+    ///
+    /// The handles are constants of the MPI library: reading one calls no MPI function.
     @inlinable
-    func handle(for scalarKind: MPIScalarKind) -> MPI_Op? {
-        switch scalarKind {
-        case .halfPrecision:
-            return halfPrecisionHandle()
-        case .floatingPoint:
-            switch kind {
-            case .sum: return swiftmpi_op_sum()
-            case .product: return swiftmpi_op_prod()
-            case .min: return swiftmpi_op_min()
-            case .max: return swiftmpi_op_max()
-            default: return nil
-            }
-        case .complex:
-            switch kind {
-            case .sum: return swiftmpi_op_sum()
-            case .product: return swiftmpi_op_prod()
-            default: return nil
-            }
-        case .logical:
-            switch kind {
-            case .logicalAnd: return swiftmpi_op_land()
-            case .logicalOr: return swiftmpi_op_lor()
-            case .logicalXor: return swiftmpi_op_lxor()
-            default: return nil
-            }
-        case .signedInteger, .unsignedInteger:
-            switch kind {
-            case .sum: return swiftmpi_op_sum()
-            case .product: return swiftmpi_op_prod()
-            case .min: return swiftmpi_op_min()
-            case .max: return swiftmpi_op_max()
-            case .logicalAnd: return swiftmpi_op_land()
-            case .logicalOr: return swiftmpi_op_lor()
-            case .logicalXor: return swiftmpi_op_lxor()
-            case .bitwiseAnd: return swiftmpi_op_band()
-            case .bitwiseOr: return swiftmpi_op_bor()
-            case .bitwiseXor: return swiftmpi_op_bxor()
-            }
+    func predefinedHandle(for scalarKind: MPIScalarKind) -> MPI_Op? {
+        guard scalarKind != .halfPrecision, supports(scalarKind) else { return nil }
+        switch kind {
+        case .sum: return swiftmpi_op_sum()
+        case .product: return swiftmpi_op_prod()
+        case .min: return swiftmpi_op_min()
+        case .max: return swiftmpi_op_max()
+        case .logicalAnd: return swiftmpi_op_land()
+        case .logicalOr: return swiftmpi_op_lor()
+        case .logicalXor: return swiftmpi_op_lxor()
+        case .bitwiseAnd: return swiftmpi_op_band()
+        case .bitwiseOr: return swiftmpi_op_bor()
+        case .bitwiseXor: return swiftmpi_op_bxor()
         }
     }
 
     /// The MPI handle for scalars of type `T`, or the typed error for an invalid pair.
+    ///
+    /// For `Float16` the handle is one of the operations the package created when
+    /// it set MPI up: this initialises MPI if needed, and throws
+    /// ``MPIError/finalized(operation:)`` once the package has finalised it.
     @inlinable
     func checkedHandle<T: MPIScalar>(for type: T.Type, operation: MPIOperation) throws(MPIError) -> MPI_Op {
-        guard let op = handle(for: T.mpiScalarKind) else {
+        if T.mpiScalarKind == .halfPrecision {
+            return try halfPrecisionHandle(operation: operation.name, scalarType: T.self)
+        }
+        guard let op = predefinedHandle(for: T.mpiScalarKind) else {
             throw MPIError.unsupportedReduction(operation: operation.name, op: self, scalarType: scalarTypeName(T.self))
         }
         return op
     }
+
+    /// The package's half-precision operation for this op, created when MPI was set up.
+    @usableFromInline
+    func halfPrecisionHandle(operation: String, scalarType: Any.Type) throws(MPIError) -> MPI_Op {
+        guard supports(.halfPrecision) else {
+            throw MPIError.unsupportedReduction(operation: operation, op: self, scalarType: String(describing: scalarType))
+        }
+        let ops = try RuntimeState.current(for: operation).halfPrecisionOps
+        switch kind {
+        case .sum: return ops.sum
+        case .product: return ops.product
+        case .min: return ops.min
+        default: return ops.max
+        }
+    }
 }
 
-/// Half-precision reduction operations, created with `MPI_Op_create` once MPI is initialised.
+/// Half-precision reduction operations, created with `MPI_Op_create` when the
+/// package sets MPI up and freed with `MPI_Op_free` when it finalises.
 ///
 /// Float16 data travels as `MPI_UINT16_T`; these commutative operations
 /// reinterpret it as `Float16` and combine elementwise in half precision,
 /// which is what a half-precision reduction computes on one process.
+///
+/// `min` and `max` are commutative and associative for every input, NaN and
+/// signed zeros included, so every rank of an allreduce gets the same bits
+/// whatever order the MPI library combines the contributions in:
+/// - a NaN at a position on any rank gives a NaN there (NaN propagates, as in
+///   IEEE 754-2019 `minimum` and `maximum`): of several NaNs, the one with the
+///   largest bit pattern, so a single NaN keeps its bits;
+/// - `-0.0` is below `+0.0`: `min` of the two is `-0.0`, `max` is `+0.0`.
 final class HalfPrecisionOps: @unchecked Sendable {
     let sum: MPI_Op
     let product: MPI_Op
     let min: MPI_Op
     let max: MPI_Op
 
-    /// Created on first use; MPI is initialised by then, since every operation
-    /// fetches its communicator first.
-    static let shared = HalfPrecisionOps()
-
-    private init() {
-        // The C signature of MPI_User_function differs between Open MPI (pointer
-        // handles) and MPICH (integer handles), so each closure's type is inferred
-        // from MPI_Op_create at the call.
-        var sum = swiftmpi_op_null(), product = swiftmpi_op_null()
-        var min = swiftmpi_op_null(), max = swiftmpi_op_null()
-        let codes = [
-            swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n) { $0 + $1 } }, 1, &sum),
-            swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n) { $0 * $1 } }, 1, &product),
-            swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n) { Swift.min($0, $1) } }, 1, &min),
-            swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n) { Swift.max($0, $1) } }, 1, &max),
-        ]
-        precondition(codes.allSatisfy { $0 == 0 }, "swift-mpi: MPI_Op_create failed for the Float16 reductions")
+    private init(sum: MPI_Op, product: MPI_Op, min: MPI_Op, max: MPI_Op) {
         self.sum = sum
         self.product = product
         self.min = min
         self.max = max
     }
+
+    /// Creates the four operations (`MPI_Op_create`, a local call); MPI must be initialised.
+    static func create() throws(MPIError) -> HalfPrecisionOps {
+        // The C signature of MPI_User_function differs between Open MPI (pointer
+        // handles) and MPICH (integer handles), so each closure's type is inferred
+        // from MPI_Op_create at the call.
+        var sum = swiftmpi_op_null(), product = swiftmpi_op_null()
+        var min = swiftmpi_op_null(), max = swiftmpi_op_null()
+        var codes: [Int32] = []
+        codes.append(swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n) { $0 + $1 } }, 1, &sum))
+        codes.append(swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n) { $0 * $1 } }, 1, &product))
+        codes.append(swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n, halfMinimum) }, 1, &min))
+        codes.append(swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n, halfMaximum) }, 1, &max))
+        let ops = HalfPrecisionOps(sum: sum, product: product, min: min, max: max)
+        if let failure = codes.first(where: { $0 != 0 }) {
+            ops.free()
+            throw makeMPIError(failure, "MPI_Op_create")
+        }
+        return ops
+    }
+
+    /// Frees the operations that were created (`MPI_Op_free`, a local call); MPI must not be finalised.
+    func free() {
+        for var op in [sum, product, min, max] where op != swiftmpi_op_null() {
+            _ = swiftmpi_op_free(&op)
+        }
+    }
+}
+
+/// `min` for the Float16 reductions: a NaN if either is NaN (see ``propagatedNaN(_:_:)``),
+/// and `-0.0` below `+0.0`.
+@inline(__always)
+func halfMinimum(_ a: Float16, _ b: Float16) -> Float16 {
+    if a.isNaN || b.isNaN { return propagatedNaN(a, b) }
+    if a == b { return a.sign == .minus ? a : b }
+    return a < b ? a : b
+}
+
+/// `max` for the Float16 reductions: a NaN if either is NaN (see ``propagatedNaN(_:_:)``),
+/// and `+0.0` above `-0.0`.
+@inline(__always)
+func halfMaximum(_ a: Float16, _ b: Float16) -> Float16 {
+    if a.isNaN || b.isNaN { return propagatedNaN(a, b) }
+    if a == b { return a.sign == .minus ? b : a }
+    return a < b ? b : a
+}
+
+/// The NaN that `min` and `max` give when `a` or `b` is NaN: the NaN one, or of
+/// two NaNs the one with the larger bit pattern. So over any number of values,
+/// the result is the NaN with the largest bit pattern among them, whatever the
+/// order they are combined in, and a single NaN keeps its bits.
+@inline(__always)
+func propagatedNaN(_ a: Float16, _ b: Float16) -> Float16 {
+    guard a.isNaN else { return b }
+    guard b.isNaN else { return a }
+    return a.bitPattern >= b.bitPattern ? a : b
 }
 
 /// `inoutvec[i] = f(invec[i], inoutvec[i])` over `length` half-precision values.

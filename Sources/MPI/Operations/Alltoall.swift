@@ -5,24 +5,22 @@ import CMPI
 /// How alltoall's input is divided into one block per rank.
 @usableFromInline
 enum AlltoallBlocks {
-    /// By the first axis, which must have `size` rows (`nil` for a 0-d array): the ShapedArray and `[T]` forms.
-    case rows(firstAxis: Int?)
+    /// By the first axis, which must have `size` rows (`nil` for a 0-d array): the ShapedArray form
+    /// (with its shape, for messages) and the `[T]` form (`shape` `nil`: one axis).
+    case rows(firstAxis: Int?, shape: [Int]?)
     /// Into `size` equal runs of elements: the `into:` form.
     case elements
 }
 
 /// The core of alltoall: the block check, the hooks and the raw call, from `x` into `output`.
-///
-/// `shape` describes `x` in error messages only.
 @inlinable
 func alltoallCore<Input: MPIBuffer, Output: MPIBuffer>(
-    _ x: Input, into output: inout Output, blocks: AlltoallBlocks, shape: @autoclosure () -> [Int],
-    comm: ResolvedCommunicator
+    _ x: Input, into output: inout Output, blocks: AlltoallBlocks, comm: ResolvedCommunicator
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     let count = x.scalarCount
     try perform(Call(.alltoall, comm, T.self, count: count), checks: { () throws(MPIError) in
-        try checkAlltoallBlocks(blocks, count: count, shape: shape(), size: comm.size)
+        try checkAlltoallBlocks(blocks, count: count, size: comm.size)
     }) { () throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try withOutput(&output, expected: count, "the input's count", .alltoall) { (destination) throws(MPIError) in
@@ -35,10 +33,12 @@ func alltoallCore<Input: MPIBuffer, Output: MPIBuffer>(
 
 /// Checks that alltoall's input divides into `size` blocks.
 @inlinable
-func checkAlltoallBlocks(_ blocks: AlltoallBlocks, count: Int, shape: @autoclosure () -> [Int], size: Int) throws(MPIError) {
+func checkAlltoallBlocks(_ blocks: AlltoallBlocks, count: Int, size: Int) throws(MPIError) {
     switch blocks {
-    case .rows(let firstAxis):
-        if _slowPath(firstAxis != size) { try alltoallShapeError(firstAxis: firstAxis, shape: shape(), size: size) }
+    case .rows(let firstAxis, let shape):
+        if _slowPath(firstAxis != size) {
+            try alltoallShapeError(firstAxis: firstAxis, shape: shape ?? [count], size: size)
+        }
     case .elements:
         if _slowPath(count % size != 0) {
             throw MPIError.shapeMismatch(
@@ -61,11 +61,11 @@ func alltoallShapeError(firstAxis: Int?, shape: [Int], size: Int) throws(MPIErro
 /// The result-returning forms' adapter: a new result of `x`'s count, filled by the core.
 @inlinable
 func alltoallResult<Input: MPIBuffer, R: UninitializedResult>(
-    _ x: Input, firstAxis: Int?, shape: @autoclosure () -> [Int], comm: Communicator?
+    _ x: Input, blocks: AlltoallBlocks, comm: Communicator?
 ) throws(MPIError) -> R where R.Element == Input.Scalar {
     let comm = try Communicator.resolve(comm, .alltoall)
     return try R.filled(count: x.scalarCount) { (output) throws(MPIError) in
-        try alltoallCore(x, into: &output, blocks: .rows(firstAxis: firstAxis), shape: shape(), comm: comm)
+        try alltoallCore(x, into: &output, blocks: blocks, comm: comm)
     }
 }
 
@@ -87,7 +87,8 @@ func alltoallResult<Input: MPIBuffer, R: UninitializedResult>(
 public func alltoall<T: MPIScalar>(
     _ x: ShapedArray<T>, comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> (ShapedArray<T>, Token) {
-    let result: ScalarStorage<T> = try alltoallResult(x, firstAxis: x._shape.first, shape: x._shape, comm: comm)
+    let result: ScalarStorage<T> = try alltoallResult(x, blocks: .rows(firstAxis: x._shape.first, shape: x._shape),
+                                                      comm: comm)
     return (ShapedArray(_uncheckedShape: x._shape, storage: result), advance(token))
 }
 
@@ -99,7 +100,7 @@ public func alltoall<T: MPIScalar>(
 public func alltoall<T: MPIScalar>(
     _ x: [T], comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> ([T], Token) {
-    (try alltoallResult(x, firstAxis: x.count, shape: [x.count], comm: comm), advance(token))
+    (try alltoallResult(x, blocks: .rows(firstAxis: x.count, shape: nil), comm: comm), advance(token))
 }
 
 /// ``alltoall(_:comm:token:)-(ShapedArray<T>,_,_)`` into caller-owned storage of `x.scalarCount` elements.
@@ -113,7 +114,6 @@ public func alltoall<T: MPIScalar>(
 public func alltoall<Input: MPIBuffer, Output: MPIBuffer>(
     _ x: Input, into output: inout Output, comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> Token where Input.Scalar == Output.Scalar {
-    try alltoallCore(x, into: &output, blocks: .elements, shape: [x.scalarCount],
-                     comm: Communicator.resolve(comm, .alltoall))
+    try alltoallCore(x, into: &output, blocks: .elements, comm: Communicator.resolve(comm, .alltoall))
     return advance(token)
 }

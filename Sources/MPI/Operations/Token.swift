@@ -7,7 +7,7 @@
 /// an optional `token:` and returns a new token whose ``sequence`` is one more
 /// than the one it was given (a primitive given no token starts from a new one).
 /// Passing tokens is never required for correctness; keep them when porting
-/// mpi4jax code, or use ``autoTokenize(_:)`` to thread them automatically.
+/// mpi4jax code, or use ``autoTokenize(_:)->(_,_)`` to thread them automatically.
 public struct Token: Sendable, Hashable, CustomStringConvertible {
     /// How many operations have been ordered on this chain of tokens, this one's included.
     public let sequence: Int
@@ -86,7 +86,7 @@ public func autoTokenize<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> (R
 /// Transforms a function so that the primitives it calls have their tokens
 /// managed automatically, like mpi4jax's `auto_tokenize(f)`.
 ///
-/// Each call of the returned function runs `function` inside ``autoTokenize(_:)``
+/// Each call of the returned function runs `function` inside ``autoTokenize(_:)->(_,_)``
 /// and returns its result.
 public func autoTokenize<each Argument, R>(
     _ function: @escaping (repeat each Argument) throws -> R

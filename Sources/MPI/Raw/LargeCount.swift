@@ -12,6 +12,8 @@ import CMPI
 //    elements plus the rest, resized to the message's exact extent);
 //  * reductions, whose predefined ops apply to predefined datatypes only, run
 //    in chunks of 2^30 elements, which is exact since they act elementwise.
+// The datatype calls run under the package's lock when calls are serialised
+// (ThreadLevel.swift); the body's call takes the lock itself.
 
 /// The largest count passed to MPI directly.
 @usableFromInline let maxDirectCount = Int(Int32.max)
@@ -40,27 +42,29 @@ func withLargeMessage(
     let smallest = (count + maxDirectCount - 1) / maxDirectCount
     for k in smallest..<(smallest + 4096) where count % k == 0 {
         var block = swiftmpi_datatype_null()
-        var code = swiftmpi_type_contiguous(Int32(k), base, &block)
+        var code = locked { swiftmpi_type_contiguous(Int32(k), base, &block) }
         guard code == 0 else { return code }
-        defer { _ = swiftmpi_type_free(&block) }
-        code = swiftmpi_type_commit(&block)
+        defer { _ = locked { swiftmpi_type_free(&block) } }
+        code = locked { swiftmpi_type_commit(&block) }
         guard code == 0 else { return code }
         return body(Int32(count / k), block)
     }
     // Otherwise: blocks of 2^30 elements and the rest, as one element of a struct type.
     var block = swiftmpi_datatype_null()
-    var code = swiftmpi_type_contiguous(Int32(largeBlockCount), base, &block)
+    var code = locked { swiftmpi_type_contiguous(Int32(largeBlockCount), base, &block) }
     guard code == 0 else { return code }
-    defer { _ = swiftmpi_type_free(&block) }
+    defer { _ = locked { swiftmpi_type_free(&block) } }
     let blocks = count / largeBlockCount
     let rest = count % largeBlockCount
     var message = swiftmpi_datatype_null()
-    code = swiftmpi_type_blocks_and_rest(
-        Int32(blocks), block, MPI_Aint(blocks * largeBlockCount * elementSize), Int32(rest), base,
-        MPI_Aint(count * elementSize), &message)
+    code = locked {
+        swiftmpi_type_blocks_and_rest(
+            Int32(blocks), block, MPI_Aint(blocks * largeBlockCount * elementSize), Int32(rest), base,
+            MPI_Aint(count * elementSize), &message)
+    }
     guard code == 0 else { return code }
-    defer { _ = swiftmpi_type_free(&message) }
-    code = swiftmpi_type_commit(&message)
+    defer { _ = locked { swiftmpi_type_free(&message) } }
+    code = locked { swiftmpi_type_commit(&message) }
     guard code == 0 else { return code }
     return body(1, message)
 }

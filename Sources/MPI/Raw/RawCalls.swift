@@ -7,15 +7,20 @@ import CMPI
 // call, and its handling of counts above Int32.max (LargeCount.swift), is
 // written once. The generic cores are @inlinable and specialise in the caller;
 // these stay out of line, one direct call each.
+//
+// Each shows its blocking MPI call and, at `MPI_THREAD_SERIALIZED`, its
+// non-blocking counterpart, started and polled under the package's lock
+// (ThreadLevel.swift): one predictable branch on `callMode`, set when MPI is set up.
 
 @usableFromInline
 func rawAllgather(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype,
-    elementSize: Int, comm: MPI_Comm
+    elementSize: Int, comm: MPI_Comm, operation: MPIOperation = .allgather
 ) throws(MPIError) {
     try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
-        MPI_Allgather(send, n, t, receive, n, t, comm)
-    }, .allgather)
+        if _fastPath(!serializesCalls) { return MPI_Allgather(send, n, t, receive, n, t, comm) }
+        return serialized { swiftmpi_iallgather(send, n, t, receive, n, t, comm, &$0) }
+    }, operation)
 }
 
 @usableFromInline
@@ -24,7 +29,9 @@ func rawAllreduce(
     elementSize: Int, op: MPI_Op, comm: MPI_Comm
 ) throws(MPIError) {
     try check(inChunks(count: count, elementSize: elementSize) { offset, n in
-        MPI_Allreduce(send.map { $0 + offset }, receive.map { $0 + offset }, n, type, op, comm)
+        let (s, r) = (send.map { $0 + offset }, receive.map { $0 + offset })
+        if _fastPath(!serializesCalls) { return MPI_Allreduce(s, r, n, type, op, comm) }
+        return serialized { swiftmpi_iallreduce(s, r, n, type, op, comm, &$0) }
     }, .allreduce)
 }
 
@@ -35,13 +42,15 @@ func rawAlltoall(
     elementSize: Int, comm: MPI_Comm
 ) throws(MPIError) {
     try check(withMessage(count: blockCount, of: type, elementSize: elementSize) { n, t in
-        MPI_Alltoall(send, n, t, receive, n, t, comm)
+        if _fastPath(!serializesCalls) { return MPI_Alltoall(send, n, t, receive, n, t, comm) }
+        return serialized { swiftmpi_ialltoall(send, n, t, receive, n, t, comm, &$0) }
     }, .alltoall)
 }
 
 @usableFromInline
 func rawBarrier(comm: MPI_Comm) throws(MPIError) {
-    try check(MPI_Barrier(comm), .barrier)
+    if _fastPath(!serializesCalls) { return try check(MPI_Barrier(comm), .barrier) }
+    try check(serialized { swiftmpi_ibarrier(comm, &$0) }, .barrier)
 }
 
 /// The buffer is read on the root and written elsewhere.
@@ -50,7 +59,9 @@ func rawBcast(
     _ buffer: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype, elementSize: Int, root: Int, comm: MPI_Comm
 ) throws(MPIError) {
     try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
-        MPI_Bcast(buffer, n, t, Int32(truncatingIfNeeded: root), comm)
+        let root = Int32(truncatingIfNeeded: root)
+        if _fastPath(!serializesCalls) { return MPI_Bcast(buffer, n, t, root, comm) }
+        return serialized { swiftmpi_ibcast(buffer, n, t, root, comm, &$0) }
     }, .bcast)
 }
 
@@ -61,7 +72,9 @@ func rawGather(
     elementSize: Int, root: Int, comm: MPI_Comm
 ) throws(MPIError) {
     try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
-        MPI_Gather(send, n, t, receive, n, t, Int32(truncatingIfNeeded: root), comm)
+        let root = Int32(truncatingIfNeeded: root)
+        if _fastPath(!serializesCalls) { return MPI_Gather(send, n, t, receive, n, t, root, comm) }
+        return serialized { swiftmpi_igather(send, n, t, receive, n, t, root, comm, &$0) }
     }, .gather)
 }
 
@@ -72,8 +85,9 @@ func rawReduce(
     elementSize: Int, op: MPI_Op, root: Int, comm: MPI_Comm
 ) throws(MPIError) {
     try check(inChunks(count: count, elementSize: elementSize) { offset, n in
-        MPI_Reduce(send.map { $0 + offset }, receive.map { $0 + offset }, n, type, op,
-                   Int32(truncatingIfNeeded: root), comm)
+        let (s, r, root) = (send.map { $0 + offset }, receive.map { $0 + offset }, Int32(truncatingIfNeeded: root))
+        if _fastPath(!serializesCalls) { return MPI_Reduce(s, r, n, type, op, root, comm) }
+        return serialized { swiftmpi_ireduce(s, r, n, type, op, root, comm, &$0) }
     }, .reduce)
 }
 
@@ -83,7 +97,9 @@ func rawScan(
     elementSize: Int, op: MPI_Op, comm: MPI_Comm
 ) throws(MPIError) {
     try check(inChunks(count: count, elementSize: elementSize) { offset, n in
-        MPI_Scan(send.map { $0 + offset }, receive.map { $0 + offset }, n, type, op, comm)
+        let (s, r) = (send.map { $0 + offset }, receive.map { $0 + offset })
+        if _fastPath(!serializesCalls) { return MPI_Scan(s, r, n, type, op, comm) }
+        return serialized { swiftmpi_iscan(s, r, n, type, op, comm, &$0) }
     }, .scan)
 }
 
@@ -94,7 +110,9 @@ func rawScatter(
     elementSize: Int, root: Int, comm: MPI_Comm
 ) throws(MPIError) {
     try check(withMessage(count: rowCount, of: type, elementSize: elementSize) { n, t in
-        MPI_Scatter(send, n, t, receive, n, t, Int32(truncatingIfNeeded: root), comm)
+        let root = Int32(truncatingIfNeeded: root)
+        if _fastPath(!serializesCalls) { return MPI_Scatter(send, n, t, receive, n, t, root, comm) }
+        return serialized { swiftmpi_iscatter(send, n, t, receive, n, t, root, comm, &$0) }
     }, .scatter)
 }
 
@@ -103,7 +121,9 @@ func rawSend(
     _ send: UnsafeRawPointer?, count: Int, type: MPI_Datatype, elementSize: Int, dest: Int, tag: Int, comm: MPI_Comm
 ) throws(MPIError) {
     try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
-        MPI_Send(send, n, t, Int32(truncatingIfNeeded: dest), Int32(truncatingIfNeeded: tag), comm)
+        let (dest, tag) = (Int32(truncatingIfNeeded: dest), Int32(truncatingIfNeeded: tag))
+        if _fastPath(!serializesCalls) { return MPI_Send(send, n, t, dest, tag, comm) }
+        return serialized { swiftmpi_isend(send, n, t, dest, tag, comm, &$0) }
     }, .send)
 }
 
@@ -126,45 +146,98 @@ struct ReceiveOutcome {
         // MPI_Get_elements_x counts basic elements, which is the element count
         // for the derived datatypes of large messages too.
         var n: Int64 = 0
-        count = swiftmpi_get_elements(&status, type, &n) == 0 ? Int(n) : -1
+        count = locked { swiftmpi_get_elements(&status, type, &n) } == 0 ? Int(n) : -1
     }
 }
 
-/// `source` and `tag` are MPI values (wildcards already converted). MPI's
-/// errors are returned in the outcome, for the caller to tell truncation apart.
+/// Receives one message into `receive`, which holds `count` elements.
+///
+/// The message is probed first (`MPI_Mprobe`, which also takes it, so that no
+/// other receive can match it in between) and its size read, so that MPI is
+/// never handed a buffer that the message can overrun: Open MPI 4.1 writes a
+/// rendezvous message larger than the receive buffer past its end before it
+/// reports `MPI_ERR_TRUNCATE`. A message of another size is received into
+/// scratch storage, and the outcome reports its element count for the caller
+/// to throw. `source` and `tag` are MPI values (wildcards already converted);
+/// MPI's errors are returned in the outcome. Serialised: `MPI_Improbe` polled,
+/// then `MPI_Imrecv` polled.
 @usableFromInline
 func rawRecv(
     _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype, elementSize: Int, source: Int32, tag: Int32,
     comm: MPI_Comm
 ) -> ReceiveOutcome {
-    var outcome = ReceiveOutcome()
-    outcome.code = withMessage(count: count, of: type, elementSize: elementSize) { n, t in
-        var status = MPI_Status()
-        let code = MPI_Recv(receive, n, t, source, tag, comm, &status)
-        outcome = ReceiveOutcome(code: code, status: &status, type: t)
-        return code
+    var message = swiftmpi_message_null()
+    var status = MPI_Status()
+    let code = _fastPath(!serializesCalls)
+        ? swiftmpi_mprobe(source, tag, comm, &message, &status)
+        : probeSerialized(source: source, tag: tag, comm: comm, message: &message, status: &status)
+    guard code == 0 else {
+        var failed = ReceiveOutcome()
+        failed.code = code
+        return failed
+    }
+    var outcome = ReceiveOutcome(code: 0, status: &status, type: type)
+    if _fastPath(outcome.count == count) {
+        outcome.code = withMessage(count: count, of: type, elementSize: elementSize) { n, t in
+            receiveMatched(receive, n, t, &message)
+        }
+    } else {
+        outcome.code = receiveIntoScratch(&message, status: &status, elementSize: elementSize, outcome: &outcome)
     }
     return outcome
 }
 
-/// `source` and `receiveTag` are MPI values (wildcards already converted). MPI's
-/// errors are returned in the outcome, for the caller to tell truncation apart.
+/// Receives a matched message of the wrong size into scratch storage (an error path only).
+@usableFromInline @inline(never)
+func receiveIntoScratch(
+    _ message: inout MPI_Message, status: inout MPI_Status, elementSize: Int, outcome: inout ReceiveOutcome
+) -> Int32 {
+    var bytes: Int64 = 0
+    let code = locked { swiftmpi_status_bytes(&status, &bytes) }
+    guard code == 0 else { return code }
+    // A message whose bytes are no whole number of elements was sent with another type.
+    if outcome.count < 0 { outcome.count = Int(bytes) / Swift.max(1, elementSize) }
+    let scratch = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(1, Int(bytes)), alignment: 64)
+    defer { scratch.deallocate() }
+    return withMessage(count: Int(bytes), of: swiftmpi_byte(), elementSize: 1) { n, t in
+        receiveMatched(scratch, n, t, &message)
+    }
+}
+
+/// Receives a matched message: `MPI_Mrecv`, or serialised `MPI_Imrecv` polled.
+@inline(__always)
+private func receiveMatched(_ buffer: UnsafeMutableRawPointer?, _ n: Int32, _ t: MPI_Datatype, _ message: inout MPI_Message) -> Int32 {
+    if _fastPath(!serializesCalls) {
+        var received = MPI_Status()
+        return swiftmpi_mrecv(buffer, n, t, &message, &received)
+    }
+    return serialized { swiftmpi_imrecv(buffer, n, t, &message, &$0) }
+}
+
+/// Sends `sendCount` elements to `dest` while receiving one message into
+/// `receive` (``rawRecv(_:count:type:elementSize:source:tag:comm:)``, so never
+/// past its end): the messages of `MPI_Sendrecv`, as `MPI_Isend`, the probed
+/// receive, and `MPI_Wait`. `source` and `receiveTag` are MPI values (wildcards
+/// already converted); MPI's errors are returned in the outcome. Serialised: the
+/// `MPI_Isend` under the lock, the serialised receive, and `MPI_Test` polled.
 @usableFromInline
 func rawSendrecv(
     _ send: UnsafeRawPointer?, sendCount: Int, dest: Int, sendTag: Int,
     _ receive: UnsafeMutableRawPointer?, receiveCount: Int, source: Int32, receiveTag: Int32,
     type: MPI_Datatype, elementSize: Int, comm: MPI_Comm
 ) -> ReceiveOutcome {
-    var outcome = ReceiveOutcome()
-    outcome.code = withMessage(count: sendCount, of: type, elementSize: elementSize) { sendN, sendT in
-        withMessage(count: receiveCount, of: type, elementSize: elementSize) { receiveN, receiveT in
-            var status = MPI_Status()
-            let code = MPI_Sendrecv(
-                send, sendN, sendT, Int32(truncatingIfNeeded: dest), Int32(truncatingIfNeeded: sendTag),
-                receive, receiveN, receiveT, source, receiveTag, comm, &status)
-            outcome = ReceiveOutcome(code: code, status: &status, type: receiveT)
-            return code
-        }
+    var request = swiftmpi_request_null()
+    let sendCode = withMessage(count: sendCount, of: type, elementSize: elementSize) { n, t in
+        locked { swiftmpi_isend(send, n, t, Int32(truncatingIfNeeded: dest), Int32(truncatingIfNeeded: sendTag), comm, &request) }
     }
+    guard sendCode == 0 else {
+        var failed = ReceiveOutcome()
+        failed.code = sendCode
+        return failed
+    }
+    var outcome = rawRecv(receive, count: receiveCount, type: type, elementSize: elementSize, source: source,
+                          tag: receiveTag, comm: comm)
+    let waitCode = _fastPath(!serializesCalls) ? swiftmpi_wait(&request) : completeSerialized(&request)
+    if outcome.code == 0 { outcome.code = waitCode }
     return outcome
 }

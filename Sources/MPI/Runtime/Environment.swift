@@ -22,8 +22,8 @@ public enum EnvironmentVariable: String, CaseIterable, Sendable {
     case check = "SWIFT_MPI_CHECK"
     /// `SWIFT_MPI_DEBUG`: a boolean; when on, each call prints one line to standard error.
     case debug = "SWIFT_MPI_DEBUG"
-    /// `SWIFT_MPI_THREAD_LEVEL`: `single`, `funneled`, `serialized` (default) or
-    /// `multiple`; the thread level requested when the package initialises MPI.
+    /// `SWIFT_MPI_THREAD_LEVEL`: `single`, `funneled`, `serialized` or `multiple`
+    /// (default); the thread level requested when the package initialises MPI.
     case threadLevel = "SWIFT_MPI_THREAD_LEVEL"
     /// `SWIFT_MPI_TIMEOUT`: seconds (default 600; `0` or `off` turns it off) that one call may
     /// run before the watchdog prints where this rank is stuck and ends the job.
@@ -96,6 +96,28 @@ package enum SwiftMPIEnvironment {
         if let value = Double(text), value > 0, value.isFinite { return value }
         reportInvalid(variable, text, expected: "a number of seconds above 0", default: "\(`default`)")
         return `default`
+    }
+
+    /// This process's rank and the job's size as the launcher announced them in
+    /// the environment, for ``Communicator/world`` when MPI cannot be asked:
+    /// `OMPI_COMM_WORLD_RANK` and `OMPI_COMM_WORLD_SIZE` (Open MPI's `mpirun`),
+    /// `PMI_RANK` and `PMI_SIZE` (MPICH's Hydra, Slurm with PMI), `SLURM_PROCID`
+    /// and `SLURM_NTASKS` (Slurm's `srun`), the first pair that is set and valid;
+    /// rank 0 of 1 without a launcher, as `MPI_Init` would give. These are the
+    /// launchers' variables, not the package's, so they have no
+    /// ``EnvironmentVariable`` case.
+    package static func launcherRankAndSize() -> (rank: Int, size: Int) {
+        let pairs = [
+            ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"), ("PMI_RANK", "PMI_SIZE"), ("SLURM_PROCID", "SLURM_NTASKS"),
+        ]
+        for (rankName, sizeName) in pairs {
+            guard let rank = getenv(rankName).flatMap({ Int(String(cString: $0)) }),
+                  let size = getenv(sizeName).flatMap({ Int(String(cString: $0)) }),
+                  size >= 1, (0..<size).contains(rank)
+            else { continue }
+            return (rank, size)
+        }
+        return (0, 1)
     }
 
     private static func reportInvalid(_ variable: EnvironmentVariable, _ text: String, expected: String, default: String) {

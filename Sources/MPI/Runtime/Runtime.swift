@@ -79,17 +79,34 @@ public func hasCUDASupport() -> Bool { false }
 ///
 /// MPI is initialised on first use by any operation of this package, or
 /// explicitly with ``initialize(threadLevel:)``. The default thread level is
-/// ``ThreadLevel/serialized``: any thread may call MPI but not two at once,
-/// which fits Swift code that hops between threads, and costs nothing over
-/// `MPI_THREAD_SINGLE` in Open MPI or MPICH. ``ThreadLevel/multiple`` is
-/// available on request; it makes small Open MPI collectives 2 to 4 times
-/// slower, so it is not the default. The environment variable
+/// ``ThreadLevel/multiple``: any thread or task may call any operation at any
+/// time. At ``ThreadLevel/serialized`` the package serialises its MPI calls
+/// itself (each blocking call runs as its non-blocking counterpart, polled
+/// under a lock), so concurrent calls stay safe; below that, a call from
+/// another thread than the one that initialised MPI throws
+/// ``MPIError/threadLevel(operation:provided:reason:)``. The environment variable
 /// `SWIFT_MPI_THREAD_LEVEL` (`single`, `funneled`, `serialized`, `multiple`)
 /// overrides the default of implicit initialisation.
 ///
+/// Setting MPI up makes no collective call of its own: the package installs
+/// `MPI_ERRORS_RETURN` on `MPI_COMM_WORLD` and `MPI_COMM_SELF` and creates its
+/// `Float16` reduction operations, all local calls. The default communicator
+/// (``Communicator/default``, a duplicate of the world) is made on its first
+/// use, so a program that only uses ``Communicator/world`` can share the world
+/// with ranks that are plain C programs.
+///
 /// If other code initialised MPI first, this package uses that MPI as it is and
-/// leaves finalisation to its owner. Otherwise it finalises MPI at process exit
-/// (or when ``finalize()`` is called), after which every operation throws
+/// leaves finalisation to its owner. Otherwise the package owns MPI, and ends it
+/// like a C MPI program ends, through a handler registered with glibc's `on_exit`:
+/// - at `exit(0)`, and when `main` returns, it finalises MPI (`MPI_Finalize`,
+///   which waits for the other ranks to finalise too, as the standard requires);
+/// - at `exit(status)` with a non-zero status (its low 8 bits, the status the
+///   shell sees), it ends the whole job at once with
+///   `MPI_Abort(MPI_COMM_WORLD, status)`, without finalising, so the other ranks
+///   are not left waiting for this one; the launcher then exits with `status`
+///   (measured with Open MPI's `mpirun` and MPICH's `mpiexec`).
+///
+/// ``finalize()`` ends MPI earlier. After it, every operation throws
 /// ``MPIError/finalized(operation:)``.
 public enum MPIRuntime {
     /// Initialises MPI with the requested thread level, if it is not initialised yet.
@@ -104,7 +121,7 @@ public enum MPIRuntime {
     ///
     /// The corresponding C function is `MPI_Init_thread`.
     @discardableResult
-    public static func initialize(threadLevel: ThreadLevel = .serialized) throws(MPIError) -> ThreadLevel {
+    public static func initialize(threadLevel: ThreadLevel = .multiple) throws(MPIError) -> ThreadLevel {
         try RuntimeState.initialize(requested: threadLevel).threadLevel
     }
 
@@ -135,9 +152,20 @@ public enum MPIRuntime {
 
     /// Finalises MPI now, if this package initialised it.
     ///
-    /// The library's communicators are freed first. After this, every operation
-    /// throws ``MPIError/finalized(operation:)``. Calling it twice is harmless.
-    /// It runs by itself at process exit, so most programs never call it.
+    /// After this, every operation throws ``MPIError/finalized(operation:)``.
+    /// Calling it twice is harmless. It runs by itself at process exit, so most
+    /// programs never call it.
+    ///
+    /// The package frees its `Float16` reduction operations (`MPI_Op_free`, a
+    /// local call) and leaves its communicators to `MPI_Finalize`: it makes no
+    /// collective call of its own before finalising. Communicators still held by
+    /// the program are not freed by this package once MPI is finalised.
+    ///
+    /// If MPI was initialised by other code, this ends the package's use of MPI
+    /// and leaves MPI itself to its owner. If MPI was never initialised, this
+    /// makes no MPI call at all: it only ends the package's use of MPI, after
+    /// which ``Communicator/world`` is still readable (see there) and every
+    /// operation throws ``MPIError/finalized(operation:)``.
     ///
     /// The corresponding C function is `MPI_Finalize`.
     public static func finalize() throws(MPIError) {
@@ -220,9 +248,13 @@ final class RuntimeState: @unchecked Sendable {
     @usableFromInline let tagUpperBound: Int
     /// `MPI_COMM_WORLD`, with errors returned.
     @usableFromInline let world: Communicator
-    /// The library-private clone of the world (the default communicator).
-    @usableFromInline let defaultCommunicator: Communicator
+    /// The `Float16` reduction operations, created here and freed when the package finalises.
+    let halfPrecisionOps: HalfPrecisionOps
+    /// The default communicator once it has been made (on first use). Guarded by `lock`.
+    private var madeDefaultCommunicator: Communicator?
 
+    /// Sets up the package's use of an initialised MPI. Local calls only: nothing here
+    /// communicates, so ranks that are plain C programs can share the world.
     private init(threadLevel: ThreadLevel, ownsMPI: Bool) throws(MPIError) {
         self.threadLevel = threadLevel
         self.ownsMPI = ownsMPI
@@ -230,16 +262,17 @@ final class RuntimeState: @unchecked Sendable {
         try check(MPI_Comm_set_errhandler(worldHandle, swiftmpi_errors_return()), "MPI_Comm_set_errhandler")
         try check(MPI_Comm_set_errhandler(swiftmpi_comm_self(), swiftmpi_errors_return()), "MPI_Comm_set_errhandler")
         world = try Communicator(borrowing: worldHandle)
-        defaultCommunicator = try world.duplicateWithoutCheck()
         var flag: Int32 = 0
         var value: UnsafeMutablePointer<Int32>? = nil
         try check(MPI_Comm_get_attr(worldHandle, swiftmpi_tag_ub_keyval(), &value, &flag), "MPI_Comm_get_attr")
         tagUpperBound = (flag != 0 ? value.map { Int($0.pointee) } : nil) ?? 32767
+        halfPrecisionOps = try HalfPrecisionOps.create()
     }
 
     private nonisolated(unsafe) static var state: RuntimeState?
-    /// The world communicator once MPI has been set up; kept after finalisation.
-    nonisolated(unsafe) static var lastWorld: Communicator?
+    /// The world communicator, once known: set when MPI is set up (and kept after
+    /// finalisation), or made without MPI when MPI cannot be used. Guarded by `lock`.
+    private nonisolated(unsafe) static var lastWorld: Communicator?
     private nonisolated(unsafe) static var initError: MPIError?
     private static let lock = Mutex<Void>(())
     /// 0: not yet, 1: initialised, 2: finalised. Read without the lock on the hot path.
@@ -270,7 +303,7 @@ final class RuntimeState: @unchecked Sendable {
         SwiftMPIEnvironment.choice(
             .threadLevel,
             [("single", .single), ("funneled", .funneled), ("serialized", .serialized), ("multiple", .multiple)],
-            default: .serialized, defaultName: "serialized")
+            default: .multiple, defaultName: "multiple")
     }
 
     static func initialize(requested: ThreadLevel) throws(MPIError) -> RuntimeState {
@@ -289,15 +322,15 @@ final class RuntimeState: @unchecked Sendable {
                 } else {
                     owns = true
                     try check(MPI_Init_thread(nil, nil, requested.mpiValue, &provided), "MPI_Init_thread")
-                    atexit { try? RuntimeState.finalize() }
+                    registerExitHandler()
                 }
                 diagnostics = DiagnosticsOptions.fromEnvironment()
                 FlightRecorder.start()
                 configureWatchdogFromEnvironment()
+                configureCalls(provided: ThreadLevel(mpiValue: provided))
                 let newState = try RuntimeState(threadLevel: ThreadLevel(mpiValue: provided), ownsMPI: owns)
                 state = newState
                 lastWorld = newState.world
-                defaultCommunicatorFastPath = newState.defaultCommunicator.resolved
                 phase.store(1, ordering: .releasing)
                 return .success(newState)
             } catch let error as MPIError {
@@ -310,22 +343,100 @@ final class RuntimeState: @unchecked Sendable {
         return try result.get()
     }
 
+    /// Ends the process's MPI like a C MPI program's end, at `exit` (see ``MPIRuntime``).
+    private static func registerExitHandler() {
+        #if canImport(Glibc)
+        on_exit({ status, _ in RuntimeState.processExits(status: status) }, nil)
+        #else
+        atexit { RuntimeState.processExits(status: 0) }
+        #endif
+    }
+
+    /// Called by `exit` with its status, in a process where this package called
+    /// `MPI_Init_thread`: a non-zero status ends the job with `MPI_Abort` (no
+    /// waiting for other ranks); zero finalises MPI.
+    static func processExits(status: Int32) {
+        guard MPIRuntime.isInitialized, !MPIRuntime.isFinalized else { return }
+        // The status a parent process sees: the low 8 bits of exit's argument.
+        let code = status & 0xff
+        if code != 0 {
+            MPI_Abort(swiftmpi_comm_world(), code)
+            return
+        }
+        if phase.load(ordering: .acquiring) == 1 {
+            try? finalize()
+        } else {
+            // MPI started but the package's set-up failed after it: nothing of the package to end.
+            MPI_Finalize()
+        }
+    }
+
     static func finalize() throws(MPIError) {
         let result: Result<Void, MPIError> = lock.withLock { _ in
             guard phase.load(ordering: .relaxed) != 2 else { return .success(()) }
-            guard let current = state else {
-                phase.store(2, ordering: .releasing)
-                return .success(())
-            }
             phase.store(2, ordering: .releasing)
-            defaultCommunicatorFastPath = nil
+            defaultCommunicatorIsReady.store(false, ordering: .releasing)
+            // Never initialised by this package: nothing to end, and no MPI call.
+            guard let current = state else { return .success(()) }
             state = nil
-            current.defaultCommunicator.storage.free()
-            guard current.ownsMPI, !MPIRuntime.isFinalized else { return .success(()) }
+            guard !MPIRuntime.isFinalized else { return .success(()) }
+            // Local: frees the package's Float16 operations. The package's
+            // communicators are left to MPI_Finalize: no collective call here.
+            current.halfPrecisionOps.free()
+            guard current.ownsMPI else { return .success(()) }
             let code = MPI_Finalize()
             return code == 0 ? .success(()) : .failure(makeMPIError(code, "MPI_Finalize"))
         }
         try result.get()
+    }
+
+    // MARK: The world and the default communicator
+
+    /// ``Communicator/world``: initialises MPI if needed; when MPI cannot be used
+    /// (finalised before this package used it, or failed to start), a world made
+    /// without MPI whose every operation throws.
+    static func worldCommunicator() -> Communicator {
+        if _fastPath(phase.load(ordering: .acquiring) == 1), let state = unsafe_state() { return state.world }
+        if let state = try? current() { return state.world }
+        return lock.withLock { _ in
+            if let lastWorld { return lastWorld }
+            let launched = SwiftMPIEnvironment.launcherRankAndSize()
+            let world = Communicator(unusableWorldWithRank: launched.rank, size: launched.size)
+            lastWorld = world
+            return world
+        }
+    }
+
+    /// The default communicator, made on first use: `MPI_Comm_dup` of the world,
+    /// under the lock, so that two threads racing to the first use make one.
+    @usableFromInline
+    static func defaultCommunicator(for operation: @autoclosure () -> String) throws(MPIError) -> Communicator {
+        let state = try current(for: operation())
+        let result: Result<Communicator, MPIError> = lock.withLock { _ in
+            guard phase.load(ordering: .relaxed) == 1 else { return .failure(.finalized(operation: operation())) }
+            if let made = state.madeDefaultCommunicator { return .success(made) }
+            let made: Communicator
+            do throws(MPIError) {
+                made = try state.world.duplicateWithoutCheck(ownership: .library)
+            } catch {
+                return .failure(error)
+            }
+            state.madeDefaultCommunicator = made
+            defaultCommunicatorFastPath = made.resolved
+            defaultCommunicatorIsReady.store(true, ordering: .releasing)
+            return .success(made)
+        }
+        return try result.get()
+    }
+
+    /// Whether the default communicator has been made (for tests).
+    static var hasMadeDefaultCommunicator: Bool { lock.withLock { _ in state?.madeDefaultCommunicator != nil } }
+
+    /// The error for an operation on a communicator while MPI cannot be used: the
+    /// error that stopped MPI from starting, or ``MPIError/finalized(operation:)``.
+    @usableFromInline @inline(never)
+    static func unusableError(_ operation: String) -> MPIError {
+        lock.withLock { _ in initError } ?? .finalized(operation: operation)
     }
 
     /// Whether MPI is initialised and not finalised.

@@ -1,0 +1,81 @@
+import MPI
+import MPITestSupport
+import XCTest
+
+/// The opt-in cross-rank argument check (`SWIFT_MPI_CHECK=1` or
+/// `MPIRuntime.checksCollectiveArguments`): mismatches between ranks become the
+/// same error on every rank instead of a hang or reinterpreted bytes.
+final class ArgumentAgreementTests: XCTestCase {
+    var comm: Communicator { try! Communicator.default }
+
+    override func setUp() {
+        MPIRuntime.checksCollectiveArguments = true
+    }
+
+    override func tearDown() {
+        MPIRuntime.checksCollectiveArguments = false
+    }
+
+    func testMatchingCallsPassUnchanged() throws {
+        let (sum, _) = try allreduce([1.0, Double(comm.rank)], op: .sum)
+        XCTAssertEqual(sum, [Double(comm.size), Double(comm.size * (comm.size - 1) / 2)])
+        let (row, _) = try scatter(
+            comm.rank == 0 ? ShapedArray(shape: [comm.size, 2], scalars: (0..<(2 * comm.size)).map(Int32.init))
+                : ShapedArray(repeating: Int32(0), shape: [2]),
+            root: 0)
+        XCTAssertEqual(row.scalars, [Int32(2 * comm.rank), Int32(2 * comm.rank + 1)])
+    }
+
+    func testCountMismatchThrowsOnEveryRank() throws {
+        // The last rank passes one element more (at size 1 there is nothing to mismatch).
+        let count = comm.size > 1 && comm.rank == comm.size - 1 ? 3 : 2
+        if comm.size == 1 {
+            XCTAssertNoThrow(try allreduce([Double](repeating: 1, count: count), op: .sum))
+            return
+        }
+        XCTAssertThrowsError(try allreduce([Double](repeating: 1, count: count), op: .sum)) { error in
+            guard case let MPIError.invalidArgument(operation, argument, expected, actual) = error as! MPIError else {
+                return XCTFail("unexpected error \(error)")
+            }
+            XCTAssertEqual(operation, "allreduce")
+            XCTAssertEqual(argument, "element count")
+            XCTAssertTrue(expected.contains("rank 0 passed 2"), expected)
+            XCTAssertEqual(actual, "rank \(self.comm.size - 1) passed 3")
+        }
+        // Nothing was left half-done: the communicator still works.
+        let (n, _) = try allreduce(1, op: .sum)
+        XCTAssertEqual(n, comm.size)
+    }
+
+    func testTypeRootAndOpMismatchesThrowOnEveryRank() throws {
+        guard comm.size > 1 else { return }
+        let odd = comm.rank % 2 == 1
+        XCTAssertThrowsError(
+            try odd ? bcast([Int64(1)], root: 0).0.map(Double.init) : bcast([Double(1)], root: 0).0
+        ) { error in
+            guard case MPIError.invalidArgument("bcast", "scalar type", _, _) = error as! MPIError else {
+                return XCTFail("unexpected error \(error)")
+            }
+        }
+        XCTAssertThrowsError(try reduce([1.0], op: .sum, root: odd ? 1 : 0)) { error in
+            guard case MPIError.invalidArgument("reduce", "root", _, _) = error as! MPIError else {
+                return XCTFail("unexpected error \(error)")
+            }
+        }
+        XCTAssertThrowsError(try allreduce([1.0], op: odd ? .max : .sum)) { error in
+            guard case MPIError.invalidArgument("allreduce", "reduction op", _, let actual) = error as! MPIError else {
+                return XCTFail("unexpected error \(error)")
+            }
+            XCTAssertEqual(actual, "rank 1 passed max")
+        }
+    }
+
+    func testSwitchingTheCheckOffRestoresPlainCalls() throws {
+        // With the check off, a call with matching arguments costs no extra communication:
+        // the result is the same, and the switch reads back.
+        MPIRuntime.checksCollectiveArguments = false
+        XCTAssertFalse(MPIRuntime.checksCollectiveArguments)
+        let (sum, _) = try allreduce(2, op: .sum)
+        XCTAssertEqual(sum, 2 * comm.size)
+    }
+}

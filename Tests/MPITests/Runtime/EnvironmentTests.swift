@@ -1,0 +1,74 @@
+// Tests of Sources/MPI/Runtime/Environment.swift: one rule per kind of value.
+@testable import MPI
+import MPITestSupport
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+final class EnvironmentTests: XCTestCase {
+    /// Runs `body` with `variable` set to `value` (unset for `nil`), then restores it.
+    private func with(_ variable: EnvironmentVariable, _ value: String?, _ body: () -> Void) {
+        let saved = getenv(variable.name).map { String(cString: $0) }
+        if let value { setenv(variable.name, value, 1) } else { unsetenv(variable.name) }
+        body()
+        if let saved { setenv(variable.name, saved, 1) } else { unsetenv(variable.name) }
+    }
+
+    func testBooleansAcceptOneSpellingPerValue() {
+        for text in ["1", "true", "YES", "On", " on "] {
+            with(.check, text) { XCTAssertTrue(SwiftMPIEnvironment.flag(.check), text) }
+        }
+        for text in ["0", "false", "No", "OFF"] {
+            with(.check, text) { XCTAssertFalse(SwiftMPIEnvironment.flag(.check, default: true), text) }
+        }
+    }
+
+    func testUnsetEmptyOrInvalidBooleansUseTheDefault() {
+        for text in [nil, "", "  ", "maybe", "2"] as [String?] {
+            with(.debug, text) {
+                XCTAssertFalse(SwiftMPIEnvironment.flag(.debug), "\(text ?? "unset")")
+                XCTAssertTrue(SwiftMPIEnvironment.flag(.debug, default: true), "\(text ?? "unset")")
+            }
+        }
+    }
+
+    func testEveryBooleanVariableFollowsTheSameRule() {
+        // The pullback check used to read "off" as on, unlike SWIFT_MPI_CHECK.
+        for variable in [EnvironmentVariable.check, .debug, .checkPullbacks] {
+            with(variable, "off") { XCTAssertFalse(SwiftMPIEnvironment.flag(variable), variable.name) }
+            with(variable, "on") { XCTAssertTrue(SwiftMPIEnvironment.flag(variable), variable.name) }
+        }
+    }
+
+    func testChoicesIntegersAndSeconds() {
+        with(.threadLevel, "Serialized") { XCTAssertEqual(RuntimeState.defaultThreadLevel(), .serialized) }
+        with(.threadLevel, "fast") { XCTAssertEqual(RuntimeState.defaultThreadLevel(), .multiple) }
+        with(.threadLevel, nil) { XCTAssertEqual(RuntimeState.defaultThreadLevel(), .multiple) }
+        with(.blockCacheMegabytes, " 8 ") {
+            XCTAssertEqual(SwiftMPIEnvironment.integer(.blockCacheMegabytes, minimum: 0, default: 256), 8)
+        }
+        for text in ["-1", "lots", "1.5"] {
+            with(.blockCacheMegabytes, text) {
+                XCTAssertEqual(SwiftMPIEnvironment.integer(.blockCacheMegabytes, minimum: 0, default: 256), 256, text)
+            }
+        }
+        with(.checkPullbacksTimeout, "2.5") {
+            XCTAssertEqual(SwiftMPIEnvironment.seconds(.checkPullbacksTimeout, default: 30), 2.5)
+        }
+        for text in ["0", "-3", "soon", "inf"] {
+            with(.checkPullbacksTimeout, text) {
+                XCTAssertEqual(SwiftMPIEnvironment.seconds(.checkPullbacksTimeout, default: 30), 30, text)
+            }
+        }
+    }
+
+    func testEveryVariableIsNamedSWIFT_MPI() {
+        for variable in EnvironmentVariable.allCases {
+            XCTAssertTrue(variable.name.hasPrefix("SWIFT_MPI_"), variable.name)
+        }
+    }
+}
