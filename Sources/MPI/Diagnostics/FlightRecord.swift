@@ -177,11 +177,18 @@ extension MPIRuntime {
         let now = swiftmpi_coarse_ns()
         return FlightEntry.recent().map { entry in
             let end = entry.end
-            let seconds = Double((end != 0 ? end : now) &- entry.start) / 1e9
+            let seconds = secondsBetween(entry.start, end != 0 ? end : now)
             let state = end != 0 ? (entry.failed ? "threw after" : "took") : "running for"
             return "\(entry.summary); \(state) \(formatSeconds(seconds))"
         }
     }
+}
+
+/// The seconds from `start` to `end` (nanosecond clock readings), or 0 when `end`
+/// is earlier: an entry read while its call is being recorded on another thread
+/// may pair an old start with a new end.
+func secondsBetween(_ start: UInt64, _ end: UInt64) -> Double {
+    end >= start ? Double(end - start) / 1e9 : 0
 }
 
 /// Seconds with three decimals, for example `0.004 s`.

@@ -117,7 +117,7 @@ func watchdogReport(_ stuck: FlightEntry, entries: [FlightEntry], now: UInt64, t
     let size = Communicator.world.size
     let prefix = "swift-mpi: watchdog: rank \(worldRank) of \(size):"
     var lines = [
-        "\(prefix) stuck for \(formatSeconds(Double(now &- stuck.start) / 1e9)) in \(stuck.summary) "
+        "\(prefix) stuck for \(formatSeconds(secondsBetween(stuck.start, now))) in \(stuck.summary) "
             + "(timeout \(formatSeconds(Double(timeout) / 1e9)), SWIFT_MPI_TIMEOUT)"
     ]
     let completed = entries.filter { $0.end != 0 }.suffix(10)
@@ -126,7 +126,7 @@ func watchdogReport(_ stuck: FlightEntry, entries: [FlightEntry], now: UInt64, t
     } else {
         lines.append("\(prefix) its last \(completed.count) completed calls, oldest first:")
         for entry in completed {
-            lines.append("\(prefix)   \(entry.summary); took \(formatSeconds(Double(entry.end &- entry.start) / 1e9))")
+            lines.append("\(prefix)   \(entry.summary); took \(formatSeconds(secondsBetween(entry.start, entry.end)))")
         }
     }
     lines.append("\(prefix) ending the job (MPI_Abort, exit code \(MPIRuntime.watchdogExitCode))")
