@@ -21,6 +21,7 @@
 // touched for the first time, and XCTest's own bookkeeping. Measured here: one
 // step of 128 to 268 KiB in the first tenth, then flat.
 import MPI
+import MPITestSupport
 import XCTest
 
 #if canImport(Glibc)

@@ -40,6 +40,7 @@
 // safe with itself; a blocking send to self is not), with the same wildcard
 // receives and checks.
 import MPI
+import MPITestSupport
 import XCTest
 
 #if canImport(Glibc)
