@@ -45,7 +45,7 @@ func exscanResult<Input: MPIBuffer, R: UninitializedResult>(
 /// MPI leaves rank 0's result undefined; this package defines it as all zeros
 /// (0, 0.0, `false`, 0 + 0i) whatever the op, which is the identity of `sum`
 /// (so that `exscan(x, .sum) + x == scan(x, .sum)` holds on every rank) but not of
-/// `prod`, `min`, `max` or `land`.
+/// `product`, `min`, `max` or `logicalAnd`.
 ///
 /// - Parameters:
 ///   - x: The local contribution, of the same shape and type on every rank. It is not modified.

@@ -22,7 +22,8 @@ func probeCore<T: MPIScalar>(
         let status = Status()
         status.source = outcome.source
         status.tag = outcome.tag
-        status.count = outcome.count
+        // MPI_Get_elements_x gives MPI_UNDEFINED for a message of no whole number of elements.
+        status.count = outcome.count < 0 ? -1 : outcome.count
         return status
     }
 }
