@@ -79,7 +79,7 @@ public func allgatherv<T: MPIScalar>(
     (try allgathervBlocks(x, comm: comm), advance(token))
 }
 
-/// The plain-array form of ``allgatherv(_:comm:token:)``: the blocks are 1-d.
+/// The plain-array form of ``allgatherv(_:comm:token:)-(ShapedArray<T>,_,_)``: the blocks are 1-d.
 ///
 /// The corresponding C function is `MPI_Allgatherv`.
 @inlinable

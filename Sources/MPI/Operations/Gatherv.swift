@@ -100,7 +100,7 @@ public func gatherv<T: MPIScalar>(
     (try gathervBlocks(x, root: root, comm: comm), advance(token))
 }
 
-/// The plain-array form of ``gatherv(_:root:comm:token:)``: the blocks are 1-d.
+/// The plain-array form of ``gatherv(_:root:comm:token:)-(ShapedArray<T>,_,_,_)``: the blocks are 1-d.
 ///
 /// The corresponding C function is `MPI_Gatherv`.
 @inlinable

@@ -28,13 +28,13 @@ public enum MPIOperation: UInt8, Sendable, CaseIterable, CustomStringConvertible
     /// ``sendrecv(_:_:source:dest:sendtag:recvtag:comm:status:token:)-(ShapedArray<T>,_,_,_,_,_,_,_,_)``
     /// (a send and a matched receive, like `MPI_Sendrecv`).
     case sendrecv
-    /// ``allgatherv(_:comm:token:)`` (`MPI_Allgatherv`).
+    /// ``allgatherv(_:comm:token:)-(ShapedArray<T>,_,_)`` (`MPI_Allgatherv`).
     case allgatherv
-    /// ``gatherv(_:root:comm:token:)`` (`MPI_Gatherv`).
+    /// ``gatherv(_:root:comm:token:)-(ShapedArray<T>,_,_,_)`` (`MPI_Gatherv`).
     case gatherv
     /// ``scatterv(_:rowCounts:root:comm:token:)`` (`MPI_Scatterv`).
     case scatterv
-    /// ``alltoallv(_:rowCounts:comm:token:)`` (`MPI_Alltoallv`).
+    /// ``alltoallv(_:rowCounts:comm:token:)-(ShapedArray<T>,_,_,_)`` (`MPI_Alltoallv`).
     case alltoallv
     /// ``reduceScatterBlock(_:op:comm:token:)-(ShapedArray<T>,_,_,_)`` (`MPI_Reduce_scatter_block`).
     case reduceScatterBlock

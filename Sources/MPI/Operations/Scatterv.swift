@@ -163,7 +163,7 @@ public func scatterv<T: MPIScalar>(
 }
 
 /// ``scatterv(_:rowCounts:root:comm:token:)`` of the blocks of a ``VariableBlocks`` (for example
-/// the root's result of ``gatherv(_:root:comm:token:)``): rank `r` gets `blocks[r]`.
+/// the root's result of ``gatherv(_:root:comm:token:)-(ShapedArray<T>,_,_,_)``): rank `r` gets `blocks[r]`.
 ///
 /// `blocks` is read on the root only; the other ranks pass `nil`. A `nil` on the
 /// root throws ``MPIError/invalidArgument(operation:argument:expected:actual:)`` there and

@@ -11,8 +11,8 @@
 /// The blocks lie one after another along the first axis of ``data``, whose
 /// trailing axes are those of every block. ``counts`` gives each block's length
 /// along the first axis (zero for an empty block) and ``offsets`` where it
-/// starts. Returned by ``allgatherv(_:comm:token:)``, ``gatherv(_:root:comm:token:)``
-/// and ``alltoallv(_:rowCounts:comm:token:)``, and accepted by
+/// starts. Returned by ``allgatherv(_:comm:token:)-(ShapedArray<T>,_,_)``, ``gatherv(_:root:comm:token:)-(ShapedArray<T>,_,_,_)``
+/// and ``alltoallv(_:rowCounts:comm:token:)-(ShapedArray<T>,_,_,_)``, and accepted by
 /// ``scatterv(_:root:comm:token:)``.
 public struct VariableBlocks<Scalar> {
     /// All blocks, one after another along the first axis.
