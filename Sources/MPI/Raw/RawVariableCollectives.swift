@@ -43,11 +43,18 @@ struct VariableSide {
         self.displacements = displacements
     }
 
-    /// Every count and displacement, in turn.
+    /// Every count and displacement, in turn (the displacement of an empty block counts as 0:
+    /// nothing is read or written there, so it is passed to MPI as 0).
     @inlinable func forEachValue(_ body: (Int) -> Void) {
         if count >= 0 { body(count) }
         if let counts { for c in counts { body(c) } }
-        if let displacements { for d in displacements { body(d) } }
+        if let displacements { for (i, d) in displacements.enumerated() { body(effectiveDisplacement(i, d)) } }
+    }
+
+    /// Displacement `i` as passed to MPI: 0 for an empty block.
+    @inlinable func effectiveDisplacement(_ i: Int, _ d: Int) -> Int {
+        if let counts, i < counts.count, counts[i] == 0 { return 0 }
+        return d
     }
 }
 
@@ -81,17 +88,17 @@ func withVariableMessage(
         + (receive.counts?.count ?? 0) + (receive.displacements?.count ?? 0)
     return withUnsafeTemporaryAllocation(of: Int32.self, capacity: Swift.max(1, n)) { storage in
         var next = 0
-        func convert(_ values: UnsafeBufferPointer<Int>?) -> UnsafePointer<Int32>? {
+        func convert(_ values: UnsafeBufferPointer<Int>?, _ value: (Int, Int) -> Int) -> UnsafePointer<Int32>? {
             guard let values else { return nil }
             let start = next
-            for v in values {
-                storage[next] = Int32(truncatingIfNeeded: v / unit)
+            for (i, v) in values.enumerated() {
+                storage[next] = Int32(truncatingIfNeeded: value(i, v) / unit)
                 next += 1
             }
             return UnsafePointer(storage.baseAddress.map { $0 + start })
         }
-        let (sc, sd) = (convert(send.counts), convert(send.displacements))
-        let (rc, rd) = (convert(receive.counts), convert(receive.displacements))
+        let (sc, sd) = (convert(send.counts) { $1 }, convert(send.displacements, send.effectiveDisplacement))
+        let (rc, rd) = (convert(receive.counts) { $1 }, convert(receive.displacements, receive.effectiveDisplacement))
         let sendCount = Int32(truncatingIfNeeded: Swift.max(0, send.count) / unit)
         let receiveCount = Int32(truncatingIfNeeded: Swift.max(0, receive.count) / unit)
         guard unit > 1 else { return body(base, sendCount, sc, sd, receiveCount, rc, rd) }

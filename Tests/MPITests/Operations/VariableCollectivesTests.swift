@@ -84,7 +84,7 @@ final class VariableCollectivesTests: MPITestCase {
         assertInvalidArgument("allgatherv", "counts", here) { try allgatherv(x, counts: [-1] + counts.dropFirst()) }
         var output = [Int32](repeating: 0, count: 8)
         assertInvalidArgument("allgatherv", "displacements", here) {
-            try allgatherv(x, into: &output, counts: counts, displacements: [0])
+            try allgatherv(x, into: &output, counts: counts, displacements: counts + [0])
         }
         // An x of another length than counts[rank], on every rank.
         assertShapeMismatch(operation: "allgatherv", argument: "x", expectedContains: ["\(counts[rank] + 1)"],
