@@ -9,7 +9,7 @@ enum Primitive: String, CaseIterable, Sendable {
     case allgather, allreduce, alltoall, barrier, bcast, gather, reduce, scan, scatter, pingpong, sendrecv
     // Issue 11: the variable-size allgather (Swift: the easy form, which exchanges the counts first;
     // Swift-into: the explicit form with caller-given counts), reduce-scatter with equal blocks, exscan.
-    case allgatherv, reduceScatterBlock, exscan
+    case allgatherv, reduceScatterBlock = "reduce_scatter_block", exscan
 
     /// The matching test of the C reference benchmark.
     var cOp: cmpib_op {
