@@ -37,7 +37,7 @@ func allgathervCore<Input: MPIBuffer, Output: MPIBuffer>(
 @inlinable
 func allgathervBlocks<T: MPIScalar>(_ x: ShapedArray<T>, comm: Communicator?) throws(MPIError) -> VariableBlocks<T> {
     let comm = try Communicator.resolve(comm, .allgatherv)
-    let rowShape = x._shape.isEmpty ? [] : Array(x._shape.dropFirst())
+    let rowShape = x._shape.count <= 1 ? [] : droppingFirst(x._shape)
     let rows = x._shape.first ?? 1
     let rowSize = rowShape.reduce(1, *)
     let hash = BlockHeader.hash(rowShape)
@@ -46,12 +46,12 @@ func allgathervBlocks<T: MPIScalar>(_ x: ShapedArray<T>, comm: Communicator?) th
     try allgatherCore(header, into: &headers, comm: comm)
     let rowCounts = try checkBlockHeaders(headers, rowSize: rowSize, rowHash: hash, rowShape: rowShape,
                                           argument: "x", ownError: nil, .allgatherv)
-    let counts = rowCounts.map { $0 * rowSize }
+    let counts = rowSize == 1 ? rowCounts : rowCounts.map { $0 * rowSize }
     let total = rowCounts.reduce(0, +)
     let result = try ScalarStorage<T>.filled(count: total * rowSize) { (output) throws(MPIError) in
         try allgathervCore(x, into: &output, counts: counts, displacements: nil, comm: comm)
     }
-    return VariableBlocks(_uncheckedData: ShapedArray(_uncheckedShape: [total] + rowShape, storage: result),
+    return VariableBlocks(_uncheckedData: ShapedArray(_uncheckedShape: prepending(total, to: rowShape), storage: result),
                           counts: rowCounts)
 }
 

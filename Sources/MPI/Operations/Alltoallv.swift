@@ -82,7 +82,7 @@ func alltoallvBlocks<T: MPIScalar>(
 ) throws(MPIError) -> VariableBlocks<T> {
     let comm = try Communicator.resolve(comm, .alltoallv)
     let size = comm.size
-    let rowShape = Array(x._shape.dropFirst())
+    let rowShape = x._shape.count <= 1 ? [] : droppingFirst(x._shape)
     let rowSize = rowShape.reduce(1, *)
     let hash = BlockHeader.hash(rowShape)
     let ownError = alltoallvOwnError(shape: x._shape, rowCounts: rowCounts, size: size)
@@ -98,14 +98,14 @@ func alltoallvBlocks<T: MPIScalar>(
     try alltoallCore(headers, into: &received, blocks: .elements, comm: comm)
     let receivedRows = try checkBlockHeaders(received, rowSize: rowSize, rowHash: hash, rowShape: rowShape,
                                              argument: "x", ownError: ownError, .alltoallv)
-    let sendCounts = rowCounts.map { $0 * rowSize }
-    let receiveCounts = receivedRows.map { $0 * rowSize }
+    let sendCounts = rowSize == 1 ? rowCounts : rowCounts.map { $0 * rowSize }
+    let receiveCounts = rowSize == 1 ? receivedRows : receivedRows.map { $0 * rowSize }
     let total = receivedRows.reduce(0, +)
     let result = try ScalarStorage<T>.filled(count: total * rowSize) { (output) throws(MPIError) in
         try alltoallvCore(x, into: &output, sendCounts: sendCounts, sendDisplacements: nil,
                           receiveCounts: receiveCounts, receiveDisplacements: nil, comm: comm)
     }
-    return VariableBlocks(_uncheckedData: ShapedArray(_uncheckedShape: [total] + rowShape, storage: result),
+    return VariableBlocks(_uncheckedData: ShapedArray(_uncheckedShape: prepending(total, to: rowShape), storage: result),
                           counts: receivedRows)
 }
 

@@ -50,7 +50,7 @@ func gathervBlocks<T: MPIScalar>(
     let comm = try Communicator.resolve(comm, .gatherv)
     // Checked before the exchange, so that every rank throws it without communicating.
     try comm.checkRank(root, "root", .gatherv)
-    let rowShape = x._shape.isEmpty ? [] : Array(x._shape.dropFirst())
+    let rowShape = x._shape.count <= 1 ? [] : droppingFirst(x._shape)
     let rows = x._shape.first ?? 1
     let rowSize = rowShape.reduce(1, *)
     let hash = BlockHeader.hash(rowShape)
@@ -59,7 +59,7 @@ func gathervBlocks<T: MPIScalar>(
     try allgatherCore(header, into: &headers, comm: comm)
     let rowCounts = try checkBlockHeaders(headers, rowSize: rowSize, rowHash: hash, rowShape: rowShape,
                                           argument: "x", ownError: nil, .gatherv)
-    let counts = rowCounts.map { $0 * rowSize }
+    let counts = rowSize == 1 ? rowCounts : rowCounts.map { $0 * rowSize }
     guard comm.rank == root else {
         var unused = ResultBuffer<T>.none
         try gathervCore(x, into: &unused, counts: counts, displacements: nil, root: root, comm: comm)
@@ -69,7 +69,7 @@ func gathervBlocks<T: MPIScalar>(
     let result = try ScalarStorage<T>.filled(count: total * rowSize) { (output) throws(MPIError) in
         try gathervCore(x, into: &output, counts: counts, displacements: nil, root: root, comm: comm)
     }
-    return VariableBlocks(_uncheckedData: ShapedArray(_uncheckedShape: [total] + rowShape, storage: result),
+    return VariableBlocks(_uncheckedData: ShapedArray(_uncheckedShape: prepending(total, to: rowShape), storage: result),
                           counts: rowCounts)
 }
 

@@ -26,13 +26,13 @@ public struct VariableBlocks<Scalar> {
     init(_uncheckedData data: ShapedArray<Scalar>, counts: [Int]) {
         self.data = data
         self.counts = counts
-        var offsets = [Int](repeating: 0, count: counts.count)
-        var next = 0
-        for r in counts.indices {
-            offsets[r] = next
-            next += counts[r]
+        self.offsets = makeUninitializedArray(count: counts.count) { (offsets: UnsafeMutableBufferPointer<Int>) in
+            var next = 0
+            for r in counts.indices {
+                offsets[r] = next
+                next += counts[r]
+            }
         }
-        self.offsets = offsets
     }
 
     /// The number of blocks (the communicator's size).
