@@ -287,4 +287,60 @@ static inline uint64_t swiftmpi_atomic_load(const uint64_t *_Nonnull value) {
     return __atomic_load_n(value, __ATOMIC_ACQUIRE);
 }
 
+// MARK: - Variable-size collectives, reduce-scatter, exscan and probes (issue 11)
+
+#pragma clang assume_nonnull begin
+
+static inline int swiftmpi_iallgatherv(const void *_Nullable send, int sendCount, MPI_Datatype sendType,
+                                       void *_Nullable receive, const int *receiveCounts, const int *displacements,
+                                       MPI_Datatype receiveType, MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Iallgatherv(send, sendCount, sendType, receive, receiveCounts, displacements, receiveType, comm,
+                           request);
+}
+static inline int swiftmpi_igatherv(const void *_Nullable send, int sendCount, MPI_Datatype sendType,
+                                    void *_Nullable receive, const int *_Nullable receiveCounts,
+                                    const int *_Nullable displacements, MPI_Datatype receiveType, int root,
+                                    MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Igatherv(send, sendCount, sendType, receive, receiveCounts, displacements, receiveType, root, comm,
+                        request);
+}
+static inline int swiftmpi_iscatterv(const void *_Nullable send, const int *_Nullable sendCounts,
+                                     const int *_Nullable displacements, MPI_Datatype sendType,
+                                     void *_Nullable receive, int receiveCount, MPI_Datatype receiveType, int root,
+                                     MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Iscatterv(send, sendCounts, displacements, sendType, receive, receiveCount, receiveType, root, comm,
+                         request);
+}
+static inline int swiftmpi_ialltoallv(const void *_Nullable send, const int *sendCounts, const int *sendDisplacements,
+                                      MPI_Datatype sendType, void *_Nullable receive, const int *receiveCounts,
+                                      const int *receiveDisplacements, MPI_Datatype receiveType, MPI_Comm comm,
+                                      MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Ialltoallv(send, sendCounts, sendDisplacements, sendType, receive, receiveCounts,
+                          receiveDisplacements, receiveType, comm, request);
+}
+static inline int swiftmpi_ireduce_scatter_block(const void *_Nullable send, void *_Nullable receive, int count,
+                                                 MPI_Datatype type, MPI_Op op, MPI_Comm comm,
+                                                 MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Ireduce_scatter_block(send, receive, count, type, op, comm, request);
+}
+static inline int swiftmpi_ireduce_scatter(const void *_Nullable send, void *_Nullable receive, const int *counts,
+                                           MPI_Datatype type, MPI_Op op, MPI_Comm comm,
+                                           MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Ireduce_scatter(send, receive, counts, type, op, comm, request);
+}
+static inline int swiftmpi_iexscan(const void *_Nullable send, void *_Nullable receive, int count, MPI_Datatype type,
+                                   MPI_Op op, MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Iexscan(send, receive, count, type, op, comm, request);
+}
+/// `MPI_Iprobe`: `*found` is 1 when a matching message is waiting (and `status` describes it), else 0.
+static inline int swiftmpi_iprobe(int source, int tag, MPI_Comm comm, int *found, MPI_Status *status) {
+    return MPI_Iprobe(source, tag, comm, found, status);
+}
+/// `MPI_Probe`.
+static inline int swiftmpi_probe(int source, int tag, MPI_Comm comm, MPI_Status *status) {
+    return MPI_Probe(source, tag, comm, status);
+}
+
+#pragma clang assume_nonnull end
+
 #endif // SWIFT_MPI_SHIM_H

@@ -33,6 +33,8 @@ struct cmpib_case {
     size_t recvbytes;
     cmpib_block sendblock;
     cmpib_block recvblock;
+    int *counts;      // allgatherv: every rank's count
+    int *displs;      // allgatherv: packed displacements
 };
 
 // From one page up, "malloc" blocks are taken from mmap directly (see cmpib_alloc_bytes).
@@ -83,7 +85,7 @@ static void cmpib_fill(double *p, size_t bytes, int rank) {
 
 cmpib_case *cmpib_case_create(cmpib_op op, size_t bytes, cmpib_alloc alloc, MPI_Comm comm) {
     if (bytes % sizeof(double) != 0 || bytes / sizeof(double) > (size_t)INT32_MAX) return NULL;
-    if ((unsigned)op > (unsigned)CMPIB_SENDRECV) return NULL;
+    if ((unsigned)op > (unsigned)CMPIB_EXSCAN) return NULL;
     cmpib_case *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->op = op;
@@ -109,6 +111,21 @@ cmpib_case *cmpib_case_create(cmpib_op op, size_t bytes, cmpib_alloc alloc, MPI_
     case CMPIB_SCATTER: c->sendbytes = all; c->recvbytes = block; break;
     case CMPIB_PINGPONG: c->sendbytes = block; c->recvbytes = block; break;
     case CMPIB_SENDRECV: c->sendbytes = block; c->recvbytes = block; break;
+    case CMPIB_ALLGATHERV: c->sendbytes = block; c->recvbytes = all; break;
+    case CMPIB_REDUCE_SCATTER_BLOCK: c->sendbytes = all; c->recvbytes = block; break;
+    case CMPIB_EXSCAN: c->sendbytes = block; c->recvbytes = block; break;
+    }
+    if (op == CMPIB_ALLGATHERV) {
+        c->counts = calloc((size_t)c->size, sizeof(int));
+        c->displs = calloc((size_t)c->size, sizeof(int));
+        if (!c->counts || !c->displs) {
+            cmpib_case_destroy(c);
+            return NULL;
+        }
+        for (int r = 0; r < c->size; r++) {
+            c->counts[r] = c->count;
+            c->displs[r] = r * c->count;
+        }
     }
     c->sendblock = cmpib_alloc_bytes(c->sendbytes, alloc);
     c->recvblock = cmpib_alloc_bytes(c->recvbytes, alloc);
@@ -128,6 +145,8 @@ void cmpib_case_destroy(cmpib_case *c) {
     if (!c) return;
     cmpib_free_block(c->sendblock);
     cmpib_free_block(c->recvblock);
+    free(c->counts);
+    free(c->displs);
     free(c);
 }
 
@@ -174,6 +193,20 @@ static int cmpib_loop(cmpib_case *c, int iterations) {
     case CMPIB_SCATTER:
         for (int i = 0; i < iterations; i++)
             if ((rc = MPI_Scatter(s, n, MPI_DOUBLE, r, n, MPI_DOUBLE, 0, comm)) != MPI_SUCCESS) return rc;
+        break;
+    case CMPIB_ALLGATHERV: {
+        const int *counts = c->counts, *displs = c->displs;
+        for (int i = 0; i < iterations; i++)
+            if ((rc = MPI_Allgatherv(s, n, MPI_DOUBLE, r, counts, displs, MPI_DOUBLE, comm)) != MPI_SUCCESS) return rc;
+        break;
+    }
+    case CMPIB_REDUCE_SCATTER_BLOCK:
+        for (int i = 0; i < iterations; i++)
+            if ((rc = MPI_Reduce_scatter_block(s, r, n, MPI_DOUBLE, MPI_SUM, comm)) != MPI_SUCCESS) return rc;
+        break;
+    case CMPIB_EXSCAN:
+        for (int i = 0; i < iterations; i++)
+            if ((rc = MPI_Exscan(s, r, n, MPI_DOUBLE, MPI_SUM, comm)) != MPI_SUCCESS) return rc;
         break;
     case CMPIB_PINGPONG: {
         const int peer = c->partner;

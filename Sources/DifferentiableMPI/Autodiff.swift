@@ -80,5 +80,12 @@
 /// | `scan` `.sum` | scan of the tangent | suffix sum of the cotangents over ranks | split + scan |
 /// | `scatter` | scatter of the tangent | gather of the cotangents to the root, zero elsewhere | gather |
 /// | `sendrecv` | sendrecv of the tangent | sendrecv with source and dest swapped | sendrecv |
+/// | `allgatherv` | allgatherv of the tangent | this rank's block of the cotangent | none |
+/// | `gatherv` | gatherv of the tangent | scatterv of the root's cotangent, plus the own cotangent off the root | scatterv |
+/// | `scatterv` | scatterv of the tangent | gatherv of the cotangents to the root, zero elsewhere | gatherv |
+/// | `alltoallv` | alltoallv of the tangent | alltoallv of the cotangent with the received counts | alltoallv |
+/// | `reduceScatterBlock` `.sum` | reduceScatterBlock of the tangent | allgather of the cotangent | allgather |
+/// | `reduceScatter` `.sum` | reduceScatter of the tangent | allgatherv of the cotangent | allgatherv |
+/// | `exscan` `.sum` | exscan of the tangent | exclusive suffix sum of the cotangents over ranks | split + exscan |
 /// | `perRank` | the tangent | allreduce-sum of the cotangent | allreduce |
 public enum Autodiff {}

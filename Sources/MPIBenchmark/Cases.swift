@@ -77,7 +77,7 @@ final class SwiftCase: BenchmarkCase {
         let count = bytes / MemoryLayout<Double>.stride
         let value = Double(comm.rank + 1)
         switch primitive {
-        case .alltoall:
+        case .alltoall, .reduceScatterBlock:
             input = ShapedArray(repeating: value, shape: [comm.size, count])
         case .scatter:
             input = comm.rank == 0
@@ -124,6 +124,12 @@ final class SwiftCase: BenchmarkCase {
             for _ in 0..<iterations { _ = try scan(x, op: .sum) }
         case .scatter:
             for _ in 0..<iterations { _ = try scatter(x, root: 0) }
+        case .allgatherv:
+            for _ in 0..<iterations { _ = try allgatherv(x) }
+        case .reduceScatterBlock:
+            for _ in 0..<iterations { _ = try reduceScatterBlock(x, op: .sum) }
+        case .exscan:
+            for _ in 0..<iterations { _ = try exscan(x, op: .sum) }
         case .pingpong:
             guard let peer = partner else { return }
             let t = template
@@ -162,6 +168,8 @@ final class SwiftIntoCase: BenchmarkCase {
     /// The caller-owned output, moved out while a loop runs so that it stays uniquely referenced.
     private var output: ShapedArray<Double>
     private let placeholder = ShapedArray<Double>(repeating: 0, shape: [0])
+    /// allgatherv's counts: every rank's block of the same count.
+    private let counts: [Int]
 
     /// Whether the primitive has an `into:` variant (every one but barrier).
     static func supports(_ primitive: Primitive) -> Bool { primitive != .barrier }
@@ -178,8 +186,9 @@ final class SwiftIntoCase: BenchmarkCase {
         let count = bytes / MemoryLayout<Double>.stride
         let value = Double(comm.rank + 1)
         let isRoot = comm.rank == 0
+        counts = [Int](repeating: count, count: comm.size)
         switch primitive {
-        case .alltoall:
+        case .alltoall, .reduceScatterBlock:
             input = ShapedArray(repeating: value, shape: [comm.size, count])
         case .scatter:
             input = isRoot ? ShapedArray(repeating: value, shape: [comm.size, count]) : ShapedArray(repeating: 0, shape: [0])
@@ -187,7 +196,7 @@ final class SwiftIntoCase: BenchmarkCase {
             input = ShapedArray(repeating: value, shape: [count])
         }
         switch primitive {
-        case .allgather, .alltoall:
+        case .allgather, .alltoall, .allgatherv:
             output = ShapedArray(repeating: 0, shape: [comm.size, count])
         case .gather:
             output = ShapedArray(repeating: 0, shape: isRoot ? [comm.size, count] : [0])
@@ -240,6 +249,13 @@ final class SwiftIntoCase: BenchmarkCase {
             for _ in 0..<iterations { try scan(x, into: &out, op: .sum) }
         case .scatter:
             for _ in 0..<iterations { try scatter(x, into: &out, root: 0) }
+        case .allgatherv:
+            let counts = counts
+            for _ in 0..<iterations { try allgatherv(x, into: &out, counts: counts) }
+        case .reduceScatterBlock:
+            for _ in 0..<iterations { try reduceScatterBlock(x, into: &out, op: .sum) }
+        case .exscan:
+            for _ in 0..<iterations { try exscan(x, into: &out, op: .sum) }
         case .pingpong:
             guard let peer = partner else { return }
             if rank % 2 == 0 {

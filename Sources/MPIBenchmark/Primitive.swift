@@ -7,6 +7,9 @@ import CMPIBenchmarks
 /// `sendrecv` is a pair exchange between the same partners.
 enum Primitive: String, CaseIterable, Sendable {
     case allgather, allreduce, alltoall, barrier, bcast, gather, reduce, scan, scatter, pingpong, sendrecv
+    // Issue 11: the variable-size allgather (Swift: the easy form, which exchanges the counts first;
+    // Swift-into: the explicit form with caller-given counts), reduce-scatter with equal blocks, exscan.
+    case allgatherv, reduceScatterBlock = "reduce_scatter_block", exscan
 
     /// The matching test of the C reference benchmark.
     var cOp: cmpib_op {
@@ -22,6 +25,9 @@ enum Primitive: String, CaseIterable, Sendable {
         case .scatter: CMPIB_SCATTER
         case .pingpong: CMPIB_PINGPONG
         case .sendrecv: CMPIB_SENDRECV
+        case .allgatherv: CMPIB_ALLGATHERV
+        case .reduceScatterBlock: CMPIB_REDUCE_SCATTER_BLOCK
+        case .exscan: CMPIB_EXSCAN
         }
     }
 
@@ -37,6 +43,7 @@ enum Primitive: String, CaseIterable, Sendable {
         switch self {
         case .pingpong: "send/recv (ping-pong)"
         case .sendrecv: "sendrecv (pair exchange)"
+        case .allgatherv: "allgatherv (Swift: easy form; into: explicit counts)"
         default: rawValue
         }
     }

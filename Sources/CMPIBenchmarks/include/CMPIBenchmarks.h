@@ -51,6 +51,12 @@ typedef enum cmpib_op {
     CMPIB_PINGPONG = 9,
     /// Pair exchange with `MPI_Sendrecv` between ranks 2k and 2k+1.
     CMPIB_SENDRECV = 10,
+    /// `MPI_Allgatherv` with every rank's count `bytes` (packed displacements).
+    CMPIB_ALLGATHERV = 11,
+    /// `MPI_Reduce_scatter_block` with `MPI_SUM`: each rank sends `size * bytes`, receives `bytes`.
+    CMPIB_REDUCE_SCATTER_BLOCK = 12,
+    /// `MPI_Exscan` with `MPI_SUM` over `bytes`.
+    CMPIB_EXSCAN = 13,
 } cmpib_op;
 
 /// How the buffers of a case are allocated.

@@ -28,6 +28,24 @@ public enum MPIOperation: UInt8, Sendable, CaseIterable, CustomStringConvertible
     /// ``sendrecv(_:_:source:dest:sendtag:recvtag:comm:status:token:)-(ShapedArray<T>,_,_,_,_,_,_,_,_)``
     /// (a send and a matched receive, like `MPI_Sendrecv`).
     case sendrecv
+    /// ``allgatherv(_:comm:token:)-(ShapedArray<T>,_,_)`` (`MPI_Allgatherv`).
+    case allgatherv
+    /// ``gatherv(_:root:comm:token:)-(ShapedArray<T>,_,_,_)`` (`MPI_Gatherv`).
+    case gatherv
+    /// ``scatterv(_:rowCounts:root:comm:token:)`` (`MPI_Scatterv`).
+    case scatterv
+    /// ``alltoallv(_:rowCounts:comm:token:)-(ShapedArray<T>,_,_,_)`` (`MPI_Alltoallv`).
+    case alltoallv
+    /// ``reduceScatterBlock(_:op:comm:token:)-(ShapedArray<T>,_,_,_)`` (`MPI_Reduce_scatter_block`).
+    case reduceScatterBlock
+    /// ``reduceScatter(_:counts:op:comm:token:)-(ShapedArray<T>,_,_,_,_)`` (`MPI_Reduce_scatter`).
+    case reduceScatter
+    /// ``exscan(_:op:comm:token:)-(ShapedArray<T>,_,_,_)`` (`MPI_Exscan`).
+    case exscan
+    /// ``probe(_:source:tag:comm:)`` (`MPI_Probe`).
+    case probe
+    /// ``iprobe(_:source:tag:comm:)`` (`MPI_Iprobe`).
+    case iprobe
 
     /// The operation's name, as in mpi4jax: for example `allreduce`.
     public var name: String {
@@ -44,6 +62,15 @@ public enum MPIOperation: UInt8, Sendable, CaseIterable, CustomStringConvertible
         case .scatter: "scatter"
         case .send: "send"
         case .sendrecv: "sendrecv"
+        case .allgatherv: "allgatherv"
+        case .gatherv: "gatherv"
+        case .scatterv: "scatterv"
+        case .alltoallv: "alltoallv"
+        case .reduceScatterBlock: "reduceScatterBlock"
+        case .reduceScatter: "reduceScatter"
+        case .exscan: "exscan"
+        case .probe: "probe"
+        case .iprobe: "iprobe"
         }
     }
 
@@ -53,7 +80,7 @@ public enum MPIOperation: UInt8, Sendable, CaseIterable, CustomStringConvertible
     /// Whether every process of the communicator takes part (a collective operation).
     public var isCollective: Bool {
         switch self {
-        case .send, .recv, .sendrecv: false
+        case .send, .recv, .sendrecv, .probe, .iprobe: false
         default: true
         }
     }

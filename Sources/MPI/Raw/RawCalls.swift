@@ -206,7 +206,7 @@ func receiveIntoScratch(
 
 /// Receives a matched message: `MPI_Mrecv`, or serialised `MPI_Imrecv` polled.
 @inline(__always)
-private func receiveMatched(_ buffer: UnsafeMutableRawPointer?, _ n: Int32, _ t: MPI_Datatype, _ message: inout MPI_Message) -> Int32 {
+func receiveMatched(_ buffer: UnsafeMutableRawPointer?, _ n: Int32, _ t: MPI_Datatype, _ message: inout MPI_Message) -> Int32 {
     if _fastPath(!serializesCalls) {
         var received = MPI_Status()
         return swiftmpi_mrecv(buffer, n, t, &message, &received)

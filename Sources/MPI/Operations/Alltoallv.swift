@@ -1,0 +1,203 @@
+import CMPI
+
+// alltoallv (MPI_Alltoallv): its core, then its forms: the easy ones
+// (ShapedArray, [T]: the row counts exchanged by one small alltoall first, which
+// also carries each rank's argument check to every rank), the explicit ones
+// (caller-given send and receive counts, no extra communication: [T], into:).
+
+/// The core of alltoallv: the count checks, the hooks and the raw call: the
+/// blocks of `x` (`sendCounts` at `sendDisplacements`) to each rank, theirs into
+/// `output` (`receiveCounts` at `receiveDisplacements`); `nil` displacements are packed.
+@inlinable
+func alltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
+    _ x: Input, into output: inout Output, sendCounts: [Int], sendDisplacements: [Int]?, receiveCounts: [Int],
+    receiveDisplacements: [Int]?, comm: ResolvedCommunicator
+) throws(MPIError) where Input.Scalar == Output.Scalar {
+    typealias T = Input.Scalar
+    try perform(Call(.alltoallv, comm, T.self, count: 0), checks: { () throws(MPIError) -> Int in
+        let sent = try checkCounts(sendCounts, "sendCounts", size: comm.size, .alltoallv)
+        let sendExtent = try checkedExtent(counts: sendCounts, total: sent, displacements: sendDisplacements,
+                                           "sendDisplacements", .alltoallv)
+        let received = try checkCounts(receiveCounts, "receiveCounts", size: comm.size, .alltoallv)
+        let count = x.scalarCount
+        if _slowPath(sendDisplacements == nil ? count != sendExtent : count < sendExtent) {
+            throw MPIError.shapeMismatch(
+                operation: MPIOperation.alltoallv.name, argument: "x",
+                expected: sendDisplacements == nil ? "\(sendExtent) elements (the sum of sendCounts)"
+                    : "at least \(sendExtent) elements (the largest send displacement + count)",
+                actual: "\(count) elements")
+        }
+        return try checkedExtent(counts: receiveCounts, total: received, displacements: receiveDisplacements,
+                                 "receiveDisplacements", .alltoallv)
+    }) { (extent) throws(MPIError) in
+        try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
+            try withVariableOutput(&output, extent: extent, exact: receiveDisplacements == nil, .alltoallv) {
+                (destination) throws(MPIError) in
+                try sendCounts.withUnsafeBufferPointer { (sc) throws(MPIError) in
+                    try receiveCounts.withUnsafeBufferPointer { (rc) throws(MPIError) in
+                        try withDisplacements(sendDisplacements, of: sc) { (sd) throws(MPIError) in
+                            try withDisplacements(receiveDisplacements, of: rc) { (rd) throws(MPIError) in
+                                try rawAlltoallv(source, sendCounts: sc, sendDisplacements: sd, destination,
+                                                 receiveCounts: rc, receiveDisplacements: rd,
+                                                 type: T.mpiDatatype.handle, comm: comm.handle)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// This rank's checks of the easy form, as an error (or `nil`).
+@usableFromInline
+func alltoallvOwnError(shape: [Int], rowCounts: [Int], size: Int) -> MPIError? {
+    let name = MPIOperation.alltoallv.name
+    guard let rows = shape.first else {
+        return .shapeMismatch(operation: name, argument: "x", expected: "an array with a first axis",
+                              actual: "a 0-d array")
+    }
+    if rowCounts.count != size {
+        return .invalidArgument(operation: name, argument: "rowCounts",
+                                expected: "\(size) counts (one per rank of the communicator)",
+                                actual: "\(rowCounts.count) counts")
+    }
+    if let i = rowCounts.firstIndex(where: { $0 < 0 }) {
+        return .invalidArgument(operation: name, argument: "rowCounts", expected: "values ≥ 0",
+                                actual: "\(rowCounts[i]) at index \(i)")
+    }
+    let total = rowCounts.reduce(0, +)
+    if total != rows {
+        return .invalidArgument(operation: name, argument: "rowCounts",
+                                expected: "counts that add up to x's first axis (\(rows))",
+                                actual: "\(rowCounts) (sum \(total))")
+    }
+    return nil
+}
+
+/// The easy forms' adapter: the row counts exchanged by one small alltoall, then the core.
+@inlinable
+func alltoallvBlocks<T: MPIScalar>(
+    _ x: ShapedArray<T>, rowCounts: [Int], comm: Communicator?
+) throws(MPIError) -> VariableBlocks<T> {
+    let comm = try Communicator.resolve(comm, .alltoallv)
+    let size = comm.size
+    let rowShape = x._shape.count <= 1 ? [] : droppingFirst(x._shape)
+    let rowSize = rowShape.reduce(1, *)
+    let hash = BlockHeader.hash(rowShape)
+    let ownError = alltoallvOwnError(shape: x._shape, rowCounts: rowCounts, size: size)
+    var headers = [Int64](repeating: 0, count: BlockHeader.width * size)
+    for r in 0..<size {
+        let i = r * BlockHeader.width
+        headers[i] = ownError == nil ? 0 : 1
+        headers[i + 1] = ownError == nil ? Int64(rowCounts[r]) : 0
+        headers[i + 2] = Int64(rowSize)
+        headers[i + 3] = hash
+    }
+    var received = [Int64](repeating: 0, count: BlockHeader.width * size)
+    try alltoallCore(headers, into: &received, blocks: .elements, comm: comm)
+    let receivedRows = try checkBlockHeaders(received, rowSize: rowSize, rowHash: hash, rowShape: rowShape,
+                                             argument: "x", ownError: ownError, .alltoallv)
+    let sendCounts = rowSize == 1 ? rowCounts : rowCounts.map { $0 * rowSize }
+    let receiveCounts = rowSize == 1 ? receivedRows : receivedRows.map { $0 * rowSize }
+    let total = receivedRows.reduce(0, +)
+    let result = try ScalarStorage<T>.filled(count: total * rowSize) { (output) throws(MPIError) in
+        try alltoallvCore(x, into: &output, sendCounts: sendCounts, sendDisplacements: nil,
+                          receiveCounts: receiveCounts, receiveDisplacements: nil, comm: comm)
+    }
+    return VariableBlocks(_uncheckedData: ShapedArray(_uncheckedShape: prepending(total, to: rowShape), storage: result),
+                          counts: receivedRows)
+}
+
+/// Sends blocks of different lengths from every rank to every rank: the next
+/// `rowCounts[r]` rows of `x` go to rank `r`.
+///
+/// The library first exchanges the row counts with one small alltoall (4
+/// integers per pair of ranks), which also tells every rank whether every
+/// other rank's arguments were valid, then calls `MPI_Alltoallv`. Every rank's
+/// rows must have the same shape.
+///
+/// - Parameters:
+///   - x: This rank's rows, in destination order. It is not modified.
+///   - rowCounts: The number of rows for each rank (zero allowed); they must add up to `x`'s first axis.
+///   - comm: The communicator; `nil` means ``Communicator/default``.
+///   - token: Orders this operation after the one that returned it.
+/// - Returns: The blocks this rank received, in source order (`result[r]` came from rank `r`), and the
+///   new token.
+/// - Throws: For a wrong `rowCounts` (another length than the communicator's size, a negative count,
+///   counts that do not add up to `x`'s first axis) or a 0-d `x`, that rank throws
+///   ``MPIError/invalidArgument(operation:argument:expected:actual:)`` or
+///   ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` and the others
+///   ``MPIError/peerFailed(operation:rank:reason:)``; ranks whose row shapes differ throw
+///   ``MPIError/shapeMismatch(operation:argument:expected:actual:)``: all after the exchange and
+///   before any data moves.
+///
+/// The corresponding C function is `MPI_Alltoallv`.
+@inlinable
+public func alltoallv<T: MPIScalar>(
+    _ x: ShapedArray<T>, rowCounts: [Int], comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> (VariableBlocks<T>, Token) {
+    (try alltoallvBlocks(x, rowCounts: rowCounts, comm: comm), advance(token))
+}
+
+/// The plain-array form of ``alltoallv(_:rowCounts:comm:token:)-(ShapedArray<T>,_,_,_)``: `rowCounts`
+/// are element counts and the blocks are 1-d.
+///
+/// The corresponding C function is `MPI_Alltoallv`.
+@inlinable
+public func alltoallv<T: MPIScalar>(
+    _ x: [T], rowCounts: [Int], comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> (VariableBlocks<T>, Token) {
+    (try alltoallvBlocks(ShapedArray(x), rowCounts: rowCounts, comm: comm), advance(token))
+}
+
+/// Sends blocks of caller-given lengths from every rank to every rank, with no extra communication.
+///
+/// - Parameters:
+///   - x: This rank's blocks one after another, in destination order (`sendCounts.reduce(0, +)`
+///     elements). It is not modified.
+///   - sendCounts: The elements for each rank.
+///   - receiveCounts: The elements from each rank; `receiveCounts[r]` must be rank `r`'s
+///     `sendCounts[rank]`.
+///   - comm: The communicator; `nil` means ``Communicator/default``.
+///   - token: Orders this operation after the one that returned it.
+/// - Returns: The received blocks one after another, in source order, and the new token.
+/// - Throws: ``MPIError/invalidArgument(operation:argument:expected:actual:)`` for count arrays of
+///   another length than the communicator's size or with a negative count, and
+///   ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` for an `x` of another length
+///   than the sum of `sendCounts`, on this rank before anything is communicated.
+///
+/// The corresponding C function is `MPI_Alltoallv`.
+@inlinable
+public func alltoallv<T: MPIScalar>(
+    _ x: [T], sendCounts: [Int], receiveCounts: [Int], comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> ([T], Token) {
+    let comm = try Communicator.resolve(comm, .alltoallv)
+    let total = receiveCounts.reduce(0) { $0 + Swift.max(0, $1) }
+    let result = try [T].filled(count: total) { (output) throws(MPIError) in
+        try alltoallvCore(x, into: &output, sendCounts: sendCounts, sendDisplacements: nil,
+                          receiveCounts: receiveCounts, receiveDisplacements: nil, comm: comm)
+    }
+    return (result, advance(token))
+}
+
+/// ``alltoallv(_:sendCounts:receiveCounts:comm:token:)`` into caller-owned storage, with optional
+/// displacements on either side.
+///
+/// Without receive displacements the received blocks are packed and `output`
+/// must hold exactly their sum, else at least the largest displacement + count.
+/// An output that cannot hold what arrives throws
+/// ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` on this rank after the
+/// collective has completed into scratch storage: nothing is written past its end.
+///
+/// The corresponding C function is `MPI_Alltoallv`.
+@inlinable @discardableResult
+public func alltoallv<Input: MPIBuffer, Output: MPIBuffer>(
+    _ x: Input, into output: inout Output, sendCounts: [Int], sendDisplacements: [Int]? = nil,
+    receiveCounts: [Int], receiveDisplacements: [Int]? = nil, comm: Communicator? = nil, token: Token? = nil
+) throws(MPIError) -> Token where Input.Scalar == Output.Scalar {
+    try alltoallvCore(x, into: &output, sendCounts: sendCounts, sendDisplacements: sendDisplacements,
+                      receiveCounts: receiveCounts, receiveDisplacements: receiveDisplacements,
+                      comm: Communicator.resolve(comm, .alltoallv))
+    return advance(token)
+}

@@ -1,0 +1,227 @@
+// What the variable-size collectives (allgatherv, gatherv, scatterv, alltoallv)
+// and variable reduce-scatter share: their result type, the checks of counts and
+// displacements, and the small exchange of block sizes of their easy forms.
+//
+// Counts are always lengths along the first axis: rows of a ShapedArray, and
+// elements of a `[T]` or of an `into:` buffer (one axis).
+
+/// The blocks of a variable-size collective, one per rank, in one array: block
+/// `r` is rank `r`'s.
+///
+/// The blocks lie one after another along the first axis of ``data``, whose
+/// trailing axes are those of every block. ``counts`` gives each block's length
+/// along the first axis (zero for an empty block) and ``offsets`` where it
+/// starts. Returned by ``allgatherv(_:comm:token:)-(ShapedArray<T>,_,_)``, ``gatherv(_:root:comm:token:)-(ShapedArray<T>,_,_,_)``
+/// and ``alltoallv(_:rowCounts:comm:token:)-(ShapedArray<T>,_,_,_)``, and accepted by
+/// ``scatterv(_:root:comm:token:)``.
+public struct VariableBlocks<Scalar> {
+    /// All blocks, one after another along the first axis.
+    public let data: ShapedArray<Scalar>
+    /// The length of each block along the first axis, in rank order.
+    public let counts: [Int]
+    /// The first-axis index at which each block starts in ``data``, in rank order.
+    public let offsets: [Int]
+
+    @inlinable
+    init(_uncheckedData data: ShapedArray<Scalar>, counts: [Int]) {
+        self.data = data
+        self.counts = counts
+        self.offsets = makeUninitializedArray(count: counts.count) { (offsets: UnsafeMutableBufferPointer<Int>) in
+            var next = 0
+            for r in counts.indices {
+                offsets[r] = next
+                next += counts[r]
+            }
+        }
+    }
+
+    /// The number of blocks (the communicator's size).
+    @inlinable public var blockCount: Int { counts.count }
+
+    /// The shape of one row: ``data``'s shape without its first axis.
+    @inlinable public var rowShape: [Int] { Array(data.shape.dropFirst()) }
+
+    /// Block `r` as an array of shape `[counts[r]] + rowShape` (a copy).
+    ///
+    /// `r` must be in `0..<blockCount`.
+    public func block(_ r: Int) -> ShapedArray<Scalar> {
+        precondition(r >= 0 && r < counts.count, "VariableBlocks.block: \(r) is not in 0..<\(counts.count)")
+        let rowSize = rowShape.reduce(1, *)
+        let start = offsets[r] * rowSize
+        let scalars = data.withUnsafeBufferPointer { Array($0[start..<(start + counts[r] * rowSize)]) }
+        return ShapedArray(shape: [counts[r]] + rowShape, scalars: scalars)
+    }
+
+    /// Block `r` (``block(_:)``).
+    public subscript(r: Int) -> ShapedArray<Scalar> { block(r) }
+}
+
+extension VariableBlocks: Equatable where Scalar: Equatable {}
+
+extension VariableBlocks: CustomStringConvertible {
+    /// For example `VariableBlocks(counts: [2, 0, 1], data: [[1, 2], [3, 4], [5, 6]])`.
+    public var description: String { "VariableBlocks(counts: \(counts), data: \(data))" }
+}
+
+// MARK: - Checks
+
+/// Checks a per-rank count array: one count per rank, none negative. Returns their sum.
+@inlinable
+func checkCounts(
+    _ counts: [Int], _ argument: StaticString, size: Int, _ operation: MPIOperation
+) throws(MPIError) -> Int {
+    if _slowPath(counts.count != size) {
+        throw MPIError.invalidArgument(
+            operation: operation.name, argument: "\(argument)",
+            expected: "\(size) counts (one per rank of the communicator)", actual: "\(counts.count) counts")
+    }
+    var total = 0
+    for c in counts {
+        if _slowPath(c < 0) { try negativeCountError(counts, argument, operation) }
+        total += c
+    }
+    return total
+}
+
+@usableFromInline @inline(never)
+func negativeCountError(_ values: [Int], _ argument: StaticString, _ operation: MPIOperation) throws(MPIError) {
+    let index = values.firstIndex { $0 < 0 } ?? 0
+    throw MPIError.invalidArgument(
+        operation: operation.name, argument: "\(argument)",
+        expected: "values ≥ 0", actual: "\(values[index]) at index \(index)")
+}
+
+/// Checks caller-given displacements against their counts and returns the
+/// number of elements the buffer must hold: the largest displacement + count
+/// (the sum of the counts when `displacements` is `nil`, packed blocks).
+@inlinable
+func checkedExtent(
+    counts: [Int], total: Int, displacements: [Int]?, _ argument: StaticString, _ operation: MPIOperation
+) throws(MPIError) -> Int {
+    guard let displacements else { return total }
+    if _slowPath(displacements.count != counts.count) {
+        throw MPIError.invalidArgument(
+            operation: operation.name, argument: "\(argument)",
+            expected: "\(counts.count) displacements (one per rank of the communicator)",
+            actual: "\(displacements.count) displacements")
+    }
+    var extent = 0
+    for (d, c) in zip(displacements, counts) {
+        if _slowPath(d < 0) { try negativeCountError(displacements, argument, operation) }
+        if c > 0 { extent = Swift.max(extent, d + c) }
+    }
+    return extent
+}
+
+/// Throws when a rank's own block does not have the count that `counts` gives it.
+@inlinable
+func checkOwnCount(
+    _ count: Int, expected: Int, _ argument: StaticString, _ countsArgument: StaticString, _ operation: MPIOperation
+) throws(MPIError) {
+    if _slowPath(count != expected) {
+        throw MPIError.shapeMismatch(
+            operation: operation.name, argument: "\(argument)",
+            expected: "\(expected) elements (this rank's entry of '\(countsArgument)')", actual: "\(count) elements")
+    }
+}
+
+/// Runs `body` with the output's address when it can hold `extent` elements
+/// (exactly `extent` when `exact`), else on scratch storage of `extent` elements
+/// and then throws: the collective completes on every rank and nothing is
+/// written past the output's end.
+@inlinable @inline(__always)
+func withVariableOutput<Output: MPIBuffer>(
+    _ output: inout Output, extent: Int, exact: Bool, _ operation: MPIOperation,
+    _ body: (UnsafeMutableRawPointer?) throws(MPIError) -> Void
+) throws(MPIError) {
+    let count = output.scalarCount
+    if _fastPath(count == extent || (!exact && count > extent)) {
+        try output.withUnsafeMutableMPIBuffer(body)
+        return
+    }
+    try completeIntoScratch(byteCount: extent * MemoryLayout<Output.Scalar>.stride, body)
+    throw MPIError.shapeMismatch(
+        operation: operation.name, argument: "output",
+        expected: exact ? "\(extent) elements (the sum of the counts)"
+            : "at least \(extent) elements (the largest displacement + count)",
+        actual: "\(count) elements")
+}
+
+/// Calls `body` with `displacements`, or the packed displacements of `counts` (their prefix sums).
+@inlinable @inline(__always)
+func withDisplacements<R>(
+    _ displacements: [Int]?, of counts: UnsafeBufferPointer<Int>,
+    _ body: (UnsafeBufferPointer<Int>) throws(MPIError) -> R
+) throws(MPIError) -> R {
+    if let displacements {
+        return try displacements.withUnsafeBufferPointer { (d) throws(MPIError) -> R in try body(d) }
+    }
+    var failure: MPIError?
+    let result: R? = withUnsafeTemporaryAllocation(of: Int.self, capacity: Swift.max(1, counts.count)) { d in
+        var next = 0
+        for i in counts.indices {
+            d[i] = next
+            next += counts[i]
+        }
+        do throws(MPIError) {
+            return try body(UnsafeBufferPointer(rebasing: d[0..<counts.count]))
+        } catch {
+            failure = error
+            return nil
+        }
+    }
+    if let failure { throw failure }
+    return result!
+}
+
+// MARK: - The easy forms' exchange of block sizes
+
+/// What a rank tells the others about its block in an easy form: its length
+/// along the first axis, the size and a hash of its row shape, and whether its
+/// own arguments were valid (0) or which check failed (> 0).
+@usableFromInline
+struct BlockHeader {
+    /// The Int64 values per rank.
+    @usableFromInline static let width = 4
+
+    /// A stable hash of a row shape, so that blocks of the same row size but another row shape are told apart.
+    @inlinable
+    static func hash(_ shape: some Collection<Int>) -> Int64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for d in shape {
+            h = (h ^ UInt64(truncatingIfNeeded: d)) &* 0x0000_0100_0000_01b3
+        }
+        return Int64(bitPattern: h)
+    }
+}
+
+/// Checks the headers every rank received in an easy form's exchange, in rank
+/// order: a rank that reported an invalid argument, or a row shape that differs
+/// from this rank's, throws here on every rank before any data moves. Returns
+/// the block lengths.
+@inlinable
+func checkBlockHeaders(
+    _ headers: [Int64], rowSize: Int, rowHash: Int64, rowShape: @autoclosure () -> [Int], argument: StaticString,
+    ownError: MPIError?, _ operation: MPIOperation
+) throws(MPIError) -> [Int] {
+    let size = headers.count / BlockHeader.width
+    var counts = [Int](repeating: 0, count: size)
+    for r in 0..<size {
+        let h = headers[(r * BlockHeader.width)...]
+        let (status, rows, size, hash) = (h[h.startIndex], h[h.startIndex + 1], h[h.startIndex + 2], h[h.startIndex + 3])
+        if _slowPath(status != 0) {
+            if let ownError { throw ownError }
+            throw MPIError.peerFailed(
+                operation: operation.name, rank: r, reason: "its '\(argument)' or counts were invalid (status \(status))")
+        }
+        if _slowPath(Int(size) != rowSize || hash != rowHash) {
+            throw MPIError.shapeMismatch(
+                operation: operation.name, argument: "\(argument)",
+                expected: "rows of shape \(rowShape()) on every rank (as on this rank)",
+                actual: "rows of \(size) elements on rank \(r)")
+        }
+        counts[r] = Int(rows)
+    }
+    if let ownError { throw ownError }
+    return counts
+}

@@ -1,0 +1,335 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CMPI
+
+// The raw layer of the variable-size collectives, reduce-scatter, exscan and
+// the probes: one non-generic function per MPI call, like RawCalls.swift.
+//
+// Counts and displacements are Int here and C ints in MPI 3.1. When they all
+// fit in an Int32 they are passed as they are (the plain MPI call). When one
+// does not, the message is described in units of a contiguous datatype of k
+// elements, k the greatest common divisor of all the counts and displacements,
+// when that brings every one of them under Int32.max: still the plain MPI call,
+// on the derived type. When no such unit exists (for example a block of
+// 2^31 + 1 elements), the call throws ``MPIError/invalidArgument(operation:argument:expected:actual:)``
+// naming `counts` before anything is communicated (the condition depends on
+// the counts alone, which every rank passes alike in the explicit forms and
+// knows after the exchange in the easy forms). Reduce-scatter moves more than
+// Int32.max elements per block as one MPI_Reduce per rank in chunks of 2^30
+// (elementwise, so exact); exscan runs in chunks like the other reductions.
+
+/// Counts and displacements of one side (send or receive) of a variable-size collective, in elements.
+@usableFromInline
+struct VariableSide {
+    /// One count (the single block of this side), or -1 when the side has per-rank counts.
+    @usableFromInline var count: Int
+    /// Per-rank counts, or `nil`.
+    @usableFromInline var counts: UnsafeBufferPointer<Int>?
+    /// Per-rank displacements (same length as `counts`), or `nil`.
+    @usableFromInline var displacements: UnsafeBufferPointer<Int>?
+
+    @inlinable init(count: Int) {
+        self.count = count
+        counts = nil
+        displacements = nil
+    }
+
+    @inlinable init(counts: UnsafeBufferPointer<Int>?, displacements: UnsafeBufferPointer<Int>?) {
+        count = -1
+        self.counts = counts
+        self.displacements = displacements
+    }
+
+    /// Every count and displacement, in turn (the displacement of an empty block counts as 0:
+    /// nothing is read or written there, so it is passed to MPI as 0).
+    @inlinable func forEachValue(_ body: (Int) -> Void) {
+        if count >= 0 { body(count) }
+        if let counts { for c in counts { body(c) } }
+        if let displacements { for (i, d) in displacements.enumerated() { body(effectiveDisplacement(i, d)) } }
+    }
+
+    /// Displacement `i` as passed to MPI: 0 for an empty block.
+    @inlinable func effectiveDisplacement(_ i: Int, _ d: Int) -> Int {
+        if let counts, i < counts.count, counts[i] == 0 { return 0 }
+        return d
+    }
+}
+
+/// The result of no unit of a datatype bringing the counts under Int32.max.
+@usableFromInline let noCountUnit: Int32 = -77_001
+
+/// Calls `body` with both sides converted to C ints, in units of `base` or of a
+/// contiguous type of k elements of `base` (see the file's comment).
+///
+/// `body` gets the datatype, each side's single count, and each side's count and
+/// displacement arrays (`nil` where the side has none). Returns `body`'s MPI code,
+/// the code of a failed datatype call, or ``noCountUnit``.
+@usableFromInline
+func withVariableMessage(
+    _ send: VariableSide, _ receive: VariableSide, of base: MPI_Datatype,
+    _ body: (MPI_Datatype, Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?,
+             Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> Int32
+) -> Int32 {
+    var largest = 0
+    send.forEachValue { largest = Swift.max(largest, $0) }
+    receive.forEachValue { largest = Swift.max(largest, $0) }
+    var unit = 1
+    if _slowPath(largest > maxDirectCount) {
+        var divisor = 0
+        send.forEachValue { divisor = greatestCommonDivisor(divisor, $0) }
+        receive.forEachValue { divisor = greatestCommonDivisor(divisor, $0) }
+        guard divisor > 0, divisor <= maxDirectCount, largest / divisor <= maxDirectCount else { return noCountUnit }
+        unit = divisor
+    }
+    let n = (send.counts?.count ?? 0) + (send.displacements?.count ?? 0)
+        + (receive.counts?.count ?? 0) + (receive.displacements?.count ?? 0)
+    return withUnsafeTemporaryAllocation(of: Int32.self, capacity: Swift.max(1, n)) { storage in
+        var next = 0
+        func convert(_ values: UnsafeBufferPointer<Int>?, _ value: (Int, Int) -> Int) -> UnsafePointer<Int32>? {
+            guard let values else { return nil }
+            let start = next
+            for (i, v) in values.enumerated() {
+                storage[next] = Int32(truncatingIfNeeded: value(i, v) / unit)
+                next += 1
+            }
+            return UnsafePointer(storage.baseAddress.map { $0 + start })
+        }
+        let (sc, sd) = (convert(send.counts) { $1 }, convert(send.displacements, send.effectiveDisplacement))
+        let (rc, rd) = (convert(receive.counts) { $1 }, convert(receive.displacements, receive.effectiveDisplacement))
+        let sendCount = Int32(truncatingIfNeeded: Swift.max(0, send.count) / unit)
+        let receiveCount = Int32(truncatingIfNeeded: Swift.max(0, receive.count) / unit)
+        guard unit > 1 else { return body(base, sendCount, sc, sd, receiveCount, rc, rd) }
+        var block = swiftmpi_datatype_null()
+        var code = locked { swiftmpi_type_contiguous(Int32(unit), base, &block) }
+        guard code == 0 else { return code }
+        defer { _ = locked { swiftmpi_type_free(&block) } }
+        code = locked { swiftmpi_type_commit(&block) }
+        guard code == 0 else { return code }
+        return body(block, sendCount, sc, sd, receiveCount, rc, rd)
+    }
+}
+
+@inlinable
+func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int {
+    var (a, b) = (Swift.abs(a), Swift.abs(b))
+    while b != 0 { (a, b) = (b, a % b) }
+    return a
+}
+
+/// Throws the outcome of a variable-size call: ``noCountUnit`` as an invalid `counts`, other codes as MPI's.
+@usableFromInline
+func checkVariable(_ code: Int32, _ operation: MPIOperation) throws(MPIError) {
+    if _fastPath(code == 0) { return }
+    if code == noCountUnit {
+        throw MPIError.invalidArgument(
+            operation: operation.name, argument: "counts",
+            expected: "counts and displacements that a common divisor k brings under Int32.max (MPI 3.1 counts are C ints)",
+            actual: "counts or displacements above Int32.max without such a divisor")
+    }
+    throw makeMPIError(code, operation.name)
+}
+
+/// `receiveCounts` and `displacements` are the per-rank blocks of `receive`, in elements.
+@usableFromInline
+func rawAllgatherv(
+    _ send: UnsafeRawPointer?, count: Int, _ receive: UnsafeMutableRawPointer?,
+    receiveCounts: UnsafeBufferPointer<Int>, displacements: UnsafeBufferPointer<Int>, type: MPI_Datatype,
+    comm: MPI_Comm
+) throws(MPIError) {
+    try checkVariable(withVariableMessage(
+        VariableSide(count: count), VariableSide(counts: receiveCounts, displacements: displacements), of: type
+    ) { t, n, _, _, _, rc, rd in
+        if _fastPath(!serializesCalls) { return MPI_Allgatherv(send, n, t, receive, rc, rd, t, comm) }
+        return serialized { swiftmpi_iallgatherv(send, n, t, receive, rc!, rd!, t, comm, &$0) }
+    }, .allgatherv)
+}
+
+/// `receive`, `receiveCounts` and `displacements` are used on the root only (`nil` elsewhere).
+@usableFromInline
+func rawGatherv(
+    _ send: UnsafeRawPointer?, count: Int, _ receive: UnsafeMutableRawPointer?,
+    receiveCounts: UnsafeBufferPointer<Int>?, displacements: UnsafeBufferPointer<Int>?, type: MPI_Datatype,
+    root: Int, comm: MPI_Comm
+) throws(MPIError) {
+    try checkVariable(withVariableMessage(
+        VariableSide(count: count), VariableSide(counts: receiveCounts, displacements: displacements), of: type
+    ) { t, n, _, _, _, rc, rd in
+        let root = Int32(truncatingIfNeeded: root)
+        if _fastPath(!serializesCalls) { return MPI_Gatherv(send, n, t, receive, rc, rd, t, root, comm) }
+        return serialized { swiftmpi_igatherv(send, n, t, receive, rc, rd, t, root, comm, &$0) }
+    }, .gatherv)
+}
+
+/// `send`, `sendCounts` and `displacements` are used on the root only (`nil` elsewhere).
+@usableFromInline
+func rawScatterv(
+    _ send: UnsafeRawPointer?, sendCounts: UnsafeBufferPointer<Int>?, displacements: UnsafeBufferPointer<Int>?,
+    _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype, root: Int, comm: MPI_Comm
+) throws(MPIError) {
+    try checkVariable(withVariableMessage(
+        VariableSide(counts: sendCounts, displacements: displacements), VariableSide(count: count), of: type
+    ) { t, _, sc, sd, n, _, _ in
+        let root = Int32(truncatingIfNeeded: root)
+        if _fastPath(!serializesCalls) { return MPI_Scatterv(send, sc, sd, t, receive, n, t, root, comm) }
+        return serialized { swiftmpi_iscatterv(send, sc, sd, t, receive, n, t, root, comm, &$0) }
+    }, .scatterv)
+}
+
+@usableFromInline
+func rawAlltoallv(
+    _ send: UnsafeRawPointer?, sendCounts: UnsafeBufferPointer<Int>, sendDisplacements: UnsafeBufferPointer<Int>,
+    _ receive: UnsafeMutableRawPointer?, receiveCounts: UnsafeBufferPointer<Int>,
+    receiveDisplacements: UnsafeBufferPointer<Int>, type: MPI_Datatype, comm: MPI_Comm
+) throws(MPIError) {
+    try checkVariable(withVariableMessage(
+        VariableSide(counts: sendCounts, displacements: sendDisplacements),
+        VariableSide(counts: receiveCounts, displacements: receiveDisplacements), of: type
+    ) { t, _, sc, sd, _, rc, rd in
+        if _fastPath(!serializesCalls) { return MPI_Alltoallv(send, sc, sd, t, receive, rc, rd, t, comm) }
+        return serialized { swiftmpi_ialltoallv(send, sc!, sd!, t, receive, rc!, rd!, t, comm, &$0) }
+    }, .alltoallv)
+}
+
+/// `count` is the size of one block (the elements each rank gets); `send` holds `size` blocks.
+@usableFromInline
+func rawReduceScatterBlock(
+    _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype,
+    elementSize: Int, op: MPI_Op, comm: MPI_Comm, size: Int, rank: Int
+) throws(MPIError) {
+    if _slowPath(count > maxDirectCount) {
+        return try check(reduceScatterAsReduces(send, receive, offset: { $0 * count }, count: { _ in count },
+                                                type: type, elementSize: elementSize, op: op, comm: comm,
+                                                size: size, rank: rank), .reduceScatterBlock)
+    }
+    let n = Int32(truncatingIfNeeded: count)
+    if _fastPath(!serializesCalls) { return try check(MPI_Reduce_scatter_block(send, receive, n, type, op, comm), .reduceScatterBlock) }
+    try check(serialized { swiftmpi_ireduce_scatter_block(send, receive, n, type, op, comm, &$0) }, .reduceScatterBlock)
+}
+
+/// `counts` are the elements each rank gets, in rank order; `send` holds their sum.
+@usableFromInline
+func rawReduceScatter(
+    _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, counts: UnsafeBufferPointer<Int>,
+    type: MPI_Datatype, elementSize: Int, op: MPI_Op, comm: MPI_Comm, rank: Int
+) throws(MPIError) {
+    var total = 0
+    var largest = 0
+    for c in counts {
+        total += c
+        largest = Swift.max(largest, c)
+    }
+    if _slowPath(total > maxDirectCount) {
+        // MPI_Reduce_scatter reads the whole input with one int count.
+        var offsets = [Int](repeating: 0, count: counts.count)
+        for r in counts.indices.dropFirst() { offsets[r] = offsets[r - 1] + counts[r - 1] }
+        return try check(reduceScatterAsReduces(send, receive, offset: { offsets[$0] }, count: { counts[$0] },
+                                                type: type, elementSize: elementSize, op: op, comm: comm,
+                                                size: counts.count, rank: rank), .reduceScatter)
+    }
+    let code = withUnsafeTemporaryAllocation(of: Int32.self, capacity: Swift.max(1, counts.count)) { c32 in
+        for (i, c) in counts.enumerated() { c32[i] = Int32(truncatingIfNeeded: c) }
+        let c = UnsafePointer(c32.baseAddress!)
+        if _fastPath(!serializesCalls) { return MPI_Reduce_scatter(send, receive, c, type, op, comm) }
+        return serialized { swiftmpi_ireduce_scatter(send, receive, c, type, op, comm, &$0) }
+    }
+    try check(code, .reduceScatter)
+}
+
+/// Reduce-scatter of large blocks: block r reduced onto rank r by MPI_Reduce, in chunks of 2^30 elements.
+@usableFromInline @inline(never)
+func reduceScatterAsReduces(
+    _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, offset: (Int) -> Int, count: (Int) -> Int,
+    type: MPI_Datatype, elementSize: Int, op: MPI_Op, comm: MPI_Comm, size: Int, rank: Int
+) -> Int32 {
+    for r in 0..<size {
+        let base = send.map { $0 + offset(r) * elementSize }
+        let code = inChunks(count: count(r), elementSize: elementSize) { chunk, n in
+            let (s, d) = (base.map { $0 + chunk }, r == rank ? receive.map { $0 + chunk } : nil)
+            let root = Int32(truncatingIfNeeded: r)
+            if _fastPath(!serializesCalls) { return MPI_Reduce(s, d, n, type, op, root, comm) }
+            return serialized { swiftmpi_ireduce(s, d, n, type, op, root, comm, &$0) }
+        }
+        if code != 0 { return code }
+    }
+    return 0
+}
+
+/// MPI_Exscan; `receive` is left as it is on rank 0 (the core defines it).
+@usableFromInline
+func rawExscan(
+    _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype,
+    elementSize: Int, op: MPI_Op, comm: MPI_Comm
+) throws(MPIError) {
+    try check(inChunks(count: count, elementSize: elementSize) { offset, n in
+        let (s, r) = (send.map { $0 + offset }, receive.map { $0 + offset })
+        if _fastPath(!serializesCalls) { return MPI_Exscan(s, r, n, type, op, comm) }
+        return serialized { swiftmpi_iexscan(s, r, n, type, op, comm, &$0) }
+    }, .exscan)
+}
+
+/// Waits for a matching message without receiving it (`MPI_Probe`; serialised: `MPI_Iprobe` polled), or
+/// with `wait` false looks once (`MPI_Iprobe`). The outcome's count is in elements of `type` (-1 when the
+/// message is no whole number of them), and its source -1 when nothing was found.
+@usableFromInline
+func rawProbe(source: Int32, tag: Int32, type: MPI_Datatype, comm: MPI_Comm, wait: Bool) -> ReceiveOutcome {
+    var status = MPI_Status()
+    var found: Int32 = 0
+    var polls = 0
+    while true {
+        let code: Int32
+        if wait && _fastPath(!serializesCalls) {
+            code = swiftmpi_probe(source, tag, comm, &status)
+            found = 1
+        } else {
+            code = locked { swiftmpi_iprobe(source, tag, comm, &found, &status) }
+        }
+        if code != 0 {
+            var failed = ReceiveOutcome()
+            failed.code = code
+            return failed
+        }
+        if found != 0 { return ReceiveOutcome(code: 0, status: &status, type: type) }
+        if !wait { return ReceiveOutcome() }
+        polls += 1
+        if polls > 100 { sched_yield() }
+    }
+}
+
+/// Receives one message of any size: `MPI_Mprobe` (which takes the message, so no
+/// other receive can match it in between), then `allocate` with the message's
+/// element count, which calls its argument with storage of exactly that many
+/// elements to receive into (`MPI_Mrecv`). A message that is no whole number of
+/// elements is received into scratch storage and reported with count -1.
+/// Serialised: `MPI_Improbe` polled, then `MPI_Imrecv` polled.
+@usableFromInline
+func rawRecvAnySize(
+    type: MPI_Datatype, elementSize: Int, source: Int32, tag: Int32, comm: MPI_Comm,
+    allocate: (Int, (UnsafeMutableRawPointer?) -> Int32) -> Int32
+) -> ReceiveOutcome {
+    var message = swiftmpi_message_null()
+    var status = MPI_Status()
+    let code = _fastPath(!serializesCalls)
+        ? swiftmpi_mprobe(source, tag, comm, &message, &status)
+        : probeSerialized(source: source, tag: tag, comm: comm, message: &message, status: &status)
+    guard code == 0 else {
+        var failed = ReceiveOutcome()
+        failed.code = code
+        return failed
+    }
+    var outcome = ReceiveOutcome(code: 0, status: &status, type: type)
+    if _fastPath(outcome.count >= 0) {
+        let count = outcome.count
+        outcome.code = allocate(count) { buffer in
+            withMessage(count: count, of: type, elementSize: elementSize) { n, t in
+                receiveMatched(buffer, n, t, &message)
+            }
+        }
+    } else {
+        outcome.code = receiveIntoScratch(&message, status: &status, elementSize: elementSize, outcome: &outcome)
+        outcome.count = -1
+    }
+    return outcome
+}
