@@ -28,6 +28,10 @@ public enum MPIOperation: UInt8, Sendable, CaseIterable, CustomStringConvertible
     /// ``sendrecv(_:_:source:dest:sendtag:recvtag:comm:status:token:)-(ShapedArray<T>,_,_,_,_,_,_,_,_)``
     /// (a send and a matched receive, like `MPI_Sendrecv`).
     case sendrecv
+    /// ``PersistentPlan/start()``: the start of a persistent plan's messages (`MPI_Startall`).
+    case persistentStart
+    /// ``PersistentExchange/wait()``: the completion of a persistent plan's messages (`MPI_Waitall`).
+    case persistentWait
 
     /// The operation's name, as in mpi4jax: for example `allreduce`.
     public var name: String {
@@ -44,6 +48,8 @@ public enum MPIOperation: UInt8, Sendable, CaseIterable, CustomStringConvertible
         case .scatter: "scatter"
         case .send: "send"
         case .sendrecv: "sendrecv"
+        case .persistentStart: "persistent start"
+        case .persistentWait: "persistent wait"
         }
     }
 
@@ -53,7 +59,7 @@ public enum MPIOperation: UInt8, Sendable, CaseIterable, CustomStringConvertible
     /// Whether every process of the communicator takes part (a collective operation).
     public var isCollective: Bool {
         switch self {
-        case .send, .recv, .sendrecv: false
+        case .send, .recv, .sendrecv, .persistentStart, .persistentWait: false
         default: true
         }
     }
