@@ -8,6 +8,7 @@
 // leaks into the next.
 @testable import MPI
 import MPITestSupport
+import Synchronization
 import XCTest
 
 final class PersistentPlanTests: MPITestCase {
@@ -297,5 +298,36 @@ final class PersistentPlanTests: MPITestCase {
         } else {
             XCTFail("expected invalidArgument, got \(String(describing: error)) \(here)")
         }
+    }
+
+    func testTheWatchdogSeesAStuckWait() throws {
+        // A plan that receives from this rank a message nobody has sent: its wait is stuck
+        // until the watchdog's report (a handler here, instead of ending the job) sends it.
+        let plan = try PersistentPlan<Double>(
+            sends: [], receives: [PersistentMessage(peer: rank, tag: 220, count: 1)], comm: world)
+        final class Report: Sendable { let lines = Mutex<[String]?>(nil) }
+        let report = Report()
+        let world = self.world, rank = self.rank
+        let saved = MPIRuntime.watchdogTimeout
+        watchdogSettings.reportHandler.withLock { handler in
+            handler = { lines in
+                let first = report.lines.withLock { seen -> Bool in
+                    if seen != nil { return false }
+                    seen = lines
+                    return true
+                }
+                if first { _ = try? send(42.0, dest: rank, tag: 220, comm: world) }
+            }
+        }
+        MPIRuntime.watchdogTimeout = 0.5
+        let exchange = try plan.start()
+        try exchange.wait()
+        MPIRuntime.watchdogTimeout = saved
+        watchdogSettings.reportHandler.withLock { $0 = nil }
+        XCTAssertEqual(try plan.received(0).scalars, [42.0], "\(here)")
+        let lines = try XCTUnwrap(report.lines.withLock { $0 }, "the watchdog did not report \(here)")
+        XCTAssertTrue(lines[0].contains("stuck for") && lines[0].contains("in persistent wait on communicator"),
+                      "\(lines[0]) \(here)")
+        XCTAssertTrue(lines[0].contains("source \(rank), tag 220"), "\(lines[0]) \(here)")
     }
 }
