@@ -303,6 +303,12 @@ final class PersistentPlanTests: MPITestCase {
     func testTheWatchdogSeesAStuckWait() throws {
         // A plan that receives from this rank a message nobody has sent: its wait is stuck
         // until the watchdog's report (a handler here, instead of ending the job) sends it.
+        // The send comes from the watchdog's thread. With MPICH 4.0.2 at one rank that send
+        // never completes while the main thread is in MPI_Waitall (observed: the launch
+        // hangs; at 2 to 4 ranks, and with Open MPI at every size, it completes at once).
+        if size == 1 && MPIRuntime.implementation == .mpich {
+            throw XCTSkip("MPICH at one rank: a send from another thread does not complete during MPI_Waitall")
+        }
         let plan = try PersistentPlan<Double>(
             sends: [], receives: [PersistentMessage(peer: rank, tag: 220, count: 1)], comm: world)
         final class Report: Sendable { let lines = Mutex<[String]?>(nil) }
