@@ -341,6 +341,31 @@ static inline int swiftmpi_probe(int source, int tag, MPI_Comm comm, MPI_Status 
     return MPI_Probe(source, tag, comm, status);
 }
 
+// MARK: - Persistent requests (Sources/MPI/Persistent: halo plans made once, started every step)
+
+#pragma clang assume_nonnull begin
+
+static inline int swiftmpi_send_init(const void *_Nullable buffer, int count, MPI_Datatype type, int dest, int tag,
+                                     MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Send_init(buffer, count, type, dest, tag, comm, request);
+}
+static inline int swiftmpi_recv_init(void *_Nullable buffer, int count, MPI_Datatype type, int source, int tag,
+                                     MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Recv_init(buffer, count, type, source, tag, comm, request);
+}
+static inline int swiftmpi_startall(int count, MPI_Request SWIFTMPI_HANDLE *requests) {
+    return MPI_Startall(count, requests);
+}
+static inline int swiftmpi_waitall(int count, MPI_Request SWIFTMPI_HANDLE *requests, MPI_Status *statuses) {
+    return MPI_Waitall(count, requests, statuses);
+}
+static inline int swiftmpi_testall(int count, MPI_Request SWIFTMPI_HANDLE *requests, int *done, MPI_Status *statuses) {
+    return MPI_Testall(count, requests, done, statuses);
+}
+static inline int swiftmpi_request_free(MPI_Request SWIFTMPI_HANDLE *request) { return MPI_Request_free(request); }
+/// The error code of one request of a completed set (meaningful when the set returned MPI_ERR_IN_STATUS).
+static inline int swiftmpi_status_error(const MPI_Status *status) { return status->MPI_ERROR; }
+
 #pragma clang assume_nonnull end
 
 #endif // SWIFT_MPI_SHIM_H

@@ -22,6 +22,7 @@ enum PlotQuantity: String, ExpressibleByArgument, CaseIterable {
 }
 
 extension ShallowWaterSetup: ExpressibleByArgument {}
+extension HaloExchangeMode: ExpressibleByArgument {}
 
 /// The command line of the shallow-water model.
 struct ShallowWaterCommand: ParsableCommand {
@@ -72,6 +73,11 @@ struct ShallowWaterCommand: ParsableCommand {
     @Flag(help: "Time the run only: no pictures, just steps per second and the time taken.")
     var benchmark = false
 
+    @Option(help: ArgumentHelp(
+        "How each step fills the halo: blocking (sendrecv), overlapped (a persistent plan started before the interior is computed and completed before the boundary; the same bits) or skipped (timing only: wrong results).",
+        discussion: "--halo-exchange skipped exchanges the halo at the first two steps only; its time per step is the limit that overlapping the exchange can approach."))
+    var haloExchange = HaloExchangeMode.blocking
+
     mutating func validate() throws {
         guard nx >= 1, ny >= 1 else { throw ValidationError("--nx and --ny must be at least 1") }
         guard days >= 0, days.isFinite else { throw ValidationError("--days must be a non-negative number") }
@@ -103,7 +109,7 @@ struct ShallowWaterCommand: ParsableCommand {
         do {
             model = try ShallowWaterModel(configuration: config, communicator: world,
                                           processGrid: processGrid.flatMap(ProcessGrid.init(parsing:)),
-                                          threads: threadCount)
+                                          threads: threadCount, haloExchange: haloExchange)
         } catch {
             // Every rank reaches the same verdict without communicating; rank 0 says
             // it, and the others wait for that before they exit (a launcher may stop
@@ -126,6 +132,9 @@ struct ShallowWaterCommand: ParsableCommand {
                   Δt = \(String(format: "%.3f", config.timeStep)) s: \(totalSteps) steps for \(days) model days\
                 \(benchmark ? " (benchmark: no pictures)" : "")
                 """)
+            if haloExchange != .blocking {
+                print("  halo exchange: \(haloExchange == .overlapped ? "overlapped (persistent plan, interior computed while it travels)" : "skipped after the first two steps (timing only: the fields are wrong)")")
+            }
             if setup != .standard || viscosity != nil {
                 print("  \(setup == .mpi4jax ? "mpi4jax's set-up (its initial state and its placement of f)" : "standard set-up"), "
                       + "viscosity \(String(format: "%g", config.lateralViscosity)) m²/s")

@@ -168,15 +168,21 @@ struct StepKernel {
 
     // MARK: The sweep
 
-    /// Advances the interior rows `rows` of `state` by one step into `next`.
+    /// Advances the interior cells `rows` × `columns` of `state` by one step into `next`.
     ///
     /// Rows can be split between threads: each call reads only `state` (rows
     /// `rows.lowerBound - 1 ... rows.upperBound + 1`, halo included) and writes only
     /// its own rows of `next` and `tendency`, and the first row's intermediate values
     /// are recomputed with the same expressions, so any split gives the same bits.
+    /// Columns can be split the same way (the overlapped halo exchange computes the
+    /// cells that need no halo first): the values a range needs from the columns either
+    /// side of it are recomputed with the same expressions, one column each side, so
+    /// the values used from `state` are those of columns `columns.lowerBound - 1 ...
+    /// columns.upperBound + 1`.
     ///
     /// - Parameters:
     ///   - rows: interior rows to advance, within `1...ny`.
+    ///   - columns: interior columns to advance, within `1...nx` (default: all).
     ///   - state: the current fields, halo filled.
     ///   - next: receives the new interior values of `rows` (its halo is not touched).
     ///   - tendency: on entry the tendencies of the previous step (zeros before the
@@ -193,19 +199,22 @@ struct StepKernel {
         coriolis: UnsafePointer<Double>,
         scratch: UnsafeMutablePointer<Double>,
         a: Double,
-        b: Double
+        b: Double,
+        columns: ClosedRange<Int>? = nil
     ) {
         precondition(rows.lowerBound >= 1 && rows.upperBound <= ny, "rows \(rows) outside 1...\(ny)")
+        let columns = columns ?? 1...nx
+        precondition(columns.lowerBound >= 1 && columns.upperBound <= nx, "columns \(columns) outside 1...\(nx)")
         var buffers = RowBuffers(scratch: scratch, stride: stride)
-        prologue(rows.lowerBound, state: state, coriolis: coriolis[rows.lowerBound - 1], buffers: &buffers)
+        prologue(rows.lowerBound, columns, state: state, coriolis: coriolis[rows.lowerBound - 1], buffers: &buffers)
         for j in rows {
-            rowPass(j, state: state, coriolis: coriolis[j], buffers: buffers)
-            updatePass(j, state: state, next: next, tendency: tendency, buffers: buffers, a: a, b: b)
+            rowPass(j, columns, state: state, coriolis: coriolis[j], buffers: buffers)
+            updatePass(j, columns, state: state, next: next, tendency: tendency, buffers: buffers, a: a, b: b)
             buffers.advance()
         }
         if northWall && rows.upperBound == ny {
             let offset = ny * stride
-            for i in 1...nx {
+            for i in columns {
                 tendency.v[offset + i] = 0
                 next.v[offset + i] = 0
             }
@@ -256,21 +265,25 @@ struct StepKernel {
     /// hu-Coriolis product reads an east flux that is not there, but nothing uses it),
     /// and the hv-Coriolis product is the one the zonal momentum update would form.
     @inline(__always)
-    private func prologue(_ first: Int, state: StatePointers, coriolis f: Double, buffers: inout RowBuffers) {
-        rowPass(first - 1, state: state, coriolis: f, buffers: buffers)
+    private func prologue(
+        _ first: Int, _ columns: ClosedRange<Int>, state: StatePointers, coriolis f: Double, buffers: inout RowBuffers
+    ) {
+        rowPass(first - 1, columns, state: state, coriolis: f, buffers: buffers)
         let fn = UnsafePointer(buffers.northFlux), pv = UnsafePointer(buffers.pv)
         let product = buffers.coriolisU
         @inline(__always)
         func point<L: Lanes>(_: L.Type, _ i: Int) {
             coriolisProduct(L(loading: pv + i), L(loading: fn + i), L(loading: fn + i + 1)).store(to: product + i)
         }
-        sweep(1, nx, vector: { point(SIMD4<Double>.self, $0) }, scalar: { point(Double.self, $0) })
+        sweep(columns.lowerBound, columns.upperBound, vector: { point(SIMD4<Double>.self, $0) },
+              scalar: { point(Double.self, $0) })
         buffers.advance()
     }
 
-    /// Row j's north flux, q and hu-Coriolis product, and row j + 1's east flux and B.
+    /// Row j's north flux, q and hu-Coriolis product, and row j + 1's east flux and B, in
+    /// `columns` and the column either side of them.
     @inline(__always)
-    private func rowPass(_ j: Int, state: StatePointers, coriolis f: Double, buffers: RowBuffers) {
+    private func rowPass(_ j: Int, _ columns: ClosedRange<Int>, state: StatePointers, coriolis f: Double, buffers: RowBuffers) {
         let h0 = UnsafePointer(state.h + j * stride), h1 = UnsafePointer(state.h + (j + 1) * stride)
         let u0 = UnsafePointer(state.u + j * stride), u1 = UnsafePointer(state.u + (j + 1) * stride)
         let v0 = UnsafePointer(state.v + j * stride), v1 = UnsafePointer(state.v + (j + 1) * stride)
@@ -292,7 +305,17 @@ struct StepKernel {
             coriolisProduct(pv, L(loading: eastFluxHere + i), feNorth).store(to: coriolisV + i)
             bernoulli(hNorth, u: uNorth, uWest: L(loading: u1 + i - 1), v: vNorth, vSouth: vHere).store(to: bernoulliNorth + i)
         }
-        sweep(1, nx, vector: { point(SIMD4<Double>.self, $0) }, scalar: { point(Double.self, $0) })
+        sweep(columns.lowerBound, columns.upperBound, vector: { point(SIMD4<Double>.self, $0) },
+              scalar: { point(Double.self, $0) })
+        // Inside the subdomain, the columns either side of the range are ordinary points
+        // (of which the update reads only what the edges below compute).
+        if columns.lowerBound > 1 { point(Double.self, columns.lowerBound - 1) }
+        if columns.upperBound < nx { point(Double.self, columns.upperBound + 1) }
+        if columns.lowerBound > 1 && columns.upperBound < nx { return }
+        if columns.lowerBound > 1 {
+            eastEdge(h0: h0, h1: h1, u1: u1, v0: v0, v1: v1, northFluxOut: northFluxOut, bernoulliNorth: bernoulliNorth)
+            return
+        }
 
         // The western edge (i = 0): what the first interior column's update reads.
         let feNorth0 = eastFlux(h1[0], h1[1], u1[0])
@@ -302,7 +325,17 @@ struct StepKernel {
                                              u: u0[0], uNorth: u1[0], v: v0[0], vEast: v0[1])
         pvOut[0] = pv0
         coriolisV[0] = coriolisProduct(pv0, eastFluxHere[0], feNorth0)
-        // The eastern edge (i = nx + 1): what the last interior column's update reads.
+        if columns.upperBound == nx {
+            eastEdge(h0: h0, h1: h1, u1: u1, v0: v0, v1: v1, northFluxOut: northFluxOut, bernoulliNorth: bernoulliNorth)
+        }
+    }
+
+    /// The eastern edge (i = nx + 1) of a row pass: what the last interior column's update reads.
+    @inline(__always)
+    private func eastEdge(
+        h0: UnsafePointer<Double>, h1: UnsafePointer<Double>, u1: UnsafePointer<Double>, v0: UnsafePointer<Double>,
+        v1: UnsafePointer<Double>, northFluxOut: UnsafeMutablePointer<Double>, bernoulliNorth: UnsafeMutablePointer<Double>
+    ) {
         let e = nx + 1
         northFluxOut[e] = northFlux(h0[e], h1[e], v0[e])
         bernoulliNorth[e] = bernoulli(h1[e], u: u1[e], uWest: u1[e - 1], v: v1[e], vSouth: v0[e])
@@ -311,7 +344,7 @@ struct StepKernel {
     /// Row j's tendencies and its Adams–Bashforth update.
     @inline(__always)
     private func updatePass(
-        _ j: Int, state: StatePointers, next: StatePointers, tendency: StatePointers,
+        _ j: Int, _ columns: ClosedRange<Int>, state: StatePointers, next: StatePointers, tendency: StatePointers,
         buffers: RowBuffers, a: Double, b: Double
     ) {
         let offset = j * stride
@@ -366,8 +399,9 @@ struct StepKernel {
             (vHere + (L(splat: a) * dvNew + L(splat: b) * L(loading: dv + i))).store(to: vNext + i)
             dvNew.store(to: dv + i)
         }
-        sweep(1, nx, vector: { continuity(SIMD4<Double>.self, $0) }, scalar: { continuity(Double.self, $0) })
-        sweep(1, nx, vector: { zonalMomentum(SIMD4<Double>.self, $0) }, scalar: { zonalMomentum(Double.self, $0) })
-        sweep(1, nx, vector: { meridionalMomentum(SIMD4<Double>.self, $0) }, scalar: { meridionalMomentum(Double.self, $0) })
+        let lo = columns.lowerBound, hi = columns.upperBound
+        sweep(lo, hi, vector: { continuity(SIMD4<Double>.self, $0) }, scalar: { continuity(Double.self, $0) })
+        sweep(lo, hi, vector: { zonalMomentum(SIMD4<Double>.self, $0) }, scalar: { zonalMomentum(Double.self, $0) })
+        sweep(lo, hi, vector: { meridionalMomentum(SIMD4<Double>.self, $0) }, scalar: { meridionalMomentum(Double.self, $0) })
     }
 }

@@ -55,6 +55,11 @@ public final class ShallowWaterModel {
     let bands: [ClosedRange<Int>]
     /// Halo message buffers.
     let halo: HaloBuffers
+    /// How each step fills the halo.
+    public let haloExchange: HaloExchangeMode
+    /// The persistent plan and the interior/boundary split of the overlapped exchange
+    /// (``HaloExchangeMode/overlapped`` only).
+    let overlappedHalo: OverlappedHalo?
 
     /// Creates this rank's part of a model and sets the initial state.
     ///
@@ -67,15 +72,19 @@ public final class ShallowWaterModel {
     ///   - communicator: the ranks that share the grid (default: `MPI_COMM_WORLD`).
     ///   - processGrid: a process grid to use instead of the chosen one.
     ///   - threads: threads to split this rank's rows between (at most its row count).
+    ///   - haloExchange: how each step fills the halo (default ``HaloExchangeMode/blocking``;
+    ///     ``HaloExchangeMode/overlapped`` gives the same bits).
     /// - Throws: ``ShallowWaterError/invalidConfiguration(_:)``,
     ///   ``ShallowWaterError/cannotDecompose(nx:ny:ranks:validRankCounts:)``,
     ///   ``ShallowWaterError/invalidProcessGrid(nprocX:nprocY:nx:ny:ranks:)``, or
-    ///   ``ShallowWaterError/communication(_:)`` when duplicating the communicator fails.
+    ///   ``ShallowWaterError/communication(_:)`` when duplicating the communicator or
+    ///   making the overlapped exchange's plan fails.
     public init(
         configuration: ShallowWaterConfiguration,
         communicator: Communicator = .world,
         processGrid: ProcessGrid? = nil,
-        threads: Int = 1
+        threads: Int = 1,
+        haloExchange: HaloExchangeMode = .blocking
     ) throws(ShallowWaterError) {
         try configuration.validate()
         let ranks = communicator.size
@@ -112,6 +121,14 @@ public final class ShallowWaterModel {
         scratchStride = (kernel.scratchCount + 63) / 32 * 32
         storage = [Double](repeating: 0, count: scratchOffset + threadCount * scratchStride)
         halo = HaloBuffers(subdomain: sub)
+        self.haloExchange = haloExchange
+        do {
+            overlappedHalo = haloExchange != .overlapped ? nil : try OverlappedHalo(
+                subdomain: sub, globalNX: configuration.nx, globalNY: configuration.ny, threads: threadCount,
+                communicator: self.communicator)
+        } catch {
+            throw .communication(String(describing: error))
+        }
 
         // f at the north-east corners of local rows 0...ny (row 0 is the southern halo),
         // from the global row index, as the set-up places it.
@@ -205,13 +222,27 @@ public final class ShallowWaterModel {
             for _ in 0..<count {
                 let now = state(current == 0 ? FieldSlot.h0.rawValue : FieldSlot.h1.rawValue)
                 let next = state(current == 0 ? FieldSlot.h1.rawValue : FieldSlot.h0.rawValue)
-                try exchangeHalos(now, stride: stride)
                 let first = stepCount == 0
                 let a = first ? c.timeStep : c.timeStep * (1.5 + c.adamsBashforthEpsilon)
                 let b = first ? 0 : -c.timeStep * (0.5 + c.adamsBashforthEpsilon)
-                pool.run(tasks: bands.count) { band, thread in
-                    kernel.step(rows: bands[band], state: now, next: next, tendency: tendency, coriolis: coriolis,
-                                scratch: base + scratchOffset + thread * scratchStride, a: a, b: b)
+                if let overlapped = overlappedHalo {
+                    // The cells that need no halo while the messages travel, then the others.
+                    func run(_ tasks: [KernelTask]) {
+                        pool.run(tasks: tasks.count) { task, thread in
+                            kernel.step(rows: tasks[task].rows, state: now, next: next, tendency: tendency,
+                                        coriolis: coriolis, scratch: base + scratchOffset + thread * scratchStride,
+                                        a: a, b: b, columns: tasks[task].columns)
+                        }
+                    }
+                    try exchangeHalosOverlapping(now, stride: stride, with: overlapped) { run(overlapped.interiorTasks) }
+                    run(overlapped.boundaryTasks)
+                } else {
+                    // Skipped (timing only): both state sets get a halo once, at the first two steps.
+                    if haloExchange == .blocking || stepCount < 2 { try exchangeHalos(now, stride: stride) }
+                    pool.run(tasks: bands.count) { band, thread in
+                        kernel.step(rows: bands[band], state: now, next: next, tendency: tendency, coriolis: coriolis,
+                                    scratch: base + scratchOffset + thread * scratchStride, a: a, b: b)
+                    }
                 }
                 current ^= 1
                 stepCount += 1

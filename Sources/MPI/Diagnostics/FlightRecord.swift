@@ -142,6 +142,9 @@ extension FlightEntry {
         case .send: line += ", dest \(peer), tag \(tag)"
         case .recv, .sendrecv:
             line += ", source \(peer == Int32(anySource) ? "any" : "\(peer)"), tag \(tag == Int32(anyTag) ? "any" : "\(tag)")"
+        case .persistentStart, .persistentWait:
+            // A plan with a single receive records its source and tag; others record -1.
+            if peer >= 0 { line += ", source \(peer), tag \(tag)" }
         default: break
         }
         return line

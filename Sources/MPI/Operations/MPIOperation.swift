@@ -46,6 +46,10 @@ public enum MPIOperation: UInt8, Sendable, CaseIterable, CustomStringConvertible
     case probe
     /// ``iprobe(_:source:tag:comm:)`` (`MPI_Iprobe`).
     case iprobe
+    /// ``PersistentPlan/start()``: the start of a persistent plan's messages (`MPI_Startall`).
+    case persistentStart
+    /// ``PersistentExchange/wait()``: the completion of a persistent plan's messages (`MPI_Waitall`).
+    case persistentWait
 
     /// The operation's name, as in mpi4jax: for example `allreduce`.
     public var name: String {
@@ -71,6 +75,8 @@ public enum MPIOperation: UInt8, Sendable, CaseIterable, CustomStringConvertible
         case .exscan: "exscan"
         case .probe: "probe"
         case .iprobe: "iprobe"
+        case .persistentStart: "persistent start"
+        case .persistentWait: "persistent wait"
         }
     }
 
@@ -80,7 +86,7 @@ public enum MPIOperation: UInt8, Sendable, CaseIterable, CustomStringConvertible
     /// Whether every process of the communicator takes part (a collective operation).
     public var isCollective: Bool {
         switch self {
-        case .send, .recv, .sendrecv, .probe, .iprobe: false
+        case .send, .recv, .sendrecv, .probe, .iprobe, .persistentStart, .persistentWait: false
         default: true
         }
     }
