@@ -341,6 +341,8 @@ static inline int swiftmpi_probe(int source, int tag, MPI_Comm comm, MPI_Status 
     return MPI_Probe(source, tag, comm, status);
 }
 
+#pragma clang assume_nonnull end
+
 // MARK: - Persistent requests (Sources/MPI/Persistent: halo plans made once, started every step)
 
 #pragma clang assume_nonnull begin
