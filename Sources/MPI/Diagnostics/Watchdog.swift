@@ -141,14 +141,17 @@ private func watchdogFired(_ stuck: FlightEntry, entries: [FlightEntry], now: UI
     }
     debugPrintLine(lines.joined(separator: "\n"))
     // The other ranks' watchdogs fire within one interval of this one: give them
-    // the time to print their own records before the job ends.
-    let grace = Swift.min(2_000_000_000, 2 * Swift.max(10_000_000, timeout / 10))
+    // that interval to print their own records before the job ends.
+    let grace = Swift.min(1_000_000_000, Swift.max(10_000_000, timeout / 10))
     var pause = timespec(tv_sec: Int(grace / 1_000_000_000), tv_nsec: Int(grace % 1_000_000_000))
     nanosleep(&pause, nil)
     // MPI_Abort normally ends every process of the job at once. Should it not
-    // return or end this process (MPI's state is that of a hung call), SIGALRM's
-    // default action ends the process after 5 s, and the launcher then ends the rest.
-    alarm(5)
+    // return or end this process (MPI's state is that of a hung call, or the
+    // launcher cannot be reached), SIGALRM's default action ends the process after
+    // 2 s, and the launcher then ends the rest. Stuck for the timeout, confirmed
+    // within two check intervals, one interval of grace, and at most 2 s in
+    // MPI_Abort: the process ends within the timeout + 5 s.
+    alarm(2)
     _ = swiftmpi_abort(MPIRuntime.watchdogExitCode)
     _exit(MPIRuntime.watchdogExitCode)
 }
