@@ -126,7 +126,7 @@ public struct Communicator: Sendable, Hashable, CustomStringConvertible {
         try self.init(borrowing: handle)
     }
 
-    private init(storage: CommunicatorStorage) throws(MPIError) {
+    init(storage: CommunicatorStorage) throws(MPIError) {
         var rank: Int32 = 0, size: Int32 = 0
         try check(locked { MPI_Comm_rank(storage.handle, &rank) }, "MPI_Comm_rank")
         try check(locked { MPI_Comm_size(storage.handle, &size) }, "MPI_Comm_size")

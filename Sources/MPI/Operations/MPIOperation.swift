@@ -28,6 +28,14 @@ public enum MPIOperation: UInt8, Sendable, CaseIterable, CustomStringConvertible
     /// ``sendrecv(_:_:source:dest:sendtag:recvtag:comm:status:token:)-(ShapedArray<T>,_,_,_,_,_,_,_,_)``
     /// (a send and a matched receive, like `MPI_Sendrecv`).
     case sendrecv
+    /// ``neighborAllgather(_:comm:token:)-(ShapedArray<T>,_,_)`` (`MPI_Neighbor_allgather`).
+    case neighborAllgather
+    /// ``neighborAllgatherv(_:receiveCounts:comm:token:)`` (`MPI_Neighbor_allgatherv`).
+    case neighborAllgatherv
+    /// ``neighborAlltoall(_:comm:token:)-(ShapedArray<T>,_,_)`` (`MPI_Neighbor_alltoall`).
+    case neighborAlltoall
+    /// ``neighborAlltoallv(_:sendCounts:receiveCounts:comm:token:)`` (`MPI_Neighbor_alltoallv`).
+    case neighborAlltoallv
 
     /// The operation's name, as in mpi4jax: for example `allreduce`.
     public var name: String {
@@ -44,6 +52,10 @@ public enum MPIOperation: UInt8, Sendable, CaseIterable, CustomStringConvertible
         case .scatter: "scatter"
         case .send: "send"
         case .sendrecv: "sendrecv"
+        case .neighborAllgather: "neighborAllgather"
+        case .neighborAllgatherv: "neighborAllgatherv"
+        case .neighborAlltoall: "neighborAlltoall"
+        case .neighborAlltoallv: "neighborAlltoallv"
         }
     }
 

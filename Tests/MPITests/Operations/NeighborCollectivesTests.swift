@@ -1,0 +1,230 @@
+// Tests of NeighborAllgather(v).swift and NeighborAlltoall(v).swift: the neighbour
+// collectives over Cartesian grids (1-D and 2-D, periodic and not), in every form,
+// and their errors.
+//
+// Rank r's data is a pattern of r, and the neighbours are read from
+// CartesianCommunicator.shift, so every expectation follows from the rank and the size.
+import MPI
+import MPITestSupport
+import XCTest
+
+final class NeighborCollectivesTests: MPITestCase {
+    /// The grids every test runs on: 1-D and 2-D, periodic and not.
+    private func grids() throws -> [CartesianCommunicator] {
+        let two = try CartesianCommunicator.balancedDimensions(processes: size, dimensions: [0, 0])
+        var grids = [CartesianCommunicator]()
+        for (dims, periodic) in [([size], [false]), ([size], [true]), (two, [false, true]), (two, [true, false]),
+                                 (two, [true, true]), (two, [false, false])] {
+            grids.append(try XCTUnwrap(try world.cartesian(dimensions: dims, periodic: periodic)))
+        }
+        return grids
+    }
+
+    /// The neighbours of this process in MPI's order: for each dimension, −1 then +1 (nil past a wall).
+    private func neighbors(_ grid: CartesianCommunicator) throws -> [Int?] {
+        var list = [Int?]()
+        for d in 0..<grid.dimensions.count {
+            let (source, destination) = try grid.shift(dimension: d)
+            list += [source, destination]
+        }
+        return list
+    }
+
+    /// The slot at which neighbour `i`'s block for this process leaves it: the −1
+    /// neighbour sends toward +1 (its slot 2d + 1), the +1 neighbour toward −1 (2d).
+    private func partnerSlot(_ i: Int) -> Int { i % 2 == 0 ? i + 1 : i - 1 }
+
+    private func value(from rank: Int, slot: Int, index: Int) -> Double { Double(1 + rank * 100 + slot * 10 + index) }
+
+    // MARK: neighborAllgather
+
+    func testNeighborAllgather() throws {
+        for grid in try grids() {
+            let context = "\(grid) \(here)"
+            let neighbors = try neighbors(grid)
+            let x = ShapedArray(shape: [2, 3], scalars: (0..<6).map { Double(rank * 10 + $0) })
+            let expected = neighbors.flatMap { n in (0..<6).map { n.map { Double($0 * 10) } ?? 0 } }
+                .enumerated().map { $0.element == 0 && neighbors[$0.offset / 6] == nil ? 0 : $0.element + Double($0.offset % 6) }
+            let (result, token) = try neighborAllgather(x, comm: grid.communicator)
+            XCTAssertEqual(result.shape, [neighbors.count, 2, 3], context)
+            XCTAssertEqual(result.scalars, expected, context)
+            XCTAssertEqual(token.sequence, 1)
+            // [T] and scalar forms.
+            let (fromArray, _) = try neighborAllgather(x.scalars, comm: grid.communicator)
+            XCTAssertEqual(fromArray.shape, [neighbors.count, 6], context)
+            XCTAssertEqual(fromArray.scalars, expected, context)
+            let (fromScalar, _) = try neighborAllgather(Int32(rank + 1), comm: grid.communicator)
+            XCTAssertEqual(fromScalar.scalars, neighbors.map { Int32(($0 ?? -1) + 1) }, context)
+            // into: null neighbours' blocks are left as they were.
+            var output = [Double](repeating: -7, count: 6 * neighbors.count)
+            try neighborAllgather(x, into: &output, comm: grid.communicator)
+            XCTAssertEqual(output, zip(expected, 0...).map { neighbors[$0.1 / 6] == nil ? -7 : $0.0 }, context)
+        }
+    }
+
+    func testNeighborAllgatherv() throws {
+        for grid in try grids() {
+            let context = "\(grid) \(here)"
+            let neighbors = try neighbors(grid)
+            // Rank r sends r + 1 elements (rank 0 one, so also zero-length blocks below).
+            let x = (0...rank).map { value(from: rank, slot: 0, index: $0) }
+            let counts = neighbors.map { ($0 ?? 0) + 1 }
+            let expected = neighbors.flatMap { n in
+                (0..<((n ?? 0) + 1)).map { n.map { value(from: $0, slot: 0, index: 0) } ?? 0 } }
+            let expectedFull = zip(expected, expectedIndices(counts)).map { v, i in v == 0 ? 0 : v + Double(i) }
+            let (result, _) = try neighborAllgatherv(x, receiveCounts: counts, comm: grid.communicator)
+            XCTAssertEqual(result, expectedFull, context)
+            var output = [Double](repeating: -1, count: counts.reduce(0, +))
+            try neighborAllgatherv(x, receiveCounts: counts, into: &output, comm: grid.communicator)
+            XCTAssertEqual(output, zip(expectedFull, owners(counts)).map { neighbors[$0.1] == nil ? -1 : $0.0 }, context)
+            // Empty blocks everywhere.
+            let (empty, _) = try neighborAllgatherv([Double](), receiveCounts: neighbors.map { _ in 0 },
+                                                    comm: grid.communicator)
+            XCTAssertEqual(empty, [], context)
+        }
+    }
+
+    /// For each element of blocks of `counts`, its index within its block.
+    private func expectedIndices(_ counts: [Int]) -> [Int] { counts.flatMap { Array(0..<$0) } }
+    /// For each element of blocks of `counts`, its block.
+    private func owners(_ counts: [Int]) -> [Int] { counts.enumerated().flatMap { Array(repeating: $0.offset, count: $0.element) } }
+
+    // MARK: neighborAlltoall
+
+    func testNeighborAlltoall() throws {
+        for grid in try grids() {
+            let context = "\(grid) \(here)"
+            let neighbors = try neighbors(grid)
+            let k = neighbors.count
+            let x = ShapedArray(shape: [k, 2], scalars: (0..<(2 * k)).map { value(from: rank, slot: $0 / 2, index: $0 % 2) })
+            let expected = expectedAlltoall(grid: grid, neighbors: neighbors, blockCount: 2)
+            let (result, _) = try neighborAlltoall(x, comm: grid.communicator)
+            XCTAssertEqual(result.shape, [k, 2], context)
+            XCTAssertEqual(result.scalars, expected.map { $0 ?? 0 }, context)
+            let (fromArray, _) = try neighborAlltoall((0..<k).map { value(from: rank, slot: $0, index: 0) },
+                                                      comm: grid.communicator)
+            XCTAssertEqual(fromArray, expectedAlltoall(grid: grid, neighbors: neighbors, blockCount: 1).map { $0 ?? 0 },
+                           context)
+            var output = [Double](repeating: -3, count: 2 * k)
+            try neighborAlltoall(x, into: &output, comm: grid.communicator)
+            XCTAssertEqual(output, expected.map { $0 ?? -3 }, context)
+        }
+    }
+
+    /// What neighborAlltoall delivers to this process: for neighbour `i`, the block that it
+    /// sent in its slot ``partnerSlot(_:)`` (nil from a null neighbour).
+    private func expectedAlltoall(grid: CartesianCommunicator, neighbors: [Int?], blockCount: Int) -> [Double?] {
+        neighbors.enumerated().flatMap { i, n in
+            (0..<blockCount).map { j in n.map { value(from: $0, slot: partnerSlot(i), index: j) } }
+        }
+    }
+
+    func testNeighborAlltoallv() throws {
+        for grid in try grids() {
+            let context = "\(grid) \(here)"
+            let neighbors = try neighbors(grid)
+            // The block for slot i holds (i + rank) % 3 elements (so some are empty).
+            func count(rank: Int, slot: Int) -> Int { (slot + rank) % 3 }
+            let sendCounts = neighbors.indices.map { count(rank: rank, slot: $0) }
+            let x = neighbors.indices.flatMap { i in (0..<sendCounts[i]).map { value(from: rank, slot: i, index: $0) } }
+            let receiveCounts = neighbors.enumerated().map { i, n in n.map { count(rank: $0, slot: partnerSlot(i)) } ?? 1 }
+            let expected = neighbors.enumerated().flatMap { i, n in
+                (0..<receiveCounts[i]).map { j in n.map { value(from: $0, slot: partnerSlot(i), index: j) } }
+            }
+            let (result, _) = try neighborAlltoallv(x, sendCounts: sendCounts, receiveCounts: receiveCounts,
+                                                    comm: grid.communicator)
+            XCTAssertEqual(result, expected.map { $0 ?? 0 }, context)
+            var output = [Double](repeating: -5, count: receiveCounts.reduce(0, +))
+            try neighborAlltoallv(x, sendCounts: sendCounts, receiveCounts: receiveCounts, into: &output,
+                                  comm: grid.communicator)
+            XCTAssertEqual(output, expected.map { $0 ?? -5 }, context)
+        }
+    }
+
+    // MARK: Errors
+
+    func testNoTopology() {
+        for comm in [world, defaultComm] {
+            let expected = MPIError.invalidArgument(
+                operation: "neighborAlltoall", argument: "comm",
+                expected: "a communicator with a topology (for example CartesianCommunicator.communicator)",
+                actual: "a communicator without a topology")
+            assertThrows(expected) { try neighborAlltoall([1.0], comm: comm) }
+            var output = [Double](repeating: 0, count: 1)
+            assertThrows(expected) { try neighborAlltoall([1.0], into: &output, comm: comm) }
+            for (operation, body) in [
+                ("neighborAllgather", { _ = try neighborAllgather([1.0], comm: comm) }),
+                ("neighborAllgatherv", { _ = try neighborAllgatherv([1.0], receiveCounts: [1], comm: comm) }),
+                ("neighborAlltoallv", { _ = try neighborAlltoallv([1.0], sendCounts: [1], receiveCounts: [1], comm: comm) }),
+            ] as [(String, () throws -> Void)] {
+                let error = assertThrowsError(operation, body)
+                guard case let .invalidArgument(op, argument, _, _)? = error else {
+                    XCTFail("expected invalidArgument for \(operation), got \(String(describing: error))")
+                    continue
+                }
+                XCTAssertEqual(op, operation)
+                XCTAssertEqual(argument, "comm")
+            }
+        }
+        // Nothing was communicated: the world still works.
+        XCTAssertEqual(try allreduce(1, op: .sum, comm: world).0, size)
+    }
+
+    func testWrongSizes() throws {
+        for grid in try grids() {
+            let k = 2 * grid.dimensions.count
+            let comm = grid.communicator
+            assertThrows(.shapeMismatch(operation: "neighborAlltoall", argument: "x",
+                                        expected: "first axis of size \(k) (the number of neighbours)",
+                                        actual: "shape [\(k + 1), 2]")) {
+                try neighborAlltoall(ShapedArray(shape: [k + 1, 2], scalars: [Double](repeating: 0, count: 2 * k + 2)),
+                                     comm: comm)
+            }
+            assertThrows(.shapeMismatch(operation: "neighborAlltoall", argument: "x",
+                                        expected: "an array whose first axis has size \(k) (the number of neighbours)",
+                                        actual: "a 0-d array")) {
+                try neighborAlltoall(ShapedArray(scalar: 1.0), comm: comm)
+            }
+            assertThrows(.shapeMismatch(operation: "neighborAlltoall", argument: "x",
+                                        expected: "a multiple of \(k) elements (the number of neighbours)",
+                                        actual: "\(k + 1) elements")) {
+                var output = [Double](repeating: 0, count: k + 1)
+                try neighborAlltoall([Double](repeating: 0, count: k + 1), into: &output, comm: comm)
+            }
+            for (counts, argument) in [([Int](repeating: 1, count: k + 1), "receiveCounts"),
+                                       ([-1] + [Int](repeating: 1, count: k - 1), "receiveCounts"),
+                                       ([Int(Int32.max)] + [Int](repeating: 1, count: k - 1), "receiveCounts")] {
+                let error = assertThrowsError { try neighborAllgatherv([1.0], receiveCounts: counts, comm: comm) }
+                guard case let .invalidArgument(op, arg, _, _)? = error else {
+                    XCTFail("expected invalidArgument, got \(String(describing: error))")
+                    continue
+                }
+                XCTAssertEqual(op, "neighborAllgatherv")
+                XCTAssertEqual(arg, argument)
+                let v = assertThrowsError {
+                    try neighborAlltoallv([Double](repeating: 0, count: k), sendCounts: [Int](repeating: 1, count: k),
+                                          receiveCounts: counts, comm: comm)
+                }
+                guard case let .invalidArgument(op2, arg2, _, _)? = v else {
+                    XCTFail("expected invalidArgument, got \(String(describing: v))")
+                    continue
+                }
+                XCTAssertEqual(op2, "neighborAlltoallv")
+                XCTAssertEqual(arg2, argument)
+            }
+            assertThrows(.shapeMismatch(operation: "neighborAlltoallv", argument: "x",
+                                        expected: "\(k) elements (the sum of sendCounts)", actual: "\(k + 1) elements")) {
+                try neighborAlltoallv([Double](repeating: 0, count: k + 1), sendCounts: [Int](repeating: 1, count: k),
+                                      receiveCounts: [Int](repeating: 1, count: k), comm: comm)
+            }
+            // A wrong output size: every process completes the collective, then throws.
+            var small = [Double](repeating: 0, count: 1)
+            assertThrows(.shapeMismatch(operation: "neighborAllgather", argument: "output",
+                                        expected: "\(2 * k) elements (in-neighbours × input)", actual: "1 elements")) {
+                try neighborAllgather([1.0, 2.0], into: &small, comm: comm)
+            }
+            // Nothing is left unmatched: the grid still works.
+            XCTAssertEqual(try allreduce(1, op: .sum, comm: comm).0, size)
+        }
+    }
+}
