@@ -66,6 +66,9 @@ struct ShallowWaterCommand: ParsableCommand {
     @Option(help: "Process grid as PXxPY (for example 2x2), instead of the automatic choice.")
     var processGrid: String?
 
+    @Option(help: "Halo exchange: sendrecv (one per neighbour) or neighbor (neighbour collectives).")
+    var exchange: String = "sendrecv"
+
     @Option(help: "Threads per rank (default: the cores divided by the ranks on this node).")
     var threads: Int?
 
@@ -80,6 +83,9 @@ struct ShallowWaterCommand: ParsableCommand {
         }
         if let processGrid, ProcessGrid(parsing: processGrid) == nil {
             throw ValidationError("--process-grid must look like 2x2 (got '\(processGrid)')")
+        }
+        if HaloExchangeMethod(rawValue: exchange) == nil {
+            throw ValidationError("--exchange must be sendrecv or neighbor (got '\(exchange)')")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let viscosity, !(viscosity >= 0 && viscosity.isFinite) {
@@ -103,7 +109,8 @@ struct ShallowWaterCommand: ParsableCommand {
         do {
             model = try ShallowWaterModel(configuration: config, communicator: world,
                                           processGrid: processGrid.flatMap(ProcessGrid.init(parsing:)),
-                                          threads: threadCount)
+                                          threads: threadCount,
+                                          exchange: HaloExchangeMethod(rawValue: exchange) ?? .sendrecv)
         } catch {
             // Every rank reaches the same verdict without communicating; rank 0 says
             // it, and the others wait for that before they exit (a launcher may stop
