@@ -129,7 +129,7 @@ struct ShallowWaterCommand: ParsableCommand {
                 shallow-water: \(config.nx) × \(config.ny) cells of \(kilometres(config.dx)) × \(kilometres(config.dy)), \
                 periodic in x, walls in y
                   \(world.size) rank\(world.size == 1 ? "" : "s") as a \(grid) process grid (\(local.nx) × \(local.ny) cells each), \
-                \(model.threadCount) thread\(model.threadCount == 1 ? "" : "s") per rank, \(MPIRuntime.libraryVersion.split(separator: ",").first ?? "MPI")
+                \(model.threadCount) thread\(model.threadCount == 1 ? "" : "s") per rank, \(model.haloExchange) halo exchange, \(MPIRuntime.libraryVersion.split(separator: ",").first ?? "MPI")
                   Δt = \(String(format: "%.3f", config.timeStep)) s: \(totalSteps) steps for \(days) model days\
                 \(benchmark ? " (benchmark: no pictures)" : "")
                 """)

@@ -28,8 +28,18 @@ final class NeighborHalo {
     let column: CartesianCommunicator?
     /// Column 1 then column `nx` of h, u and v (interior rows): to the west, then to the east.
     var columnsSend: [Double]
-    /// From the west (into column 0), then from the east (into column `nx + 1`).
+    /// From the west (into column 0), then from the east (into column `nx + 1`); with two
+    /// ranks along x, each neighbour's whole `columnsSend` (see ``twoColumns``).
     var columnsReceive: [Double]
+    /// Whether the row has two ranks, so that the west and east neighbour are the same rank.
+    ///
+    /// MPI 3.1 leaves open which of two messages between the same two ranks fills which
+    /// block of a neighbour collective (Open MPI pairs them by direction; MPICH 4.0 pairs
+    /// the blocks of `MPI_Neighbor_alltoallv` in the order it posts them). So with two
+    /// ranks along x, each rank sends both of its edge columns to its neighbour with
+    /// `neighborAllgather`, and takes the column it needs from each block: the same
+    /// result whichever way the library pairs them, for twice the bytes.
+    let twoColumns: Bool
     /// Row 1 then row `ny` of h, u and v (halo columns included): to the south, then to the north.
     var rowsSend: [Double]
     /// From the south (into row 0), then from the north (into row `ny + 1`).
@@ -40,7 +50,8 @@ final class NeighborHalo {
         row = subdomain.processGrid.nprocX > 1 ? try grid.sub(keeping: [false, true]) : nil
         column = subdomain.processGrid.nprocY > 1 ? try grid.sub(keeping: [true, false]) : nil
         columnsSend = [Double](repeating: 0, count: 2 * 3 * subdomain.ny)
-        columnsReceive = columnsSend
+        twoColumns = subdomain.processGrid.nprocX == 2
+        columnsReceive = [Double](repeating: 0, count: (twoColumns ? 4 : 2) * 3 * subdomain.ny)
         rowsSend = [Double](repeating: 0, count: 2 * 3 * (subdomain.nx + 2))
         rowsReceive = rowsSend
     }
@@ -48,8 +59,8 @@ final class NeighborHalo {
 
 extension ShallowWaterModel {
     /// Fills the halo of the state at `state` with neighbour collectives: the columns
-    /// (one `neighborAlltoall` over the row of the process grid, or the local wrap
-    /// when this rank holds whole rows), then the rows with their corners (one
+    /// (one `neighborAlltoall` over the row of the process grid, a `neighborAllgather`
+    /// when the row has two ranks, or the local wrap when this rank holds whole rows), then the rows with their corners (one
     /// `neighborAlltoall` over the column, whose null neighbours at the walls send
     /// nothing, so the walls are set locally).
     func exchangeHalosWithNeighborCollectives(
@@ -62,10 +73,22 @@ extension ShallowWaterModel {
                     packColumn(state, column: 1, stride: stride, ny: ny, into: out.baseAddress!)
                     packColumn(state, column: nx, stride: stride, ny: ny, into: out.baseAddress! + 3 * ny)
                 }
-                try neighborAlltoall(halo.columnsSend, into: &halo.columnsReceive, comm: row.communicator)
-                halo.columnsReceive.withUnsafeBufferPointer { received in
-                    unpackColumn(state, column: 0, stride: stride, ny: ny, from: received.baseAddress!)
-                    unpackColumn(state, column: nx + 1, stride: stride, ny: ny, from: received.baseAddress! + 3 * ny)
+                if halo.twoColumns {
+                    // Blocks of two columns: the west neighbour's column nx is the second half of
+                    // block 0, the east neighbour's column 1 the first half of block 1.
+                    try neighborAllgather(halo.columnsSend, into: &halo.columnsReceive, comm: row.communicator)
+                    halo.columnsReceive.withUnsafeBufferPointer { received in
+                        unpackColumn(state, column: 0, stride: stride, ny: ny, from: received.baseAddress! + 3 * ny)
+                        unpackColumn(state, column: nx + 1, stride: stride, ny: ny,
+                                     from: received.baseAddress! + 6 * ny)
+                    }
+                } else {
+                    try neighborAlltoall(halo.columnsSend, into: &halo.columnsReceive, comm: row.communicator)
+                    halo.columnsReceive.withUnsafeBufferPointer { received in
+                        unpackColumn(state, column: 0, stride: stride, ny: ny, from: received.baseAddress!)
+                        unpackColumn(state, column: nx + 1, stride: stride, ny: ny,
+                                     from: received.baseAddress! + 3 * ny)
+                    }
                 }
             } else {
                 Boundaries.wrapX(state, nx: nx, ny: ny)

@@ -218,22 +218,24 @@ public struct CartesianCommunicator: Sendable, Hashable, CustomStringConvertible
     ///
     /// Collective: every process of the grid must call it with the same
     /// `keeping`. Every process gets its own sub-grid (they partition the grid),
-    /// with the kept dimensions and their periodicity. Keeping no dimension gives
-    /// each process a grid of its own: zero dimensions, one process.
+    /// with the kept dimensions and their periodicity. At least one dimension must
+    /// be kept (MPI 3.1 allows none, for a grid of one process, but MPICH 4.0 gives
+    /// `MPI_COMM_NULL` on all but one process then).
     ///
     /// - Throws: ``MPIError/invalidArgument(operation:argument:expected:actual:)`` when
-    ///   `keeping` does not have one entry per dimension, on every process, before
-    ///   anything is communicated; ``MPIError/finalized(operation:)`` after finalisation;
+    ///   `keeping` does not have one entry per dimension or keeps none, on every
+    ///   process, before anything is communicated; ``MPIError/finalized(operation:)`` after finalisation;
     ///   the MPI error if `MPI_Cart_sub` fails.
     ///
     /// The corresponding C function is `MPI_Cart_sub`.
     public func sub(keeping: [Bool]) throws(MPIError) -> CartesianCommunicator {
         let operation = "CartesianCommunicator.sub"
         let resolved = try Communicator.resolve(communicator, operation)
-        guard keeping.count == dimensions.count else {
+        guard keeping.count == dimensions.count, keeping.contains(true) else {
             throw MPIError.invalidArgument(
                 operation: operation, argument: "keeping",
-                expected: "\(dimensions.count) entries (one per dimension)", actual: "\(keeping.count)")
+                expected: "\(dimensions.count) entries (one per dimension), at least one of them true",
+                actual: "\(keeping)")
         }
         var newHandle = swiftmpi_comm_null()
         try rawCartSub(resolved.handle, remain: keeping.map { $0 ? 1 : 0 }, &newHandle)

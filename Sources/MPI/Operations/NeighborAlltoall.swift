@@ -87,7 +87,10 @@ func neighborAlltoallResult<Input: MPIBuffer, R: UninitializedResult>(
 /// displacement 1). So on a 1-D grid, row 0 goes to the left neighbour and row 0
 /// of the result is the row that the left neighbour sent to its right (its row 1).
 /// A row sent to a null neighbour (past a wall) goes nowhere, and the row of the
-/// result from a null neighbour is zero.
+/// result from a null neighbour is zero. Where both neighbours of a dimension are
+/// the same process (a periodic dimension of one or two processes), which of its
+/// two rows fills which row of the result is the MPI library's choice (see
+/// <doc:CartesianTopologies>).
 ///
 /// - Parameters:
 ///   - x: An array whose first axis has one row per neighbour (`2 × dimensions` on a Cartesian

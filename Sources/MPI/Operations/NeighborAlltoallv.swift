@@ -80,6 +80,9 @@ func neighborAlltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
 /// must equal (as in MPI, a neighbour that sends more is an error of the
 /// program, which the MPI library may report or not). A block sent to a null
 /// neighbour (past a wall) goes nowhere; a null neighbour's block of the result is zero.
+/// Where both neighbours of a dimension are the same process (a periodic dimension
+/// of one or two processes), which block fills which is the MPI library's choice,
+/// so give those blocks the same length (see <doc:CartesianTopologies>).
 ///
 /// - Parameters:
 ///   - x: The blocks to send, `sendCounts.reduce(0, +)` elements. It is not modified.

@@ -60,5 +60,10 @@ func neighborCounts(
         displacements.append(Int32(total))
         total += count
     }
+    // MPI reads one entry per neighbour; a process with none still passes valid arrays.
+    if mpiCounts.isEmpty {
+        mpiCounts.append(0)
+        displacements.append(0)
+    }
     return (mpiCounts, displacements, total)
 }
