@@ -7,6 +7,8 @@ import CMPIBenchmarks
 /// `sendrecv` is a pair exchange between the same partners.
 enum Primitive: String, CaseIterable, Sendable {
     case allgather, allreduce, alltoall, barrier, bcast, gather, reduce, scan, scatter, pingpong, sendrecv
+    /// `neighborAlltoall` on a 1-D periodic Cartesian grid of the ranks: a block to and from each of two neighbours.
+    case neighborAlltoall
 
     /// The matching test of the C reference benchmark.
     var cOp: cmpib_op {
@@ -22,6 +24,7 @@ enum Primitive: String, CaseIterable, Sendable {
         case .scatter: CMPIB_SCATTER
         case .pingpong: CMPIB_PINGPONG
         case .sendrecv: CMPIB_SENDRECV
+        case .neighborAlltoall: CMPIB_NEIGHBOR_ALLTOALL
         }
     }
 
@@ -37,6 +40,7 @@ enum Primitive: String, CaseIterable, Sendable {
         switch self {
         case .pingpong: "send/recv (ping-pong)"
         case .sendrecv: "sendrecv (pair exchange)"
+        case .neighborAlltoall: "neighborAlltoall (1-D periodic grid)"
         default: rawValue
         }
     }

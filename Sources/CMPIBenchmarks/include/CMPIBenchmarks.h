@@ -51,6 +51,10 @@ typedef enum cmpib_op {
     CMPIB_PINGPONG = 9,
     /// Pair exchange with `MPI_Sendrecv` between ranks 2k and 2k+1.
     CMPIB_SENDRECV = 10,
+    /// `MPI_Neighbor_alltoall` on a 1-D periodic Cartesian grid of the
+    /// communicator's ranks (made when the case is created): a block of `bytes`
+    /// to and from each of the two neighbours.
+    CMPIB_NEIGHBOR_ALLTOALL = 11,
 } cmpib_op;
 
 /// How the buffers of a case are allocated.
