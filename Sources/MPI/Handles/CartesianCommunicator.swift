@@ -239,7 +239,7 @@ public struct CartesianCommunicator: Sendable, Hashable, CustomStringConvertible
         }
         var newHandle = swiftmpi_comm_null()
         try rawCartSub(resolved.handle, remain: keeping.map { $0 ? 1 : 0 }, &newHandle)
-        let made = try Communicator.adopting(newHandle)
+        let made = try Communicator.adopting(newHandle, dimensions: keeping.filter { $0 }.count)
         return CartesianCommunicator(
             communicator: made, dimensions: zip(dimensions, keeping).filter { $0.1 }.map { $0.0 },
             periodic: zip(periodic, keeping).filter { $0.1 }.map { $0.0 },
@@ -347,15 +347,20 @@ extension Communicator {
         try rawCartCreate(resolved.handle, dimensions: dimensions.map { Int32($0) },
                           periods: periodic.map { $0 ? 1 : 0 }, reorder: reorder, &newHandle)
         if newHandle == swiftmpi_comm_null() { return nil }
-        let made = try Communicator.adopting(newHandle)
+        let made = try Communicator.adopting(newHandle, dimensions: dimensions.count)
         let coordinates = try rawCartCoordinates(newHandle, rank: made.rank, dimensions: dimensions.count)
         return CartesianCommunicator.made(
             communicator: made, dimensions: dimensions, periodic: periodic, coordinates: coordinates)
     }
 
-    /// Takes ownership of a handle made by MPI: freed when its last copy goes away, errors returned.
-    static func adopting(_ handle: MPI_Comm) throws(MPIError) -> Communicator {
-        let made = CommunicatorStorage(handle: handle, ownership: .owned)
+    /// Takes ownership of the handle of a Cartesian grid of `dimensions` dimensions made by MPI:
+    /// freed when its last copy goes away, errors returned, its topology known (two neighbours per dimension).
+    static func adopting(_ handle: MPI_Comm, dimensions: Int) throws(MPIError) -> Communicator {
+        var topology = RawTopology()
+        topology.kind = 1
+        topology.indegree = Int32(2 * dimensions)
+        topology.outdegree = Int32(2 * dimensions)
+        let made = CommunicatorStorage(handle: handle, ownership: .owned, topology: topology)
         try check(locked { MPI_Comm_set_errhandler(handle, swiftmpi_errors_return()) }, "MPI_Comm_set_errhandler")
         return try Communicator(storage: made)
     }

@@ -48,12 +48,12 @@ func neighborAllgatherCore<Input: MPIBuffer, Output: MPIBuffer>(
 public func neighborAllgather<T: MPIScalar>(
     _ x: ShapedArray<T>, comm: Communicator, token: Token? = nil
 ) throws(MPIError) -> (ShapedArray<T>, Token) {
-    let comm = try Communicator.resolve(comm, .neighborAllgather)
-    let topology = try neighborTopology(comm, .neighborAllgather)
+    let resolved = try Communicator.resolve(comm, .neighborAllgather)
+    let topology = try neighborTopology(comm, resolved, .neighborAllgather)
     let neighbors = Int(topology.indegree)
     let result = try ScalarStorage<T>.filled(count: x.scalarCount * neighbors) { (output) throws(MPIError) in
         zeroResult(output)
-        try neighborAllgatherCore(x, into: &output, comm: comm, topology: topology)
+        try neighborAllgatherCore(x, into: &output, comm: resolved, topology: topology)
     }
     return (ShapedArray(_uncheckedShape: prepending(neighbors, to: x._shape), storage: result), advance(token))
 }
@@ -91,6 +91,7 @@ public func neighborAllgather<T: MPIScalar>(
 public func neighborAllgather<Input: MPIBuffer, Output: MPIBuffer>(
     _ x: Input, into output: inout Output, comm: Communicator, token: Token? = nil
 ) throws(MPIError) -> Token where Input.Scalar == Output.Scalar {
-    try neighborAllgatherCore(x, into: &output, comm: Communicator.resolve(comm, .neighborAllgather), topology: nil)
+    try neighborAllgatherCore(x, into: &output, comm: Communicator.resolve(comm, .neighborAllgather),
+                              topology: comm.storage.topology)
     return advance(token)
 }

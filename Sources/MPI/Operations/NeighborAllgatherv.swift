@@ -18,8 +18,11 @@ struct NeighborPlan {
 
 /// neighborAllgatherv's checks: a topology, `x` within MPI's count, and one receive count per in-neighbour.
 @inlinable
-func neighborAllgathervPlan(_ count: Int, receiveCounts: [Int], comm: ResolvedCommunicator) throws(MPIError) -> NeighborPlan {
-    let topology = try neighborTopology(comm, .neighborAllgatherv)
+func neighborAllgathervPlan(
+    _ count: Int, receiveCounts: [Int], comm: ResolvedCommunicator, known: RawTopology?
+) throws(MPIError) -> NeighborPlan {
+    let topology: RawTopology
+    if let known { topology = known } else { topology = try neighborTopology(comm, .neighborAllgatherv) }
     if _slowPath(count > Int(Int32.max)) {
         throw MPIError.shapeMismatch(
             operation: MPIOperation.neighborAllgatherv.name, argument: "x",
@@ -33,13 +36,14 @@ func neighborAllgathervPlan(_ count: Int, receiveCounts: [Int], comm: ResolvedCo
 /// from `x` into `output` (the in-neighbours' blocks one after the other).
 @inlinable
 func neighborAllgathervCore<Input: MPIBuffer, Output: MPIBuffer>(
-    _ x: Input, into output: inout Output, receiveCounts: [Int], comm: ResolvedCommunicator, plan: NeighborPlan?
+    _ x: Input, into output: inout Output, receiveCounts: [Int], comm: ResolvedCommunicator, plan: NeighborPlan?,
+    known: RawTopology? = nil
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     let count = x.scalarCount
     try perform(Call(.neighborAllgatherv, comm, T.self, count: 0), checks: { () throws(MPIError) -> NeighborPlan in
         if let plan { return plan }
-        return try neighborAllgathervPlan(count, receiveCounts: receiveCounts, comm: comm)
+        return try neighborAllgathervPlan(count, receiveCounts: receiveCounts, comm: comm, known: known)
     }) { (plan) throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try withOutput(&output, expected: plan.total, "the sum of receiveCounts", .neighborAllgatherv) {
@@ -81,11 +85,12 @@ func neighborAllgathervCore<Input: MPIBuffer, Output: MPIBuffer>(
 public func neighborAllgatherv<T: MPIScalar>(
     _ x: [T], receiveCounts: [Int], comm: Communicator, token: Token? = nil
 ) throws(MPIError) -> ([T], Token) {
-    let comm = try Communicator.resolve(comm, .neighborAllgatherv)
-    let plan = try neighborAllgathervPlan(x.count, receiveCounts: receiveCounts, comm: comm)
+    let resolved = try Communicator.resolve(comm, .neighborAllgatherv)
+    let plan = try neighborAllgathervPlan(x.count, receiveCounts: receiveCounts, comm: resolved,
+                                          known: comm.storage.topology)
     let result = try [T].filled(count: plan.total) { (output) throws(MPIError) in
         zeroResult(output)
-        try neighborAllgathervCore(x, into: &output, receiveCounts: receiveCounts, comm: comm, plan: plan)
+        try neighborAllgathervCore(x, into: &output, receiveCounts: receiveCounts, comm: resolved, plan: plan)
     }
     return (result, advance(token))
 }
@@ -103,6 +108,7 @@ public func neighborAllgatherv<Input: MPIBuffer, Output: MPIBuffer>(
     _ x: Input, receiveCounts: [Int], into output: inout Output, comm: Communicator, token: Token? = nil
 ) throws(MPIError) -> Token where Input.Scalar == Output.Scalar {
     try neighborAllgathervCore(x, into: &output, receiveCounts: receiveCounts,
-                               comm: Communicator.resolve(comm, .neighborAllgatherv), plan: nil)
+                               comm: Communicator.resolve(comm, .neighborAllgatherv), plan: nil,
+                               known: comm.storage.topology)
     return advance(token)
 }

@@ -108,10 +108,10 @@ func neighborAlltoallResult<Input: MPIBuffer, R: UninitializedResult>(
 public func neighborAlltoall<T: MPIScalar>(
     _ x: ShapedArray<T>, comm: Communicator, token: Token? = nil
 ) throws(MPIError) -> (ShapedArray<T>, Token) {
-    let comm = try Communicator.resolve(comm, .neighborAlltoall)
-    let topology = try neighborTopology(comm, .neighborAlltoall)
+    let resolved = try Communicator.resolve(comm, .neighborAlltoall)
+    let topology = try neighborTopology(comm, resolved, .neighborAlltoall)
     let result: ScalarStorage<T> = try neighborAlltoallResult(
-        x, blocks: .rows(firstAxis: x._shape.first, shape: x._shape), comm: comm, topology: topology)
+        x, blocks: .rows(firstAxis: x._shape.first, shape: x._shape), comm: resolved, topology: topology)
     var shape = x._shape
     if !shape.isEmpty { shape[0] = Int(topology.indegree) }
     return (ShapedArray(_uncheckedShape: shape, storage: result), advance(token))
@@ -125,9 +125,9 @@ public func neighborAlltoall<T: MPIScalar>(
 public func neighborAlltoall<T: MPIScalar>(
     _ x: [T], comm: Communicator, token: Token? = nil
 ) throws(MPIError) -> ([T], Token) {
-    let comm = try Communicator.resolve(comm, .neighborAlltoall)
-    let topology = try neighborTopology(comm, .neighborAlltoall)
-    return (try neighborAlltoallResult(x, blocks: .rows(firstAxis: x.count, shape: nil), comm: comm,
+    let resolved = try Communicator.resolve(comm, .neighborAlltoall)
+    let topology = try neighborTopology(comm, resolved, .neighborAlltoall)
+    return (try neighborAlltoallResult(x, blocks: .rows(firstAxis: x.count, shape: nil), comm: resolved,
                                        topology: topology), advance(token))
 }
 
@@ -145,6 +145,6 @@ public func neighborAlltoall<Input: MPIBuffer, Output: MPIBuffer>(
     _ x: Input, into output: inout Output, comm: Communicator, token: Token? = nil
 ) throws(MPIError) -> Token where Input.Scalar == Output.Scalar {
     try neighborAlltoallCore(x, into: &output, blocks: .elements, comm: Communicator.resolve(comm, .neighborAlltoall),
-                             topology: nil)
+                             topology: comm.storage.topology)
     return advance(token)
 }

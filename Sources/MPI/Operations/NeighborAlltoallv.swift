@@ -18,9 +18,10 @@ struct NeighborExchangePlan {
 /// and one receive count per in-neighbour.
 @inlinable
 func neighborAlltoallvPlan(
-    _ count: Int, sendCounts: [Int], receiveCounts: [Int], comm: ResolvedCommunicator
+    _ count: Int, sendCounts: [Int], receiveCounts: [Int], comm: ResolvedCommunicator, known: RawTopology?
 ) throws(MPIError) -> NeighborExchangePlan {
-    let topology = try neighborTopology(comm, .neighborAlltoallv)
+    let topology: RawTopology
+    if let known { topology = known } else { topology = try neighborTopology(comm, .neighborAlltoallv) }
     let send = NeighborPlan(try neighborCounts(sendCounts, neighbors: Int(topology.outdegree), argument: "sendCounts",
                                                .neighborAlltoallv))
     if _slowPath(send.total != count) {
@@ -38,14 +39,15 @@ func neighborAlltoallvPlan(
 @inlinable
 func neighborAlltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
     _ x: Input, into output: inout Output, sendCounts: [Int], receiveCounts: [Int], comm: ResolvedCommunicator,
-    plan: NeighborExchangePlan?
+    plan: NeighborExchangePlan?, known: RawTopology? = nil
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     let count = x.scalarCount
     try perform(Call(.neighborAlltoallv, comm, T.self, count: 0), checks: {
         () throws(MPIError) -> NeighborExchangePlan in
         if let plan { return plan }
-        return try neighborAlltoallvPlan(count, sendCounts: sendCounts, receiveCounts: receiveCounts, comm: comm)
+        return try neighborAlltoallvPlan(count, sendCounts: sendCounts, receiveCounts: receiveCounts, comm: comm,
+                                         known: known)
     }) { (plan) throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try withOutput(&output, expected: plan.receive.total, "the sum of receiveCounts", .neighborAlltoallv) {
@@ -103,12 +105,13 @@ func neighborAlltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
 public func neighborAlltoallv<T: MPIScalar>(
     _ x: [T], sendCounts: [Int], receiveCounts: [Int], comm: Communicator, token: Token? = nil
 ) throws(MPIError) -> ([T], Token) {
-    let comm = try Communicator.resolve(comm, .neighborAlltoallv)
-    let plan = try neighborAlltoallvPlan(x.count, sendCounts: sendCounts, receiveCounts: receiveCounts, comm: comm)
+    let resolved = try Communicator.resolve(comm, .neighborAlltoallv)
+    let plan = try neighborAlltoallvPlan(x.count, sendCounts: sendCounts, receiveCounts: receiveCounts,
+                                         comm: resolved, known: comm.storage.topology)
     let result = try [T].filled(count: plan.receive.total) { (output) throws(MPIError) in
         zeroResult(output)
-        try neighborAlltoallvCore(x, into: &output, sendCounts: sendCounts, receiveCounts: receiveCounts, comm: comm,
-                                  plan: plan)
+        try neighborAlltoallvCore(x, into: &output, sendCounts: sendCounts, receiveCounts: receiveCounts,
+                                  comm: resolved, plan: plan)
     }
     return (result, advance(token))
 }
@@ -127,6 +130,7 @@ public func neighborAlltoallv<Input: MPIBuffer, Output: MPIBuffer>(
     token: Token? = nil
 ) throws(MPIError) -> Token where Input.Scalar == Output.Scalar {
     try neighborAlltoallvCore(x, into: &output, sendCounts: sendCounts, receiveCounts: receiveCounts,
-                              comm: Communicator.resolve(comm, .neighborAlltoallv), plan: nil)
+                              comm: Communicator.resolve(comm, .neighborAlltoallv), plan: nil,
+                              known: comm.storage.topology)
     return advance(token)
 }

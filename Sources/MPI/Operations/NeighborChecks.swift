@@ -11,6 +11,15 @@ func neighborTopology(_ comm: ResolvedCommunicator, _ operation: MPIOperation) t
     return topology
 }
 
+/// The topology of `comm`: the one it was made with (a ``CartesianCommunicator``), else MPI's answer.
+@inlinable
+func neighborTopology(
+    _ comm: Communicator, _ resolved: ResolvedCommunicator, _ operation: MPIOperation
+) throws(MPIError) -> RawTopology {
+    if let known = comm.storage.topology { return known }
+    return try neighborTopology(resolved, operation)
+}
+
 @usableFromInline @inline(never)
 func noTopologyError(_ operation: MPIOperation) throws(MPIError) {
     throw MPIError.invalidArgument(
