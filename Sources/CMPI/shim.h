@@ -343,6 +343,67 @@ static inline int swiftmpi_probe(int source, int tag, MPI_Comm comm, MPI_Status 
 
 #pragma clang assume_nonnull end
 
+// MARK: - Cartesian topologies and neighbour collectives (branch cartesian)
+
+#pragma clang assume_nonnull begin
+
+static inline int swiftmpi_cart_create(MPI_Comm comm, int ndims, const int *dims, const int *periods, int reorder,
+                                       MPI_Comm SWIFTMPI_HANDLE *out) {
+    return MPI_Cart_create(comm, ndims, dims, periods, reorder, out);
+}
+static inline int swiftmpi_cart_sub(MPI_Comm comm, const int *remain, MPI_Comm SWIFTMPI_HANDLE *out) {
+    return MPI_Cart_sub(comm, remain, out);
+}
+/// The communicator's topology (0 none, 1 Cartesian, 2 graph, 3 distributed graph) and its
+/// neighbour counts: in-degree (blocks received) and out-degree (blocks sent) of the neighbour collectives.
+static inline int swiftmpi_topology(MPI_Comm comm, int *kind, int *indegree, int *outdegree) {
+    int status = MPI_UNDEFINED, code = MPI_Topo_test(comm, &status);
+    *kind = 0; *indegree = 0; *outdegree = 0;
+    if (code != MPI_SUCCESS) return code;
+    if (status == MPI_CART) {
+        int ndims = 0;
+        code = MPI_Cartdim_get(comm, &ndims);
+        *kind = 1; *indegree = 2 * ndims; *outdegree = 2 * ndims;
+    } else if (status == MPI_GRAPH) {
+        int rank = 0, n = 0;
+        code = MPI_Comm_rank(comm, &rank);
+        if (code == MPI_SUCCESS) code = MPI_Graph_neighbors_count(comm, rank, &n);
+        *kind = 2; *indegree = n; *outdegree = n;
+    } else if (status == MPI_DIST_GRAPH) {
+        int weighted = 0;
+        code = MPI_Dist_graph_neighbors_count(comm, indegree, outdegree, &weighted);
+        *kind = 3;
+    }
+    return code;
+}
+static inline int swiftmpi_ineighbor_allgather(const void *_Nullable send, int sendCount, MPI_Datatype sendType,
+                                               void *_Nullable receive, int receiveCount, MPI_Datatype receiveType,
+                                               MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Ineighbor_allgather(send, sendCount, sendType, receive, receiveCount, receiveType, comm, request);
+}
+static inline int swiftmpi_ineighbor_allgatherv(const void *_Nullable send, int sendCount, MPI_Datatype sendType,
+                                                void *_Nullable receive, const int *receiveCounts,
+                                                const int *displacements, MPI_Datatype receiveType, MPI_Comm comm,
+                                                MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Ineighbor_allgatherv(send, sendCount, sendType, receive, receiveCounts, displacements, receiveType,
+                                    comm, request);
+}
+static inline int swiftmpi_ineighbor_alltoall(const void *_Nullable send, int sendCount, MPI_Datatype sendType,
+                                              void *_Nullable receive, int receiveCount, MPI_Datatype receiveType,
+                                              MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Ineighbor_alltoall(send, sendCount, sendType, receive, receiveCount, receiveType, comm, request);
+}
+static inline int swiftmpi_ineighbor_alltoallv(const void *_Nullable send, const int *sendCounts,
+                                               const int *sendDisplacements, MPI_Datatype sendType,
+                                               void *_Nullable receive, const int *receiveCounts,
+                                               const int *receiveDisplacements, MPI_Datatype receiveType,
+                                               MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Ineighbor_alltoallv(send, sendCounts, sendDisplacements, sendType, receive, receiveCounts,
+                                   receiveDisplacements, receiveType, comm, request);
+}
+
+#pragma clang assume_nonnull end
+
 // MARK: - Persistent requests (Sources/MPI/Persistent: halo plans made once, started every step)
 
 #pragma clang assume_nonnull begin

@@ -23,6 +23,7 @@ struct cmpib_case {
     cmpib_op op;
     cmpib_alloc alloc;
     MPI_Comm comm;
+    MPI_Comm topo;    // the Cartesian grid of CMPIB_NEIGHBOR_ALLTOALL, else MPI_COMM_NULL
     int rank;
     int size;
     int count;        // Float64 elements per block
@@ -85,12 +86,13 @@ static void cmpib_fill(double *p, size_t bytes, int rank) {
 
 cmpib_case *cmpib_case_create(cmpib_op op, size_t bytes, cmpib_alloc alloc, MPI_Comm comm) {
     if (bytes % sizeof(double) != 0 || bytes / sizeof(double) > (size_t)INT32_MAX) return NULL;
-    if ((unsigned)op > (unsigned)CMPIB_EXSCAN) return NULL;
+    if ((unsigned)op > (unsigned)CMPIB_NEIGHBOR_ALLTOALL) return NULL;
     cmpib_case *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->op = op;
     c->alloc = alloc;
     c->comm = comm;
+    c->topo = MPI_COMM_NULL;
     if (MPI_Comm_rank(comm, &c->rank) != MPI_SUCCESS || MPI_Comm_size(comm, &c->size) != MPI_SUCCESS) {
         free(c);
         return NULL;
@@ -111,6 +113,16 @@ cmpib_case *cmpib_case_create(cmpib_op op, size_t bytes, cmpib_alloc alloc, MPI_
     case CMPIB_SCATTER: c->sendbytes = all; c->recvbytes = block; break;
     case CMPIB_PINGPONG: c->sendbytes = block; c->recvbytes = block; break;
     case CMPIB_SENDRECV: c->sendbytes = block; c->recvbytes = block; break;
+    case CMPIB_NEIGHBOR_ALLTOALL: {
+        int dims[1] = {c->size}, periods[1] = {1};
+        if (MPI_Cart_create(comm, 1, dims, periods, 0, &c->topo) != MPI_SUCCESS) {
+            free(c);
+            return NULL;
+        }
+        c->sendbytes = 2 * block;
+        c->recvbytes = 2 * block;
+        break;
+    }
     case CMPIB_ALLGATHERV: c->sendbytes = block; c->recvbytes = all; break;
     case CMPIB_REDUCE_SCATTER_BLOCK: c->sendbytes = all; c->recvbytes = block; break;
     case CMPIB_EXSCAN: c->sendbytes = block; c->recvbytes = block; break;
@@ -147,6 +159,7 @@ void cmpib_case_destroy(cmpib_case *c) {
     cmpib_free_block(c->recvblock);
     free(c->counts);
     free(c->displs);
+    if (c->topo != MPI_COMM_NULL) MPI_Comm_free(&c->topo);
     free(c);
 }
 
@@ -231,6 +244,12 @@ static int cmpib_loop(cmpib_case *c, int iterations) {
             if ((rc = MPI_Sendrecv(s, n, MPI_DOUBLE, peer, 0, r, n, MPI_DOUBLE, peer, 0, comm,
                                    MPI_STATUS_IGNORE)) != MPI_SUCCESS)
                 return rc;
+        break;
+    }
+    case CMPIB_NEIGHBOR_ALLTOALL: {
+        const MPI_Comm topo = c->topo;
+        for (int i = 0; i < iterations; i++)
+            if ((rc = MPI_Neighbor_alltoall(s, n, MPI_DOUBLE, r, n, MPI_DOUBLE, topo)) != MPI_SUCCESS) return rc;
         break;
     }
     }

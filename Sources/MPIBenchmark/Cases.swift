@@ -65,6 +65,8 @@ final class SwiftCase: BenchmarkCase {
     private let input: ShapedArray<Double>
     /// The receive template of recv and sendrecv.
     private let template: ShapedArray<Double>
+    /// The 1-D periodic grid of neighborAlltoall (made collectively with the case), else `nil`.
+    private let grid: Communicator?
 
     /// Makes the input arrays of `primitive` at `bytes` per block on `comm`,
     /// which must be `Communicator.default`.
@@ -76,9 +78,12 @@ final class SwiftCase: BenchmarkCase {
         barrierComm = comm.handle
         let count = bytes / MemoryLayout<Double>.stride
         let value = Double(comm.rank + 1)
+        grid = neighborGrid(primitive, comm)
         switch primitive {
         case .alltoall, .reduceScatterBlock:
             input = ShapedArray(repeating: value, shape: [comm.size, count])
+        case .neighborAlltoall:
+            input = ShapedArray(repeating: value, shape: [2, count])
         case .scatter:
             input = comm.rank == 0
                 ? ShapedArray(repeating: value, shape: [comm.size, count])
@@ -150,6 +155,9 @@ final class SwiftCase: BenchmarkCase {
             for _ in 0..<iterations {
                 _ = try sendrecv(x, t, source: peer, dest: peer, sendtag: 0, recvtag: 0)
             }
+        case .neighborAlltoall:
+            let g = grid!
+            for _ in 0..<iterations { _ = try neighborAlltoall(x, comm: g) }
         }
     }
 }
@@ -167,6 +175,8 @@ final class SwiftIntoCase: BenchmarkCase {
     private let input: ShapedArray<Double>
     /// The caller-owned output, moved out while a loop runs so that it stays uniquely referenced.
     private var output: ShapedArray<Double>
+    /// The 1-D periodic grid of neighborAlltoall (made collectively with the case), else `nil`.
+    private let grid: Communicator?
     private let placeholder = ShapedArray<Double>(repeating: 0, shape: [0])
     /// allgatherv's counts: every rank's block of the same count.
     private let counts: [Int]
@@ -187,9 +197,12 @@ final class SwiftIntoCase: BenchmarkCase {
         let value = Double(comm.rank + 1)
         let isRoot = comm.rank == 0
         counts = [Int](repeating: count, count: comm.size)
+        grid = neighborGrid(primitive, comm)
         switch primitive {
         case .alltoall, .reduceScatterBlock:
             input = ShapedArray(repeating: value, shape: [comm.size, count])
+        case .neighborAlltoall:
+            input = ShapedArray(repeating: value, shape: [2, count])
         case .scatter:
             input = isRoot ? ShapedArray(repeating: value, shape: [comm.size, count]) : ShapedArray(repeating: 0, shape: [0])
         default:
@@ -198,6 +211,8 @@ final class SwiftIntoCase: BenchmarkCase {
         switch primitive {
         case .allgather, .alltoall, .allgatherv:
             output = ShapedArray(repeating: 0, shape: [comm.size, count])
+        case .neighborAlltoall:
+            output = ShapedArray(repeating: 0, shape: [2, count])
         case .gather:
             output = ShapedArray(repeating: 0, shape: isRoot ? [comm.size, count] : [0])
         case .reduce:
@@ -274,6 +289,21 @@ final class SwiftIntoCase: BenchmarkCase {
             for _ in 0..<iterations {
                 try sendrecv(x, into: &out, source: peer, dest: peer, sendtag: 0, recvtag: 0)
             }
+        case .neighborAlltoall:
+            let g = grid!
+            for _ in 0..<iterations { try neighborAlltoall(x, into: &out, comm: g) }
         }
+    }
+}
+
+/// The 1-D periodic Cartesian grid of the ranks of `comm` that neighborAlltoall runs on, as the C
+/// reference makes it (`MPI_Cart_create`, collective: every rank makes its cases in the same order);
+/// `nil` for the other primitives.
+func neighborGrid(_ primitive: Primitive, _ comm: Communicator) -> Communicator? {
+    guard primitive == .neighborAlltoall else { return nil }
+    do {
+        return try comm.cartesian(dimensions: [comm.size], periodic: [true])?.communicator
+    } catch {
+        preconditionFailure("mpi-benchmark: cannot make the Cartesian grid of neighborAlltoall: \(error)")
     }
 }

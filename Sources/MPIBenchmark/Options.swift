@@ -273,7 +273,8 @@ extension Command {
 
     private static func primitive(_ name: String) throws(UsageError) -> Primitive {
         let aliases = ["send": "pingpong", "recv": "pingpong", "send/recv": "pingpong"]
-        guard let p = Primitive(rawValue: aliases[name.lowercased()] ?? name.lowercased()) else {
+        let key = aliases[name.lowercased()] ?? name.lowercased()
+        guard let p = Primitive.allCases.first(where: { $0.rawValue.lowercased() == key }) else {
             throw UsageError(description: "unknown primitive \(name)")
         }
         return p

@@ -10,6 +10,8 @@ enum Primitive: String, CaseIterable, Sendable {
     // Issue 11: the variable-size allgather (Swift: the easy form, which exchanges the counts first;
     // Swift-into: the explicit form with caller-given counts), reduce-scatter with equal blocks, exscan.
     case allgatherv, reduceScatterBlock = "reduce_scatter_block", exscan
+    /// `neighborAlltoall` on a 1-D periodic Cartesian grid of the ranks: a block to and from each of two neighbours.
+    case neighborAlltoall
 
     /// The matching test of the C reference benchmark.
     var cOp: cmpib_op {
@@ -28,6 +30,7 @@ enum Primitive: String, CaseIterable, Sendable {
         case .allgatherv: CMPIB_ALLGATHERV
         case .reduceScatterBlock: CMPIB_REDUCE_SCATTER_BLOCK
         case .exscan: CMPIB_EXSCAN
+        case .neighborAlltoall: CMPIB_NEIGHBOR_ALLTOALL
         }
     }
 
@@ -44,6 +47,7 @@ enum Primitive: String, CaseIterable, Sendable {
         case .pingpong: "send/recv (ping-pong)"
         case .sendrecv: "sendrecv (pair exchange)"
         case .allgatherv: "allgatherv (Swift: easy form; into: explicit counts)"
+        case .neighborAlltoall: "neighborAlltoall (1-D periodic grid)"
         default: rawValue
         }
     }

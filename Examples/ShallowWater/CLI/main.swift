@@ -67,6 +67,9 @@ struct ShallowWaterCommand: ParsableCommand {
     @Option(help: "Process grid as PXxPY (for example 2x2), instead of the automatic choice.")
     var processGrid: String?
 
+    @Option(help: "Halo exchange: sendrecv (one per neighbour) or neighbor (neighbour collectives).")
+    var exchange: String = "sendrecv"
+
     @Option(help: "Threads per rank (default: the cores divided by the ranks on this node).")
     var threads: Int?
 
@@ -86,6 +89,12 @@ struct ShallowWaterCommand: ParsableCommand {
         }
         if let processGrid, ProcessGrid(parsing: processGrid) == nil {
             throw ValidationError("--process-grid must look like 2x2 (got '\(processGrid)')")
+        }
+        if HaloExchangeMethod(rawValue: exchange) == nil {
+            throw ValidationError("--exchange must be sendrecv or neighbor (got '\(exchange)')")
+        }
+        if exchange != "sendrecv" && haloExchange != .blocking {
+            throw ValidationError("--exchange neighbor needs --halo-exchange blocking (the overlapped exchange is a persistent plan)")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let viscosity, !(viscosity >= 0 && viscosity.isFinite) {
@@ -109,7 +118,8 @@ struct ShallowWaterCommand: ParsableCommand {
         do {
             model = try ShallowWaterModel(configuration: config, communicator: world,
                                           processGrid: processGrid.flatMap(ProcessGrid.init(parsing:)),
-                                          threads: threadCount, haloExchange: haloExchange)
+                                          threads: threadCount, haloExchange: haloExchange,
+                                          exchange: HaloExchangeMethod(rawValue: exchange) ?? .sendrecv)
         } catch {
             // Every rank reaches the same verdict without communicating; rank 0 says
             // it, and the others wait for that before they exit (a launcher may stop
@@ -128,7 +138,7 @@ struct ShallowWaterCommand: ParsableCommand {
                 shallow-water: \(config.nx) × \(config.ny) cells of \(kilometres(config.dx)) × \(kilometres(config.dy)), \
                 periodic in x, walls in y
                   \(world.size) rank\(world.size == 1 ? "" : "s") as a \(grid) process grid (\(local.nx) × \(local.ny) cells each), \
-                \(model.threadCount) thread\(model.threadCount == 1 ? "" : "s") per rank, \(MPIRuntime.libraryVersion.split(separator: ",").first ?? "MPI")
+                \(model.threadCount) thread\(model.threadCount == 1 ? "" : "s") per rank, \(model.haloExchange) halo exchange (\(model.exchangeMethod)), \(MPIRuntime.libraryVersion.split(separator: ",").first ?? "MPI")
                   Δt = \(String(format: "%.3f", config.timeStep)) s: \(totalSteps) steps for \(days) model days\
                 \(benchmark ? " (benchmark: no pictures)" : "")
                 """)

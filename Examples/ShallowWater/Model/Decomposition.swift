@@ -1,5 +1,7 @@
 // How the global grid is split over ranks: the process grid and each rank's subdomain.
 
+import MPI
+
 /// The errors of the shallow-water model.
 public enum ShallowWaterError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The number of ranks cannot split the grid into equal rectangular subdomains.
@@ -157,27 +159,55 @@ public struct Subdomain: Sendable, Hashable {
     public let yOffset: Int
 
     /// The subdomain of `rank` when an `nx` × `ny` grid is split by `processGrid`
-    /// (which must fit it).
+    /// (which must fit it), with its neighbours computed from the rank.
     public init(rank: Int, processGrid: ProcessGrid, globalNX: Int, globalNY: Int) {
         precondition(rank >= 0 && rank < processGrid.count, "rank \(rank) outside the process grid \(processGrid)")
+        let column = rank % processGrid.nprocX, row = rank / processGrid.nprocX
+        let px = processGrid.nprocX
+        self.init(processGrid: processGrid, rank: rank, column: column, row: row, globalNX: globalNX,
+                  globalNY: globalNY, west: row * px + (column + px - 1) % px, east: row * px + (column + 1) % px,
+                  south: row > 0 ? rank - px : nil, north: row < processGrid.nprocY - 1 ? rank + px : nil)
+    }
+
+    /// The subdomain of this rank of `grid`, a Cartesian communicator of dimensions
+    /// `[nprocY, nprocX]`, periodic in x (dimension 1) and with walls in y (dimension 0):
+    /// its coordinates and neighbours as MPI gives them (`MPI_Cart_shift`).
+    public init(grid: CartesianCommunicator, globalNX: Int, globalNY: Int) throws(MPIError) {
+        precondition(grid.dimensions.count == 2 && grid.periodic == [false, true],
+                     "the grid must be [nprocY, nprocX], with walls in y and periodic in x")
+        let (south, north) = try grid.shift(dimension: 0, displacement: 1)
+        let (west, east) = try grid.shift(dimension: 1, displacement: 1)
+        self.init(processGrid: ProcessGrid(nprocX: grid.dimensions[1], nprocY: grid.dimensions[0]), rank: grid.rank,
+                  column: grid.coordinates[1], row: grid.coordinates[0], globalNX: globalNX, globalNY: globalNY,
+                  west: west!, east: east!, south: south, north: north)
+    }
+
+    private init(
+        processGrid: ProcessGrid, rank: Int, column: Int, row: Int, globalNX: Int, globalNY: Int,
+        west: Int, east: Int, south: Int?, north: Int?
+    ) {
         precondition(globalNX % processGrid.nprocX == 0 && globalNY % processGrid.nprocY == 0,
                      "the process grid \(processGrid) does not divide \(globalNX) × \(globalNY)")
         self.processGrid = processGrid
         self.rank = rank
-        column = rank % processGrid.nprocX
-        row = rank / processGrid.nprocX
+        self.column = column
+        self.row = row
         nx = globalNX / processGrid.nprocX
         ny = globalNY / processGrid.nprocY
         xOffset = column * nx
         yOffset = row * ny
+        self.west = west
+        self.east = east
+        self.south = south
+        self.north = north
     }
 
     /// The rank to the west (periodic; may be this rank).
-    public var west: Int { row * processGrid.nprocX + (column + processGrid.nprocX - 1) % processGrid.nprocX }
+    public let west: Int
     /// The rank to the east (periodic; may be this rank).
-    public var east: Int { row * processGrid.nprocX + (column + 1) % processGrid.nprocX }
+    public let east: Int
     /// The rank to the south, or nil at the southern wall.
-    public var south: Int? { row > 0 ? rank - processGrid.nprocX : nil }
+    public let south: Int?
     /// The rank to the north, or nil at the northern wall.
-    public var north: Int? { row < processGrid.nprocY - 1 ? rank + processGrid.nprocX : nil }
+    public let north: Int?
 }

@@ -40,6 +40,7 @@ extension ShallowWaterModel {
     /// Each pair of directions is one `sendrecv`; a rank next to a wall has no partner
     /// on that side, so it only sends (toward the interior) or only receives.
     func exchangeHalos(_ state: StatePointers, stride: Int) throws(ShallowWaterError) {
+        if let neighborHalo { return try exchangeHalosWithNeighborCollectives(state, stride: stride, neighborHalo) }
         let nx = subdomain.nx, ny = subdomain.ny
         let comm = communicator
         do {

@@ -7,9 +7,11 @@ import MPI
 /// lock-step with the other ranks of its communicator.
 ///
 /// Every rank of the communicator creates the model with the same configuration; the
-/// grid is split by ``ProcessGrid/choose(nx:ny:ranks:)`` (or the grid given), and each
-/// step exchanges one halo of h, u and v with the neighbours through `sendrecv`
-/// (plain `send` and `recv` next to the walls). The result does not depend on the
+/// grid is split by ``ProcessGrid/choose(nx:ny:ranks:)`` (or the grid given) into a
+/// Cartesian communicator (``grid``), whose `shift` gives each rank its neighbours, and
+/// each step exchanges one halo of h, u and v with the neighbours through `sendrecv`
+/// (plain `send` and `recv` next to the walls), or with neighbour collectives
+/// (``HaloExchangeMethod/neighborCollective``). The result does not depend on the
 /// number of ranks or threads: a run on any decomposition gives the same bits as a
 /// run on one rank.
 ///
@@ -20,8 +22,15 @@ import MPI
 public final class ShallowWaterModel {
     /// The configuration every rank runs.
     public let configuration: ShallowWaterConfiguration
-    /// The model's own communicator (a duplicate of the one it was created with).
+    /// The model's own communicator: the Cartesian grid's (``grid``), a new communicator
+    /// over the processes of the one it was created with.
     public let communicator: Communicator
+    /// The process grid as a Cartesian communicator of dimensions `[nprocY, nprocX]`:
+    /// walls in y (dimension 0), periodic in x (dimension 1), ranks in the order of the
+    /// communicator the model was created with.
+    public let grid: CartesianCommunicator
+    /// Which calls the blocking halo exchange makes (``HaloExchangeMode/blocking`` only).
+    public let exchangeMethod: HaloExchangeMethod
     /// This rank's subdomain and neighbours.
     public let subdomain: Subdomain
     /// Threads this rank splits its rows between.
@@ -60,6 +69,8 @@ public final class ShallowWaterModel {
     /// The persistent plan and the interior/boundary split of the overlapped exchange
     /// (``HaloExchangeMode/overlapped`` only).
     let overlappedHalo: OverlappedHalo?
+    /// The sub-grids and buffers of the neighbour-collective exchange (``HaloExchangeMethod/neighborCollective``).
+    let neighborHalo: NeighborHalo?
 
     /// Creates this rank's part of a model and sets the initial state.
     ///
@@ -74,17 +85,22 @@ public final class ShallowWaterModel {
     ///   - threads: threads to split this rank's rows between (at most its row count).
     ///   - haloExchange: how each step fills the halo (default ``HaloExchangeMode/blocking``;
     ///     ``HaloExchangeMode/overlapped`` gives the same bits).
+    ///   - exchange: which calls the blocking exchange makes: one `sendrecv` per neighbour
+    ///     (``HaloExchangeMethod/sendrecv``) or neighbour collectives on the Cartesian grid
+    ///     (``HaloExchangeMethod/neighborCollective``); the same bits either way. It applies to
+    ///     ``HaloExchangeMode/blocking`` only: the overlapped exchange is a persistent plan.
     /// - Throws: ``ShallowWaterError/invalidConfiguration(_:)``,
     ///   ``ShallowWaterError/cannotDecompose(nx:ny:ranks:validRankCounts:)``,
     ///   ``ShallowWaterError/invalidProcessGrid(nprocX:nprocY:nx:ny:ranks:)``, or
     ///   ``ShallowWaterError/communication(_:)`` when duplicating the communicator or
-    ///   making the overlapped exchange's plan fails.
+    ///   making the Cartesian communicator or the overlapped exchange's plan fails.
     public init(
         configuration: ShallowWaterConfiguration,
         communicator: Communicator = .world,
         processGrid: ProcessGrid? = nil,
         threads: Int = 1,
-        haloExchange: HaloExchangeMode = .blocking
+        haloExchange: HaloExchangeMode = .blocking,
+        exchange: HaloExchangeMethod = .sendrecv
     ) throws(ShallowWaterError) {
         try configuration.validate()
         let ranks = communicator.size
@@ -95,14 +111,25 @@ public final class ShallowWaterModel {
             grid = try ProcessGrid.choose(nx: configuration.nx, ny: configuration.ny, ranks: ranks)
         }
         guard threads >= 1 else { throw .invalidConfiguration("threads must be at least 1 (got \(threads))") }
+        guard haloExchange == .blocking || exchange == .sendrecv else {
+            throw .invalidConfiguration(
+                "the \(haloExchange) halo exchange is a persistent plan of point-to-point messages; "
+                    + "the neighbour-collective exchange needs the blocking one")
+        }
 
+        let sub: Subdomain
         do {
-            self.communicator = try communicator.duplicate()
+            // Rank r at row r / nprocX and column r % nprocX, as without reordering.
+            let cartesian = try communicator.cartesian(dimensions: [grid.nprocY, grid.nprocX], periodic: [false, true])!
+            self.grid = cartesian
+            self.communicator = cartesian.communicator
+            sub = try Subdomain(grid: cartesian, globalNX: configuration.nx, globalNY: configuration.ny)
+            neighborHalo = exchange == .neighborCollective ? try NeighborHalo(grid: cartesian, subdomain: sub) : nil
         } catch {
             throw .communication(String(describing: error))
         }
+        exchangeMethod = exchange
         self.configuration = configuration
-        let sub = Subdomain(rank: communicator.rank, processGrid: grid, globalNX: configuration.nx, globalNY: configuration.ny)
         subdomain = sub
         kernel = StepKernel(configuration: configuration, nx: sub.nx, ny: sub.ny, northWall: sub.north == nil)
 

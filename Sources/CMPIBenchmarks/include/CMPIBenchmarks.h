@@ -57,6 +57,10 @@ typedef enum cmpib_op {
     CMPIB_REDUCE_SCATTER_BLOCK = 12,
     /// `MPI_Exscan` with `MPI_SUM` over `bytes`.
     CMPIB_EXSCAN = 13,
+    /// `MPI_Neighbor_alltoall` on a 1-D periodic Cartesian grid of the
+    /// communicator's ranks (made when the case is created): a block of `bytes`
+    /// to and from each of the two neighbours.
+    CMPIB_NEIGHBOR_ALLTOALL = 14,
 } cmpib_op;
 
 /// How the buffers of a case are allocated.

@@ -126,7 +126,7 @@ public struct Communicator: Sendable, Hashable, CustomStringConvertible {
         try self.init(borrowing: handle)
     }
 
-    private init(storage: CommunicatorStorage) throws(MPIError) {
+    init(storage: CommunicatorStorage) throws(MPIError) {
         var rank: Int32 = 0, size: Int32 = 0
         try check(locked { MPI_Comm_rank(storage.handle, &rank) }, "MPI_Comm_rank")
         try check(locked { MPI_Comm_size(storage.handle, &size) }, "MPI_Comm_size")
@@ -300,12 +300,16 @@ final class CommunicatorStorage: @unchecked Sendable {
 
     @usableFromInline private(set) var handle: MPI_Comm
     let ownership: Ownership
+    /// The topology of a communicator made by `cartesian` or `CartesianCommunicator.sub`, read
+    /// once when it is made, for the neighbour collectives; `nil`: asked of MPI on each use.
+    @usableFromInline let topology: RawTopology?
     /// What the flight record counts on this communicator (see ``CallCounters``).
     @usableFromInline let counters = CallCounters.make()
 
-    init(handle: MPI_Comm, ownership: Ownership) {
+    init(handle: MPI_Comm, ownership: Ownership, topology: RawTopology? = nil) {
         self.handle = handle
         self.ownership = ownership
+        self.topology = topology
     }
 
     /// Frees an owned handle now; does nothing when it is already freed.

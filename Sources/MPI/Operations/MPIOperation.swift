@@ -50,6 +50,14 @@ public enum MPIOperation: UInt8, Sendable, CaseIterable, CustomStringConvertible
     case persistentStart
     /// ``PersistentExchange/wait()``: the completion of a persistent plan's messages (`MPI_Waitall`).
     case persistentWait
+    /// ``neighborAllgather(_:comm:token:)-(ShapedArray<T>,_,_)`` (`MPI_Neighbor_allgather`).
+    case neighborAllgather
+    /// ``neighborAllgatherv(_:receiveCounts:comm:token:)`` (`MPI_Neighbor_allgatherv`).
+    case neighborAllgatherv
+    /// ``neighborAlltoall(_:comm:token:)-(ShapedArray<T>,_,_)`` (`MPI_Neighbor_alltoall`).
+    case neighborAlltoall
+    /// ``neighborAlltoallv(_:sendCounts:receiveCounts:comm:token:)`` (`MPI_Neighbor_alltoallv`).
+    case neighborAlltoallv
 
     /// The operation's name, as in mpi4jax: for example `allreduce`.
     public var name: String {
@@ -77,6 +85,10 @@ public enum MPIOperation: UInt8, Sendable, CaseIterable, CustomStringConvertible
         case .iprobe: "iprobe"
         case .persistentStart: "persistent start"
         case .persistentWait: "persistent wait"
+        case .neighborAllgather: "neighborAllgather"
+        case .neighborAllgatherv: "neighborAllgatherv"
+        case .neighborAlltoall: "neighborAlltoall"
+        case .neighborAlltoallv: "neighborAlltoallv"
         }
     }
 

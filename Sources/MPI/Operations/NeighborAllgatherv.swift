@@ -1,0 +1,114 @@
+import CMPI
+
+// neighborAllgatherv (MPI_Neighbor_allgatherv): its core, then its forms ([T], into:).
+
+/// The checked counts of a v form: MPI's counts and packed displacements, and their total.
+@usableFromInline
+struct NeighborPlan {
+    @usableFromInline let counts: [Int32]
+    @usableFromInline let displacements: [Int32]
+    @usableFromInline let total: Int
+
+    @inlinable init(_ checked: (counts: [Int32], displacements: [Int32], total: Int)) {
+        counts = checked.counts
+        displacements = checked.displacements
+        total = checked.total
+    }
+}
+
+/// neighborAllgatherv's checks: a topology, `x` within MPI's count, and one receive count per in-neighbour.
+@inlinable
+func neighborAllgathervPlan(
+    _ count: Int, receiveCounts: [Int], comm: ResolvedCommunicator, known: RawTopology?
+) throws(MPIError) -> NeighborPlan {
+    let topology: RawTopology
+    if let known { topology = known } else { topology = try neighborTopology(comm, .neighborAllgatherv) }
+    if _slowPath(count > Int(Int32.max)) {
+        throw MPIError.shapeMismatch(
+            operation: MPIOperation.neighborAllgatherv.name, argument: "x",
+            expected: "at most \(Int32.max) elements (MPI's int count)", actual: "\(count) elements")
+    }
+    return NeighborPlan(try neighborCounts(receiveCounts, neighbors: Int(topology.indegree), argument: "receiveCounts",
+                                           .neighborAllgatherv))
+}
+
+/// The core of neighborAllgatherv: the checks (unless `plan` holds them), the hooks and the raw call,
+/// from `x` into `output` (the in-neighbours' blocks one after the other).
+@inlinable
+func neighborAllgathervCore<Input: MPIBuffer, Output: MPIBuffer>(
+    _ x: Input, into output: inout Output, receiveCounts: [Int], comm: ResolvedCommunicator, plan: NeighborPlan?,
+    known: RawTopology? = nil
+) throws(MPIError) where Input.Scalar == Output.Scalar {
+    typealias T = Input.Scalar
+    let count = x.scalarCount
+    try perform(Call(.neighborAllgatherv, comm, T.self, count: 0), checks: { () throws(MPIError) -> NeighborPlan in
+        if let plan { return plan }
+        return try neighborAllgathervPlan(count, receiveCounts: receiveCounts, comm: comm, known: known)
+    }) { (plan) throws(MPIError) in
+        try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
+            try withOutput(&output, expected: plan.total, "the sum of receiveCounts", .neighborAllgatherv) {
+                (destination) throws(MPIError) in
+                try plan.counts.withUnsafeBufferPointer { (counts) throws(MPIError) in
+                    try plan.displacements.withUnsafeBufferPointer { (displacements) throws(MPIError) in
+                        try rawNeighborAllgatherv(
+                            source, sendCount: Int32(count), destination, receiveCounts: counts.baseAddress!,
+                            displacements: displacements.baseAddress!, type: T.mpiDatatype.handle, comm: comm.handle)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Gathers a block of any length from each neighbour of the communicator's topology.
+///
+/// Like ``neighborAllgather(_:comm:token:)-(ShapedArray<T>,_,_)``, but the
+/// neighbours' blocks may differ in length: `receiveCounts[i]` is the length of
+/// neighbour `i`'s `x`, and must equal it (as in MPI, a neighbour that sends more
+/// is an error of the program, which the MPI library may report or not). The
+/// blocks follow each other in the result, in neighbour order; a null
+/// neighbour's block (past a wall) is zero.
+///
+/// - Parameters:
+///   - x: This process's block. It is not modified.
+///   - receiveCounts: One count per neighbour, at least 0, whose sum is at most `Int32.max`.
+///   - comm: A communicator with a topology, such as ``CartesianCommunicator/communicator``.
+///   - token: Orders this operation after the one that returned it.
+/// - Returns: The blocks, `receiveCounts.reduce(0, +)` elements in all, and the new token.
+/// - Throws: ``MPIError/invalidArgument(operation:argument:expected:actual:)`` for a communicator
+///   without a topology (`comm`), or counts that are negative, too many or too few, or too large
+///   in total (`receiveCounts`); ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` for
+///   an `x` above `Int32.max` elements; all before anything is communicated.
+///
+/// The corresponding C function is `MPI_Neighbor_allgatherv`.
+@inlinable
+public func neighborAllgatherv<T: MPIScalar>(
+    _ x: [T], receiveCounts: [Int], comm: Communicator, token: Token? = nil
+) throws(MPIError) -> ([T], Token) {
+    let resolved = try Communicator.resolve(comm, .neighborAllgatherv)
+    let plan = try neighborAllgathervPlan(x.count, receiveCounts: receiveCounts, comm: resolved,
+                                          known: comm.storage.topology)
+    let result = try [T].filled(count: plan.total) { (output) throws(MPIError) in
+        zeroResult(output)
+        try neighborAllgathervCore(x, into: &output, receiveCounts: receiveCounts, comm: resolved, plan: plan)
+    }
+    return (result, advance(token))
+}
+
+/// ``neighborAllgatherv(_:receiveCounts:comm:token:)`` into caller-owned storage of
+/// `receiveCounts.reduce(0, +)` elements.
+///
+/// The blocks of null neighbours are left as they were. An output of another
+/// size throws ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` on
+/// this process after the collective has completed (into scratch storage).
+///
+/// The corresponding C function is `MPI_Neighbor_allgatherv`.
+@inlinable @discardableResult
+public func neighborAllgatherv<Input: MPIBuffer, Output: MPIBuffer>(
+    _ x: Input, receiveCounts: [Int], into output: inout Output, comm: Communicator, token: Token? = nil
+) throws(MPIError) -> Token where Input.Scalar == Output.Scalar {
+    try neighborAllgathervCore(x, into: &output, receiveCounts: receiveCounts,
+                               comm: Communicator.resolve(comm, .neighborAllgatherv), plan: nil,
+                               known: comm.storage.topology)
+    return advance(token)
+}

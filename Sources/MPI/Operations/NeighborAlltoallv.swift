@@ -1,0 +1,136 @@
+import CMPI
+
+// neighborAlltoallv (MPI_Neighbor_alltoallv): its core, then its forms ([T], into:).
+
+/// The checked counts of both sides of neighborAlltoallv.
+@usableFromInline
+struct NeighborExchangePlan {
+    @usableFromInline let send: NeighborPlan
+    @usableFromInline let receive: NeighborPlan
+
+    @inlinable init(send: NeighborPlan, receive: NeighborPlan) {
+        self.send = send
+        self.receive = receive
+    }
+}
+
+/// neighborAlltoallv's checks: a topology, one send count per out-neighbour adding up to `x`'s count,
+/// and one receive count per in-neighbour.
+@inlinable
+func neighborAlltoallvPlan(
+    _ count: Int, sendCounts: [Int], receiveCounts: [Int], comm: ResolvedCommunicator, known: RawTopology?
+) throws(MPIError) -> NeighborExchangePlan {
+    let topology: RawTopology
+    if let known { topology = known } else { topology = try neighborTopology(comm, .neighborAlltoallv) }
+    let send = NeighborPlan(try neighborCounts(sendCounts, neighbors: Int(topology.outdegree), argument: "sendCounts",
+                                               .neighborAlltoallv))
+    if _slowPath(send.total != count) {
+        throw MPIError.shapeMismatch(
+            operation: MPIOperation.neighborAlltoallv.name, argument: "x",
+            expected: "\(send.total) elements (the sum of sendCounts)", actual: "\(count) elements")
+    }
+    let receive = NeighborPlan(try neighborCounts(receiveCounts, neighbors: Int(topology.indegree),
+                                                  argument: "receiveCounts", .neighborAlltoallv))
+    return NeighborExchangePlan(send: send, receive: receive)
+}
+
+/// The core of neighborAlltoallv: the checks (unless `plan` holds them), the hooks and the raw call,
+/// from `x` (the out-neighbours' blocks one after the other) into `output` (the in-neighbours').
+@inlinable
+func neighborAlltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
+    _ x: Input, into output: inout Output, sendCounts: [Int], receiveCounts: [Int], comm: ResolvedCommunicator,
+    plan: NeighborExchangePlan?, known: RawTopology? = nil
+) throws(MPIError) where Input.Scalar == Output.Scalar {
+    typealias T = Input.Scalar
+    let count = x.scalarCount
+    try perform(Call(.neighborAlltoallv, comm, T.self, count: 0), checks: {
+        () throws(MPIError) -> NeighborExchangePlan in
+        if let plan { return plan }
+        return try neighborAlltoallvPlan(count, sendCounts: sendCounts, receiveCounts: receiveCounts, comm: comm,
+                                         known: known)
+    }) { (plan) throws(MPIError) in
+        try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
+            try withOutput(&output, expected: plan.receive.total, "the sum of receiveCounts", .neighborAlltoallv) {
+                (destination) throws(MPIError) in
+                try plan.send.counts.withUnsafeBufferPointer { (sendCounts) throws(MPIError) in
+                    try plan.send.displacements.withUnsafeBufferPointer { (sendDisplacements) throws(MPIError) in
+                        try plan.receive.counts.withUnsafeBufferPointer { (receiveCounts) throws(MPIError) in
+                            try plan.receive.displacements.withUnsafeBufferPointer {
+                                (receiveDisplacements) throws(MPIError) in
+                                try rawNeighborAlltoallv(
+                                    source, sendCounts: sendCounts.baseAddress!,
+                                    sendDisplacements: sendDisplacements.baseAddress!, destination,
+                                    receiveCounts: receiveCounts.baseAddress!,
+                                    receiveDisplacements: receiveDisplacements.baseAddress!,
+                                    type: T.mpiDatatype.handle, comm: comm.handle)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sends a block of any length to each neighbour of the communicator's topology, and receives one
+/// from each.
+///
+/// Like ``neighborAlltoall(_:comm:token:)-(ShapedArray<T>,_,_)``, but the blocks
+/// may differ in length: `x` is the blocks for the neighbours one after the
+/// other, `sendCounts[i]` elements for neighbour `i`, and `receiveCounts[i]` is
+/// the length of the block that neighbour `i` sends to this process, which it
+/// must equal (as in MPI, a neighbour that sends more is an error of the
+/// program, which the MPI library may report or not). A block sent to a null
+/// neighbour (past a wall) goes nowhere; a null neighbour's block of the result is zero.
+/// Where both neighbours of a dimension are the same process (a periodic dimension
+/// of one or two processes), which block fills which is the MPI library's choice,
+/// so give those blocks the same length (see <doc:CartesianTopologies>).
+///
+/// - Parameters:
+///   - x: The blocks to send, `sendCounts.reduce(0, +)` elements. It is not modified.
+///   - sendCounts: One count per neighbour, at least 0.
+///   - receiveCounts: One count per neighbour, at least 0, whose sum is at most `Int32.max`.
+///   - comm: A communicator with a topology, such as ``CartesianCommunicator/communicator``.
+///   - token: Orders this operation after the one that returned it.
+/// - Returns: The received blocks one after the other, `receiveCounts.reduce(0, +)` elements, and
+///   the new token.
+/// - Throws: ``MPIError/invalidArgument(operation:argument:expected:actual:)`` for a communicator
+///   without a topology (`comm`), or counts that are negative, too many or too few, or above
+///   `Int32.max` in total (`sendCounts`, `receiveCounts`);
+///   ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` when `x` does not hold the sum
+///   of `sendCounts`; all before anything is communicated.
+///
+/// The corresponding C function is `MPI_Neighbor_alltoallv`.
+@inlinable
+public func neighborAlltoallv<T: MPIScalar>(
+    _ x: [T], sendCounts: [Int], receiveCounts: [Int], comm: Communicator, token: Token? = nil
+) throws(MPIError) -> ([T], Token) {
+    let resolved = try Communicator.resolve(comm, .neighborAlltoallv)
+    let plan = try neighborAlltoallvPlan(x.count, sendCounts: sendCounts, receiveCounts: receiveCounts,
+                                         comm: resolved, known: comm.storage.topology)
+    let result = try [T].filled(count: plan.receive.total) { (output) throws(MPIError) in
+        zeroResult(output)
+        try neighborAlltoallvCore(x, into: &output, sendCounts: sendCounts, receiveCounts: receiveCounts,
+                                  comm: resolved, plan: plan)
+    }
+    return (result, advance(token))
+}
+
+/// ``neighborAlltoallv(_:sendCounts:receiveCounts:comm:token:)`` into caller-owned storage of
+/// `receiveCounts.reduce(0, +)` elements.
+///
+/// The blocks of null neighbours are left as they were. An output of another
+/// size throws ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` on
+/// this process after the collective has completed (into scratch storage).
+///
+/// The corresponding C function is `MPI_Neighbor_alltoallv`.
+@inlinable @discardableResult
+public func neighborAlltoallv<Input: MPIBuffer, Output: MPIBuffer>(
+    _ x: Input, sendCounts: [Int], receiveCounts: [Int], into output: inout Output, comm: Communicator,
+    token: Token? = nil
+) throws(MPIError) -> Token where Input.Scalar == Output.Scalar {
+    try neighborAlltoallvCore(x, into: &output, sendCounts: sendCounts, receiveCounts: receiveCounts,
+                              comm: Communicator.resolve(comm, .neighborAlltoallv), plan: nil,
+                              known: comm.storage.topology)
+    return advance(token)
+}

@@ -1,0 +1,144 @@
+import CMPI
+
+// The raw layer of Cartesian topologies and the neighbour collectives: one
+// non-generic function per MPI call, as in RawCalls.swift.
+//
+// The neighbour collectives show their blocking call and, at
+// `MPI_THREAD_SERIALIZED`, their non-blocking counterpart polled under the
+// package's lock. The topology constructors (`MPI_Cart_create`, `MPI_Cart_sub`)
+// have no non-blocking form in MPI 3.1: like `MPI_Comm_split`, they hold the lock
+// until every rank has joined them. The queries are local.
+
+/// A communicator's topology and its neighbour counts, as the neighbour collectives see them.
+@usableFromInline
+struct RawTopology {
+    /// 0: none, 1: Cartesian, 2: graph, 3: distributed graph.
+    @usableFromInline var kind: Int32 = 0
+    /// The blocks a neighbour collective receives (one per in-neighbour).
+    @usableFromInline var indegree: Int32 = 0
+    /// The blocks a neighbour collective sends (one per out-neighbour).
+    @usableFromInline var outdegree: Int32 = 0
+
+    @inlinable init() {}
+}
+
+/// The topology of `comm` (`MPI_Topo_test`, and the neighbour counts of its kind).
+@usableFromInline
+func rawTopology(_ comm: MPI_Comm, _ operation: MPIOperation) throws(MPIError) -> RawTopology {
+    var topology = RawTopology()
+    try check(locked { swiftmpi_topology(comm, &topology.kind, &topology.indegree, &topology.outdegree) }, operation)
+    return topology
+}
+
+/// `MPI_Neighbor_allgather`: `count` elements from each in-neighbour, in neighbour order.
+@usableFromInline
+func rawNeighborAllgather(
+    _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype,
+    elementSize: Int, comm: MPI_Comm
+) throws(MPIError) {
+    try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
+        if _fastPath(!serializesCalls) { return MPI_Neighbor_allgather(send, n, t, receive, n, t, comm) }
+        return serialized { swiftmpi_ineighbor_allgather(send, n, t, receive, n, t, comm, &$0) }
+    }, .neighborAllgather)
+}
+
+/// `MPI_Neighbor_alltoall`: `blockCount` elements to and from each neighbour.
+@usableFromInline
+func rawNeighborAlltoall(
+    _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, blockCount: Int, type: MPI_Datatype,
+    elementSize: Int, comm: MPI_Comm
+) throws(MPIError) {
+    try check(withMessage(count: blockCount, of: type, elementSize: elementSize) { n, t in
+        if _fastPath(!serializesCalls) { return MPI_Neighbor_alltoall(send, n, t, receive, n, t, comm) }
+        return serialized { swiftmpi_ineighbor_alltoall(send, n, t, receive, n, t, comm, &$0) }
+    }, .neighborAlltoall)
+}
+
+/// `MPI_Neighbor_allgatherv`: counts and displacements (in elements) already checked to fit in `Int32`.
+@usableFromInline
+func rawNeighborAllgatherv(
+    _ send: UnsafeRawPointer?, sendCount: Int32, _ receive: UnsafeMutableRawPointer?,
+    receiveCounts: UnsafePointer<Int32>, displacements: UnsafePointer<Int32>, type: MPI_Datatype, comm: MPI_Comm
+) throws(MPIError) {
+    if _fastPath(!serializesCalls) {
+        return try check(MPI_Neighbor_allgatherv(send, sendCount, type, receive, receiveCounts, displacements, type,
+                                                 comm), .neighborAllgatherv)
+    }
+    try check(serialized {
+        swiftmpi_ineighbor_allgatherv(send, sendCount, type, receive, receiveCounts, displacements, type, comm, &$0)
+    }, .neighborAllgatherv)
+}
+
+/// `MPI_Neighbor_alltoallv`: counts and displacements (in elements) already checked to fit in `Int32`.
+@usableFromInline
+func rawNeighborAlltoallv(
+    _ send: UnsafeRawPointer?, sendCounts: UnsafePointer<Int32>, sendDisplacements: UnsafePointer<Int32>,
+    _ receive: UnsafeMutableRawPointer?, receiveCounts: UnsafePointer<Int32>,
+    receiveDisplacements: UnsafePointer<Int32>, type: MPI_Datatype, comm: MPI_Comm
+) throws(MPIError) {
+    if _fastPath(!serializesCalls) {
+        return try check(MPI_Neighbor_alltoallv(send, sendCounts, sendDisplacements, type, receive, receiveCounts,
+                                                receiveDisplacements, type, comm), .neighborAlltoallv)
+    }
+    try check(serialized {
+        swiftmpi_ineighbor_alltoallv(send, sendCounts, sendDisplacements, type, receive, receiveCounts,
+                                     receiveDisplacements, type, comm, &$0)
+    }, .neighborAlltoallv)
+}
+
+/// `MPI_Cart_create` (collective; holds the lock while serialised, like `MPI_Comm_split`).
+func rawCartCreate(
+    _ comm: MPI_Comm, dimensions: [Int32], periods: [Int32], reorder: Bool, _ newHandle: inout MPI_Comm
+) throws(MPIError) {
+    try admitCallingThread("Communicator.cartesian")
+    let code = locked {
+        swiftmpi_cart_create(comm, Int32(dimensions.count), dimensions, periods, reorder ? 1 : 0, &newHandle)
+    }
+    try check(code, "MPI_Cart_create")
+}
+
+/// `MPI_Cart_sub` (collective; holds the lock while serialised, like `MPI_Comm_split`).
+func rawCartSub(_ comm: MPI_Comm, remain: [Int32], _ newHandle: inout MPI_Comm) throws(MPIError) {
+    try admitCallingThread("CartesianCommunicator.sub")
+    try check(locked { swiftmpi_cart_sub(comm, remain, &newHandle) }, "MPI_Cart_sub")
+}
+
+/// `MPI_Cart_get`: the dimensions, periodicity and this process's coordinates.
+func rawCartGet(_ comm: MPI_Comm) throws(MPIError) -> (dimensions: [Int], periodic: [Bool], coordinates: [Int]) {
+    var ndims: Int32 = 0
+    try check(locked { MPI_Cartdim_get(comm, &ndims) }, "MPI_Cartdim_get")
+    let n = Int(ndims)
+    var dims = [Int32](repeating: 0, count: n), periods = dims, coords = dims
+    try check(locked { MPI_Cart_get(comm, ndims, &dims, &periods, &coords) }, "MPI_Cart_get")
+    return (dims.map(Int.init), periods.map { $0 != 0 }, coords.map(Int.init))
+}
+
+/// `MPI_Cart_rank`: the rank at coordinates already checked to be in range (or wrapped in periodic dimensions).
+func rawCartRank(_ comm: MPI_Comm, coordinates: [Int32]) throws(MPIError) -> Int {
+    var rank: Int32 = 0
+    try check(locked { MPI_Cart_rank(comm, coordinates, &rank) }, "MPI_Cart_rank")
+    return Int(rank)
+}
+
+/// `MPI_Cart_coords`: the coordinates of a rank already checked to be in range.
+func rawCartCoordinates(_ comm: MPI_Comm, rank: Int, dimensions: Int) throws(MPIError) -> [Int] {
+    var coords = [Int32](repeating: 0, count: dimensions)
+    try check(locked { MPI_Cart_coords(comm, Int32(rank), Int32(dimensions), &coords) }, "MPI_Cart_coords")
+    return coords.map(Int.init)
+}
+
+/// `MPI_Cart_shift`: the source and destination ranks, `MPI_PROC_NULL` as `nil`.
+func rawCartShift(_ comm: MPI_Comm, dimension: Int, displacement: Int) throws(MPIError) -> (Int?, Int?) {
+    var source: Int32 = 0, destination: Int32 = 0
+    try check(locked {
+        MPI_Cart_shift(comm, Int32(dimension), Int32(displacement), &source, &destination)
+    }, "MPI_Cart_shift")
+    let null = swiftmpi_proc_null()
+    return (source == null ? nil : Int(source), destination == null ? nil : Int(destination))
+}
+
+/// `MPI_Dims_create` on dimensions already checked (local; `0` marks a free dimension).
+func rawDimsCreate(nodes: Int, dimensions: inout [Int32]) throws(MPIError) {
+    let n = Int32(dimensions.count)
+    try check(locked { MPI_Dims_create(Int32(nodes), n, &dimensions) }, "MPI_Dims_create")
+}

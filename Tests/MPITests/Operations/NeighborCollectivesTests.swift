@@ -1,0 +1,277 @@
+// Tests of NeighborAllgather(v).swift and NeighborAlltoall(v).swift: the neighbour
+// collectives over Cartesian grids (1-D and 2-D, periodic and not), in every form,
+// and their errors.
+//
+// Rank r's data is a pattern of r, and the neighbours are read from
+// CartesianCommunicator.shift, so every expectation follows from the rank and the size.
+import MPI
+import MPITestSupport
+import XCTest
+
+final class NeighborCollectivesTests: MPITestCase {
+    /// The grids every test runs on: 1-D and 2-D, periodic and not.
+    private func grids() throws -> [CartesianCommunicator] {
+        let two = try CartesianCommunicator.balancedDimensions(processes: size, dimensions: [0, 0])
+        var grids = [CartesianCommunicator]()
+        for (dims, periodic) in [([size], [false]), ([size], [true]), (two, [false, true]), (two, [true, false]),
+                                 (two, [true, true]), (two, [false, false])] {
+            grids.append(try XCTUnwrap(try world.cartesian(dimensions: dims, periodic: periodic)))
+        }
+        return grids
+    }
+
+    /// The neighbours of this process in MPI's order: for each dimension, −1 then +1 (nil past a wall).
+    private func neighbors(_ grid: CartesianCommunicator) throws -> [Int?] {
+        var list = [Int?]()
+        for d in 0..<grid.dimensions.count {
+            let (source, destination) = try grid.shift(dimension: d)
+            list += [source, destination]
+        }
+        return list
+    }
+
+    /// The slot at which neighbour `i`'s block for this process leaves it: the −1
+    /// neighbour sends toward +1 (its slot 2d + 1), the +1 neighbour toward −1 (2d).
+    private func partnerSlot(_ i: Int) -> Int { i % 2 == 0 ? i + 1 : i - 1 }
+
+    private func value(from rank: Int, slot: Int, index: Int) -> Double { Double(1 + rank * 100 + slot * 10 + index) }
+
+    // MARK: neighborAllgather
+
+    func testNeighborAllgather() throws {
+        for grid in try grids() {
+            let context = "\(grid) \(here)"
+            let neighbors = try neighbors(grid)
+            let x = ShapedArray(shape: [2, 3], scalars: (0..<6).map { Double(rank * 10 + $0) })
+            var expected = [Double]()
+            for n in neighbors {
+                for j in 0..<6 { expected.append(n.map { Double($0 * 10 + j) } ?? 0) }
+            }
+            let (result, token) = try neighborAllgather(x, comm: grid.communicator)
+            XCTAssertEqual(result.shape, [neighbors.count, 2, 3], context)
+            XCTAssertEqual(result.scalars, expected, context)
+            XCTAssertEqual(token.sequence, 1)
+            // [T] and scalar forms.
+            let (fromArray, _) = try neighborAllgather(x.scalars, comm: grid.communicator)
+            XCTAssertEqual(fromArray.shape, [neighbors.count, 6], context)
+            XCTAssertEqual(fromArray.scalars, expected, context)
+            let (fromScalar, _) = try neighborAllgather(Int32(rank + 1), comm: grid.communicator)
+            XCTAssertEqual(fromScalar.scalars, neighbors.map { Int32(($0 ?? -1) + 1) }, context)
+            // into: null neighbours' blocks are left as they were.
+            var output = [Double](repeating: -7, count: 6 * neighbors.count)
+            try neighborAllgather(x, into: &output, comm: grid.communicator)
+            var kept = expected
+            for (i, n) in neighbors.enumerated() where n == nil {
+                for j in 0..<6 { kept[6 * i + j] = -7 }
+            }
+            XCTAssertEqual(output, kept, context)
+        }
+    }
+
+    func testNeighborAllgatherv() throws {
+        for grid in try grids() {
+            let context = "\(grid) \(here)"
+            let neighbors = try neighbors(grid)
+            // Rank r sends r + 1 elements (rank 0 one, so also zero-length blocks below).
+            let x = (0...rank).map { value(from: rank, slot: 0, index: $0) }
+            let counts = neighbors.map { ($0 ?? 0) + 1 }
+            var expected = [Double](), kept = [Double]()
+            for n in neighbors {
+                for j in 0..<((n ?? 0) + 1) {
+                    expected.append(n.map { value(from: $0, slot: 0, index: j) } ?? 0)
+                    kept.append(n.map { value(from: $0, slot: 0, index: j) } ?? -1)
+                }
+            }
+            let (result, _) = try neighborAllgatherv(x, receiveCounts: counts, comm: grid.communicator)
+            XCTAssertEqual(result, expected, context)
+            var output = [Double](repeating: -1, count: counts.reduce(0, +))
+            try neighborAllgatherv(x, receiveCounts: counts, into: &output, comm: grid.communicator)
+            XCTAssertEqual(output, kept, context)
+            // Empty blocks everywhere.
+            let (empty, _) = try neighborAllgatherv([Double](), receiveCounts: [Int](repeating: 0, count: neighbors.count),
+                                                    comm: grid.communicator)
+            XCTAssertEqual(empty, [], context)
+        }
+    }
+
+    // MARK: neighborAlltoall
+
+    /// Whether some dimension's −1 and +1 neighbours are the same process (a periodic dimension of
+    /// one or two processes). MPI 3.1 leaves open which of the messages between the same two
+    /// processes fills which block there: Open MPI pairs them by direction, as on larger grids,
+    /// and MPICH 4.0 pairs them otherwise (for example in reverse on a 1 × 1 grid periodic in both).
+    private func hasRepeatedNeighbor(_ neighbors: [Int?]) -> Bool {
+        stride(from: 0, to: neighbors.count, by: 2).contains { neighbors[$0] != nil && neighbors[$0] == neighbors[$0 + 1] }
+    }
+
+    func testNeighborAlltoall() throws {
+        for grid in try grids() {
+            let context = "\(grid) \(here)"
+            let neighbors = try neighbors(grid)
+            let k = neighbors.count
+            let x = ShapedArray(shape: [k, 2], scalars: (0..<(2 * k)).map { value(from: rank, slot: $0 / 2, index: $0 % 2) })
+            let (result, _) = try neighborAlltoall(x, comm: grid.communicator)
+            XCTAssertEqual(result.shape, [k, 2], context)
+            let (fromArray, _) = try neighborAlltoall((0..<k).map { value(from: rank, slot: $0, index: 0) },
+                                                      comm: grid.communicator)
+            var output = [Double](repeating: -3, count: 2 * k)
+            try neighborAlltoall(x, into: &output, comm: grid.communicator)
+            let expected = expectedAlltoall(neighbors: neighbors, blockCount: 2)
+            if !hasRepeatedNeighbor(neighbors) {
+                XCTAssertEqual(result.scalars, expected.map { $0 ?? 0 }, context)
+                XCTAssertEqual(fromArray, expectedAlltoall(neighbors: neighbors, blockCount: 1).map { $0 ?? 0 }, context)
+                XCTAssertEqual(output, expected.map { $0 ?? -3 }, context)
+            } else {
+                // The rows from each process are the rows it sent here, in some order.
+                XCTAssertEqual(rowsByPeer(result.scalars, neighbors, blockCount: 2),
+                               rowsByPeer(expected.map { $0 ?? 0 }, neighbors, blockCount: 2), context)
+                XCTAssertEqual(output.map { $0 == -3 ? 0 : $0 }, result.scalars, context)
+            }
+            // Twice is the identity on the rows that reach a neighbour and come back (walls give 0),
+            // however the library pairs the blocks: the exchange is its own transpose.
+            let (twice, _) = try neighborAlltoall(result, comm: grid.communicator)
+            let kept = x.scalars.enumerated().map { neighbors[$0.offset / 2] == nil ? 0 : $0.element }
+            XCTAssertEqual(twice.scalars, kept, context)
+        }
+    }
+
+    /// What neighborAlltoall delivers to this process: for neighbour `i`, the block that it
+    /// sent in its slot ``partnerSlot(_:)`` (nil from a null neighbour).
+    private func expectedAlltoall(neighbors: [Int?], blockCount: Int) -> [Double?] {
+        neighbors.enumerated().flatMap { i, n in
+            (0..<blockCount).map { j in n.map { value(from: $0, slot: partnerSlot(i), index: j) } }
+        }
+    }
+
+    /// The rows of `scalars` grouped by the neighbour they belong to, each group sorted.
+    private func rowsByPeer(_ scalars: [Double], _ neighbors: [Int?], blockCount: Int) -> [Int: [[Double]]] {
+        var groups = [Int: [[Double]]]()
+        for (i, n) in neighbors.enumerated() {
+            groups[n ?? -1, default: []].append(Array(scalars[(i * blockCount)..<((i + 1) * blockCount)]))
+        }
+        return groups.mapValues { $0.sorted { $0.lexicographicallyPrecedes($1) } }
+    }
+
+    func testNeighborAlltoallv() throws {
+        for grid in try grids() {
+            let context = "\(grid) \(here)"
+            let neighbors = try neighbors(grid)
+            // Where the pairing of blocks between two processes is open (see hasRepeatedNeighbor), the
+            // length of a block depends on its two processes only, so that any pairing fits;
+            // elsewhere on its slot too, so that a block in the wrong slot is seen.
+            let repeated = hasRepeatedNeighbor(neighbors)
+            func count(from sender: Int, to receiver: Int, slot: Int) -> Int {
+                repeated ? (sender + receiver) % 3 : (slot + sender) % 3
+            }
+            let sendCounts = neighbors.enumerated().map { i, n in count(from: rank, to: n ?? 0, slot: i) }
+            let x = neighbors.indices.flatMap { i in (0..<sendCounts[i]).map { value(from: rank, slot: i, index: $0) } }
+            let receiveCounts = neighbors.enumerated().map { i, n in
+                n.map { count(from: $0, to: rank, slot: partnerSlot(i)) } ?? 1
+            }
+            let expected = neighbors.enumerated().flatMap { i, n in
+                (0..<receiveCounts[i]).map { j in n.map { value(from: $0, slot: partnerSlot(i), index: j) } }
+            }
+            let (result, _) = try neighborAlltoallv(x, sendCounts: sendCounts, receiveCounts: receiveCounts,
+                                                    comm: grid.communicator)
+            var output = [Double](repeating: -5, count: receiveCounts.reduce(0, +))
+            try neighborAlltoallv(x, sendCounts: sendCounts, receiveCounts: receiveCounts, into: &output,
+                                  comm: grid.communicator)
+            XCTAssertEqual(result.count, receiveCounts.reduce(0, +), context)
+            if !repeated {
+                XCTAssertEqual(result, expected.map { $0 ?? 0 }, context)
+                XCTAssertEqual(output, expected.map { $0 ?? -5 }, context)
+            } else {
+                // Each process's elements arrive, in some order of its blocks.
+                XCTAssertEqual(result.sorted(), expected.map { $0 ?? 0 }.sorted(), context)
+                XCTAssertEqual(output.map { $0 == -5 ? 0 : $0 }.sorted(), result.sorted(), context)
+            }
+        }
+    }
+
+    // MARK: Errors
+
+    func testNoTopology() {
+        for comm in [world, defaultComm] {
+            let expected = MPIError.invalidArgument(
+                operation: "neighborAlltoall", argument: "comm",
+                expected: "a communicator with a topology (for example CartesianCommunicator.communicator)",
+                actual: "a communicator without a topology")
+            assertThrows(expected) { try neighborAlltoall([1.0], comm: comm) }
+            var output = [Double](repeating: 0, count: 1)
+            assertThrows(expected) { try neighborAlltoall([1.0], into: &output, comm: comm) }
+            for (operation, body) in [
+                ("neighborAllgather", { _ = try neighborAllgather([1.0], comm: comm) }),
+                ("neighborAllgatherv", { _ = try neighborAllgatherv([1.0], receiveCounts: [1], comm: comm) }),
+                ("neighborAlltoallv", { _ = try neighborAlltoallv([1.0], sendCounts: [1], receiveCounts: [1], comm: comm) }),
+            ] as [(String, () throws -> Void)] {
+                let error = assertThrowsError(operation, body)
+                guard case let .invalidArgument(op, argument, _, _)? = error else {
+                    XCTFail("expected invalidArgument for \(operation), got \(String(describing: error))")
+                    continue
+                }
+                XCTAssertEqual(op, operation)
+                XCTAssertEqual(argument, "comm")
+            }
+        }
+        // Nothing was communicated: the world still works.
+        XCTAssertEqual(try allreduce(1, op: .sum, comm: world).0, size)
+    }
+
+    func testWrongSizes() throws {
+        for grid in try grids() {
+            let k = 2 * grid.dimensions.count
+            let comm = grid.communicator
+            assertThrows(.shapeMismatch(operation: "neighborAlltoall", argument: "x",
+                                        expected: "first axis of size \(k) (the number of neighbours)",
+                                        actual: "shape [\(k + 1), 2]")) {
+                try neighborAlltoall(ShapedArray(shape: [k + 1, 2], scalars: [Double](repeating: 0, count: 2 * k + 2)),
+                                     comm: comm)
+            }
+            assertThrows(.shapeMismatch(operation: "neighborAlltoall", argument: "x",
+                                        expected: "an array whose first axis has size \(k) (the number of neighbours)",
+                                        actual: "a 0-d array")) {
+                try neighborAlltoall(ShapedArray(scalar: 1.0), comm: comm)
+            }
+            assertThrows(.shapeMismatch(operation: "neighborAlltoall", argument: "x",
+                                        expected: "a multiple of \(k) elements (the number of neighbours)",
+                                        actual: "\(k + 1) elements")) {
+                var output = [Double](repeating: 0, count: k + 1)
+                try neighborAlltoall([Double](repeating: 0, count: k + 1), into: &output, comm: comm)
+            }
+            for (counts, argument) in [([Int](repeating: 1, count: k + 1), "receiveCounts"),
+                                       ([-1] + [Int](repeating: 1, count: k - 1), "receiveCounts"),
+                                       ([Int(Int32.max)] + [Int](repeating: 1, count: k - 1), "receiveCounts")] {
+                let error = assertThrowsError { try neighborAllgatherv([1.0], receiveCounts: counts, comm: comm) }
+                guard case let .invalidArgument(op, arg, _, _)? = error else {
+                    XCTFail("expected invalidArgument, got \(String(describing: error))")
+                    continue
+                }
+                XCTAssertEqual(op, "neighborAllgatherv")
+                XCTAssertEqual(arg, argument)
+                let v = assertThrowsError {
+                    try neighborAlltoallv([Double](repeating: 0, count: k), sendCounts: [Int](repeating: 1, count: k),
+                                          receiveCounts: counts, comm: comm)
+                }
+                guard case let .invalidArgument(op2, arg2, _, _)? = v else {
+                    XCTFail("expected invalidArgument, got \(String(describing: v))")
+                    continue
+                }
+                XCTAssertEqual(op2, "neighborAlltoallv")
+                XCTAssertEqual(arg2, argument)
+            }
+            assertThrows(.shapeMismatch(operation: "neighborAlltoallv", argument: "x",
+                                        expected: "\(k) elements (the sum of sendCounts)", actual: "\(k + 1) elements")) {
+                try neighborAlltoallv([Double](repeating: 0, count: k + 1), sendCounts: [Int](repeating: 1, count: k),
+                                      receiveCounts: [Int](repeating: 1, count: k), comm: comm)
+            }
+            // A wrong output size: every process completes the collective, then throws.
+            var small = [Double](repeating: 0, count: 1)
+            assertThrows(.shapeMismatch(operation: "neighborAllgather", argument: "output",
+                                        expected: "\(2 * k) elements (in-neighbours × input)", actual: "1 elements")) {
+                try neighborAllgather([1.0, 2.0], into: &small, comm: comm)
+            }
+            // Nothing is left unmatched: the grid still works.
+            XCTAssertEqual(try allreduce(1, op: .sum, comm: comm).0, size)
+        }
+    }
+}
