@@ -38,6 +38,22 @@ struct ProbedReceive {
     let comm: MPI_Comm
 }
 
+extension ProbedReceive {
+    /// Whether a message could match both receives.
+    func overlaps(_ other: ProbedReceive) -> Bool {
+        let any = (source: swiftmpi_any_source(), tag: swiftmpi_any_tag())
+        return comm == other.comm
+            && (source == any.source || other.source == any.source || source == other.source)
+            && (tag == any.tag || other.tag == any.tag || tag == other.tag)
+    }
+
+    /// Whether a message from `source` with `tag` on `comm` matches this receive.
+    func matches(source: Int32, tag: Int32, comm: MPI_Comm) -> Bool {
+        self.comm == comm && (self.source == swiftmpi_any_source() || self.source == source)
+            && (self.tag == swiftmpi_any_tag() || self.tag == tag)
+    }
+}
+
 /// The state of one started operation: its MPI requests, what it keeps alive, and how it completes.
 ///
 /// Used by one thread at a time: the thread that started it, then the one that
@@ -121,7 +137,7 @@ final class PendingOperation: @unchecked Sendable {
 
     /// Matches the queued receive if its message is there (called by ``ProbedReceives`` under its lock,
     /// in the order receives were started); returns whether the receive left the queue.
-    func probeOnce() -> Bool {
+    func probeOnce(source: Int32? = nil, tag: Int32? = nil) -> Bool {
         guard let r = receive else { return true }
         if operation == .recv && cancelRequested.load(ordering: .relaxed) {
             cancelled = true
@@ -131,7 +147,7 @@ final class PendingOperation: @unchecked Sendable {
         var found: Int32 = 0
         var message = swiftmpi_message_null()
         var status = MPI_Status()
-        let code = locked { swiftmpi_improbe(r.source, r.tag, r.comm, &found, &message, &status) }
+        let code = locked { swiftmpi_improbe(source ?? r.source, tag ?? r.tag, r.comm, &found, &message, &status) }
         if code != 0 {
             outcome.code = code
             receive = nil
@@ -149,6 +165,24 @@ final class PendingOperation: @unchecked Sendable {
         outcome = matched
         receive = nil
         return true
+    }
+
+    /// What `MPI_Iprobe` sees for the queued receive, without taking it.
+    enum Peek {
+        case none
+        case message(source: Int32, tag: Int32)
+        case failed
+    }
+
+    /// Looks at the message the queued receive would match (`MPI_Iprobe`), under the queue's lock.
+    func peek() -> Peek {
+        guard let r = receive else { return .failed }
+        var found: Int32 = 0
+        var status = MPI_Status()
+        let code = locked { swiftmpi_iprobe(r.source, r.tag, r.comm, &found, &status) }
+        guard code == 0 else { return .failed }
+        guard found != 0 else { return .none }
+        return .message(source: swiftmpi_status_source(&status), tag: swiftmpi_status_tag(&status))
     }
 
     /// Tests the request slots once (`MPI_Test`); a failing test ends the slot with its code.
@@ -284,20 +318,72 @@ final class ProbedReceives: @unchecked Sendable {
 
     /// Probes each queued receive once, oldest first, and takes the matched (and cancelled) ones off the
     /// queue.
+    ///
+    /// A message must go to the oldest receive that matches it, as MPI matches
+    /// posted receives. A message can arrive between the probe of an older
+    /// receive and that of a newer one that overlaps it (the same communicator,
+    /// and sources and tags that can be equal), so a newer receive behind an
+    /// unmatched overlapping one first looks at its message with `MPI_Iprobe`:
+    /// if an older unmatched receive matches that message too, the pass starts
+    /// again from the oldest (which now finds it); else the newer receive takes
+    /// exactly that message (its source and tag).
     func advance() {
         queue.withLock { queue in
-            var kept = 0
-            for i in queue.indices {
-                let operation = queue[i]
-                if operation.probeOnce() {
-                    operation.queued.store(false, ordering: .releasing)
-                } else {
-                    queue[kept] = operation
-                    kept += 1
+            if queue.count == 1 {
+                if queue[0].probeOnce() {
+                    queue[0].queued.store(false, ordering: .releasing)
+                    queue.removeAll(keepingCapacity: true)
                 }
+            } else {
+                while !pass(&queue) {}
             }
-            queue.removeLast(queue.count - kept)
             count.store(queue.count, ordering: .relaxed)
         }
+    }
+
+    /// One pass over the queue; returns false when the pass must start again.
+    private func pass(_ queue: inout [PendingOperation]) -> Bool {
+        var unmatched: [ProbedReceive] = []
+        var kept = 0
+        var complete = true
+        var i = 0
+        while i < queue.count {
+            let operation = queue[i]
+            var leaves = false
+            if let receive = operation.receive, unmatched.contains(where: { $0.overlaps(receive) }),
+               !(operation.operation == .recv && operation.cancelRequested.load(ordering: .relaxed)) {
+                switch operation.peek() {
+                case .none:
+                    leaves = false
+                case .message(let source, let tag):
+                    if unmatched.contains(where: { $0.matches(source: source, tag: tag, comm: receive.comm) }) {
+                        complete = false
+                        break
+                    }
+                    leaves = operation.probeOnce(source: source, tag: tag)
+                case .failed:
+                    leaves = operation.probeOnce()
+                }
+                if !complete { break }
+            } else {
+                leaves = operation.probeOnce()
+            }
+            if leaves {
+                operation.queued.store(false, ordering: .releasing)
+            } else {
+                if let receive = operation.receive { unmatched.append(receive) }
+                queue[kept] = operation
+                kept += 1
+            }
+            i += 1
+        }
+        // On a restart, the receives from `i` on stay queued, in order.
+        while i < queue.count {
+            queue[kept] = queue[i]
+            kept += 1
+            i += 1
+        }
+        queue.removeLast(queue.count - kept)
+        return complete
     }
 }

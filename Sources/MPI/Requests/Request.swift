@@ -4,7 +4,7 @@
 /// or ``isend(_:dest:tag:comm:)-(ShapedArray<T>,_,_,_)``.
 ///
 /// A request is non-copyable and is completed exactly once: ``wait()`` and
-/// ``value`` consume it, and ``test()`` either consumes it and gives the result
+/// ``value()`` consume it, and ``test()`` either consumes it and gives the result
 /// or gives the request back. A request dropped before it completed waits for
 /// its operation when it is destroyed (and says so in the debug log), so that no
 /// operation is left in flight with nobody to complete it.
@@ -67,11 +67,9 @@ public struct Request<Value>: ~Copyable {
     /// other operations cannot be cancelled and complete as usual.
     ///
     /// - Throws: The errors of ``wait()``, and ``MPIError/cancelled(operation:)``.
-    public var value: Value {
-        consuming get async throws(MPIError) {
-            try await awaitPending(pending)
-            return output
-        }
+    public consuming func value() async throws(MPIError) -> Value {
+        try await awaitPending(pending)
+        return output
     }
 
     deinit {
