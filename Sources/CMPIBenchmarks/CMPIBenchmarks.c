@@ -106,6 +106,8 @@ cmpib_case *cmpib_case_create(cmpib_op op, size_t bytes, cmpib_alloc alloc, MPI_
     case CMPIB_SCATTER: c->sendbytes = all; c->recvbytes = block; break;
     case CMPIB_PINGPONG: c->sendbytes = block; c->recvbytes = block; break;
     case CMPIB_SENDRECV: c->sendbytes = block; c->recvbytes = block; break;
+    case CMPIB_IALLREDUCE: c->sendbytes = block; c->recvbytes = block; break;
+    case CMPIB_IEXCHANGE: c->sendbytes = block; c->recvbytes = block; break;
     }
     c->sendblock = cmpib_alloc_bytes(c->sendbytes, alloc);
     c->recvblock = cmpib_alloc_bytes(c->recvbytes, alloc);
@@ -195,6 +197,25 @@ static int cmpib_loop(cmpib_case *c, int iterations) {
             if ((rc = MPI_Sendrecv(s, n, MPI_DOUBLE, peer, 0, r, n, MPI_DOUBLE, peer, 0, comm,
                                    MPI_STATUS_IGNORE)) != MPI_SUCCESS)
                 return rc;
+        break;
+    }
+    case CMPIB_IALLREDUCE: {
+        MPI_Request request;
+        for (int i = 0; i < iterations; i++) {
+            if ((rc = MPI_Iallreduce(s, r, n, MPI_DOUBLE, MPI_SUM, comm, &request)) != MPI_SUCCESS) return rc;
+            if ((rc = MPI_Wait(&request, MPI_STATUS_IGNORE)) != MPI_SUCCESS) return rc;
+        }
+        break;
+    }
+    case CMPIB_IEXCHANGE: {
+        const int peer = c->partner;
+        if (peer < 0) break;
+        MPI_Request requests[2];
+        for (int i = 0; i < iterations; i++) {
+            if ((rc = MPI_Irecv(r, n, MPI_DOUBLE, peer, 0, comm, &requests[0])) != MPI_SUCCESS) return rc;
+            if ((rc = MPI_Isend(s, n, MPI_DOUBLE, peer, 0, comm, &requests[1])) != MPI_SUCCESS) return rc;
+            if ((rc = MPI_Waitall(2, requests, MPI_STATUSES_IGNORE)) != MPI_SUCCESS) return rc;
+        }
         break;
     }
     }

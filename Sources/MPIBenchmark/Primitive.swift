@@ -7,6 +7,9 @@ import CMPIBenchmarks
 /// `sendrecv` is a pair exchange between the same partners.
 enum Primitive: String, CaseIterable, Sendable {
     case allgather, allreduce, alltoall, barrier, bcast, gather, reduce, scan, scatter, pingpong, sendrecv
+    /// The non-blocking forms: `iallreduce` then wait (or await), and a pair exchange of `irecv` and
+    /// `isend` then wait for both (C: `MPI_Irecv`, `MPI_Isend`, `MPI_Waitall`).
+    case iallreduce, iexchange
 
     /// The matching test of the C reference benchmark.
     var cOp: cmpib_op {
@@ -22,6 +25,8 @@ enum Primitive: String, CaseIterable, Sendable {
         case .scatter: CMPIB_SCATTER
         case .pingpong: CMPIB_PINGPONG
         case .sendrecv: CMPIB_SENDRECV
+        case .iallreduce: CMPIB_IALLREDUCE
+        case .iexchange: CMPIB_IEXCHANGE
         }
     }
 
@@ -37,6 +42,8 @@ enum Primitive: String, CaseIterable, Sendable {
         switch self {
         case .pingpong: "send/recv (ping-pong)"
         case .sendrecv: "sendrecv (pair exchange)"
+        case .iallreduce: "iallreduce (start + wait)"
+        case .iexchange: "isend/irecv (pair exchange)"
         default: rawValue
         }
     }
@@ -52,6 +59,8 @@ enum Implementation: String, CaseIterable, Sendable {
     case swift = "Swift"
     /// The Swift library's allocation-free `into:` variants.
     case swiftInto = "Swift-into"
+    /// The non-blocking forms awaited from a task (`await request.value()`), for the non-blocking rows only.
+    case swiftAwait = "Swift-await"
 
     /// Whether this is one of the C references.
     var isC: Bool { self == .cMalloc || self == .cHuge }

@@ -51,6 +51,11 @@ typedef enum cmpib_op {
     CMPIB_PINGPONG = 9,
     /// Pair exchange with `MPI_Sendrecv` between ranks 2k and 2k+1.
     CMPIB_SENDRECV = 10,
+    /// `MPI_Iallreduce` with `MPI_SUM` over `bytes`, then `MPI_Wait` (start + wait).
+    CMPIB_IALLREDUCE = 11,
+    /// Pair exchange between ranks 2k and 2k+1 with `MPI_Irecv`, `MPI_Isend` and
+    /// `MPI_Waitall` (mpi4py's `Irecv`/`Isend`/`Waitall`).
+    CMPIB_IEXCHANGE = 12,
 } cmpib_op;
 
 /// How the buffers of a case are allocated.

@@ -277,6 +277,14 @@ final class PendingOperation: @unchecked Sendable {
     @usableFromInline
     func dropped() {
         guard !finished, !transferred else { return }
+        do throws(MPIError) {
+            try admitCallingThread(operation.name)
+        } catch {
+            // Below MPI_THREAD_SERIALIZED on another thread than MPI's main thread: MPI may not be called here.
+            debugPrintLine("r\(worldRank) | \(operation.name) request dropped before completion on a thread that "
+                + "may not call MPI: left in flight (\(error))")
+            return
+        }
         if diagnostics.debugLog {
             debugPrintLine("r\(worldRank) | \(operation.name) request dropped before completion: waiting for it")
         }
