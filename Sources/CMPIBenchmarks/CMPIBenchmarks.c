@@ -80,7 +80,7 @@ static void cmpib_fill(double *p, size_t bytes, int rank) {
 
 cmpib_case *cmpib_case_create(cmpib_op op, size_t bytes, cmpib_alloc alloc, MPI_Comm comm) {
     if (bytes % sizeof(double) != 0 || bytes / sizeof(double) > (size_t)INT32_MAX) return NULL;
-    if ((unsigned)op > (unsigned)CMPIB_SENDRECV) return NULL;
+    if ((unsigned)op > (unsigned)CMPIB_IEXCHANGE) return NULL;
     cmpib_case *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->op = op;

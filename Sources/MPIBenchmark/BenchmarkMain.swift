@@ -65,6 +65,12 @@ enum BenchmarkMain {
             } catch {
                 abortJob("\(error)")
             }
+        case .engine(let idle, let repeats):
+            do {
+                try EngineBackoff.run(idleMilliseconds: idle, repeats: repeats)
+            } catch {
+                abortJob("\(error)")
+            }
         }
     }
 

@@ -150,7 +150,7 @@ enum Targets {
                         total += 1
                         if v.met { met += 1 }
                         out += "| \(primitive.rawValue) | \(bytes == 0 ? "–" : ByteSize.format(bytes)) | "
-                            + "\(impl == .swift ? "result" : impl == .swiftAwait ? "await" : "into:") | \(v.requirement) | "
+                            + "\(impl == .swiftAwait ? "await" : impl == .swiftInto ? "into:" : primitive == .iallreduce || primitive == .iexchange ? "start+wait" : "result") | \(v.requirement) | "
                             + "\(v.measured) | \(v.met ? "yes" : "**no**") |\n"
                     }
                 }
