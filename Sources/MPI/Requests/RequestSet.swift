@@ -18,7 +18,7 @@
 /// requests.append(try irecv(template, source: left, tag: 1))
 /// requests.append(try irecv(template, source: right, tag: 2))
 /// try isend(edge, dest: right, tag: 1).wait()
-/// let (fromLeft, fromRight) = try { let r = try requests.waitAll(); return (r[0], r[1]) }()
+/// let halos = try requests.waitAll()  // [from left, from right]
 /// ```
 public struct RequestSet<Value>: ~Copyable {
     var operations: [PendingOperation?] = []
