@@ -266,6 +266,27 @@ final class RequestTests: MPITestCase {
         XCTAssertEqual(try allreduce([1], op: .sum).0, [size], here)
     }
 
+    func testTheFlightRecordEntryStaysOpenUntilCompletion() throws {
+        let (left, right) = ringNeighbours(rank: rank, size: size)
+        let receive = try irecv([Int16(0)], source: left, tag: 50)
+        let open = try XCTUnwrap(MPIRuntime.flightRecord.last, here)
+        XCTAssertTrue(open.hasPrefix("recv on communicator"), open)
+        XCTAssertTrue(open.contains("source \(left), tag 50; running for"), open)
+        try isend([Int16(rank)], dest: right, tag: 50).wait()
+        let message = try receive.wait()
+        XCTAssertEqual(message, [Int16(left)], here)
+        let closed = MPIRuntime.flightRecord.suffix(2)
+        XCTAssertTrue(closed.allSatisfy { $0.contains("; took ") }, "\(closed) \(here)")
+        // A failed request closes its entry as failed.
+        let wrongSize = try irecv([Int16(0)], source: left, tag: 51)
+        try isend([Int16(1), 2], dest: right, tag: 51).wait()
+        var threw = false
+        do { _ = try wrongSize.wait() } catch { threw = true }
+        XCTAssertTrue(threw, here)
+        XCTAssertTrue(MPIRuntime.flightRecord.suffix(2).first?.contains("threw after") == true,
+                      "\(MPIRuntime.flightRecord.suffix(2)) \(here)")
+    }
+
     func testDebugNamesAndTheOperation() throws {
         let request = try ibarrier()
         XCTAssertEqual(request.operation, .barrier, here)
