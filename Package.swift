@@ -33,6 +33,7 @@ let package = Package(
         .executable(name: "mpi-benchmark", targets: ["MPIBenchmark"]),
         .executable(name: "hosts-probe", targets: ["HostsProbe"]),
         .executable(name: "mpi-interop", targets: ["Interop"]),
+        .executable(name: "mpi-master-worker", targets: ["MasterWorker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
@@ -94,6 +95,7 @@ let package = Package(
         // For Scripts/test-hosts (simulated hosts) and Scripts/test-interop (MPMD jobs with C).
         .executableTarget(name: "HostsProbe", dependencies: ["MPI"], path: "Examples/HostsProbe"),
         .executableTarget(name: "Interop", dependencies: ["MPI"], path: "Examples/Interop"),
+        .executableTarget(name: "MasterWorker", dependencies: ["MPI"], path: "Examples/MasterWorker"),
         .testTarget(
             name: "MPITests",
             dependencies: ["MPI", "MPITestSupport", .product(name: "ComplexModule", package: "swift-numerics")]

@@ -245,6 +245,15 @@ static inline int swiftmpi_comm_idup(MPI_Comm comm, MPI_Comm SWIFTMPI_HANDLE *ou
                                      MPI_Request SWIFTMPI_HANDLE *request) {
     return MPI_Comm_idup(comm, out, request);
 }
+// MARK: - Requests (the non-blocking forms, Sources/MPI/Requests)
+
+static inline int swiftmpi_request_is_null(MPI_Request request) { return request == MPI_REQUEST_NULL; }
+static inline int swiftmpi_iprobe(int source, int tag, MPI_Comm comm, int *found, MPI_Status *status) {
+    return MPI_Iprobe(source, tag, comm, found, status);
+}
+static inline int swiftmpi_testsome(int count, MPI_Request SWIFTMPI_HANDLE *requests, int *completed, int *indices) {
+    return MPI_Testsome(count, requests, completed, indices, MPI_STATUSES_IGNORE);
+}
 /// 1 when the calling thread is the one that initialised MPI (MPI_Is_thread_main), else 0.
 static inline int swiftmpi_is_thread_main(void) {
     int flag = 0;

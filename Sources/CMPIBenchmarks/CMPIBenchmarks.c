@@ -86,7 +86,7 @@ static void cmpib_fill(double *p, size_t bytes, int rank) {
 
 cmpib_case *cmpib_case_create(cmpib_op op, size_t bytes, cmpib_alloc alloc, MPI_Comm comm) {
     if (bytes % sizeof(double) != 0 || bytes / sizeof(double) > (size_t)INT32_MAX) return NULL;
-    if ((unsigned)op > (unsigned)CMPIB_NEIGHBOR_ALLTOALL) return NULL;
+    if ((unsigned)op > (unsigned)CMPIB_IEXCHANGE) return NULL;
     cmpib_case *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->op = op;
@@ -113,6 +113,8 @@ cmpib_case *cmpib_case_create(cmpib_op op, size_t bytes, cmpib_alloc alloc, MPI_
     case CMPIB_SCATTER: c->sendbytes = all; c->recvbytes = block; break;
     case CMPIB_PINGPONG: c->sendbytes = block; c->recvbytes = block; break;
     case CMPIB_SENDRECV: c->sendbytes = block; c->recvbytes = block; break;
+    case CMPIB_IALLREDUCE: c->sendbytes = block; c->recvbytes = block; break;
+    case CMPIB_IEXCHANGE: c->sendbytes = block; c->recvbytes = block; break;
     case CMPIB_NEIGHBOR_ALLTOALL: {
         int dims[1] = {c->size}, periods[1] = {1};
         if (MPI_Cart_create(comm, 1, dims, periods, 0, &c->topo) != MPI_SUCCESS) {
@@ -250,6 +252,25 @@ static int cmpib_loop(cmpib_case *c, int iterations) {
         const MPI_Comm topo = c->topo;
         for (int i = 0; i < iterations; i++)
             if ((rc = MPI_Neighbor_alltoall(s, n, MPI_DOUBLE, r, n, MPI_DOUBLE, topo)) != MPI_SUCCESS) return rc;
+        break;
+    }
+    case CMPIB_IALLREDUCE: {
+        MPI_Request request;
+        for (int i = 0; i < iterations; i++) {
+            if ((rc = MPI_Iallreduce(s, r, n, MPI_DOUBLE, MPI_SUM, comm, &request)) != MPI_SUCCESS) return rc;
+            if ((rc = MPI_Wait(&request, MPI_STATUS_IGNORE)) != MPI_SUCCESS) return rc;
+        }
+        break;
+    }
+    case CMPIB_IEXCHANGE: {
+        const int peer = c->partner;
+        if (peer < 0) break;
+        MPI_Request requests[2];
+        for (int i = 0; i < iterations; i++) {
+            if ((rc = MPI_Irecv(r, n, MPI_DOUBLE, peer, 0, comm, &requests[0])) != MPI_SUCCESS) return rc;
+            if ((rc = MPI_Isend(s, n, MPI_DOUBLE, peer, 0, comm, &requests[1])) != MPI_SUCCESS) return rc;
+            if ((rc = MPI_Waitall(2, requests, MPI_STATUSES_IGNORE)) != MPI_SUCCESS) return rc;
+        }
         break;
     }
     }

@@ -71,6 +71,12 @@ enum BenchmarkMain {
             StorageMemory.run(options)
         case .pages(let options):
             PageCopyCost.run(options)
+        case .engine(let idle, let repeats):
+            do {
+                try EngineBackoff.run(idleMilliseconds: idle, repeats: repeats)
+            } catch {
+                abortJob("\(error)")
+            }
         }
     }
 
@@ -116,6 +122,13 @@ enum Profiler {
             let start = cmpib_wtime()
             try c.loop(iterations: options.iterations, output: &output)
             report(options, seconds: cmpib_wtime() - start, rank: comm.rank)
+        case .swiftAwait:
+            guard SwiftAwaitCase.supports(options.primitive) else {
+                throw BenchmarkError(description: "\(options.primitive.rawValue) has no awaited form")
+            }
+            let c = SwiftAwaitCase(options.primitive, bytes: bytes, comm: comm)
+            let seconds = try c.sample(iterations: options.iterations) * Double(options.iterations)
+            report(options, seconds: seconds, rank: comm.rank)
         case .cMalloc, .cHuge:
             let c = try CReferenceCase(options.primitive, bytes: bytes, implementation: options.implementation,
                                        comm: comm)

@@ -1,6 +1,8 @@
 import CMPI
 import CMPIBenchmarks
+import Dispatch
 import MPI
+import Synchronization
 
 /// An error of the benchmark itself (as opposed to a usage error).
 struct BenchmarkError: Error, CustomStringConvertible {
@@ -158,6 +160,17 @@ final class SwiftCase: BenchmarkCase {
         case .neighborAlltoall:
             let g = grid!
             for _ in 0..<iterations { _ = try neighborAlltoall(x, comm: g) }
+        case .iallreduce:
+            for _ in 0..<iterations { _ = try iallreduce(x, op: .sum).wait() }
+        case .iexchange:
+            guard let peer = partner else { return }
+            let t = template
+            for _ in 0..<iterations {
+                let receive = try irecv(t, source: peer, tag: 0)
+                let send = try isend(x, dest: peer, tag: 0)
+                _ = try receive.wait()
+                try send.wait()
+            }
         }
     }
 }
@@ -182,7 +195,9 @@ final class SwiftIntoCase: BenchmarkCase {
     private let counts: [Int]
 
     /// Whether the primitive has an `into:` variant (every one but barrier).
-    static func supports(_ primitive: Primitive) -> Bool { primitive != .barrier }
+    static func supports(_ primitive: Primitive) -> Bool {
+        primitive != .barrier && primitive != .iallreduce && primitive != .iexchange
+    }
 
     /// Makes the input and output arrays of `primitive` at `bytes` per block
     /// on `comm`, which must be `Communicator.default`.
@@ -252,8 +267,8 @@ final class SwiftIntoCase: BenchmarkCase {
             for _ in 0..<iterations { try allreduce(x, into: &out, op: .sum) }
         case .alltoall:
             for _ in 0..<iterations { try alltoall(x, into: &out) }
-        case .barrier:
-            preconditionFailure("barrier has no into: variant")
+        case .barrier, .iallreduce, .iexchange:
+            preconditionFailure("\(primitive.rawValue) has no into: variant")
         case .bcast:
             for _ in 0..<iterations { try bcast(inPlace: &out, root: 0) }
         case .gather:
@@ -305,5 +320,71 @@ func neighborGrid(_ primitive: Primitive, _ comm: Communicator) -> Communicator?
         return try comm.cartesian(dimensions: [comm.size], periodic: [true])?.communicator
     } catch {
         preconditionFailure("mpi-benchmark: cannot make the Cartesian grid of neighborAlltoall: \(error)")
+    }
+}
+
+/// A case of the non-blocking forms awaited from a task: `try await request.value()`, one task running the
+/// whole timed loop while the calling thread waits for it (the progress engine completes the requests).
+final class SwiftAwaitCase: BenchmarkCase, @unchecked Sendable {
+    let implementation: Implementation = .swiftAwait
+    private let primitive: Primitive
+    private let partner: Int?
+    private let barrierComm: MPI_Comm
+    private let input: ShapedArray<Double>
+    private let template: ShapedArray<Double>
+
+    /// Whether the primitive has an awaited form in the benchmark (the non-blocking rows).
+    static func supports(_ primitive: Primitive) -> Bool { primitive == .iallreduce || primitive == .iexchange }
+
+    /// Makes the input arrays of `primitive` at `bytes` on `comm`, which must be `Communicator.default`.
+    init(_ primitive: Primitive, bytes: Int, comm: Communicator) {
+        precondition(Self.supports(primitive))
+        self.primitive = primitive
+        partner = cmpib_has_partner(Int32(comm.rank), Int32(comm.size)) != 0
+            ? Int(cmpib_partner(Int32(comm.rank))) : nil
+        barrierComm = comm.handle
+        let count = bytes / MemoryLayout<Double>.stride
+        input = ShapedArray(repeating: Double(comm.rank + 1), shape: [count])
+        template = ShapedArray(repeating: 0, shape: [count])
+    }
+
+    func sample(iterations: Int) throws -> Double {
+        let code = cmpib_barrier(barrierComm)
+        guard code == MPI_SUCCESS else { throw BenchmarkError(description: "barrier: MPI error \(code)") }
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<Double, MPIError>>(.success(0))
+        Task {
+            let start = cmpib_wtime()
+            do throws(MPIError) {
+                try await self.loop(iterations: iterations)
+                let seconds = cmpib_wtime() - start
+                outcome.withLock { $0 = .success(seconds) }
+            } catch {
+                outcome.withLock { $0 = .failure(error) }
+            }
+            done.signal()
+        }
+        done.wait()
+        return try outcome.withLock { try $0.get() } / Double(iterations)
+    }
+
+    /// The timed loop: start, then await.
+    func loop(iterations: Int) async throws(MPIError) {
+        let x = input
+        switch primitive {
+        case .iallreduce:
+            for _ in 0..<iterations { _ = try await iallreduce(x, op: .sum).value() }
+        case .iexchange:
+            guard let peer = partner else { return }
+            let t = template
+            for _ in 0..<iterations {
+                let receive = try irecv(t, source: peer, tag: 0)
+                let send = try isend(x, dest: peer, tag: 0)
+                _ = try await receive.value()
+                try await send.value()
+            }
+        default:
+            preconditionFailure("\(primitive.rawValue) has no awaited form")
+        }
     }
 }

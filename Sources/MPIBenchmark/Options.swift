@@ -22,6 +22,8 @@ enum Command {
     case memory(MemoryOptions)
     /// Time a large message's single copy on three page layouts; needs no MPI.
     case pages(PagesOptions)
+    /// Time the progress engine's back-off (how late an awaited request is noticed after an idle stretch).
+    case engine(idleMilliseconds: [Int], repeats: Int)
     /// Print the usage text.
     case help
 }
@@ -93,7 +95,7 @@ extension Command {
                mpi-benchmark plot --svg OUT.svg IN.csv [IN.csv ...]
                mpi-benchmark report IN.csv [IN.csv ...]   Markdown tables and the issue's targets
                  (plot and report take the median of the runs' medians where CSVs repeat a row)
-               mpi-benchmark profile [--impl swift|swift-into|c-malloc|c-huge] [--op OP] [--bytes N] [--iterations N]
+               mpi-benchmark profile [--impl swift|swift-into|swift-await|c-malloc|c-huge] [--op OP] [--bytes N] [--iterations N]
                mpi-benchmark record-cost [--iterations N]   the flight record's cost per call (one rank)
                mpi-benchmark memory [--sizes LIST] [--total SIZE]
                  what one live array the library allocates costs in resident and virtual memory, per
@@ -103,6 +105,8 @@ extension Command {
                  the CPU time of a large message's single copy (process_vm_readv, as Open MPI's
                  shared-memory transport makes it) on 4 KiB pages, whole 2 MiB pages, and 2 MiB
                  pages with a 4 KiB-page tail (median of N copies, default 400); run without mpirun
+               mpi-benchmark engine [--repeats N]   the progress engine's back-off: an awaited receive after
+                 idle stretches of 0 to 500 ms against a blocking one (2 ranks)
 
         options:
           --ops LIST          primitives, comma-separated (default: all):
@@ -157,6 +161,18 @@ extension Command {
                 throw UsageError(description: "report needs CSV files and no options")
             }
             return .report(csvs: Array(args))
+        }
+        if args.first == "engine" {
+            args.removeFirst()
+            var repeats = 7
+            while let arg = args.popFirst() {
+                switch arg {
+                case "--repeats": repeats = try positive(try value(of: arg, from: &args), arg)
+                case "-h", "--help": return .help
+                default: throw UsageError(description: "engine: unknown option \(arg)")
+                }
+            }
+            return .engine(idleMilliseconds: [0, 1, 5, 20, 100, 500], repeats: repeats)
         }
         if args.first == "record-cost" {
             args.removeFirst()

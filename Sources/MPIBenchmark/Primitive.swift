@@ -12,6 +12,9 @@ enum Primitive: String, CaseIterable, Sendable {
     case allgatherv, reduceScatterBlock = "reduce_scatter_block", exscan
     /// `neighborAlltoall` on a 1-D periodic Cartesian grid of the ranks: a block to and from each of two neighbours.
     case neighborAlltoall
+    /// The non-blocking forms: `iallreduce` then wait (or await), and a pair exchange of `irecv` and
+    /// `isend` then wait for both (C: `MPI_Irecv`, `MPI_Isend`, `MPI_Waitall`).
+    case iallreduce, iexchange
 
     /// The matching test of the C reference benchmark.
     var cOp: cmpib_op {
@@ -31,6 +34,8 @@ enum Primitive: String, CaseIterable, Sendable {
         case .reduceScatterBlock: CMPIB_REDUCE_SCATTER_BLOCK
         case .exscan: CMPIB_EXSCAN
         case .neighborAlltoall: CMPIB_NEIGHBOR_ALLTOALL
+        case .iallreduce: CMPIB_IALLREDUCE
+        case .iexchange: CMPIB_IEXCHANGE
         }
     }
 
@@ -48,6 +53,8 @@ enum Primitive: String, CaseIterable, Sendable {
         case .sendrecv: "sendrecv (pair exchange)"
         case .allgatherv: "allgatherv (Swift: easy form; into: explicit counts)"
         case .neighborAlltoall: "neighborAlltoall (1-D periodic grid)"
+        case .iallreduce: "iallreduce (start + wait)"
+        case .iexchange: "isend/irecv (pair exchange)"
         default: rawValue
         }
     }
@@ -63,6 +70,8 @@ enum Implementation: String, CaseIterable, Sendable {
     case swift = "Swift"
     /// The Swift library's allocation-free `into:` variants.
     case swiftInto = "Swift-into"
+    /// The non-blocking forms awaited from a task (`await request.value()`), for the non-blocking rows only.
+    case swiftAwait = "Swift-await"
 
     /// Whether this is one of the C references.
     var isC: Bool { self == .cMalloc || self == .cHuge }

@@ -14,6 +14,10 @@ enum Targets {
     static let smallSlackSwift = 0.15
     /// `into:` variants: at most C + this many microseconds per call.
     static let smallSlackInto = 0.05
+    /// Non-blocking forms, start + wait: at most C + this many microseconds per call.
+    static let smallSlackStartWait = 0.10
+    /// Non-blocking forms awaited from a task: at most C + this many microseconds per call.
+    static let smallSlackAwait = 1.0
     /// From this size, Swift/C-malloc is at most ``largeRatio``.
     static let mediumLimit = 64 << 10
     /// The bound on Swift/C-malloc from ``mediumLimit``.
@@ -34,11 +38,14 @@ enum Targets {
     /// The targets that apply to a Swift measurement of `bytes` bytes, given
     /// its difference to C-malloc in microseconds and its ratios to C-malloc
     /// and to the better C reference (each the median over the runs).
-    static func verdicts(implementation: Implementation, bytes: Int, delta: Double, ratio: Double,
-                         ratioToBest: Double?) -> [Verdict] {
+    static func verdicts(implementation: Implementation, primitive: Primitive? = nil, bytes: Int, delta: Double,
+                         ratio: Double, ratioToBest: Double?) -> [Verdict] {
         var verdicts: [Verdict] = []
         if bytes <= smallLimit {
-            let slack = implementation == .swiftInto ? smallSlackInto : smallSlackSwift
+            let nonBlocking = primitive == .iallreduce || primitive == .iexchange
+            let slack = implementation == .swiftAwait ? smallSlackAwait
+                : implementation == .swiftInto ? smallSlackInto
+                : nonBlocking ? smallSlackStartWait : smallSlackSwift
             verdicts.append(Verdict(requirement: String(format: "≤ C + %.2f µs", slack),
                                     measured: String(format: "%+.3f µs", delta), met: delta <= slack))
         }
@@ -138,12 +145,12 @@ enum Targets {
             for (primitive, bytes) in keys {
                 for impl in swifts {
                     guard let c = compared(primitive, bytes, impl) else { continue }
-                    for v in verdicts(implementation: impl, bytes: bytes, delta: c.delta, ratio: c.ratio,
+                    for v in verdicts(implementation: impl, primitive: primitive, bytes: bytes, delta: c.delta, ratio: c.ratio,
                                       ratioToBest: c.ratioToBest) {
                         total += 1
                         if v.met { met += 1 }
                         out += "| \(primitive.rawValue) | \(bytes == 0 ? "–" : ByteSize.format(bytes)) | "
-                            + "\(impl == .swift ? "result" : "into:") | \(v.requirement) | "
+                            + "\(impl == .swiftAwait ? "await" : impl == .swiftInto ? "into:" : primitive == .iallreduce || primitive == .iexchange ? "start+wait" : "result") | \(v.requirement) | "
                             + "\(v.measured) | \(v.met ? "yes" : "**no**") |\n"
                     }
                 }

@@ -160,7 +160,9 @@ enum Table {
 
     /// The Swift implementations among `implementations`, with their short column names.
     private static func swiftColumns(_ implementations: [Implementation]) -> [(Implementation, String)] {
-        implementations.filter { !$0.isC }.map { ($0, $0 == .swift ? "Swift" : "into") }
+        implementations.filter { !$0.isC }.map { impl in
+            (impl, impl == .swift ? "Swift" : impl == .swiftAwait ? "await" : "into")
+        }
     }
 
     /// The header lines.

@@ -103,6 +103,8 @@ enum Runner {
                 SwiftCase(primitive, bytes: caseBytes, comm: comm)
             case .swiftInto:
                 SwiftIntoCase.supports(primitive) ? SwiftIntoCase(primitive, bytes: caseBytes, comm: comm) : nil
+            case .swiftAwait:
+                SwiftAwaitCase.supports(primitive) ? SwiftAwaitCase(primitive, bytes: caseBytes, comm: comm) : nil
             }
         }
         let iterations = options.iterations(forBytes: caseBytes)

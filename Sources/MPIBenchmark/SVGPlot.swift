@@ -17,6 +17,7 @@ enum SVGPlot {
         case .cHuge: "#2ca02c"
         case .swift: "#f05138"
         case .swiftInto: "#9467bd"
+        case .swiftAwait: "#8c564b"
         }
     }
 

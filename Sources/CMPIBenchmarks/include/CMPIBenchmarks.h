@@ -61,6 +61,11 @@ typedef enum cmpib_op {
     /// communicator's ranks (made when the case is created): a block of `bytes`
     /// to and from each of the two neighbours.
     CMPIB_NEIGHBOR_ALLTOALL = 14,
+    /// `MPI_Iallreduce` with `MPI_SUM` over `bytes`, then `MPI_Wait` (start + wait).
+    CMPIB_IALLREDUCE = 15,
+    /// Pair exchange between ranks 2k and 2k+1 with `MPI_Irecv`, `MPI_Isend` and
+    /// `MPI_Waitall` (mpi4py's `Irecv`/`Isend`/`Waitall`).
+    CMPIB_IEXCHANGE = 16,
 } cmpib_op;
 
 /// How the buffers of a case are allocated.

@@ -48,9 +48,14 @@ struct Call {
 /// argument error found on one rank is thrown on every rank. Below
 /// `MPI_THREAD_SERIALIZED`, a call from another thread than MPI's main thread
 /// throws ``MPIError/threadLevel(operation:provided:reason:)`` first.
+///
+/// With `pending` (a non-blocking form, Requests/PendingOperation.swift), `body`
+/// starts the operation instead of completing it, and the flight record entry
+/// stays open: `pending` closes it when the operation completes.
 @inlinable @inline(__always)
 func perform<Checked, R>(
-    _ call: Call, checks: () throws(MPIError) -> Checked, _ body: (Checked) throws(MPIError) -> R
+    _ call: Call, pending: PendingOperation? = nil, checks: () throws(MPIError) -> Checked,
+    _ body: (Checked) throws(MPIError) -> R
 ) throws(MPIError) -> R {
     try admitCallingThread(call.operation.name)
     let entry = recordStart(call)
@@ -62,7 +67,7 @@ func perform<Checked, R>(
             checked = try diagnose(call, entry, checks)
         }
         let result = try body(checked)
-        recordEnd(entry, failed: false)
+        if let pending { pending.entry = entry } else { recordEnd(entry, failed: false) }
         return result
     } catch {
         recordEnd(entry, failed: true)
@@ -72,8 +77,10 @@ func perform<Checked, R>(
 
 /// ``perform(_:checks:_:)`` for a call without argument checks of its own.
 @inlinable @inline(__always)
-func perform<R>(_ call: Call, _ body: () throws(MPIError) -> R) throws(MPIError) -> R {
-    try perform(call, checks: { () throws(MPIError) in }, { (_: Void) throws(MPIError) -> R in try body() })
+func perform<R>(
+    _ call: Call, pending: PendingOperation? = nil, _ body: () throws(MPIError) -> R
+) throws(MPIError) -> R {
+    try perform(call, pending: pending, checks: { () throws(MPIError) in }, { (_: Void) throws(MPIError) -> R in try body() })
 }
 
 /// The hooks with the diagnostics on: the debug line, then the cross-rank agreement.

@@ -120,6 +120,9 @@ public enum MPIError: Error, Hashable, Sendable, CustomStringConvertible {
     /// only the thread that initialised MPI may call it. Thrown on the calling
     /// thread before anything is communicated; `reason` says what to do.
     case threadLevel(operation: String, provided: ThreadLevel, reason: String)
+    /// The task awaiting a receive's ``Request`` was cancelled before a message matched the receive,
+    /// so the receive was withdrawn and no message was taken.
+    case cancelled(operation: String)
 
     /// The name of the operation that failed, for example `"allreduce"` or `"MPI_Comm_split"`.
     public var operation: String {
@@ -127,7 +130,7 @@ public enum MPIError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidArgument(let op, _, _, _), .shapeMismatch(let op, _, _, _),
              .rankOutOfRange(let op, _, _, _), .invalidTag(let op, _, _, _),
              .unsupportedReduction(let op, _, _), .finalized(let op), .peerFailed(let op, _, _),
-             .mpi(let op, _, _), .threadLevel(let op, _, _):
+             .mpi(let op, _, _), .threadLevel(let op, _, _), .cancelled(let op):
             return op
         }
     }
@@ -155,6 +158,8 @@ public enum MPIError: Error, Hashable, Sendable, CustomStringConvertible {
             return "\(op): MPI error \(errorClass): \(message)"
         case let .threadLevel(op, provided, reason):
             return "\(op): not allowed at \(provided): \(reason)"
+        case let .cancelled(op):
+            return "\(op): cancelled before a message matched the receive"
         }
     }
 }

@@ -5,16 +5,17 @@ import CMPI
 /// The core of allgather: the hooks and the raw call, from `x` into `output` (`size` blocks of `x`'s count).
 @inlinable
 func allgatherCore<Input: MPIBuffer, Output: MPIBuffer>(
-    _ x: Input, into output: inout Output, comm: ResolvedCommunicator
+    _ x: Input, into output: inout Output, comm: ResolvedCommunicator,
+    pending: PendingOperation? = nil
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     let count = x.scalarCount
-    try perform(Call(.allgather, comm, T.self, count: count)) { () throws(MPIError) in
+    try perform(Call(.allgather, comm, T.self, count: count), pending: pending) { () throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try withOutput(&output, expected: count * comm.size, "size × input", .allgather) {
                 (destination) throws(MPIError) in
                 try rawAllgather(source, destination, count: count, type: T.mpiDatatype.handle,
-                                 elementSize: MemoryLayout<T>.stride, comm: comm.handle)
+                                 elementSize: MemoryLayout<T>.stride, comm: comm.handle, pending: pending)
             }
         }
     }

@@ -15,17 +15,18 @@ enum AlltoallBlocks {
 /// The core of alltoall: the block check, the hooks and the raw call, from `x` into `output`.
 @inlinable
 func alltoallCore<Input: MPIBuffer, Output: MPIBuffer>(
-    _ x: Input, into output: inout Output, blocks: AlltoallBlocks, comm: ResolvedCommunicator
+    _ x: Input, into output: inout Output, blocks: AlltoallBlocks, comm: ResolvedCommunicator,
+    pending: PendingOperation? = nil
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     let count = x.scalarCount
-    try perform(Call(.alltoall, comm, T.self, count: count), checks: { () throws(MPIError) in
+    try perform(Call(.alltoall, comm, T.self, count: count), pending: pending, checks: { () throws(MPIError) in
         try checkAlltoallBlocks(blocks, count: count, size: comm.size)
     }) { () throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try withOutput(&output, expected: count, "the input's count", .alltoall) { (destination) throws(MPIError) in
                 try rawAlltoall(source, destination, blockCount: comm.size == 0 ? 0 : count / comm.size,
-                                type: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride, comm: comm.handle)
+                                type: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride, comm: comm.handle, pending: pending)
             }
         }
     }

@@ -4,9 +4,9 @@ import CMPI
 
 /// The core of barrier: the hooks and the raw call.
 @inlinable
-func barrierCore(comm: ResolvedCommunicator) throws(MPIError) {
-    try perform(Call(.barrier, comm, UInt8.self, count: 0)) { () throws(MPIError) in
-        try rawBarrier(comm: comm.handle)
+func barrierCore(comm: ResolvedCommunicator, pending: PendingOperation? = nil) throws(MPIError) {
+    try perform(Call(.barrier, comm, UInt8.self, count: 0), pending: pending) { () throws(MPIError) in
+        try rawBarrier(comm: comm.handle, pending: pending)
     }
 }
 

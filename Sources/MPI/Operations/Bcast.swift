@@ -8,22 +8,23 @@ import CMPI
 /// writes `count` elements into `output` (and `x` is not touched).
 @inlinable
 func bcastCore<Input: MPIBuffer, Output: MPIBuffer>(
-    _ x: Input, into output: inout Output, count: Int, root: Int, comm: ResolvedCommunicator
+    _ x: Input, into output: inout Output, count: Int, root: Int, comm: ResolvedCommunicator,
+    pending: PendingOperation? = nil
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
-    try perform(Call(.bcast, comm, T.self, count: count, root: root), checks: { () throws(MPIError) in
+    try perform(Call(.bcast, comm, T.self, count: count, root: root), pending: pending, checks: { () throws(MPIError) in
         try comm.checkRank(root, "root", .bcast)
     }) { () throws(MPIError) in
         guard comm.rank != root else {
             // MPI only reads the buffer on the root: no copy-on-write uniquing of a shared buffer.
             return try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
                 try rawBcast(UnsafeMutableRawPointer(mutating: source), count: count, type: T.mpiDatatype.handle,
-                             elementSize: MemoryLayout<T>.stride, root: root, comm: comm.handle)
+                             elementSize: MemoryLayout<T>.stride, root: root, comm: comm.handle, pending: pending)
             }
         }
         try withOutput(&output, expected: count, "the root's count", .bcast) { (destination) throws(MPIError) in
             try rawBcast(destination, count: count, type: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride,
-                         root: root, comm: comm.handle)
+                         root: root, comm: comm.handle, pending: pending)
         }
     }
 }

@@ -7,22 +7,23 @@ import CMPI
 /// `output` receives `size` blocks of `x`'s count on the root and is not touched elsewhere.
 @inlinable
 func gatherCore<Input: MPIBuffer, Output: MPIBuffer>(
-    _ x: Input, into output: inout Output, root: Int, comm: ResolvedCommunicator
+    _ x: Input, into output: inout Output, root: Int, comm: ResolvedCommunicator,
+    pending: PendingOperation? = nil
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     let count = x.scalarCount
-    try perform(Call(.gather, comm, T.self, count: count, root: root), checks: { () throws(MPIError) in
+    try perform(Call(.gather, comm, T.self, count: count, root: root), pending: pending, checks: { () throws(MPIError) in
         try comm.checkRank(root, "root", .gather)
     }) { () throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             guard comm.rank == root else {
                 return try rawGather(source, nil, count: count, type: T.mpiDatatype.handle,
-                                     elementSize: MemoryLayout<T>.stride, root: root, comm: comm.handle)
+                                     elementSize: MemoryLayout<T>.stride, root: root, comm: comm.handle, pending: pending)
             }
             try withOutput(&output, expected: count * comm.size, "size × input", .gather) {
                 (destination) throws(MPIError) in
                 try rawGather(source, destination, count: count, type: T.mpiDatatype.handle,
-                              elementSize: MemoryLayout<T>.stride, root: root, comm: comm.handle)
+                              elementSize: MemoryLayout<T>.stride, root: root, comm: comm.handle, pending: pending)
             }
         }
     }

@@ -13,18 +13,19 @@ import CMPI
 /// `argument` names what gives the expected size in errors (`x` or `output`).
 @inlinable
 func recvCore<Output: MPIBuffer>(
-    into output: inout Output, source: Int, tag: Int, comm: ResolvedCommunicator, status: Status?,
+    into output: inout Output, source: Int, tag: Int, comm: ResolvedCommunicator,
+    pending: PendingOperation? = nil, status: Status?,
     argument: StaticString
 ) throws(MPIError) {
     typealias T = Output.Scalar
     let count = output.scalarCount
-    try perform(Call(.recv, comm, T.self, count: count, peer: source, tag: tag), checks: {
+    try perform(Call(.recv, comm, T.self, count: count, peer: source, tag: tag), pending: pending, checks: {
         () throws(MPIError) -> (source: Int32, tag: Int32) in
         (try checkSource(source, .recv, comm), try checkReceiveTag(tag, "tag", .recv))
     }) { (mpi) throws(MPIError) in
         let outcome = output.withUnsafeMutableMPIBuffer { destination in
             rawRecv(destination, count: count, type: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride,
-                    source: mpi.source, tag: mpi.tag, comm: comm.handle)
+                    source: mpi.source, tag: mpi.tag, comm: comm.handle, pending: pending)
         }
         try finishReceive(outcome, expected: count, .recv, argument: argument, status: status)
     }

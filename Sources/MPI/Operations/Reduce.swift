@@ -7,22 +7,23 @@ import CMPI
 /// `output` receives the reduction on the root and is not touched elsewhere.
 @inlinable
 func reduceCore<Input: MPIBuffer, Output: MPIBuffer>(
-    _ x: Input, into output: inout Output, op: ReductionOp, root: Int, comm: ResolvedCommunicator
+    _ x: Input, into output: inout Output, op: ReductionOp, root: Int, comm: ResolvedCommunicator,
+    pending: PendingOperation? = nil
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     let count = x.scalarCount
-    try perform(Call(.reduce, comm, T.self, count: count, root: root, op: op), checks: { () throws(MPIError) in
+    try perform(Call(.reduce, comm, T.self, count: count, root: root, op: op), pending: pending, checks: { () throws(MPIError) in
         try comm.checkRank(root, "root", .reduce)
         return try op.checkedHandle(for: T.self, operation: .reduce)
     }) { (mpiOp) throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             guard comm.rank == root else {
                 return try rawReduce(source, nil, count: count, type: T.mpiDatatype.handle,
-                                     elementSize: MemoryLayout<T>.stride, op: mpiOp, root: root, comm: comm.handle)
+                                     elementSize: MemoryLayout<T>.stride, op: mpiOp, root: root, comm: comm.handle, pending: pending)
             }
             try withOutput(&output, expected: count, "the input's count", .reduce) { (destination) throws(MPIError) in
                 try rawReduce(source, destination, count: count, type: T.mpiDatatype.handle,
-                              elementSize: MemoryLayout<T>.stride, op: mpiOp, root: root, comm: comm.handle)
+                              elementSize: MemoryLayout<T>.stride, op: mpiOp, root: root, comm: comm.handle, pending: pending)
             }
         }
     }

@@ -5,17 +5,18 @@ import CMPI
 /// The core of scan: the op check, the hooks and the raw call, from `x` into `output`.
 @inlinable
 func scanCore<Input: MPIBuffer, Output: MPIBuffer>(
-    _ x: Input, into output: inout Output, op: ReductionOp, comm: ResolvedCommunicator
+    _ x: Input, into output: inout Output, op: ReductionOp, comm: ResolvedCommunicator,
+    pending: PendingOperation? = nil
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     let count = x.scalarCount
-    try perform(Call(.scan, comm, T.self, count: count, op: op), checks: { () throws(MPIError) in
+    try perform(Call(.scan, comm, T.self, count: count, op: op), pending: pending, checks: { () throws(MPIError) in
         try op.checkedHandle(for: T.self, operation: .scan)
     }) { (mpiOp) throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try withOutput(&output, expected: count, "the input's count", .scan) { (destination) throws(MPIError) in
                 try rawScan(source, destination, count: count, type: T.mpiDatatype.handle,
-                            elementSize: MemoryLayout<T>.stride, op: mpiOp, comm: comm.handle)
+                            elementSize: MemoryLayout<T>.stride, op: mpiOp, comm: comm.handle, pending: pending)
             }
         }
     }

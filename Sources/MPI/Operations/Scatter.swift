@@ -45,19 +45,20 @@ func scatterShapeError(firstAxis: Int?, shape: [Int], size: Int) throws(MPIError
 @inlinable
 func scatterCore<Input: MPIBuffer, Output: MPIBuffer>(
     _ x: Input, into output: inout Output, rootInput: ScatterRootInput, shape: @autoclosure () -> [Int], root: Int,
-    comm: ResolvedCommunicator
+    comm: ResolvedCommunicator,
+    pending: PendingOperation? = nil
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     let rowCount = output.scalarCount
     let isRoot = comm.rank == root
-    try perform(Call(.scatter, comm, T.self, count: rowCount, root: root), checks: { () throws(MPIError) in
+    try perform(Call(.scatter, comm, T.self, count: rowCount, root: root), pending: pending, checks: { () throws(MPIError) in
         try comm.checkRank(root, "root", .scatter)
         if isRoot { try rootInput.check(count: x.scalarCount, rowCount: rowCount, shape: shape(), size: comm.size) }
     }) { () throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try output.withUnsafeMutableMPIBuffer { (destination) throws(MPIError) in
                 try rawScatter(isRoot ? source : nil, destination, rowCount: rowCount, type: T.mpiDatatype.handle,
-                               elementSize: MemoryLayout<T>.stride, root: root, comm: comm.handle)
+                               elementSize: MemoryLayout<T>.stride, root: root, comm: comm.handle, pending: pending)
             }
         }
     }

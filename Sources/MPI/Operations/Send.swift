@@ -4,15 +4,16 @@ import CMPI
 
 /// The core of send: the destination and tag checks, the hooks and the raw call.
 @inlinable
-func sendCore<Input: MPIBuffer>(_ x: Input, dest: Int, tag: Int, comm: ResolvedCommunicator) throws(MPIError) {
+func sendCore<Input: MPIBuffer>(_ x: Input, dest: Int, tag: Int, comm: ResolvedCommunicator,
+    pending: PendingOperation? = nil) throws(MPIError) {
     typealias T = Input.Scalar
-    try perform(Call(.send, comm, T.self, count: x.scalarCount, peer: dest, tag: tag), checks: { () throws(MPIError) in
+    try perform(Call(.send, comm, T.self, count: x.scalarCount, peer: dest, tag: tag), pending: pending, checks: { () throws(MPIError) in
         try comm.checkRank(dest, "dest", .send)
         try checkTag(tag, "tag", .send, wildcardAllowed: false)
     }) { () throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try rawSend(source, count: x.scalarCount, type: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride,
-                        dest: dest, tag: tag, comm: comm.handle)
+                        dest: dest, tag: tag, comm: comm.handle, pending: pending)
         }
     }
 }

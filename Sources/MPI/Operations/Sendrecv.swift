@@ -9,12 +9,13 @@ import CMPI
 @inlinable
 func sendrecvCore<Input: MPIBuffer, Output: MPIBuffer>(
     _ sendbuf: Input, into output: inout Output, source: Int, dest: Int, sendtag: Int, recvtag: Int,
-    comm: ResolvedCommunicator, status: Status?, argument: StaticString
+    comm: ResolvedCommunicator,
+    pending: PendingOperation? = nil, status: Status?, argument: StaticString
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     let sendCount = sendbuf.scalarCount
     let receiveCount = output.scalarCount
-    try perform(Call(.sendrecv, comm, T.self, count: receiveCount, peer: source, tag: recvtag), checks: {
+    try perform(Call(.sendrecv, comm, T.self, count: receiveCount, peer: source, tag: recvtag), pending: pending, checks: {
         () throws(MPIError) -> (source: Int32, tag: Int32) in
         let mpiSource = try checkSource(source, .sendrecv, comm)
         try comm.checkRank(dest, "dest", .sendrecv)
@@ -27,7 +28,7 @@ func sendrecvCore<Input: MPIBuffer, Output: MPIBuffer>(
         let outcome = try withBuffers(sendbuf, &output) { (send, receive) in
             rawSendrecv(send, sendCount: sendCount, dest: dest, sendTag: sendtag, receive, receiveCount: receiveCount,
                         source: mpi.source, receiveTag: mpi.tag, type: T.mpiDatatype.handle,
-                        elementSize: MemoryLayout<T>.stride, comm: comm.handle)
+                        elementSize: MemoryLayout<T>.stride, comm: comm.handle, pending: pending)
         }
         try finishReceive(outcome, expected: receiveCount, .sendrecv, argument: argument, status: status)
     }

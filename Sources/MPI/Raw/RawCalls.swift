@@ -11,13 +11,18 @@ import CMPI
 // Each shows its blocking MPI call and, at `MPI_THREAD_SERIALIZED`, its
 // non-blocking counterpart, started and polled under the package's lock
 // (ThreadLevel.swift): one predictable branch on `callMode`, set when MPI is set up.
+//
+// With `pending` (the non-blocking forms, Requests/), each starts its
+// non-blocking counterpart into the pending operation instead and returns; the
+// pending operation completes it (Requests/PendingOperation.swift).
 
 @usableFromInline
 func rawAllgather(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype,
-    elementSize: Int, comm: MPI_Comm, operation: MPIOperation = .allgather
+    elementSize: Int, comm: MPI_Comm, operation: MPIOperation = .allgather, pending: PendingOperation? = nil
 ) throws(MPIError) {
     try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
+        if let pending { return pending.start { swiftmpi_iallgather(send, n, t, receive, n, t, comm, &$0) } }
         if _fastPath(!serializesCalls) { return MPI_Allgather(send, n, t, receive, n, t, comm) }
         return serialized { swiftmpi_iallgather(send, n, t, receive, n, t, comm, &$0) }
     }, operation)
@@ -26,10 +31,11 @@ func rawAllgather(
 @usableFromInline
 func rawAllreduce(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype,
-    elementSize: Int, op: MPI_Op, comm: MPI_Comm
+    elementSize: Int, op: MPI_Op, comm: MPI_Comm, pending: PendingOperation? = nil
 ) throws(MPIError) {
     try check(inChunks(count: count, elementSize: elementSize) { offset, n in
         let (s, r) = (send.map { $0 + offset }, receive.map { $0 + offset })
+        if let pending { return pending.start { swiftmpi_iallreduce(s, r, n, type, op, comm, &$0) } }
         if _fastPath(!serializesCalls) { return MPI_Allreduce(s, r, n, type, op, comm) }
         return serialized { swiftmpi_iallreduce(s, r, n, type, op, comm, &$0) }
     }, .allreduce)
@@ -39,16 +45,18 @@ func rawAllreduce(
 @usableFromInline
 func rawAlltoall(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, blockCount: Int, type: MPI_Datatype,
-    elementSize: Int, comm: MPI_Comm
+    elementSize: Int, comm: MPI_Comm, pending: PendingOperation? = nil
 ) throws(MPIError) {
     try check(withMessage(count: blockCount, of: type, elementSize: elementSize) { n, t in
+        if let pending { return pending.start { swiftmpi_ialltoall(send, n, t, receive, n, t, comm, &$0) } }
         if _fastPath(!serializesCalls) { return MPI_Alltoall(send, n, t, receive, n, t, comm) }
         return serialized { swiftmpi_ialltoall(send, n, t, receive, n, t, comm, &$0) }
     }, .alltoall)
 }
 
 @usableFromInline
-func rawBarrier(comm: MPI_Comm) throws(MPIError) {
+func rawBarrier(comm: MPI_Comm, pending: PendingOperation? = nil) throws(MPIError) {
+    if let pending { return try check(pending.start { swiftmpi_ibarrier(comm, &$0) }, .barrier) }
     if _fastPath(!serializesCalls) { return try check(MPI_Barrier(comm), .barrier) }
     try check(serialized { swiftmpi_ibarrier(comm, &$0) }, .barrier)
 }
@@ -56,10 +64,12 @@ func rawBarrier(comm: MPI_Comm) throws(MPIError) {
 /// The buffer is read on the root and written elsewhere.
 @usableFromInline
 func rawBcast(
-    _ buffer: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype, elementSize: Int, root: Int, comm: MPI_Comm
+    _ buffer: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype, elementSize: Int, root: Int, comm: MPI_Comm,
+    pending: PendingOperation? = nil
 ) throws(MPIError) {
     try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
         let root = Int32(truncatingIfNeeded: root)
+        if let pending { return pending.start { swiftmpi_ibcast(buffer, n, t, root, comm, &$0) } }
         if _fastPath(!serializesCalls) { return MPI_Bcast(buffer, n, t, root, comm) }
         return serialized { swiftmpi_ibcast(buffer, n, t, root, comm, &$0) }
     }, .bcast)
@@ -69,10 +79,11 @@ func rawBcast(
 @usableFromInline
 func rawGather(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype,
-    elementSize: Int, root: Int, comm: MPI_Comm
+    elementSize: Int, root: Int, comm: MPI_Comm, pending: PendingOperation? = nil
 ) throws(MPIError) {
     try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
         let root = Int32(truncatingIfNeeded: root)
+        if let pending { return pending.start { swiftmpi_igather(send, n, t, receive, n, t, root, comm, &$0) } }
         if _fastPath(!serializesCalls) { return MPI_Gather(send, n, t, receive, n, t, root, comm) }
         return serialized { swiftmpi_igather(send, n, t, receive, n, t, root, comm, &$0) }
     }, .gather)
@@ -82,10 +93,11 @@ func rawGather(
 @usableFromInline
 func rawReduce(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype,
-    elementSize: Int, op: MPI_Op, root: Int, comm: MPI_Comm
+    elementSize: Int, op: MPI_Op, root: Int, comm: MPI_Comm, pending: PendingOperation? = nil
 ) throws(MPIError) {
     try check(inChunks(count: count, elementSize: elementSize) { offset, n in
         let (s, r, root) = (send.map { $0 + offset }, receive.map { $0 + offset }, Int32(truncatingIfNeeded: root))
+        if let pending { return pending.start { swiftmpi_ireduce(s, r, n, type, op, root, comm, &$0) } }
         if _fastPath(!serializesCalls) { return MPI_Reduce(s, r, n, type, op, root, comm) }
         return serialized { swiftmpi_ireduce(s, r, n, type, op, root, comm, &$0) }
     }, .reduce)
@@ -94,10 +106,11 @@ func rawReduce(
 @usableFromInline
 func rawScan(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype,
-    elementSize: Int, op: MPI_Op, comm: MPI_Comm
+    elementSize: Int, op: MPI_Op, comm: MPI_Comm, pending: PendingOperation? = nil
 ) throws(MPIError) {
     try check(inChunks(count: count, elementSize: elementSize) { offset, n in
         let (s, r) = (send.map { $0 + offset }, receive.map { $0 + offset })
+        if let pending { return pending.start { swiftmpi_iscan(s, r, n, type, op, comm, &$0) } }
         if _fastPath(!serializesCalls) { return MPI_Scan(s, r, n, type, op, comm) }
         return serialized { swiftmpi_iscan(s, r, n, type, op, comm, &$0) }
     }, .scan)
@@ -107,10 +120,11 @@ func rawScan(
 @usableFromInline
 func rawScatter(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, rowCount: Int, type: MPI_Datatype,
-    elementSize: Int, root: Int, comm: MPI_Comm
+    elementSize: Int, root: Int, comm: MPI_Comm, pending: PendingOperation? = nil
 ) throws(MPIError) {
     try check(withMessage(count: rowCount, of: type, elementSize: elementSize) { n, t in
         let root = Int32(truncatingIfNeeded: root)
+        if let pending { return pending.start { swiftmpi_iscatter(send, n, t, receive, n, t, root, comm, &$0) } }
         if _fastPath(!serializesCalls) { return MPI_Scatter(send, n, t, receive, n, t, root, comm) }
         return serialized { swiftmpi_iscatter(send, n, t, receive, n, t, root, comm, &$0) }
     }, .scatter)
@@ -118,10 +132,12 @@ func rawScatter(
 
 @usableFromInline
 func rawSend(
-    _ send: UnsafeRawPointer?, count: Int, type: MPI_Datatype, elementSize: Int, dest: Int, tag: Int, comm: MPI_Comm
+    _ send: UnsafeRawPointer?, count: Int, type: MPI_Datatype, elementSize: Int, dest: Int, tag: Int, comm: MPI_Comm,
+    pending: PendingOperation? = nil
 ) throws(MPIError) {
     try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
         let (dest, tag) = (Int32(truncatingIfNeeded: dest), Int32(truncatingIfNeeded: tag))
+        if let pending { return pending.start { swiftmpi_isend(send, n, t, dest, tag, comm, &$0) } }
         if _fastPath(!serializesCalls) { return MPI_Send(send, n, t, dest, tag, comm) }
         return serialized { swiftmpi_isend(send, n, t, dest, tag, comm, &$0) }
     }, .send)
@@ -164,8 +180,12 @@ struct ReceiveOutcome {
 @usableFromInline
 func rawRecv(
     _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype, elementSize: Int, source: Int32, tag: Int32,
-    comm: MPI_Comm
+    comm: MPI_Comm, pending: PendingOperation? = nil
 ) -> ReceiveOutcome {
+    if let pending {
+        return pending.startReceive(receive, count: count, type: type, elementSize: elementSize, source: source, tag: tag,
+                                    comm: comm)
+    }
     var message = swiftmpi_message_null()
     var status = MPI_Status()
     let code = _fastPath(!serializesCalls)
@@ -224,11 +244,13 @@ func receiveMatched(_ buffer: UnsafeMutableRawPointer?, _ n: Int32, _ t: MPI_Dat
 func rawSendrecv(
     _ send: UnsafeRawPointer?, sendCount: Int, dest: Int, sendTag: Int,
     _ receive: UnsafeMutableRawPointer?, receiveCount: Int, source: Int32, receiveTag: Int32,
-    type: MPI_Datatype, elementSize: Int, comm: MPI_Comm
+    type: MPI_Datatype, elementSize: Int, comm: MPI_Comm, pending: PendingOperation? = nil
 ) -> ReceiveOutcome {
     var request = swiftmpi_request_null()
     let sendCode = withMessage(count: sendCount, of: type, elementSize: elementSize) { n, t in
-        locked { swiftmpi_isend(send, n, t, Int32(truncatingIfNeeded: dest), Int32(truncatingIfNeeded: sendTag), comm, &request) }
+        let (dest, sendTag) = (Int32(truncatingIfNeeded: dest), Int32(truncatingIfNeeded: sendTag))
+        if let pending { return pending.start(slot: 1) { swiftmpi_isend(send, n, t, dest, sendTag, comm, &$0) } }
+        return locked { swiftmpi_isend(send, n, t, dest, sendTag, comm, &request) }
     }
     guard sendCode == 0 else {
         var failed = ReceiveOutcome()
@@ -236,7 +258,8 @@ func rawSendrecv(
         return failed
     }
     var outcome = rawRecv(receive, count: receiveCount, type: type, elementSize: elementSize, source: source,
-                          tag: receiveTag, comm: comm)
+                          tag: receiveTag, comm: comm, pending: pending)
+    if pending != nil { return outcome }
     let waitCode = _fastPath(!serializesCalls) ? swiftmpi_wait(&request) : completeSerialized(&request)
     if outcome.code == 0 { outcome.code = waitCode }
     return outcome

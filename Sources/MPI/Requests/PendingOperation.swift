@@ -1,0 +1,400 @@
+import CMPI
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+// An operation that a non-blocking form started: the state behind a Request.
+//
+// A non-blocking form calls its operation's one core (Operations/) with a
+// PendingOperation. The core runs its checks and hooks as for the blocking form
+// (argument errors are thrown there, before anything starts), and its raw call
+// (Raw/RawCalls.swift) starts the operation's non-blocking MPI call into this
+// object instead of completing it. The flight record entry stays open until the
+// operation completes, so the watchdog sees a wait that is stuck.
+//
+// Receives are started as a probed receive, like the blocking form: the
+// receive is queued here (``ProbedReceives``) and matched with `MPI_Improbe`,
+// in the order the receives were started, by whatever polls requests next (a
+// wait, a test, a request set, the progress engine); a matched message of the
+// expected size is then received with `MPI_Imrecv` straight into the result, and
+// one of another size into scratch storage and reported as the blocking form
+// reports it. So MPI is never handed a buffer that a larger message can overrun
+// (Open MPI 4.1 writes a rendezvous message past the end of a smaller receive
+// buffer), and a receive that has not matched is known to MPI by nothing but
+// the probes: cancelling it only has to take it off the queue.
+
+/// A receive waiting for its message: what `MPI_Improbe` and `MPI_Imrecv` need.
+struct ProbedReceive {
+    let buffer: UnsafeMutableRawPointer?
+    let count: Int
+    let type: MPI_Datatype
+    let elementSize: Int
+    let source: Int32
+    let tag: Int32
+    let comm: MPI_Comm
+}
+
+extension ProbedReceive {
+    /// Whether a message could match both receives.
+    func overlaps(_ other: ProbedReceive) -> Bool {
+        let any = (source: swiftmpi_any_source(), tag: swiftmpi_any_tag())
+        return comm == other.comm
+            && (source == any.source || other.source == any.source || source == other.source)
+            && (tag == any.tag || other.tag == any.tag || tag == other.tag)
+    }
+
+    /// Whether a message from `source` with `tag` on `comm` matches this receive.
+    func matches(source: Int32, tag: Int32, comm: MPI_Comm) -> Bool {
+        self.comm == comm && (self.source == swiftmpi_any_source() || self.source == source)
+            && (self.tag == swiftmpi_any_tag() || self.tag == tag)
+    }
+}
+
+/// The state of one started operation: its MPI requests, what it keeps alive, and how it completes.
+///
+/// Used by one thread at a time: the thread that started it, then the one that
+/// waits for it (a caller, or the progress engine for an awaited request), with
+/// the hand-overs ordered by a lock, an atomic or a continuation; a queued
+/// receive's state by the queue's lock. So its properties need no dynamic
+/// exclusivity checks (`@exclusivity(unchecked)`, which saves about 80
+/// instructions per access). Only ``cancelRequested`` is written from other threads.
+@usableFromInline
+final class PendingOperation: @unchecked Sendable {
+    @usableFromInline let operation: MPIOperation
+    /// The input that MPI reads while the operation is in flight, kept alive (and so copied on write).
+    @exclusivity(unchecked) @usableFromInline var input: Any?
+    /// Slot 0: the operation's request (a collective's, a send's, a matched receive's); slot 1: sendrecv's send.
+    @exclusivity(unchecked) var requests = (swiftmpi_request_null(), swiftmpi_request_null())
+    /// The first failing MPI return code of a start or a test, or 0.
+    @exclusivity(unchecked) var code: Int32 = 0
+    /// The call's flight record entry, closed when the operation completes.
+    @exclusivity(unchecked) @usableFromInline var entry: UnsafeMutablePointer<FlightEntry>?
+    /// A receive that has not matched yet.
+    @exclusivity(unchecked) var receive: ProbedReceive?
+    /// A receive's outcome, once its message matched.
+    @exclusivity(unchecked) var outcome = ReceiveOutcome()
+    /// The expected element count of a receive.
+    @exclusivity(unchecked) var expected = 0
+    /// Filled with a receive's source, tag and count when it completes.
+    @exclusivity(unchecked) @usableFromInline var status: Status?
+    /// What gives a receive's expected size, for its errors (`x` or `recvbuf`).
+    @exclusivity(unchecked) @usableFromInline var argument: StaticString = "x"
+    /// Whether the operation completed and ``error`` holds its outcome.
+    @exclusivity(unchecked) var finished = false
+    /// Whether a receive was cancelled before it matched.
+    @exclusivity(unchecked) var cancelled = false
+    /// Whether a request set took the operation over from its request.
+    @exclusivity(unchecked) var transferred = false
+    /// The operation's error, once finished.
+    @exclusivity(unchecked) var error: MPIError?
+    /// Whether a receive is queued, unmatched. While it is, `receive`, `outcome` and `requests.0` belong to
+    /// whoever advances the queue (under the queue's lock); it is cleared (release) when the receive leaves.
+    let queued = Atomic<Bool>(false)
+    /// Set by the cancellation of a task awaiting the request (any thread).
+    let cancelRequested = Atomic<Bool>(false)
+    /// The awaiting task, resumed by the progress engine.
+    @exclusivity(unchecked) var continuation: UnsafeContinuation<Void, Never>?
+
+    @usableFromInline
+    init(_ operation: MPIOperation, input: Any? = nil) {
+        self.operation = operation
+        self.input = input
+    }
+
+    // MARK: Starting (called by the raw layer)
+
+    /// Starts a non-blocking MPI call into the request slot `slot`; returns MPI's code.
+    @usableFromInline
+    func start(slot: Int = 0, _ body: (inout MPI_Request) -> Int32) -> Int32 {
+        if slot == 0 { return locked { body(&requests.0) } }
+        return locked { body(&requests.1) }
+    }
+
+    /// Queues a probed receive, and returns the outcome the core's checks expect of a started receive.
+    @usableFromInline
+    func startReceive(
+        _ buffer: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype, elementSize: Int, source: Int32,
+        tag: Int32, comm: MPI_Comm
+    ) -> ReceiveOutcome {
+        receive = ProbedReceive(
+            buffer: buffer, count: count, type: type, elementSize: elementSize, source: source, tag: tag, comm: comm)
+        expected = count
+        queued.store(true, ordering: .releasing)
+        ProbedReceives.shared.append(self)
+        var started = ReceiveOutcome()
+        started.count = count
+        return started
+    }
+
+    // MARK: Progress
+
+    /// Whether nothing of the operation is left in flight.
+    var isDone: Bool {
+        !queued.load(ordering: .acquiring) && swiftmpi_request_is_null(requests.0) != 0
+            && swiftmpi_request_is_null(requests.1) != 0
+    }
+
+    /// Matches the queued receive if its message is there (called by ``ProbedReceives`` under its lock,
+    /// in the order receives were started); returns whether the receive left the queue.
+    func probeOnce(source: Int32? = nil, tag: Int32? = nil) -> Bool {
+        guard let r = receive else { return true }
+        if operation == .recv && cancelRequested.load(ordering: .relaxed) {
+            cancelled = true
+            receive = nil
+            return true
+        }
+        var found: Int32 = 0
+        var message = swiftmpi_message_null()
+        var status = MPI_Status()
+        let code = locked { swiftmpi_improbe(source ?? r.source, tag ?? r.tag, r.comm, &found, &message, &status) }
+        if code != 0 {
+            outcome.code = code
+            receive = nil
+            return true
+        }
+        guard found != 0 else { return false }
+        var matched = ReceiveOutcome(code: 0, status: &status, type: r.type)
+        if matched.count == r.count {
+            matched.code = withMessage(count: r.count, of: r.type, elementSize: r.elementSize) { n, t in
+                locked { swiftmpi_imrecv(r.buffer, n, t, &message, &requests.0) }
+            }
+        } else {
+            matched.code = receiveIntoScratch(&message, status: &status, elementSize: r.elementSize, outcome: &matched)
+        }
+        outcome = matched
+        receive = nil
+        return true
+    }
+
+    /// What `MPI_Iprobe` sees for the queued receive, without taking it.
+    enum Peek {
+        case none
+        case message(source: Int32, tag: Int32)
+        case failed
+    }
+
+    /// Looks at the message the queued receive would match (`MPI_Iprobe`), under the queue's lock.
+    func peek() -> Peek {
+        guard let r = receive else { return .failed }
+        var found: Int32 = 0
+        var status = MPI_Status()
+        let code = locked { swiftmpi_iprobe(r.source, r.tag, r.comm, &found, &status) }
+        guard code == 0 else { return .failed }
+        guard found != 0 else { return .none }
+        return .message(source: swiftmpi_status_source(&status), tag: swiftmpi_status_tag(&status))
+    }
+
+    /// Tests the request slots once (`MPI_Test`); a failing test ends the slot with its code.
+    func testSlots() {
+        if swiftmpi_request_is_null(requests.0) == 0 {
+            var done: Int32 = 0
+            let code = locked { swiftmpi_test(&requests.0, &done) }
+            if code != 0 { fail(code, slot: 0) }
+        }
+        if swiftmpi_request_is_null(requests.1) == 0 {
+            var done: Int32 = 0
+            let code = locked { swiftmpi_test(&requests.1, &done) }
+            if code != 0 { fail(code, slot: 1) }
+        }
+    }
+
+    /// Records a failed test of a slot and stops testing it.
+    func fail(_ code: Int32, slot: Int) {
+        if self.code == 0 { self.code = code }
+        if slot == 0 { requests.0 = swiftmpi_request_null() } else { requests.1 = swiftmpi_request_null() }
+    }
+
+    /// Polls once: advances the queued receives (this one among them), then tests this operation's
+    /// requests. Returns whether the operation is done.
+    func pollOnce() -> Bool {
+        if ProbedReceives.shared.isNotEmpty { ProbedReceives.shared.advance() }
+        if queued.load(ordering: .acquiring) { return false }
+        testSlots()
+        return isDone
+    }
+
+    /// Waits on the calling thread until the operation is done, then finishes it.
+    func waitHere() {
+        guard !finished else { return }
+        guard RuntimeState.isActive else { return finishFinalized() }
+        var polls = 0
+        while isReceive || serializesCalls || ProbedReceives.shared.isNotEmpty {
+            if pollOnce() { return finish() }
+            backOff(&polls)
+        }
+        // Nothing to match and nothing queued: MPI_Wait, like the C caller.
+        if swiftmpi_request_is_null(requests.0) == 0 {
+            let code = swiftmpi_wait(&requests.0)
+            if code != 0 { fail(code, slot: 0) }
+        }
+        if swiftmpi_request_is_null(requests.1) == 0 {
+            let code = swiftmpi_wait(&requests.1)
+            if code != 0 { fail(code, slot: 1) }
+        }
+        finish()
+    }
+
+    /// Completes a done operation once: its error (or a receive's status), then the end of its flight record entry.
+    func finish() {
+        guard !finished else { return }
+        finished = true
+        if cancelled {
+            error = .cancelled(operation: operation.name)
+        } else if isReceive {
+            if outcome.code == 0 && code != 0 { outcome.code = code }
+            do throws(MPIError) {
+                try finishReceive(outcome, expected: expected, operation, argument: argument, status: status)
+            } catch {
+                self.error = error
+            }
+        } else if code != 0 {
+            error = makeMPIError(code, operation.name)
+        }
+        recordEnd(entry, failed: error != nil)
+        entry = nil
+    }
+
+    /// Ends an operation whose MPI has been finalised, without calling MPI.
+    func finishFinalized() {
+        finished = true
+        receive = nil
+        error = .finalized(operation: operation.name)
+        recordEnd(entry, failed: true)
+        entry = nil
+    }
+
+    /// Whether the operation receives (recv, sendrecv).
+    var isReceive: Bool { operation == .recv || operation == .sendrecv }
+
+    /// The outcome after ``finish()``: throws the operation's error.
+    @usableFromInline
+    func result() throws(MPIError) {
+        if let error { throw error }
+    }
+
+    /// Called when a request is dropped before it completed: waits, and says so in the debug log.
+    @usableFromInline
+    func dropped() {
+        guard !finished, !transferred else { return }
+        do throws(MPIError) {
+            try admitCallingThread(operation.name)
+        } catch {
+            // Below MPI_THREAD_SERIALIZED on another thread than MPI's main thread: MPI may not be called here.
+            debugPrintLine("r\(worldRank) | \(operation.name) request dropped before completion on a thread that "
+                + "may not call MPI: left in flight (\(error))")
+            return
+        }
+        if diagnostics.debugLog {
+            debugPrintLine("r\(worldRank) | \(operation.name) request dropped before completion: waiting for it")
+        }
+        waitHere()
+    }
+}
+
+/// The pause between two polls that found nothing: none for the first 100,
+/// then `sched_yield` (the partner ranks' processes may share the cores).
+@inline(__always)
+func backOff(_ polls: inout Int) {
+    if polls < 100 {
+        polls += 1
+    } else {
+        sched_yield()
+    }
+}
+
+/// The receives that have not matched yet, in the order they were started.
+///
+/// Whoever polls requests advances the whole queue in order, so that two
+/// receives that can match the same message match in the order they were
+/// started, as MPI's posted receives do.
+final class ProbedReceives: @unchecked Sendable {
+    static let shared = ProbedReceives()
+
+    private let queue = Mutex<[PendingOperation]>([])
+    private let count = Atomic<Int>(0)
+
+    /// Whether any receive is queued (a relaxed read, for the fast paths).
+    var isNotEmpty: Bool { count.load(ordering: .relaxed) != 0 }
+
+    func append(_ operation: PendingOperation) {
+        queue.withLock { queue in
+            queue.append(operation)
+            count.store(queue.count, ordering: .relaxed)
+        }
+    }
+
+    /// Probes each queued receive once, oldest first, and takes the matched (and cancelled) ones off the
+    /// queue.
+    ///
+    /// A message must go to the oldest receive that matches it, as MPI matches
+    /// posted receives. A message can arrive between the probe of an older
+    /// receive and that of a newer one that overlaps it (the same communicator,
+    /// and sources and tags that can be equal), so a newer receive behind an
+    /// unmatched overlapping one first looks at its message with `MPI_Iprobe`:
+    /// if an older unmatched receive matches that message too, the pass starts
+    /// again from the oldest (which now finds it); else the newer receive takes
+    /// exactly that message (its source and tag).
+    func advance() {
+        queue.withLock { queue in
+            if queue.count == 1 {
+                if queue[0].probeOnce() {
+                    queue[0].queued.store(false, ordering: .releasing)
+                    queue.removeAll(keepingCapacity: true)
+                }
+            } else {
+                while !pass(&queue) {}
+            }
+            count.store(queue.count, ordering: .relaxed)
+        }
+    }
+
+    /// One pass over the queue; returns false when the pass must start again.
+    private func pass(_ queue: inout [PendingOperation]) -> Bool {
+        var unmatched: [ProbedReceive] = []
+        var kept = 0
+        var complete = true
+        var i = 0
+        while i < queue.count {
+            let operation = queue[i]
+            var leaves = false
+            if let receive = operation.receive, unmatched.contains(where: { $0.overlaps(receive) }),
+               !(operation.operation == .recv && operation.cancelRequested.load(ordering: .relaxed)) {
+                switch operation.peek() {
+                case .none:
+                    leaves = false
+                case .message(let source, let tag):
+                    if unmatched.contains(where: { $0.matches(source: source, tag: tag, comm: receive.comm) }) {
+                        complete = false
+                        break
+                    }
+                    leaves = operation.probeOnce(source: source, tag: tag)
+                case .failed:
+                    leaves = operation.probeOnce()
+                }
+                if !complete { break }
+            } else {
+                leaves = operation.probeOnce()
+            }
+            if leaves {
+                operation.queued.store(false, ordering: .releasing)
+            } else {
+                if let receive = operation.receive { unmatched.append(receive) }
+                queue[kept] = operation
+                kept += 1
+            }
+            i += 1
+        }
+        // On a restart, the receives from `i` on stay queued, in order.
+        while i < queue.count {
+            queue[kept] = queue[i]
+            kept += 1
+            i += 1
+        }
+        queue.removeLast(queue.count - kept)
+        return complete
+    }
+}

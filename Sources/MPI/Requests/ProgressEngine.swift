@@ -1,0 +1,203 @@
+import CMPI
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+// The progress engine: one thread that completes every awaited request.
+//
+// An awaiting task hands its request's operation to the engine and suspends
+// (a continuation, so no thread of the cooperative pool waits). The engine
+// thread loops: it takes the newly awaited operations, advances the queued
+// receives (PendingOperation.swift), tests the MPI requests of all awaited
+// operations with ONE `MPI_Testsome`, finishes the operations that are done and
+// resumes their tasks. When a poll completes nothing it backs off: 100 polls
+// back to back, then `sched_yield` until 2,000 polls, then sleeps of 20 µs
+// doubling to 1 ms, each cut short by a newly awaited request. With nothing to
+// poll it sleeps until a request is awaited. Every MPI call goes through
+// `locked`, so at MPI_THREAD_SERIALIZED the engine takes the package's lock
+// like every other caller; below MPI_THREAD_SERIALIZED only MPI's main thread
+// may call MPI, so there an awaited request is completed on the awaiting
+// thread instead (which then waits).
+
+/// Suspends the calling task until `pending` completes (on the progress engine), and throws its error.
+@usableFromInline
+func awaitPending(_ pending: PendingOperation) async throws(MPIError) {
+    if !pending.finished {
+        if _slowPath(callMode == .mainThreadOnly) {
+            return try waitForPending(pending)
+        }
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                ProgressEngine.shared.submit(pending, continuation)
+            }
+        } onCancel: {
+            pending.cancelRequested.store(true, ordering: .relaxed)
+        }
+    }
+    try pending.result()
+}
+
+/// The one thread that polls every awaited request.
+final class ProgressEngine: @unchecked Sendable {
+    static let shared = ProgressEngine()
+
+    /// Operations awaited since the engine last looked, with their tasks.
+    private let submitted = Mutex<[PendingOperation]>([])
+    /// Posted when an operation is awaited, so that an idle or backing-off engine wakes at once.
+    private let wake: UnsafeMutablePointer<sem_t>
+    private let started = Atomic<Bool>(false)
+
+    /// Polls of the engine since it started, and polls that completed something (for the benchmark).
+    let polls = Atomic<Int>(0)
+    let productivePolls = Atomic<Int>(0)
+
+    private init() {
+        wake = .allocate(capacity: 1)
+        sem_init(wake, 0, 0)
+    }
+
+    /// Hands `pending` to the engine; its task is resumed with `continuation` when it completes.
+    func submit(_ pending: PendingOperation, _ continuation: UnsafeContinuation<Void, Never>) {
+        pending.continuation = continuation
+        submitted.withLock { $0.append(pending) }
+        if !started.load(ordering: .acquiring) { startThread() }
+        sem_post(wake)
+    }
+
+    private func startThread() {
+        guard started.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        else { return }
+        var thread = pthread_t()
+        let made = pthread_create(&thread, nil, { _ in
+            ProgressEngine.shared.run()
+            return nil
+        }, nil)
+        precondition(made == 0, "swift-mpi: the progress engine's thread could not be started (\(made))")
+        pthread_detach(thread)
+    }
+
+    /// The engine's loop (never returns).
+    private func run() {
+        var active: [PendingOperation] = []
+        var poller = RequestPoller()
+        var idle = 0
+        while true {
+            let new = submitted.withLock { queue -> [PendingOperation] in
+                let taken = queue
+                queue.removeAll(keepingCapacity: true)
+                return taken
+            }
+            if !new.isEmpty {
+                active.append(contentsOf: new)
+                idle = 0
+            }
+            if active.isEmpty {
+                sem_wait(wake)
+                continue
+            }
+            guard RuntimeState.isActive else {
+                for operation in active {
+                    operation.finishFinalized()
+                    operation.continuation.take()?.resume()
+                }
+                active.removeAll()
+                continue
+            }
+            polls.add(1, ordering: .relaxed)
+            poller.poll(active)
+            var resumed = 0
+            var kept = 0
+            for i in active.indices {
+                let operation = active[i]
+                if operation.isDone {
+                    operation.finish()
+                    operation.continuation.take()?.resume()
+                    resumed += 1
+                } else {
+                    active[kept] = operation
+                    kept += 1
+                }
+            }
+            active.removeLast(active.count - kept)
+            if resumed > 0 {
+                productivePolls.add(1, ordering: .relaxed)
+                idle = 0
+            } else {
+                idle += 1
+                pause(idle)
+            }
+        }
+    }
+
+    /// The back-off after `idle` polls in a row that completed nothing.
+    private func pause(_ idle: Int) {
+        if idle < 100 { return }
+        if idle < 2_000 {
+            sched_yield()
+            return
+        }
+        // 20 µs, doubling every 100 idle polls, up to 1 ms; a newly awaited request ends the sleep.
+        let microseconds = min(1_000, 20 << min(6, (idle - 2_000) / 100))
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        deadline.tv_nsec += microseconds * 1_000
+        if deadline.tv_nsec >= 1_000_000_000 {
+            deadline.tv_sec += 1
+            deadline.tv_nsec -= 1_000_000_000
+        }
+        _ = sem_timedwait(wake, &deadline)
+    }
+}
+
+/// Polls many operations together: the queued receives, then one `MPI_Testsome` over all their requests.
+///
+/// Used by the progress engine and by ``RequestSet``; it keeps its arrays between polls.
+struct RequestPoller {
+    private var handles: [MPI_Request] = []
+    private var owners: [(operation: PendingOperation, slot: Int)] = []
+    private var indices: [Int32] = []
+
+    /// Polls `operations` once; afterwards each one's `isDone` tells whether it is done.
+    mutating func poll(_ operations: [PendingOperation]) {
+        if ProbedReceives.shared.isNotEmpty { ProbedReceives.shared.advance() }
+        handles.removeAll(keepingCapacity: true)
+        owners.removeAll(keepingCapacity: true)
+        for operation in operations where !operation.queued.load(ordering: .acquiring) {
+            if swiftmpi_request_is_null(operation.requests.0) == 0 {
+                handles.append(operation.requests.0)
+                owners.append((operation, 0))
+            }
+            if swiftmpi_request_is_null(operation.requests.1) == 0 {
+                handles.append(operation.requests.1)
+                owners.append((operation, 1))
+            }
+        }
+        guard !handles.isEmpty else { return }
+        if indices.count < handles.count { indices = [Int32](repeating: 0, count: handles.count) }
+        var completed: Int32 = 0
+        let count = Int32(handles.count)
+        let code = handles.withUnsafeMutableBufferPointer { h in
+            indices.withUnsafeMutableBufferPointer { i in
+                locked { swiftmpi_testsome(count, h.baseAddress!, &completed, i.baseAddress!) }
+            }
+        }
+        guard code == 0 else {
+            // MPI_ERR_IN_STATUS: test each request alone to find its own error.
+            for operation in operations where !operation.queued.load(ordering: .acquiring) { operation.testSlots() }
+            return
+        }
+        guard completed != swiftmpi_undefined() else { return }
+        for k in 0..<Int(completed) {
+            let owner = owners[Int(indices[k])]
+            if owner.slot == 0 {
+                owner.operation.requests.0 = swiftmpi_request_null()
+            } else {
+                owner.operation.requests.1 = swiftmpi_request_null()
+            }
+        }
+    }
+}

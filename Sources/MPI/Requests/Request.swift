@@ -1,0 +1,115 @@
+// Request: an operation in flight, completed exactly once.
+
+/// An operation that a non-blocking form started, such as ``iallreduce(_:op:comm:)-(ShapedArray<T>,_,_)``
+/// or ``isend(_:dest:tag:comm:)-(ShapedArray<T>,_,_,_)``.
+///
+/// A request is non-copyable and is completed exactly once: ``wait()`` and
+/// ``value()`` consume it, and ``test()`` either consumes it and gives the result
+/// or gives the request back. A request dropped before it completed waits for
+/// its operation when it is destroyed (and says so in the debug log), so that no
+/// operation is left in flight with nobody to complete it.
+///
+/// The request owns what MPI uses while the operation is in flight: it keeps the
+/// input alive, and because ``ShapedArray`` and `Array` copy on write, changing
+/// the caller's variable after the start copies it instead of changing what MPI
+/// reads. The result is handed out only on completion. It completes with the
+/// same result, `Status` and errors as the blocking form; argument errors are
+/// thrown by the non-blocking form itself, before anything is started.
+///
+/// See <doc:Requests> for waiting on many requests, `async`/`await`, the
+/// progress engine, cancellation and the thread level.
+public struct Request<Value>: ~Copyable {
+    @usableFromInline let pending: PendingOperation
+    @usableFromInline let output: Value
+
+    @inlinable
+    init(_ pending: PendingOperation, output: Value) {
+        self.pending = pending
+        self.output = output
+    }
+
+    /// The operation this request completes, for example ``MPIOperation/allreduce``.
+    public var operation: MPIOperation { pending.operation }
+
+    /// Waits on the calling thread until the operation completes, and returns its result.
+    ///
+    /// The corresponding C function is `MPI_Wait`.
+    ///
+    /// - Returns: The result the blocking form returns (`Void` for send and barrier).
+    /// - Throws: The errors the blocking form throws when it completes; ``MPIError/finalized(operation:)``
+    ///   when MPI was finalised first; ``MPIError/threadLevel(operation:provided:reason:)`` below
+    ///   `MPI_THREAD_SERIALIZED` on another thread than MPI's main thread.
+    @inlinable
+    public consuming func wait() throws(MPIError) -> Value {
+        try waitForPending(pending)
+        return output
+    }
+
+    /// Polls the operation once without waiting.
+    ///
+    /// The corresponding C function is `MPI_Test`.
+    ///
+    /// - Returns: ``RequestTest/completed(_:)`` with the result when the operation has completed (the
+    ///   request is used up), else ``RequestTest/pending(_:)`` with the request to test or wait for again.
+    /// - Throws: The errors the blocking form throws, when the operation completed with one.
+    @inlinable
+    public consuming func test() throws(MPIError) -> RequestTest<Value> {
+        if try testPending(pending) { return .completed(output) }
+        return .pending(self)
+    }
+
+    /// Suspends the calling task until the operation completes, and returns its result.
+    ///
+    /// The task does not block a thread: the package's progress engine polls every
+    /// awaited request together and resumes the task when its request completes
+    /// (see <doc:Requests>). Cancelling the task cancels a receive that has not
+    /// matched a message yet, which then throws ``MPIError/cancelled(operation:)``;
+    /// other operations cannot be cancelled and complete as usual.
+    ///
+    /// - Throws: The errors of ``wait()``, and ``MPIError/cancelled(operation:)``.
+    public consuming func value() async throws(MPIError) -> Value {
+        try await awaitPending(pending)
+        return output
+    }
+
+    deinit {
+        pending.dropped()
+    }
+}
+
+extension Request: @unchecked Sendable where Value: Sendable {}
+
+/// The outcome of ``Request/test()``: the result, or the request, still in flight.
+public enum RequestTest<Value>: ~Copyable {
+    /// The operation completed with this result.
+    case completed(Value)
+    /// The operation is still in flight: the request to test or wait for again.
+    case pending(Request<Value>)
+}
+
+/// Waits for a request's operation on the calling thread and throws its error.
+@usableFromInline
+func waitForPending(_ pending: PendingOperation) throws(MPIError) {
+    try admitCallingThread(pending.operation.name)
+    pending.waitHere()
+    try pending.result()
+}
+
+/// Polls a request's operation once; returns whether it completed, and throws its error if so.
+@usableFromInline
+func testPending(_ pending: PendingOperation) throws(MPIError) -> Bool {
+    try admitCallingThread(pending.operation.name)
+    guard !pending.finished else {
+        try pending.result()
+        return true
+    }
+    guard RuntimeState.isActive else {
+        pending.finishFinalized()
+        try pending.result()
+        return true
+    }
+    guard pending.pollOnce() else { return false }
+    pending.finish()
+    try pending.result()
+    return true
+}

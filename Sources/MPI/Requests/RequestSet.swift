@@ -1,0 +1,148 @@
+// RequestSet: many requests completed together.
+
+/// Requests completed together: all of them, any one, or those that are done.
+///
+/// A ``Request`` is non-copyable, so an array cannot hold it; a request set takes
+/// requests over with ``append(_:)`` and gives each an index, in the order they
+/// were added. Each is completed exactly once: ``waitAll()`` consumes the set and
+/// returns every result in index order; ``waitAny()`` and ``testSome()`` hand out
+/// the results of those that completed, with their indices, and the set keeps
+/// the rest. A set dropped with requests still in flight waits for them (and says
+/// so in the debug log), like a dropped request.
+///
+/// All of a set's requests are polled together: the receives in the order they
+/// were started, then one `MPI_Testsome` over every MPI request.
+///
+/// ```swift
+/// var requests = RequestSet<ShapedArray<Double>>()
+/// requests.append(try irecv(template, source: left, tag: 1))
+/// requests.append(try irecv(template, source: right, tag: 2))
+/// try isend(edge, dest: right, tag: 1).wait()
+/// let halos = try requests.waitAll()  // [from left, from right]
+/// ```
+public struct RequestSet<Value>: ~Copyable {
+    var operations: [PendingOperation?] = []
+    var outputs: [Value?] = []
+    var poller = RequestPoller()
+
+    /// An empty set.
+    public init() {}
+
+    /// The number of requests added so far (the next index).
+    public var count: Int { operations.count }
+
+    /// The number of requests whose results have not been handed out yet.
+    public var remaining: Int { operations.reduce(parked.count) { $0 + ($1 == nil ? 0 : 1) } }
+
+    /// Takes `request` over, and returns its index in the set.
+    @discardableResult
+    public mutating func append(_ request: consuming Request<Value>) -> Int {
+        let pending = request.pending
+        pending.transferred = true
+        operations.append(pending)
+        outputs.append(request.output)
+        return operations.count - 1
+    }
+
+    /// Waits until every request has completed, and returns the results in index order.
+    ///
+    /// The corresponding C function is `MPI_Waitall`.
+    ///
+    /// - Returns: One result per index; an index whose result ``waitAny()`` or ``testSome()`` already
+    ///   handed out has no entry, so with neither used, `result[i]` is the request added as `i`.
+    /// - Throws: After every request has completed, the error of the first one (in index order) that failed.
+    public consuming func waitAll() throws(MPIError) -> [Value] {
+        var slots = [Value?](repeating: nil, count: operations.count)
+        var errors = [MPIError?](repeating: nil, count: operations.count)
+        var polls = 0
+        while remaining > 0 {
+            let done = try pollOnce()
+            if done.isEmpty { backOff(&polls) }
+            for (index, result) in done {
+                switch result {
+                case .success(let value): slots[index] = value
+                case .failure(let error): errors[index] = error
+                }
+            }
+        }
+        if let firstError = errors.lazy.compactMap({ $0 }).first { throw firstError }
+        return slots.compactMap { $0 }
+    }
+
+    /// Waits until one of the requests completes, and returns its index and result.
+    ///
+    /// The corresponding C function is `MPI_Waitany`.
+    ///
+    /// - Returns: `nil` when no request is left; else the index of a completed request and its
+    ///   result (its value, or the error it completed with).
+    /// - Throws: ``MPIError/threadLevel(operation:provided:reason:)`` below `MPI_THREAD_SERIALIZED` on
+    ///   another thread than MPI's main thread.
+    public mutating func waitAny() throws(MPIError) -> (index: Int, result: Result<Value, MPIError>)? {
+        guard remaining > 0 else { return nil }
+        var polls = 0
+        while true {
+            let done = try pollOnce()
+            if let first = done.first {
+                // Hand out one; the others stay completed in the set, for the next call.
+                for (index, result) in done.dropFirst() { park(index, result) }
+                return first
+            }
+            backOff(&polls)
+        }
+    }
+
+    /// Polls every request once, and returns the indices and results of those that have completed.
+    ///
+    /// The corresponding C function is `MPI_Testsome`.
+    ///
+    /// - Returns: The completed requests in index order (empty when none has completed yet).
+    /// - Throws: ``MPIError/threadLevel(operation:provided:reason:)`` below `MPI_THREAD_SERIALIZED` on
+    ///   another thread than MPI's main thread.
+    public mutating func testSome() throws(MPIError) -> [(index: Int, result: Result<Value, MPIError>)] {
+        try pollOnce()
+    }
+
+    /// Results completed by ``waitAny()`` but not handed out yet, by index.
+    var parked: [(index: Int, result: Result<Value, MPIError>)] = []
+
+    private mutating func park(_ index: Int, _ result: Result<Value, MPIError>) {
+        parked.append((index, result))
+    }
+
+    /// Polls the remaining requests once (all together); hands out those that completed.
+    private mutating func pollOnce() throws(MPIError) -> [(index: Int, result: Result<Value, MPIError>)] {
+        try admitCallingThread("RequestSet")
+        var done = parked
+        parked.removeAll()
+        let live = operations.compactMap { $0 }.filter { !$0.finished }
+        if !live.isEmpty {
+            if RuntimeState.isActive {
+                poller.poll(live)
+            } else {
+                for operation in live { operation.finishFinalized() }
+            }
+        }
+        for index in operations.indices {
+            guard let operation = operations[index] else { continue }
+            if !operation.finished {
+                guard operation.isDone else { continue }
+                operation.finish()
+            }
+            let result: Result<Value, MPIError>
+            if let error = operation.error { result = .failure(error) } else { result = .success(outputs[index]!) }
+            operations[index] = nil
+            outputs[index] = nil
+            done.append((index, result))
+        }
+        return done.sorted { $0.index < $1.index }
+    }
+
+    deinit {
+        for case let operation? in operations where !operation.finished {
+            operation.transferred = false
+            operation.dropped()
+        }
+    }
+}
+
+extension RequestSet: @unchecked Sendable where Value: Sendable {}
