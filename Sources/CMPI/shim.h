@@ -248,6 +248,7 @@ static inline int swiftmpi_comm_idup(MPI_Comm comm, MPI_Comm SWIFTMPI_HANDLE *ou
 // MARK: - Requests (the non-blocking forms, Sources/MPI/Requests)
 
 static inline int swiftmpi_request_is_null(MPI_Request request) { return request == MPI_REQUEST_NULL; }
+/// `MPI_Iprobe`: `*found` is 1 when a matching message is waiting (and `status` describes it), else 0.
 static inline int swiftmpi_iprobe(int source, int tag, MPI_Comm comm, int *found, MPI_Status *status) {
     return MPI_Iprobe(source, tag, comm, found, status);
 }
@@ -341,10 +342,7 @@ static inline int swiftmpi_iexscan(const void *_Nullable send, void *_Nullable r
                                    MPI_Op op, MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
     return MPI_Iexscan(send, receive, count, type, op, comm, request);
 }
-/// `MPI_Iprobe`: `*found` is 1 when a matching message is waiting (and `status` describes it), else 0.
-static inline int swiftmpi_iprobe(int source, int tag, MPI_Comm comm, int *found, MPI_Status *status) {
-    return MPI_Iprobe(source, tag, comm, found, status);
-}
+/// `MPI_Iprobe` is `swiftmpi_iprobe`, above (shared with the non-blocking receives).
 /// `MPI_Probe`.
 static inline int swiftmpi_probe(int source, int tag, MPI_Comm comm, MPI_Status *status) {
     return MPI_Probe(source, tag, comm, status);
