@@ -363,15 +363,33 @@ static inline int swiftmpi_cart_sub(MPI_Comm comm, const int *remain, MPI_Comm S
 }
 /// The communicator's topology (0 none, 1 Cartesian, 2 graph, 3 distributed graph) and its
 /// neighbour counts: in-degree (blocks received) and out-degree (blocks sent) of the neighbour collectives.
-static inline int swiftmpi_topology(MPI_Comm comm, int *kind, int *indegree, int *outdegree) {
+/// Sets `*has` to 1 when this rank of the Cartesian grid `comm` has a null neighbour (it sits at a
+/// wall of a non-periodic dimension), else 0; 1 when the grid has more than 32 dimensions.
+static inline int swiftmpi_cart_null_neighbors(MPI_Comm comm, int *has) {
+    int ndims = 0, code = MPI_Cartdim_get(comm, &ndims);
+    *has = 1;
+    if (code != MPI_SUCCESS || ndims > 32) return code;
+    int dims[32], periods[32], coords[32];
+    code = MPI_Cart_get(comm, ndims, dims, periods, coords);
+    if (code != MPI_SUCCESS) return code;
+    *has = 0;
+    for (int d = 0; d < ndims; d++)
+        if (!periods[d] && (coords[d] == 0 || coords[d] == dims[d] - 1)) *has = 1;
+    return MPI_SUCCESS;
+}
+/// The topology of `comm`: its kind (0 none, 1 Cartesian, 2 graph, 3 distributed graph), its
+/// neighbour counts, and whether this rank may have null neighbours (`*nulls`, 1 unless known not).
+static inline int swiftmpi_topology(MPI_Comm comm, int *kind, int *indegree, int *outdegree, int *nulls) {
     int status = MPI_UNDEFINED, code = MPI_Topo_test(comm, &status);
-    *kind = 0; *indegree = 0; *outdegree = 0;
+    *kind = 0; *indegree = 0; *outdegree = 0; *nulls = 1;
     if (code != MPI_SUCCESS) return code;
     if (status == MPI_CART) {
         int ndims = 0;
         code = MPI_Cartdim_get(comm, &ndims);
         *kind = 1; *indegree = 2 * ndims; *outdegree = 2 * ndims;
+        if (code == MPI_SUCCESS) code = swiftmpi_cart_null_neighbors(comm, nulls);
     } else if (status == MPI_GRAPH) {
+        *nulls = 0;
         int rank = 0, n = 0;
         code = MPI_Comm_rank(comm, &rank);
         if (code == MPI_SUCCESS) code = MPI_Graph_neighbors_count(comm, rank, &n);

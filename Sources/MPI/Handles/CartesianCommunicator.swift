@@ -49,8 +49,8 @@ public struct CartesianCommunicator: Sendable, Hashable, CustomStringConvertible
         let operation = "CartesianCommunicator.init"
         let resolved = try Communicator.resolve(communicator, operation)
         try admitCallingThread(operation)
-        var kind: Int32 = 0, indegree: Int32 = 0, outdegree: Int32 = 0
-        try check(locked { swiftmpi_topology(resolved.handle, &kind, &indegree, &outdegree) }, "MPI_Topo_test")
+        var kind: Int32 = 0, indegree: Int32 = 0, outdegree: Int32 = 0, nulls: Int32 = 1
+        try check(locked { swiftmpi_topology(resolved.handle, &kind, &indegree, &outdegree, &nulls) }, "MPI_Topo_test")
         guard kind == 1 else {
             throw MPIError.invalidArgument(
                 operation: operation, argument: "communicator", expected: "a communicator with a Cartesian topology",
@@ -360,6 +360,7 @@ extension Communicator {
         topology.kind = 1
         topology.indegree = Int32(2 * dimensions)
         topology.outdegree = Int32(2 * dimensions)
+        try check(locked { swiftmpi_cart_null_neighbors(handle, &topology.hasNullNeighbors) }, "MPI_Cart_get")
         let made = CommunicatorStorage(handle: handle, ownership: .owned, topology: topology)
         try check(locked { MPI_Comm_set_errhandler(handle, swiftmpi_errors_return()) }, "MPI_Comm_set_errhandler")
         return try Communicator(storage: made)

@@ -18,6 +18,9 @@ struct RawTopology {
     @usableFromInline var indegree: Int32 = 0
     /// The blocks a neighbour collective sends (one per out-neighbour).
     @usableFromInline var outdegree: Int32 = 0
+    /// 0 when this rank is known to have no null neighbour (so every block of a result is
+    /// written by MPI), else 1.
+    @usableFromInline var hasNullNeighbors: Int32 = 1
 
     @inlinable init() {}
 }
@@ -26,7 +29,7 @@ struct RawTopology {
 @usableFromInline
 func rawTopology(_ comm: MPI_Comm, _ operation: MPIOperation) throws(MPIError) -> RawTopology {
     var topology = RawTopology()
-    try check(locked { swiftmpi_topology(comm, &topology.kind, &topology.indegree, &topology.outdegree) }, operation)
+    try check(locked { swiftmpi_topology(comm, &topology.kind, &topology.indegree, &topology.outdegree, &topology.hasNullNeighbors) }, operation)
     return topology
 }
 
