@@ -30,6 +30,12 @@ func awaitPending(_ pending: PendingOperation) async throws(MPIError) {
         if _slowPath(callMode == .mainThreadOnly) {
             return try waitForPending(pending)
         }
+        // A small operation often completes within a few polls: poll it here first (at most
+        // `inlineAwaitPolls` MPI_Test calls, a few microseconds), and hand it to the progress
+        // engine, which costs two thread switches, only when it has not completed by then.
+        for _ in 0..<inlineAwaitPolls {
+            if try testPending(pending) { return }
+        }
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
                 ProgressEngine.shared.submit(pending, continuation)
@@ -40,6 +46,9 @@ func awaitPending(_ pending: PendingOperation) async throws(MPIError) {
     }
     try pending.result()
 }
+
+/// How many times `value()` polls a request on the awaiting task's thread before suspending.
+let inlineAwaitPolls = 64
 
 /// The one thread that polls every awaited request.
 final class ProgressEngine: @unchecked Sendable {
