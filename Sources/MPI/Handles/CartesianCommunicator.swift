@@ -49,8 +49,9 @@ public struct CartesianCommunicator: Sendable, Hashable, CustomStringConvertible
         let operation = "CartesianCommunicator.init"
         let resolved = try Communicator.resolve(communicator, operation)
         try admitCallingThread(operation)
-        var kind: Int32 = 0, indegree: Int32 = 0, outdegree: Int32 = 0, nulls: Int32 = 1
-        try check(locked { swiftmpi_topology(resolved.handle, &kind, &indegree, &outdegree, &nulls) }, "MPI_Topo_test")
+        var kind: Int32 = 0, indegree: Int32 = 0, outdegree: Int32 = 0, unusedNulls: Int32 = 1
+        try check(locked { swiftmpi_topology(resolved.handle, &kind, &indegree, &outdegree, &unusedNulls) },
+                  "MPI_Topo_test")
         guard kind == 1 else {
             throw MPIError.invalidArgument(
                 operation: operation, argument: "communicator", expected: "a communicator with a Cartesian topology",

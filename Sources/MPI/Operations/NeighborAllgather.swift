@@ -52,8 +52,7 @@ public func neighborAllgather<T: MPIScalar>(
     let topology = try neighborTopology(comm, resolved, .neighborAllgather)
     let neighbors = Int(topology.indegree)
     let result = try ScalarStorage<T>.filled(count: x.scalarCount * neighbors) { (output) throws(MPIError) in
-        // Blocks from null neighbours are zero; MPI writes every other block.
-        if topology.hasNullNeighbors != 0 { zeroResult(output) }
+        zeroResult(output, topology: topology)
         try neighborAllgatherCore(x, into: &output, comm: resolved, topology: topology)
     }
     return (ShapedArray(_uncheckedShape: prepending(neighbors, to: x._shape), storage: result), advance(token))

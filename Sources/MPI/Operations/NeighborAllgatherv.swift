@@ -89,7 +89,7 @@ public func neighborAllgatherv<T: MPIScalar>(
     let plan = try neighborAllgathervPlan(x.count, receiveCounts: receiveCounts, comm: resolved,
                                           known: comm.storage.topology)
     let result = try [T].filled(count: plan.total) { (output) throws(MPIError) in
-        zeroResult(output)
+        zeroResult(output, topology: nil)
         try neighborAllgathervCore(x, into: &output, receiveCounts: receiveCounts, comm: resolved, plan: plan)
     }
     return (result, advance(token))

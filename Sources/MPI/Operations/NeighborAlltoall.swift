@@ -73,8 +73,7 @@ func neighborAlltoallResult<Input: MPIBuffer, R: UninitializedResult>(
     let outdegree = Int(topology.outdegree)
     let blockCount = outdegree == 0 ? 0 : x.scalarCount / outdegree
     return try R.filled(count: blockCount * Int(topology.indegree)) { (output) throws(MPIError) in
-        // Blocks from null neighbours are zero; MPI writes every other block.
-        if topology.hasNullNeighbors != 0 { zeroResult(output) }
+        zeroResult(output, topology: topology)
         try neighborAlltoallCore(x, into: &output, blocks: blocks, comm: comm, topology: topology)
     }
 }

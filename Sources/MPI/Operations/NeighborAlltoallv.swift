@@ -109,7 +109,7 @@ public func neighborAlltoallv<T: MPIScalar>(
     let plan = try neighborAlltoallvPlan(x.count, sendCounts: sendCounts, receiveCounts: receiveCounts,
                                          comm: resolved, known: comm.storage.topology)
     let result = try [T].filled(count: plan.receive.total) { (output) throws(MPIError) in
-        zeroResult(output)
+        zeroResult(output, topology: nil)
         try neighborAlltoallvCore(x, into: &output, sendCounts: sendCounts, receiveCounts: receiveCounts,
                                   comm: resolved, plan: plan)
     }
