@@ -19,11 +19,12 @@ extension MPIRuntime {
 
     /// The seconds that one call may run before the watchdog ends the job, or `nil` when the watchdog is off.
     ///
-    /// When a call of this package (a primitive, or the finalisation at exit) has
+    /// When a call of this package (an operation, or the wait of a request) has
     /// not returned after this many seconds, its rank prints the call it is
     /// stuck in and its last completed calls, one line each on standard error,
     /// and ends the whole job with `MPI_Abort` and exit code ``watchdogExitCode``
-    /// instead of hanging. The default is 600 seconds; the environment variable
+    /// instead of hanging. MPI's finalisation at exit is not watched: a rank that
+    /// ends early waits there, legitimately, for the others to end too. The default is 600 seconds; the environment variable
     /// `SWIFT_MPI_TIMEOUT` sets it when MPI is set up (`0` or `off` turns it off).
     /// Set it to the same value on every rank. A value of 0 or less turns the watchdog off.
     public static var watchdogTimeout: Double? {
@@ -92,7 +93,7 @@ private func watchdogLoop() {
         let interval = timeout == 0 ? 1_000_000_000 : Swift.min(1_000_000_000, Swift.max(10_000_000, timeout / 10))
         var pause = timespec(tv_sec: Int(interval / 1_000_000_000), tv_nsec: Int(interval % 1_000_000_000))
         nanosleep(&pause, nil)
-        guard timeout != 0, RuntimeState.isUsable || exitInProgress.load(ordering: .relaxed) else {
+        guard timeout != 0, RuntimeState.isUsable else {
             suspect = nil
             continue
         }
@@ -108,9 +109,6 @@ private func watchdogLoop() {
         suspect = (stuck.communicator, stuck.sequence, stuck.start)
     }
 }
-
-/// Set while the package finalises MPI at process exit, which the watchdog also watches.
-let exitInProgress = Atomic<Bool>(false)
 
 /// The watchdog's report, one line each: the stuck call, then the last completed calls.
 func watchdogReport(_ stuck: FlightEntry, entries: [FlightEntry], now: UInt64, timeout: UInt64) -> [String] {
