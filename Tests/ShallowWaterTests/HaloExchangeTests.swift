@@ -45,10 +45,10 @@ final class HaloExchangeTests: XCTestCase {
         XCTAssertFalse(processGrids.isEmpty)
         for processGrid in processGrids {
             var states = [GlobalState?]()
-            for exchange in HaloExchangeMethod.allCases {
+            for exchange in [HaloExchange.sendrecv, .neighborCollective] {
                 let model = try ShallowWaterModel(configuration: configuration, communicator: world,
-                                                  processGrid: processGrid, exchange: exchange)
-                XCTAssertEqual(model.exchangeMethod, exchange)
+                                                  processGrid: processGrid, haloExchange: exchange)
+                XCTAssertEqual(model.haloExchange, exchange)
                 try model.step(count: steps)
                 states.append(try model.gather())
             }

@@ -32,7 +32,7 @@ final class OverlappedExchangeTests: XCTestCase {
                  steps: Int, file: StaticString = #filePath, line: UInt = #line) throws {
         let context = "\(comm.size) ranks, \(grid) grid, \(threads) thread(s), \(configuration.nx) × \(configuration.ny)"
         let blocking = try ShallowWaterModel(configuration: configuration, communicator: comm, processGrid: grid,
-                                             threads: threads, haloExchange: .blocking)
+                                             threads: threads, haloExchange: .sendrecv)
         let overlapped = try ShallowWaterModel(configuration: configuration, communicator: comm, processGrid: grid,
                                                threads: threads, haloExchange: .overlapped)
         XCTAssertEqual(overlapped.haloExchange, .overlapped)

@@ -12,7 +12,7 @@ for p in $(seq 1 "$pairs"); do
     if [ $((p % 2)) -eq 1 ]; then order="sendrecv neighbor"; else order="neighbor sendrecv"; fi
     for ex in $order; do
       load=$(cut -d' ' -f1 /proc/loadavg)
-      line=$(timeout 300 mpirun --oversubscribe -n "$n" "$bin" --benchmark --days "$days" --exchange "$ex" "${gridarg[@]}" 2>&1 | grep "time stepping")
+      line=$(timeout 300 mpirun --oversubscribe -n "$n" "$bin" --benchmark --days "$days" --halo-exchange "$ex" "${gridarg[@]}" 2>&1 | grep "time stepping")
       s=$(echo "$line" | sed -E 's/.*time stepping +([0-9.]+) s, ([0-9]+) steps.*/\1/')
       r=$(echo "$line" | sed -E 's/.*time stepping +([0-9.]+) s, ([0-9]+) steps.*/\2/')
       echo "$p,$n,$g,$ex,$s,$r,$load" >> "$out"

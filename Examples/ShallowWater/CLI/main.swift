@@ -22,7 +22,7 @@ enum PlotQuantity: String, ExpressibleByArgument, CaseIterable {
 }
 
 extension ShallowWaterSetup: ExpressibleByArgument {}
-extension HaloExchangeMode: ExpressibleByArgument {}
+extension HaloExchange: ExpressibleByArgument {}
 
 /// The command line of the shallow-water model.
 struct ShallowWaterCommand: ParsableCommand {
@@ -67,9 +67,6 @@ struct ShallowWaterCommand: ParsableCommand {
     @Option(help: "Process grid as PXxPY (for example 2x2), instead of the automatic choice.")
     var processGrid: String?
 
-    @Option(help: "Halo exchange: sendrecv (one per neighbour) or neighbor (neighbour collectives).")
-    var exchange: String = "sendrecv"
-
     @Option(help: "Threads per rank (default: the cores divided by the ranks on this node).")
     var threads: Int?
 
@@ -77,9 +74,9 @@ struct ShallowWaterCommand: ParsableCommand {
     var benchmark = false
 
     @Option(help: ArgumentHelp(
-        "How each step fills the halo: blocking (sendrecv), overlapped (a persistent plan started before the interior is computed and completed before the boundary; the same bits) or skipped (timing only: wrong results).",
+        "How each step fills the halo: sendrecv (one per neighbour), neighbor (neighbour collectives on the Cartesian grid), overlapped (a persistent plan started before the interior is computed and completed before the boundary) or skipped (timing only: wrong results); the first three give the same bits.",
         discussion: "--halo-exchange skipped exchanges the halo at the first two steps only; its time per step is the limit that overlapping the exchange can approach."))
-    var haloExchange = HaloExchangeMode.blocking
+    var haloExchange = HaloExchange.sendrecv
 
     mutating func validate() throws {
         guard nx >= 1, ny >= 1 else { throw ValidationError("--nx and --ny must be at least 1") }
@@ -89,12 +86,6 @@ struct ShallowWaterCommand: ParsableCommand {
         }
         if let processGrid, ProcessGrid(parsing: processGrid) == nil {
             throw ValidationError("--process-grid must look like 2x2 (got '\(processGrid)')")
-        }
-        if HaloExchangeMethod(rawValue: exchange) == nil {
-            throw ValidationError("--exchange must be sendrecv or neighbor (got '\(exchange)')")
-        }
-        if exchange != "sendrecv" && haloExchange != .blocking {
-            throw ValidationError("--exchange neighbor needs --halo-exchange blocking (the overlapped exchange is a persistent plan)")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let viscosity, !(viscosity >= 0 && viscosity.isFinite) {
@@ -118,8 +109,7 @@ struct ShallowWaterCommand: ParsableCommand {
         do {
             model = try ShallowWaterModel(configuration: config, communicator: world,
                                           processGrid: processGrid.flatMap(ProcessGrid.init(parsing:)),
-                                          threads: threadCount, haloExchange: haloExchange,
-                                          exchange: HaloExchangeMethod(rawValue: exchange) ?? .sendrecv)
+                                          threads: threadCount, haloExchange: haloExchange)
         } catch {
             // Every rank reaches the same verdict without communicating; rank 0 says
             // it, and the others wait for that before they exit (a launcher may stop
@@ -138,12 +128,14 @@ struct ShallowWaterCommand: ParsableCommand {
                 shallow-water: \(config.nx) × \(config.ny) cells of \(kilometres(config.dx)) × \(kilometres(config.dy)), \
                 periodic in x, walls in y
                   \(world.size) rank\(world.size == 1 ? "" : "s") as a \(grid) process grid (\(local.nx) × \(local.ny) cells each), \
-                \(model.threadCount) thread\(model.threadCount == 1 ? "" : "s") per rank, \(model.haloExchange) halo exchange (\(model.exchangeMethod)), \(MPIRuntime.libraryVersion.split(separator: ",").first ?? "MPI")
+                \(model.threadCount) thread\(model.threadCount == 1 ? "" : "s") per rank, \(model.haloExchange) halo exchange, \(MPIRuntime.libraryVersion.split(separator: ",").first ?? "MPI")
                   Δt = \(String(format: "%.3f", config.timeStep)) s: \(totalSteps) steps for \(days) model days\
                 \(benchmark ? " (benchmark: no pictures)" : "")
                 """)
-            if haloExchange != .blocking {
-                print("  halo exchange: \(haloExchange == .overlapped ? "overlapped (persistent plan, interior computed while it travels)" : "skipped after the first two steps (timing only: the fields are wrong)")")
+            switch haloExchange {
+            case .overlapped: print("  halo exchange: overlapped (persistent plan, interior computed while it travels)")
+            case .skipped: print("  halo exchange: skipped after the first two steps (timing only: the fields are wrong)")
+            case .sendrecv, .neighborCollective: break
             }
             if setup != .standard || viscosity != nil {
                 print("  \(setup == .mpi4jax ? "mpi4jax's set-up (its initial state and its placement of f)" : "standard set-up"), "

@@ -3,6 +3,36 @@
 
 import MPI
 
+/// How a model's step fills the halo of its subdomain.
+///
+/// ``sendrecv``, ``neighborCollective`` and ``overlapped`` give the same bits on every
+/// process grid; ``skipped`` is for timing only.
+public enum HaloExchange: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// One `sendrecv` per pair of directions (plain `send` and `recv` next to the walls),
+    /// then the whole subdomain is computed. The default.
+    case sendrecv
+    /// One `neighborAlltoall` per split direction: over the row of the process grid
+    /// (west and east) when x is split, then over its column (south and north) when y
+    /// is split, then the whole subdomain is computed. So one collective per step on a
+    /// process grid split in one direction (the grids chosen automatically on the
+    /// default grid), two on a grid split in both: the corner cells of the rows travel
+    /// south and north only once the columns have arrived from west and east, as in the
+    /// `sendrecv` exchange.
+    case neighborCollective = "neighbor"
+    /// A persistent plan of every halo message (``MPI/PersistentPlan``) is started, the
+    /// cells that need no halo are computed while the messages travel, the plan is
+    /// completed, and the cells next to the halo are computed.
+    case overlapped
+    /// For timing only: the halo is exchanged (as with ``sendrecv``) at the first two
+    /// steps only, once for each of the two state sets, and afterwards left as it is,
+    /// so the fields are wrong. Its time per step is the limit that hiding the exchange
+    /// can approach.
+    case skipped
+
+    /// The name used on the command line: `sendrecv`, `neighbor`, `overlapped` or `skipped`.
+    public var description: String { rawValue }
+}
+
 /// Message buffers for the halo exchange, allocated once.
 final class HaloBuffers {
     /// One column of h, u and v (interior rows), to send.

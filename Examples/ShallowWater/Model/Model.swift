@@ -10,8 +10,9 @@ import MPI
 /// grid is split by ``ProcessGrid/choose(nx:ny:ranks:)`` (or the grid given) into a
 /// Cartesian communicator (``grid``), whose `shift` gives each rank its neighbours, and
 /// each step exchanges one halo of h, u and v with the neighbours through `sendrecv`
-/// (plain `send` and `recv` next to the walls), or with neighbour collectives
-/// (``HaloExchangeMethod/neighborCollective``). The result does not depend on the
+/// (plain `send` and `recv` next to the walls), with neighbour collectives
+/// (``HaloExchange/neighborCollective``), or with a persistent plan overlapped with the
+/// interior's computation (``HaloExchange/overlapped``). The result does not depend on the
 /// number of ranks or threads: a run on any decomposition gives the same bits as a
 /// run on one rank.
 ///
@@ -29,8 +30,6 @@ public final class ShallowWaterModel {
     /// walls in y (dimension 0), periodic in x (dimension 1), ranks in the order of the
     /// communicator the model was created with.
     public let grid: CartesianCommunicator
-    /// Which calls the blocking halo exchange makes (``HaloExchangeMode/blocking`` only).
-    public let exchangeMethod: HaloExchangeMethod
     /// This rank's subdomain and neighbours.
     public let subdomain: Subdomain
     /// Threads this rank splits its rows between.
@@ -65,11 +64,11 @@ public final class ShallowWaterModel {
     /// Halo message buffers.
     let halo: HaloBuffers
     /// How each step fills the halo.
-    public let haloExchange: HaloExchangeMode
+    public let haloExchange: HaloExchange
     /// The persistent plan and the interior/boundary split of the overlapped exchange
-    /// (``HaloExchangeMode/overlapped`` only).
+    /// (``HaloExchange/overlapped`` only).
     let overlappedHalo: OverlappedHalo?
-    /// The sub-grids and buffers of the neighbour-collective exchange (``HaloExchangeMethod/neighborCollective``).
+    /// The sub-grids and buffers of the neighbour-collective exchange (``HaloExchange/neighborCollective`` only).
     let neighborHalo: NeighborHalo?
 
     /// Creates this rank's part of a model and sets the initial state.
@@ -83,12 +82,11 @@ public final class ShallowWaterModel {
     ///   - communicator: the ranks that share the grid (default: `MPI_COMM_WORLD`).
     ///   - processGrid: a process grid to use instead of the chosen one.
     ///   - threads: threads to split this rank's rows between (at most its row count).
-    ///   - haloExchange: how each step fills the halo (default ``HaloExchangeMode/blocking``;
-    ///     ``HaloExchangeMode/overlapped`` gives the same bits).
-    ///   - exchange: which calls the blocking exchange makes: one `sendrecv` per neighbour
-    ///     (``HaloExchangeMethod/sendrecv``) or neighbour collectives on the Cartesian grid
-    ///     (``HaloExchangeMethod/neighborCollective``); the same bits either way. It applies to
-    ///     ``HaloExchangeMode/blocking`` only: the overlapped exchange is a persistent plan.
+    ///   - haloExchange: how each step fills the halo: one `sendrecv` per neighbour (the
+    ///     default, ``HaloExchange/sendrecv``), neighbour collectives on the Cartesian grid
+    ///     (``HaloExchange/neighborCollective``), or a persistent plan overlapped with the
+    ///     interior's computation (``HaloExchange/overlapped``), the same bits each way;
+    ///     ``HaloExchange/skipped`` is for timing only.
     /// - Throws: ``ShallowWaterError/invalidConfiguration(_:)``,
     ///   ``ShallowWaterError/cannotDecompose(nx:ny:ranks:validRankCounts:)``,
     ///   ``ShallowWaterError/invalidProcessGrid(nprocX:nprocY:nx:ny:ranks:)``, or
@@ -99,8 +97,7 @@ public final class ShallowWaterModel {
         communicator: Communicator = .world,
         processGrid: ProcessGrid? = nil,
         threads: Int = 1,
-        haloExchange: HaloExchangeMode = .blocking,
-        exchange: HaloExchangeMethod = .sendrecv
+        haloExchange: HaloExchange = .sendrecv
     ) throws(ShallowWaterError) {
         try configuration.validate()
         let ranks = communicator.size
@@ -111,11 +108,6 @@ public final class ShallowWaterModel {
             grid = try ProcessGrid.choose(nx: configuration.nx, ny: configuration.ny, ranks: ranks)
         }
         guard threads >= 1 else { throw .invalidConfiguration("threads must be at least 1 (got \(threads))") }
-        guard haloExchange == .blocking || exchange == .sendrecv else {
-            throw .invalidConfiguration(
-                "the \(haloExchange) halo exchange is a persistent plan of point-to-point messages; "
-                    + "the neighbour-collective exchange needs the blocking one")
-        }
 
         let sub: Subdomain
         do {
@@ -124,11 +116,10 @@ public final class ShallowWaterModel {
             self.grid = cartesian
             self.communicator = cartesian.communicator
             sub = try Subdomain(grid: cartesian, globalNX: configuration.nx, globalNY: configuration.ny)
-            neighborHalo = exchange == .neighborCollective ? try NeighborHalo(grid: cartesian, subdomain: sub) : nil
+            neighborHalo = haloExchange == .neighborCollective ? try NeighborHalo(grid: cartesian, subdomain: sub) : nil
         } catch {
             throw .communication(String(describing: error))
         }
-        exchangeMethod = exchange
         self.configuration = configuration
         subdomain = sub
         kernel = StepKernel(configuration: configuration, nx: sub.nx, ny: sub.ny, northWall: sub.north == nil)
@@ -265,7 +256,7 @@ public final class ShallowWaterModel {
                     run(overlapped.boundaryTasks)
                 } else {
                     // Skipped (timing only): both state sets get a halo once, at the first two steps.
-                    if haloExchange == .blocking || stepCount < 2 { try exchangeHalos(now, stride: stride) }
+                    if haloExchange != .skipped || stepCount < 2 { try exchangeHalos(now, stride: stride) }
                     pool.run(tasks: bands.count) { band, thread in
                         kernel.step(rows: bands[band], state: now, next: next, tendency: tendency, coriolis: coriolis,
                                     scratch: base + scratchOffset + thread * scratchStride, a: a, b: b)

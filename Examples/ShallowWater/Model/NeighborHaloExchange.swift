@@ -3,23 +3,6 @@
 
 import MPI
 
-/// How a model exchanges its halo each step.
-public enum HaloExchangeMethod: String, Sendable, CaseIterable, CustomStringConvertible {
-    /// One `sendrecv` per neighbour and direction (plain `send` or `recv` next to a wall).
-    case sendrecv
-    /// One `neighborAlltoall` per split direction: over the row of the process grid
-    /// (west and east) when x is split, then over its column (south and north) when y
-    /// is split. So one collective per step on a process grid split in one direction
-    /// (the grids chosen automatically on the default grid), two on a grid split in
-    /// both: the corner cells of the rows travel south and north only once the
-    /// columns have arrived from west and east, as in the `sendrecv` exchange. The
-    /// result is the same bits as with ``sendrecv``.
-    case neighborCollective = "neighbor"
-
-    /// The name used on the command line: `sendrecv` or `neighbor`.
-    public var description: String { rawValue }
-}
-
 /// The sub-grids and message buffers of the neighbour-collective exchange, made once.
 final class NeighborHalo {
     /// The row of the process grid (periodic in x), when x is split.

@@ -11,22 +11,6 @@
 
 import MPI
 
-/// How a model's step fills the halo of its subdomain.
-public enum HaloExchangeMode: String, Sendable, Hashable, CaseIterable {
-    /// One `sendrecv` per pair of directions (plain `send` and `recv` next to the walls),
-    /// then the whole subdomain is computed.
-    case blocking
-    /// A persistent plan of every halo message (``MPI/PersistentPlan``) is started, the
-    /// cells that need no halo are computed while the messages travel, the plan is
-    /// completed, and the cells next to the halo are computed. The same bits as
-    /// ``blocking``.
-    case overlapped
-    /// For timing only: the halo is exchanged at the first two steps only (once for each
-    /// of the two state sets), and afterwards left as it is, so the fields are wrong. The time per step of this mode is the limit
-    /// that hiding the exchange can approach.
-    case skipped
-}
-
 /// Message tags of the overlapped exchange, one per direction of travel.
 private enum OverlapTag {
     static let westward = 11
