@@ -49,6 +49,61 @@ final class AutodiffNeighborsTests: DifferentiationTestCase {
         }
     }
 
+    /// The ranks of the neighbours in slot order (for each dimension, −1 then +1), `nil` past a wall.
+    ///
+    /// The tests below use block lengths that differ between processes and dimensions, zero
+    /// included: process `r` contributes `(r + 1) % 3` elements (neighborAllgatherv), and sends
+    /// `(r + d + 1) % 3` elements to each neighbour of dimension `d` (neighborAlltoallv: the same
+    /// length both ways along a dimension, since on a periodic dimension of one or two processes
+    /// both neighbours are the same process and MPI chooses which message fills which block).
+    /// The lengths of what arrives follow from the neighbours' ranks.
+    private func neighborRanks(_ grid: CartesianCommunicator) throws -> [Int?] {
+        var ranks = [Int?]()
+        for d in 0..<grid.dimensions.count {
+            let (source, dest) = try grid.shift(dimension: d, displacement: 1)
+            ranks.append(source)  // the −1 neighbour
+            ranks.append(dest)    // the +1 neighbour
+        }
+        return ranks
+    }
+
+    func testNeighborAllgathervFiniteDifferences() throws {
+        for (g, grid) in try grids().enumerated() {
+            let comm = grid.communicator
+            let counts = try neighborRanks(grid).map { $0.map { ($0 + 1) % 3 } ?? 1 }  // any count past a wall
+            let n = (rank + 1) % 3
+            let w = Self.rankWeights([counts.reduce(0, +)], rank: rank, salt: 400 + g)
+            // Processes with an empty block still take part: their gradient is empty.
+            try checkGradient("neighborAllgatherv \(grid.dimensions) \(grid.periodic)",
+                              at: Self.pseudoArray([n], rank: rank, salt: 410 + g).scalars, comm: comm) { x in
+                Autodiff.allreduce(
+                    ShapedArray(shape: [counts.reduce(0, +)],
+                                scalars: Autodiff.neighborAllgatherv(x, receiveCounts: counts, comm: grid)).dot(w),
+                    op: .sum, comm: comm)
+            }
+        }
+    }
+
+    func testNeighborAlltoallvFiniteDifferences() throws {
+        for (g, grid) in try grids().enumerated() {
+            let comm = grid.communicator, k = 2 * grid.dimensions.count
+            let sendCounts = (0..<k).map { (rank + $0 / 2 + 1) % 3 }
+            // Neighbour i sends this process the block of its slot i ^ 1 (the other side of the
+            // same dimension d = i / 2); past a wall any count, and the block stays zero.
+            let receiveCounts = try neighborRanks(grid).enumerated().map { i, r in r.map { ($0 + i / 2 + 1) % 3 } ?? 2 }
+            let w = Self.rankWeights([receiveCounts.reduce(0, +)], rank: rank, salt: 420 + g)
+            try checkGradient("neighborAlltoallv \(grid.dimensions) \(grid.periodic)",
+                              at: Self.pseudoArray([sendCounts.reduce(0, +)], rank: rank, salt: 430 + g).scalars,
+                              comm: comm) { x in
+                Autodiff.allreduce(
+                    ShapedArray(shape: [receiveCounts.reduce(0, +)],
+                                scalars: Autodiff.neighborAlltoallv(x, sendCounts: sendCounts,
+                                                                    receiveCounts: receiveCounts, comm: grid)).dot(w),
+                    op: .sum, comm: comm)
+            }
+        }
+    }
+
     /// At a wall the row sent nowhere has no effect: its gradient is exactly zero.
     func testRowsSentPastAWallHaveZeroGradient() throws {
         let grid = try XCTUnwrap(try world.cartesian(dimensions: [size], periodic: [false]))
