@@ -1,6 +1,6 @@
 import CMPI
 
-// neighborAllgatherv (MPI_Neighbor_allgatherv): its core, then its forms ([T], into:).
+// neighborAllgatherv (MPI_Neighbor_allgatherv): its core, then its forms ([T], into:, ShapedArray).
 
 /// The checked counts of a v form: MPI's counts and packed displacements, and their total.
 @usableFromInline
@@ -111,4 +111,47 @@ public func neighborAllgatherv<Input: MPIBuffer, Output: MPIBuffer>(
                                comm: Communicator.resolve(comm, .neighborAllgatherv), plan: nil,
                                known: comm.storage.topology)
     return advance(token)
+}
+
+/// The shaped-array form of ``neighborAllgatherv(_:receiveCounts:comm:token:)``: blocks of rows.
+///
+/// Each process's block is its `x`, any number of rows along the first axis
+/// (a 0-d `x` is one row), with the same row shape on every process;
+/// `receiveRowCounts[i]` is the number of rows of neighbour `i`'s `x`, and must
+/// equal it. The result holds the neighbours' blocks one after another along the
+/// first axis, in neighbour order, as ``VariableBlocks`` (`result[i]` is neighbour
+/// `i`'s block); a null neighbour's block (past a wall) is zero.
+///
+/// - Parameters:
+///   - x: This process's block. It is not modified.
+///   - receiveRowCounts: One row count per neighbour, at least 0.
+///   - comm: A communicator with a topology, such as ``CartesianCommunicator/communicator``.
+///   - token: Orders this operation after the one that returned it.
+/// - Returns: The neighbours' blocks and the new token.
+/// - Throws: ``MPIError/invalidArgument(operation:argument:expected:actual:)`` for a communicator
+///   without a topology (`comm`), or row counts that are negative, too many or too few, or whose
+///   elements add up to more than `Int32.max` (`receiveRowCounts`);
+///   ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` for an `x` above `Int32.max`
+///   elements; all before anything is communicated.
+///
+/// The corresponding C function is `MPI_Neighbor_allgatherv`.
+@inlinable
+public func neighborAllgatherv<T: MPIScalar>(
+    _ x: ShapedArray<T>, receiveRowCounts: [Int], comm: Communicator, token: Token? = nil
+) throws(MPIError) -> (VariableBlocks<T>, Token) {
+    let resolved = try Communicator.resolve(comm, .neighborAllgatherv)
+    let topology = try neighborTopology(comm, resolved, .neighborAllgatherv)
+    let (_, rowShape, rowSize) = rowsOf(x)
+    let receiveCounts = try neighborElementCounts(
+        rows: receiveRowCounts, rowSize: rowSize, neighbors: Int(topology.indegree), argument: "receiveRowCounts",
+        .neighborAllgatherv)
+    let plan = try neighborAllgathervPlan(x.scalarCount, receiveCounts: receiveCounts, comm: resolved,
+                                          known: topology)
+    let result = try ScalarStorage<T>.filled(count: plan.total) { (output) throws(MPIError) in
+        zeroResult(output, topology: nil)
+        try neighborAllgathervCore(x, into: &output, receiveCounts: receiveCounts, comm: resolved, plan: plan)
+    }
+    let rows = receiveRowCounts.reduce(0, +)
+    return (VariableBlocks(_uncheckedData: ShapedArray(_uncheckedShape: prepending(rows, to: rowShape), storage: result),
+                           counts: receiveRowCounts), advance(token))
 }

@@ -1,6 +1,6 @@
 import CMPI
 
-// neighborAlltoallv (MPI_Neighbor_alltoallv): its core, then its forms ([T], into:).
+// neighborAlltoallv (MPI_Neighbor_alltoallv): its core, then its forms ([T], into:, ShapedArray).
 
 /// The checked counts of both sides of neighborAlltoallv.
 @usableFromInline
@@ -133,4 +133,62 @@ public func neighborAlltoallv<Input: MPIBuffer, Output: MPIBuffer>(
                               comm: Communicator.resolve(comm, .neighborAlltoallv), plan: nil,
                               known: comm.storage.topology)
     return advance(token)
+}
+
+/// The shaped-array form of ``neighborAlltoallv(_:sendCounts:receiveCounts:comm:token:)``: blocks of rows.
+///
+/// `x` holds the blocks for the neighbours one after another along its first
+/// axis: the next `sendRowCounts[i]` rows go to neighbour `i`. `receiveRowCounts[i]`
+/// is the number of rows that neighbour `i` sends to this process, and must equal
+/// it; every process's rows have the same shape. The result holds the received
+/// blocks along the first axis, in neighbour order, as ``VariableBlocks``
+/// (`result[i]` came from neighbour `i`); a null neighbour's block is zero. On a
+/// periodic dimension of one or two processes give both directions the same
+/// length, as for the element form.
+///
+/// - Parameters:
+///   - x: The rows to send, `sendRowCounts.reduce(0, +)` along the first axis. It is not modified.
+///   - sendRowCounts: One row count per neighbour, at least 0.
+///   - receiveRowCounts: One row count per neighbour, at least 0.
+///   - comm: A communicator with a topology, such as ``CartesianCommunicator/communicator``.
+///   - token: Orders this operation after the one that returned it.
+/// - Returns: The received blocks and the new token.
+/// - Throws: ``MPIError/invalidArgument(operation:argument:expected:actual:)`` for a communicator
+///   without a topology (`comm`), or row counts that are negative, too many or too few, or whose
+///   elements add up to more than `Int32.max` (`sendRowCounts`, `receiveRowCounts`);
+///   ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` when `x`'s rows are not the
+///   sum of `sendRowCounts`; all before anything is communicated.
+///
+/// The corresponding C function is `MPI_Neighbor_alltoallv`.
+@inlinable
+public func neighborAlltoallv<T: MPIScalar>(
+    _ x: ShapedArray<T>, sendRowCounts: [Int], receiveRowCounts: [Int], comm: Communicator, token: Token? = nil
+) throws(MPIError) -> (VariableBlocks<T>, Token) {
+    let resolved = try Communicator.resolve(comm, .neighborAlltoallv)
+    let topology = try neighborTopology(comm, resolved, .neighborAlltoallv)
+    let (rows, rowShape, rowSize) = rowsOf(x)
+    let sendCounts = try neighborElementCounts(
+        rows: sendRowCounts, rowSize: rowSize, neighbors: Int(topology.outdegree), argument: "sendRowCounts",
+        .neighborAlltoallv)
+    let sent = sendRowCounts.reduce(0, +)
+    if _slowPath(x._shape.isEmpty || sent != rows) {
+        throw MPIError.shapeMismatch(
+            operation: MPIOperation.neighborAlltoallv.name, argument: "x",
+            expected: "\(sent) rows along the first axis (the sum of sendRowCounts)",
+            actual: "shape \(x._shape)")
+    }
+    let receiveCounts = try neighborElementCounts(
+        rows: receiveRowCounts, rowSize: rowSize, neighbors: Int(topology.indegree), argument: "receiveRowCounts",
+        .neighborAlltoallv)
+    let plan = try neighborAlltoallvPlan(x.scalarCount, sendCounts: sendCounts, receiveCounts: receiveCounts,
+                                         comm: resolved, known: topology)
+    let result = try ScalarStorage<T>.filled(count: plan.receive.total) { (output) throws(MPIError) in
+        zeroResult(output, topology: nil)
+        try neighborAlltoallvCore(x, into: &output, sendCounts: sendCounts, receiveCounts: receiveCounts,
+                                  comm: resolved, plan: plan)
+    }
+    let received = receiveRowCounts.reduce(0, +)
+    return (VariableBlocks(_uncheckedData: ShapedArray(_uncheckedShape: prepending(received, to: rowShape),
+                                                       storage: result),
+                           counts: receiveRowCounts), advance(token))
 }

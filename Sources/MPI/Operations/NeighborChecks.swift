@@ -80,3 +80,33 @@ func neighborCounts(
     }
     return (mpiCounts, displacements, total)
 }
+
+/// The row counts of a v form's shaped-array form, checked like element counts (one per
+/// neighbour, at least 0, `argument` naming them), as element counts of rows of `rowSize` elements.
+@inlinable
+func neighborElementCounts(
+    rows rowCounts: [Int], rowSize: Int, neighbors: Int, argument: String, _ operation: MPIOperation
+) throws(MPIError) -> [Int] {
+    _ = try neighborCounts(rowCounts, neighbors: neighbors, argument: argument, operation)
+    if rowSize == 1 { return rowCounts }
+    var counts = [Int]()
+    counts.reserveCapacity(rowCounts.count)
+    for rows in rowCounts {
+        let (elements, overflow) = rows.multipliedReportingOverflow(by: rowSize)
+        guard !overflow, elements <= Int(Int32.max) else {
+            throw MPIError.invalidArgument(
+                operation: operation.name, argument: argument,
+                expected: "row counts whose elements (rows × \(rowSize) per row) add up to at most \(Int32.max)",
+                actual: "\(rowCounts)")
+        }
+        counts.append(elements)
+    }
+    return counts
+}
+
+/// The row shape and row count of a shaped-array block: its first axis is the rows; a 0-d array is one row.
+@inlinable
+func rowsOf<T>(_ x: ShapedArray<T>) -> (rows: Int, rowShape: [Int], rowSize: Int) {
+    let rowShape = x._shape.count <= 1 ? [] : droppingFirst(x._shape)
+    return (x._shape.first ?? 1, rowShape, rowShape.reduce(1, *))
+}

@@ -13,7 +13,10 @@
 /// along the first axis (zero for an empty block) and ``offsets`` where it
 /// starts. Returned by ``allgatherv(_:comm:token:)-(ShapedArray<T>,_,_)``, ``gatherv(_:root:comm:token:)-(ShapedArray<T>,_,_,_)``
 /// and ``alltoallv(_:rowCounts:comm:token:)-(ShapedArray<T>,_,_,_)``, and accepted by
-/// ``scatterv(_:root:comm:token:)``.
+/// ``scatterv(_:root:comm:token:)``. The shaped-array forms of the neighbour
+/// collectives, ``neighborAllgatherv(_:receiveRowCounts:comm:token:)`` and
+/// ``neighborAlltoallv(_:sendRowCounts:receiveRowCounts:comm:token:)``, return one
+/// block per neighbour instead, in neighbour order.
 public struct VariableBlocks<Scalar> {
     /// All blocks, one after another along the first axis.
     public let data: ShapedArray<Scalar>

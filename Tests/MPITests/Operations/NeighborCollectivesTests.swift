@@ -1,5 +1,6 @@
 // Tests of NeighborAllgather(v).swift and NeighborAlltoall(v).swift: the neighbour
-// collectives over Cartesian grids (1-D and 2-D, periodic and not), in every form,
+// collectives over Cartesian grids (1-D and 2-D, periodic and not), in every form
+// (element, into:, and the shaped-array forms of the v collectives),
 // and their errors.
 //
 // Rank r's data is a pattern of r, and the neighbours are read from
@@ -186,6 +187,89 @@ final class NeighborCollectivesTests: MPITestCase {
                 XCTAssertEqual(output.map { $0 == -5 ? 0 : $0 }.sorted(), result.sorted(), context)
             }
         }
+    }
+
+    /// The shaped-array forms of the v collectives: rows of 2 × 3 elements, the same blocks as the
+    /// element forms with every count times 6, and ``VariableBlocks`` that give each neighbour's block.
+    func testShapedVForms() throws {
+        let rowShape = [2, 3], rowSize = 6
+        func rows(_ flat: [Double]) -> [Double] { flat.flatMap { v in (0..<rowSize).map { v + Double($0) / 10 } } }
+        for grid in try grids() {
+            let context = "\(grid) \(here)"
+            let neighbors = try neighbors(grid)
+            let comm = grid.communicator
+            // neighborAllgatherv: rank r sends r + 1 rows.
+            let x = (0...rank).map { value(from: rank, slot: 0, index: $0) }
+            let rowCounts = neighbors.map { ($0 ?? 0) + 1 }
+            let (flat, _) = try neighborAllgatherv(rows(x), receiveCounts: rowCounts.map { $0 * rowSize }, comm: comm)
+            let (blocks, _) = try neighborAllgatherv(ShapedArray(shape: [x.count] + rowShape, scalars: rows(x)),
+                                                     receiveRowCounts: rowCounts, comm: comm)
+            XCTAssertEqual(blocks.data.shape, [rowCounts.reduce(0, +)] + rowShape, context)
+            XCTAssertEqual(blocks.data.scalars, flat, context)
+            XCTAssertEqual(blocks.counts, rowCounts, context)
+            for (i, n) in neighbors.enumerated() {
+                let expected = (0..<rowCounts[i]).map { j in n.map { value(from: $0, slot: 0, index: j) } ?? 0 }
+                XCTAssertEqual(blocks[i].scalars, n == nil ? [Double](repeating: 0, count: rowCounts[i] * rowSize)
+                                                           : rows(expected), "neighbour \(i) \(context)")
+            }
+            // A 0-d x is one row.
+            let (scalars, _) = try neighborAllgatherv(ShapedArray(scalar: Double(rank)),
+                                                      receiveRowCounts: neighbors.map { _ in 1 }, comm: comm)
+            XCTAssertEqual(scalars.data.scalars, neighbors.map { $0.map(Double.init) ?? 0 }, context)
+            // neighborAlltoallv: as in testNeighborAlltoallv, on grids where the pairing is fixed.
+            guard !hasRepeatedNeighbor(neighbors) else { continue }
+            let sendRows = neighbors.indices.map { (rank + $0) % 3 }
+            let receiveRows = neighbors.enumerated().map { i, n in n.map { ($0 + partnerSlot(i)) % 3 } ?? 1 }
+            let y = neighbors.indices.flatMap { i in (0..<sendRows[i]).map { value(from: rank, slot: i, index: $0) } }
+            let (flatV, _) = try neighborAlltoallv(rows(y), sendCounts: sendRows.map { $0 * rowSize },
+                                                   receiveCounts: receiveRows.map { $0 * rowSize }, comm: comm)
+            let (blocksV, _) = try neighborAlltoallv(ShapedArray(shape: [y.count] + rowShape, scalars: rows(y)),
+                                                     sendRowCounts: sendRows, receiveRowCounts: receiveRows, comm: comm)
+            XCTAssertEqual(blocksV.data.shape, [receiveRows.reduce(0, +)] + rowShape, context)
+            XCTAssertEqual(blocksV.data.scalars, flatV, context)
+            XCTAssertEqual(blocksV.counts, receiveRows, context)
+        }
+    }
+
+    func testShapedVFormErrors() throws {
+        for grid in try grids() {
+            let k = 2 * grid.dimensions.count
+            let comm = grid.communicator
+            let x = ShapedArray(shape: [2, 3], scalars: [Double](repeating: 1, count: 6))
+            for counts in [[Int](repeating: 1, count: k + 1), [-1] + [Int](repeating: 1, count: k - 1)] {
+                let error = assertThrowsError { try neighborAllgatherv(x, receiveRowCounts: counts, comm: comm) }
+                guard case let .invalidArgument(op, argument, _, _)? = error else {
+                    XCTFail("expected invalidArgument, got \(String(describing: error)) \(here)")
+                    continue
+                }
+                XCTAssertEqual(op, "neighborAllgatherv")
+                XCTAssertEqual(argument, "receiveRowCounts")
+            }
+            // Rows whose elements MPI cannot count.
+            let huge = [Int(Int32.max) / 2] + [Int](repeating: 0, count: k - 1)
+            let error = assertThrowsError { try neighborAllgatherv(x, receiveRowCounts: huge, comm: comm) }
+            guard case let .invalidArgument(_, argument, _, _)? = error else {
+                XCTFail("expected invalidArgument, got \(String(describing: error)) \(here)")
+                continue
+            }
+            XCTAssertEqual(argument, "receiveRowCounts")
+            // x's rows must add up to sendRowCounts.
+            let tooMany = [Int](repeating: 1, count: k - 1) + [2]  // k + 1 rows, and x has 2
+            assertThrows(.shapeMismatch(operation: "neighborAlltoallv", argument: "x",
+                                        expected: "\(k + 1) rows along the first axis (the sum of sendRowCounts)",
+                                        actual: "shape [2, 3]")) {
+                try neighborAlltoallv(x, sendRowCounts: tooMany,
+                                      receiveRowCounts: [Int](repeating: 1, count: k), comm: comm)
+            }
+            assertThrows(.shapeMismatch(operation: "neighborAlltoallv", argument: "x",
+                                        expected: "\(k + 1) rows along the first axis (the sum of sendRowCounts)",
+                                        actual: "shape []")) {
+                try neighborAlltoallv(ShapedArray(scalar: 1.0), sendRowCounts: tooMany,
+                                      receiveRowCounts: [Int](repeating: 1, count: k), comm: comm)
+            }
+        }
+        // Nothing was communicated: the world still works.
+        XCTAssertEqual(try allreduce(1, op: .sum, comm: world).0, size)
     }
 
     // MARK: Errors
