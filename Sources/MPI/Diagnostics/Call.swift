@@ -51,7 +51,8 @@ struct Call {
 ///
 /// With `pending` (a non-blocking form, Requests/PendingOperation.swift), `body`
 /// starts the operation instead of completing it, and the flight record entry
-/// stays open: `pending` closes it when the operation completes.
+/// stays open but parked (the watchdog ignores it) until a wait for the request
+/// begins; `pending` closes it when the operation completes.
 @inlinable @inline(__always)
 func perform<Checked, R>(
     _ call: Call, pending: PendingOperation? = nil, checks: () throws(MPIError) -> Checked,
@@ -67,7 +68,7 @@ func perform<Checked, R>(
             checked = try diagnose(call, entry, checks)
         }
         let result = try body(checked)
-        if let pending { pending.entry = entry } else { recordEnd(entry, failed: false) }
+        if let pending { pending.park(entry) } else { recordEnd(entry, failed: false) }
         return result
     } catch {
         recordEnd(entry, failed: true)

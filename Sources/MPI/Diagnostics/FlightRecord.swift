@@ -58,6 +58,11 @@ struct FlightEntry {
     /// The reduction's kind, or 255.
     var op: UInt8 = 255
     var failed = false
+    /// The call's number among all calls recorded: tells a call from a later one in the same slot.
+    var serial = 0
+    /// Whether the call is a request's operation in flight that nobody waits for yet: not stuck,
+    /// whatever its age (the watchdog skips it until a wait begins, see ``waitBegins(_:)``).
+    var parked = false
 
     @usableFromInline init() {}
 }
@@ -92,7 +97,8 @@ struct FlightRecorder {
 @usableFromInline
 func recordStart(_ call: Call) -> UnsafeMutablePointer<FlightEntry>? {
     guard let entries = flightRecorder.entries, let written = flightRecorder.written else { return nil }
-    let entry = entries + (swiftmpi_atomic_increment(written) & (FlightRecorder.capacity - 1))
+    let serial = swiftmpi_atomic_increment(written)
+    let entry = entries + (serial & (FlightRecorder.capacity - 1))
     var sequence = 0
     if call.operation.isCollective {
         // Collectives on one communicator are ordered (MPI requires it), so a plain increment suffices.
@@ -115,6 +121,23 @@ func recordStart(_ call: Call) -> UnsafeMutablePointer<FlightEntry>? {
     entry.pointee.operation = call.operation.rawValue
     entry.pointee.op = call.op?.kind.rawValue ?? 255
     entry.pointee.failed = false
+    entry.pointee.parked = false
+    entry.pointee.serial = serial
+    return entry
+}
+
+/// Writes a copy of an earlier call's entry (with a new start) into the flight record, and returns
+/// the new entry: a request's operation whose entry the ring has reused by the time its wait begins.
+func recordAgain(_ saved: FlightEntry) -> UnsafeMutablePointer<FlightEntry>? {
+    guard let entries = flightRecorder.entries, let written = flightRecorder.written else { return nil }
+    let serial = swiftmpi_atomic_increment(written)
+    let entry = entries + (serial & (FlightRecorder.capacity - 1))
+    var copy = saved
+    copy.start = swiftmpi_coarse_ns() | 1
+    copy.end = 0
+    copy.parked = false
+    copy.serial = serial
+    entry.pointee = copy
     return entry
 }
 

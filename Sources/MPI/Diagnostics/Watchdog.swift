@@ -99,7 +99,8 @@ private func watchdogLoop() {
         }
         let entries = FlightEntry.recent()
         let now = swiftmpi_coarse_ns()  // after the entries were read: no start is later than now
-        guard let stuck = entries.last(where: { $0.end == 0 && $0.start <= now && now - $0.start > timeout }) else {
+        guard let stuck = entries.last(where: { $0.end == 0 && !$0.parked && $0.start <= now && now - $0.start > timeout })
+        else {
             suspect = nil
             continue
         }

@@ -14,7 +14,11 @@ import Musl
 // (argument errors are thrown there, before anything starts), and its raw call
 // (Raw/RawCalls.swift) starts the operation's non-blocking MPI call into this
 // object instead of completing it. The flight record entry stays open until the
-// operation completes, so the watchdog sees a wait that is stuck.
+// operation completes, parked while nobody waits: a request may legitimately stay
+// in flight for longer than the watchdog's timeout (a receive posted for a rare
+// message, tested now and then). When a wait begins (wait, await, a request set's
+// waits) the entry's clock restarts and the watchdog watches it, so it sees a
+// wait that is stuck, like a blocking call.
 //
 // Receives are started as a probed receive, like the blocking form: the
 // receive is queued here (``ProbedReceives``) and matched with `MPI_Improbe`,
@@ -73,6 +77,10 @@ final class PendingOperation: @unchecked Sendable {
     @exclusivity(unchecked) var code: Int32 = 0
     /// The call's flight record entry, closed when the operation completes.
     @exclusivity(unchecked) @usableFromInline var entry: UnsafeMutablePointer<FlightEntry>?
+    /// What the entry held when the operation started (to tell whether the ring reused its slot).
+    @exclusivity(unchecked) var recorded = FlightEntry()
+    /// Whether a wait for the operation has begun.
+    @exclusivity(unchecked) var waited = false
     /// A receive that has not matched yet.
     @exclusivity(unchecked) var receive: ProbedReceive?
     /// A receive's outcome, once its message matched.
@@ -221,6 +229,7 @@ final class PendingOperation: @unchecked Sendable {
     func waitHere() {
         guard !finished else { return }
         guard RuntimeState.isActive else { return finishFinalized() }
+        waitBegins()
         var polls = 0
         while isReceive || serializesCalls || ProbedReceives.shared.isNotEmpty {
             if pollOnce() { return finish() }
@@ -236,6 +245,43 @@ final class PendingOperation: @unchecked Sendable {
             if code != 0 { fail(code, slot: 1) }
         }
         finish()
+    }
+
+    // MARK: The flight record entry
+
+    /// Keeps the started operation's entry, parked: the watchdog ignores it until a wait begins.
+    @usableFromInline
+    func park(_ entry: UnsafeMutablePointer<FlightEntry>?) {
+        guard let entry else { return }
+        entry.pointee.parked = true
+        recorded = entry.pointee
+        self.entry = entry
+    }
+
+    /// The entry, if the ring has not given its slot to a later call.
+    private var ownEntry: UnsafeMutablePointer<FlightEntry>? {
+        guard let entry, entry.pointee.serial == recorded.serial else { return nil }
+        return entry
+    }
+
+    /// A wait for the operation begins: the entry's clock restarts and the watchdog watches it
+    /// (written again if the ring reused its slot meanwhile).
+    func waitBegins() {
+        guard !waited, !finished, entry != nil else { return }
+        waited = true
+        if let own = ownEntry {
+            withUnsafeMutablePointer(to: &own.pointee.start) { swiftmpi_atomic_store($0, swiftmpi_coarse_ns() | 1) }
+            own.pointee.parked = false
+        } else {
+            entry = recordAgain(recorded)
+            if let entry { recorded.serial = entry.pointee.serial }
+        }
+    }
+
+    /// Closes the entry, if it is still this operation's.
+    private func closeEntry(failed: Bool) {
+        recordEnd(ownEntry, failed: failed)
+        entry = nil
     }
 
     /// Completes a done operation once: its error (or a receive's status), then the end of its flight record entry.
@@ -254,8 +300,7 @@ final class PendingOperation: @unchecked Sendable {
         } else if code != 0 {
             error = makeMPIError(code, operation.name)
         }
-        recordEnd(entry, failed: error != nil)
-        entry = nil
+        closeEntry(failed: error != nil)
     }
 
     /// Ends an operation whose MPI has been finalised, without calling MPI.
@@ -263,8 +308,7 @@ final class PendingOperation: @unchecked Sendable {
         finished = true
         receive = nil
         error = .finalized(operation: operation.name)
-        recordEnd(entry, failed: true)
-        entry = nil
+        closeEntry(failed: true)
     }
 
     /// Whether the operation receives (recv, sendrecv).

@@ -36,6 +36,7 @@ func awaitPending(_ pending: PendingOperation) async throws(MPIError) {
         for _ in 0..<inlineAwaitPolls {
             if try testPending(pending) { return }
         }
+        pending.waitBegins()
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
                 ProgressEngine.shared.submit(pending, continuation)

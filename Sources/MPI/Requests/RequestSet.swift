@@ -52,6 +52,7 @@ public struct RequestSet<Value>: ~Copyable {
     ///   handed out has no entry, so with neither used, `result[i]` is the request added as `i`.
     /// - Throws: After every request has completed, the error of the first one (in index order) that failed.
     public consuming func waitAll() throws(MPIError) -> [Value] {
+        for case let operation? in operations { operation.waitBegins() }
         var slots = [Value?](repeating: nil, count: operations.count)
         var errors = [MPIError?](repeating: nil, count: operations.count)
         var polls = 0
@@ -79,6 +80,7 @@ public struct RequestSet<Value>: ~Copyable {
     ///   another thread than MPI's main thread.
     public mutating func waitAny() throws(MPIError) -> (index: Int, result: Result<Value, MPIError>)? {
         guard remaining > 0 else { return nil }
+        for case let operation? in operations { operation.waitBegins() }
         var polls = 0
         while true {
             let done = try pollOnce()
