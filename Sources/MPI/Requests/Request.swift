@@ -103,7 +103,7 @@ func testPending(_ pending: PendingOperation) throws(MPIError) -> Bool {
         try pending.result()
         return true
     }
-    guard RuntimeState.isActive else {
+    guard RuntimeState.phaseIsInitialized() else {
         pending.finishFinalized()
         try pending.result()
         return true
