@@ -308,6 +308,9 @@ class PendingOperation: @unchecked Sendable {
                 + "may not call MPI: left in flight (\(error))")
             return
         }
+        // A request can be dropped late (at exit, after MPI was finalised outside the package): ask MPI
+        // itself here, off the hot path, before calling it.
+        guard RuntimeState.isActive else { return finishFinalized() }
         if diagnostics.debugLog {
             debugPrintLine("r\(worldRank) | \(operation.name) request dropped before completion: waiting for it")
         }
