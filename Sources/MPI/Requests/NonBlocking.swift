@@ -44,7 +44,7 @@ func checkStartableReduction(count: Int, _ operation: MPIOperation) throws(MPIEr
 public func isend<T: MPIScalar>(
     _ x: ShapedArray<T>, dest: Int, tag: Int = 0, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Void> {
-    let pending = PendingOperation(.send, input: x)
+    let pending = PendingShapedInput(.send, input: x)
     try sendCore(x, dest: dest, tag: tag, comm: Communicator.resolve(comm, .send), pending: pending)
     return Request(pending, output: ())
 }
@@ -56,7 +56,7 @@ public func isend<T: MPIScalar>(
 public func isend<T: MPIScalar>(
     _ x: [T], dest: Int, tag: Int = 0, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Void> {
-    let pending = PendingOperation(.send, input: x)
+    let pending = PendingArrayInput(.send, input: x)
     try sendCore(x, dest: dest, tag: tag, comm: Communicator.resolve(comm, .send), pending: pending)
     return Request(pending, output: ())
 }
@@ -137,7 +137,7 @@ public func isendrecv<T: MPIScalar>(
     recvtag: Int = anyTag, comm: Communicator? = nil, status: Status? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .sendrecv)
-    let pending = PendingOperation(.sendrecv, input: sendbuf)
+    let pending = PendingShapedInput(.sendrecv, input: sendbuf)
     pending.status = status
     pending.argument = "recvbuf"
     let storage = try ScalarStorage<T>.filled(count: recvbuf.scalarCount) { (output) throws(MPIError) in
@@ -182,7 +182,7 @@ public func ibcast<T: MPIScalar>(
     _ x: ShapedArray<T>, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .bcast)
-    let pending = PendingOperation(.bcast, input: x)
+    let pending = PendingShapedInput(.bcast, input: x)
     let count = x.scalarCount
     guard comm.rank != root else {
         var unused = ResultBuffer<T>.none
@@ -213,7 +213,7 @@ public func igather<T: MPIScalar>(
     _ x: ShapedArray<T>, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .gather)
-    let pending = PendingOperation(.gather, input: x)
+    let pending = PendingShapedInput(.gather, input: x)
     guard comm.rank == root else {
         var unused = ResultBuffer<T>.none
         try gatherCore(x, into: &unused, root: root, comm: comm, pending: pending)
@@ -243,7 +243,7 @@ public func iscatter<T: MPIScalar>(
     _ x: ShapedArray<T>, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .scatter)
-    let pending = PendingOperation(.scatter, input: x)
+    let pending = PendingShapedInput(.scatter, input: x)
     let isRoot = comm.rank == root
     let rowShape = isRoot && !x._shape.isEmpty ? droppingFirst(x._shape) : x._shape
     let rowCount = isRoot ? (comm.size == 0 ? 0 : x.scalarCount / comm.size) : x.scalarCount
@@ -270,7 +270,7 @@ public func iallgather<T: MPIScalar>(
     _ x: ShapedArray<T>, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .allgather)
-    let pending = PendingOperation(.allgather, input: x)
+    let pending = PendingShapedInput(.allgather, input: x)
     let storage = try ScalarStorage<T>.filled(count: x.scalarCount * comm.size) { (output) throws(MPIError) in
         try allgatherCore(x, into: &output, comm: comm, pending: pending)
     }
@@ -294,7 +294,7 @@ public func ialltoall<T: MPIScalar>(
     _ x: ShapedArray<T>, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .alltoall)
-    let pending = PendingOperation(.alltoall, input: x)
+    let pending = PendingShapedInput(.alltoall, input: x)
     let storage = try ScalarStorage<T>.filled(count: x.scalarCount) { (output) throws(MPIError) in
         try alltoallCore(x, into: &output, blocks: .rows(firstAxis: x._shape.first, shape: x._shape), comm: comm,
                          pending: pending)
@@ -322,7 +322,7 @@ public func iallreduce<T: MPIScalar>(
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .allreduce)
     try checkStartableReduction(count: x.scalarCount, .allreduce)
-    let pending = PendingOperation(.allreduce, input: x)
+    let pending = PendingShapedInput(.allreduce, input: x)
     let storage = try ScalarStorage<T>.filled(count: x.scalarCount) { (output) throws(MPIError) in
         try allreduceCore(x, into: &output, op: op, comm: comm, pending: pending)
     }
@@ -338,7 +338,7 @@ public func iallreduce<T: MPIScalar>(
 ) throws(MPIError) -> Request<[T]> {
     let comm = try Communicator.resolve(comm, .allreduce)
     try checkStartableReduction(count: x.count, .allreduce)
-    let pending = PendingOperation(.allreduce, input: x)
+    let pending = PendingArrayInput(.allreduce, input: x)
     let result = try [T].filled(count: x.count) { (output) throws(MPIError) in
         try allreduceCore(x, into: &output, op: op, comm: comm, pending: pending)
     }
@@ -366,7 +366,7 @@ public func ireduce<T: MPIScalar>(
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .reduce)
     try checkStartableReduction(count: x.scalarCount, .reduce)
-    let pending = PendingOperation(.reduce, input: x)
+    let pending = PendingShapedInput(.reduce, input: x)
     guard comm.rank == root else {
         var unused = ResultBuffer<T>.none
         try reduceCore(x, into: &unused, op: op, root: root, comm: comm, pending: pending)
@@ -397,7 +397,7 @@ public func iscan<T: MPIScalar>(
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .scan)
     try checkStartableReduction(count: x.scalarCount, .scan)
-    let pending = PendingOperation(.scan, input: x)
+    let pending = PendingShapedInput(.scan, input: x)
     let storage = try ScalarStorage<T>.filled(count: x.scalarCount) { (output) throws(MPIError) in
         try scanCore(x, into: &output, op: op, comm: comm, pending: pending)
     }

@@ -66,11 +66,15 @@ extension ProbedReceive {
 /// receive's state by the queue's lock. So its properties need no dynamic
 /// exclusivity checks (`@exclusivity(unchecked)`, which saves about 80
 /// instructions per access). Only ``cancelRequested`` is written from other threads.
+///
+/// Every stored property is a trivial value or a
+/// class reference, so that making and releasing one costs no generic value
+/// witness calls (the input that MPI reads while the operation is in flight is
+/// kept alive, and so copied on write, by the subclass ``PendingShapedInput`` or
+/// ``PendingArrayInput``; an error is boxed): the non-blocking forms make one per call.
 @usableFromInline
-final class PendingOperation: @unchecked Sendable {
+class PendingOperation: @unchecked Sendable {
     @usableFromInline let operation: MPIOperation
-    /// The input that MPI reads while the operation is in flight, kept alive (and so copied on write).
-    @exclusivity(unchecked) @usableFromInline var input: Any?
     /// Slot 0: the operation's request (a collective's, a send's, a matched receive's); slot 1: sendrecv's send.
     @exclusivity(unchecked) var requests = (swiftmpi_request_null(), swiftmpi_request_null())
     /// The first failing MPI return code of a start or a test, or 0.
@@ -92,13 +96,19 @@ final class PendingOperation: @unchecked Sendable {
     /// What gives a receive's expected size, for its errors (`x` or `recvbuf`).
     @exclusivity(unchecked) @usableFromInline var argument: StaticString = "x"
     /// Whether the operation completed and ``error`` holds its outcome.
-    @exclusivity(unchecked) var finished = false
+    @exclusivity(unchecked) @usableFromInline var finished = false
     /// Whether a receive was cancelled before it matched.
     @exclusivity(unchecked) var cancelled = false
     /// Whether a request set took the operation over from its request.
-    @exclusivity(unchecked) var transferred = false
+    @exclusivity(unchecked) @usableFromInline var transferred = false
+    /// The operation's error, once finished, boxed: an `MPIError?` stored here would cost generic value
+    /// witness calls (its tag, its destruction) on every operation, failed or not.
+    @exclusivity(unchecked) @usableFromInline var failure: FailureBox?
     /// The operation's error, once finished.
-    @exclusivity(unchecked) var error: MPIError?
+    var error: MPIError? {
+        get { failure?.error }
+        set { failure = newValue.map(FailureBox.init) }
+    }
     /// Whether a receive is queued, unmatched. While it is, `receive`, `outcome` and `requests.0` belong to
     /// whoever advances the queue (under the queue's lock); it is cleared (release) when the receive leaves.
     let queued = Atomic<Bool>(false)
@@ -107,10 +117,11 @@ final class PendingOperation: @unchecked Sendable {
     /// The awaiting task, resumed by the progress engine.
     @exclusivity(unchecked) var continuation: UnsafeContinuation<Void, Never>?
 
+    /// Makes the state of an operation that keeps no input alive (or whose subclass, ``PendingShapedInput`` or
+    /// ``PendingArrayInput``, keeps it).
     @usableFromInline
-    init(_ operation: MPIOperation, input: Any? = nil) {
+    init(_ operation: MPIOperation) {
         self.operation = operation
-        self.input = input
     }
 
     // MARK: Starting (called by the raw layer)
@@ -228,7 +239,9 @@ final class PendingOperation: @unchecked Sendable {
     /// Waits on the calling thread until the operation is done, then finishes it.
     func waitHere() {
         guard !finished else { return }
-        guard RuntimeState.isActive else { return finishFinalized() }
+        // One atomic load, as the blocking forms check (`RuntimeState.isActive` also calls MPI_Finalized,
+        // about 120 instructions).
+        guard RuntimeState.phaseIsInitialized() else { return finishFinalized() }
         waitBegins()
         var polls = 0
         while isReceive || serializesCalls || ProbedReceives.shared.isNotEmpty {
@@ -300,7 +313,7 @@ final class PendingOperation: @unchecked Sendable {
         } else if code != 0 {
             error = makeMPIError(code, operation.name)
         }
-        closeEntry(failed: error != nil)
+        closeEntry(failed: failure != nil)
     }
 
     /// Ends an operation whose MPI has been finalised, without calling MPI.
@@ -315,14 +328,21 @@ final class PendingOperation: @unchecked Sendable {
     var isReceive: Bool { operation == .recv || operation == .sendrecv }
 
     /// The outcome after ``finish()``: throws the operation's error.
-    @usableFromInline
+    @inlinable
     func result() throws(MPIError) {
-        if let error { throw error }
+        if let failure { throw failure.error }
     }
 
-    /// Called when a request is dropped before it completed: waits, and says so in the debug log.
-    @usableFromInline
+    /// Called when a request is destroyed: when it was dropped before it completed, waits, and says so in the
+    /// debug log. One inlined test for a completed request.
+    @inlinable @inline(__always)
     func dropped() {
+        if _slowPath(!finished && !transferred) { droppedInFlight() }
+    }
+
+    /// ``dropped()`` for a request whose operation is still in flight.
+    @usableFromInline @inline(never)
+    func droppedInFlight() {
         guard !finished, !transferred else { return }
         do throws(MPIError) {
             try admitCallingThread(operation.name)
@@ -332,10 +352,51 @@ final class PendingOperation: @unchecked Sendable {
                 + "may not call MPI: left in flight (\(error))")
             return
         }
+        // A request can be dropped late (at exit, after MPI was finalised outside the package): ask MPI
+        // itself here, off the hot path, before calling it.
+        guard RuntimeState.isActive else { return finishFinalized() }
         if diagnostics.debugLog {
             debugPrintLine("r\(worldRank) | \(operation.name) request dropped before completion: waiting for it")
         }
         waitHere()
+    }
+}
+
+/// A failed operation's error, boxed (see ``PendingOperation/failure``).
+@usableFromInline
+final class FailureBox {
+    @usableFromInline let error: MPIError
+
+    init(_ error: MPIError) {
+        self.error = error
+    }
+}
+
+/// The state of an operation whose input is a `ShapedArray`, kept alive while MPI reads it.
+///
+/// A typed field instead of an `Any`: the references of a `ShapedArray` are
+/// retained and released directly, without an existential's value witness calls
+/// (about 120 instructions per operation).
+@usableFromInline
+final class PendingShapedInput<Scalar>: PendingOperation, @unchecked Sendable {
+    @usableFromInline let kept: ShapedArray<Scalar>
+
+    @inlinable
+    init(_ operation: MPIOperation, input: ShapedArray<Scalar>) {
+        kept = input
+        super.init(operation)
+    }
+}
+
+/// The state of an operation whose input is a plain array, kept alive while MPI reads it.
+@usableFromInline
+final class PendingArrayInput<Scalar>: PendingOperation, @unchecked Sendable {
+    @usableFromInline let kept: [Scalar]
+
+    @inlinable
+    init(_ operation: MPIOperation, input: [Scalar]) {
+        kept = input
+        super.init(operation)
     }
 }
 

@@ -60,9 +60,10 @@ public struct Request<Value>: ~Copyable {
 
     /// Suspends the calling task until the operation completes, and returns its result.
     ///
-    /// The task does not block a thread: the package's progress engine polls every
-    /// awaited request together and resumes the task when its request completes
-    /// (see <doc:Requests>). Cancelling the task cancels a receive that has not
+    /// The task does not block a thread: it polls the request itself for up to
+    /// 200 µs, yielding between batches of polls, and then the package's progress engine polls
+    /// every awaited request together and resumes the task when its request
+    /// completes (see <doc:Requests>). Cancelling the task cancels a receive that has not
     /// matched a message yet, which then throws ``MPIError/cancelled(operation:)``;
     /// other operations cannot be cancelled and complete as usual.
     ///
@@ -103,7 +104,7 @@ func testPending(_ pending: PendingOperation) throws(MPIError) -> Bool {
         try pending.result()
         return true
     }
-    guard RuntimeState.isActive else {
+    guard RuntimeState.phaseIsInitialized() else {
         pending.finishFinalized()
         try pending.result()
         return true
