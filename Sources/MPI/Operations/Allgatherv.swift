@@ -42,7 +42,7 @@ func allgathervBlocks<T: MPIScalar>(_ x: ShapedArray<T>, comm: Communicator?) th
     let rowSize = rowShape.reduce(1, *)
     let hash = BlockHeader.hash(rowShape)
     let header: [Int64] = [0, Int64(rows), Int64(rowSize), hash]
-    var headers = [Int64](repeating: 0, count: BlockHeader.width * comm.size)
+    var headers: [Int64] = zeroedArray(count: BlockHeader.width * comm.size)
     try allgatherCore(header, into: &headers, comm: comm)
     let rowCounts = try checkBlockHeaders(headers, rowSize: rowSize, rowHash: hash, rowShape: rowShape,
                                           argument: "x", ownError: nil, .allgatherv)

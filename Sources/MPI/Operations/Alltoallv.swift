@@ -86,7 +86,7 @@ func alltoallvBlocks<T: MPIScalar>(
     let rowSize = rowShape.reduce(1, *)
     let hash = BlockHeader.hash(rowShape)
     let ownError = alltoallvOwnError(shape: x._shape, rowCounts: rowCounts, size: size)
-    var headers = [Int64](repeating: 0, count: BlockHeader.width * size)
+    var headers: [Int64] = zeroedArray(count: BlockHeader.width * size)
     for r in 0..<size {
         let i = r * BlockHeader.width
         headers[i] = ownError == nil ? 0 : 1
@@ -94,7 +94,7 @@ func alltoallvBlocks<T: MPIScalar>(
         headers[i + 2] = Int64(rowSize)
         headers[i + 3] = hash
     }
-    var received = [Int64](repeating: 0, count: BlockHeader.width * size)
+    var received: [Int64] = zeroedArray(count: BlockHeader.width * size)
     try alltoallCore(headers, into: &received, blocks: .elements, comm: comm)
     let receivedRows = try checkBlockHeaders(received, rowSize: rowSize, rowHash: hash, rowShape: rowShape,
                                              argument: "x", ownError: ownError, .alltoallv)

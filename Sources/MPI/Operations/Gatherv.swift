@@ -55,7 +55,7 @@ func gathervBlocks<T: MPIScalar>(
     let rowSize = rowShape.reduce(1, *)
     let hash = BlockHeader.hash(rowShape)
     let header: [Int64] = [0, Int64(rows), Int64(rowSize), hash]
-    var headers = [Int64](repeating: 0, count: BlockHeader.width * comm.size)
+    var headers: [Int64] = zeroedArray(count: BlockHeader.width * comm.size)
     try allgatherCore(header, into: &headers, comm: comm)
     let rowCounts = try checkBlockHeaders(headers, rowSize: rowSize, rowHash: hash, rowShape: rowShape,
                                           argument: "x", ownError: nil, .gatherv)

@@ -78,7 +78,7 @@ public func reduceScatterBlock<T: MPIScalar>(
         try reduceScatterBlockCore(x, into: &output, blocks: .rows(firstAxis: x._shape.first, shape: x._shape),
                                    op: op, comm: comm)
     }
-    return (ShapedArray(_uncheckedShape: Array(x._shape.dropFirst()), storage: result), advance(token))
+    return (ShapedArray(_uncheckedShape: droppingFirst(x._shape), storage: result), advance(token))
 }
 
 /// The plain-array form of ``reduceScatterBlock(_:op:comm:token:)-(ShapedArray<T>,_,_,_)``: `x` holds

@@ -73,6 +73,8 @@ func withVariableMessage(
     _ body: (MPI_Datatype, Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?,
              Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> Int32
 ) -> Int32 {
+    if _fastPath(send.count <= maxDirectCount && receive.count <= maxDirectCount),
+       let code = withDirectVariableMessage(send, receive, of: base, body) { return code }
     var largest = 0
     send.forEachValue { largest = Swift.max(largest, $0) }
     receive.forEachValue { largest = Swift.max(largest, $0) }
@@ -110,6 +112,60 @@ func withVariableMessage(
         guard code == 0 else { return code }
         return body(block, sendCount, sc, sd, receiveCount, rc, rd)
     }
+}
+
+/// ``withVariableMessage(_:_:of:_:)``'s fast path, when every count and displacement fits in an Int32
+/// (the common case): both sides converted to C ints in one pass on the stack, checking each value as it
+/// is converted, then `body` on `base`. Returns `nil`, having called nothing, when a value does not fit.
+@inline(__always)
+func withDirectVariableMessage(
+    _ send: VariableSide, _ receive: VariableSide, of base: MPI_Datatype,
+    _ body: (MPI_Datatype, Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?,
+             Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> Int32
+) -> Int32? {
+    let sendRanks = send.counts?.count ?? 0
+    let receiveRanks = receive.counts?.count ?? 0
+    guard _fastPath((send.displacements?.count ?? 0) <= sendRanks && (receive.displacements?.count ?? 0) <= receiveRanks
+                    && (send.counts != nil || send.displacements == nil)
+                    && (receive.counts != nil || receive.displacements == nil)) else { return nil }
+    return withUnsafeTemporaryAllocation(of: Int32.self, capacity: 2 &* (sendRanks &+ receiveRanks) &+ 1) {
+        storage -> Int32? in
+        let start = storage.baseAddress.unsafelyUnwrapped
+        guard let (sc, sd) = convertDirect(send, into: start),
+              let (rc, rd) = convertDirect(receive, into: start + 2 &* sendRanks) else { return nil }
+        return body(base, Int32(truncatingIfNeeded: Swift.max(0, send.count)), sc, sd,
+                    Int32(truncatingIfNeeded: Swift.max(0, receive.count)), rc, rd)
+    }
+}
+
+/// Writes one side's counts, then its displacements (0 for an empty block, as
+/// ``VariableSide/effectiveDisplacement(_:_:)``), as C ints from `storage`
+/// (room for twice the counts). Returns where the counts and the displacements
+/// start (`nil` where the side has none), or `nil` at the first value that does not fit.
+@inline(__always)
+func convertDirect(
+    _ side: VariableSide, into storage: UnsafeMutablePointer<Int32>
+) -> (UnsafePointer<Int32>?, UnsafePointer<Int32>?)? {
+    guard let counts = side.counts else { return (nil, nil) }
+    var i = 0
+    while i < counts.count {
+        let c = counts[i]
+        let c32 = Int32(truncatingIfNeeded: c)
+        guard _fastPath(Int(c32) == c) else { return nil }
+        storage[i] = c32
+        i &+= 1
+    }
+    guard let given = side.displacements else { return (UnsafePointer(storage), nil) }
+    let displacements = storage + counts.count
+    i = 0
+    while i < given.count {
+        let d = counts[i] == 0 ? 0 : given[i]
+        let d32 = Int32(truncatingIfNeeded: d)
+        guard _fastPath(Int(d32) == d) else { return nil }
+        displacements[i] = d32
+        i &+= 1
+    }
+    return (UnsafePointer(storage), UnsafePointer(displacements))
 }
 
 @inlinable
