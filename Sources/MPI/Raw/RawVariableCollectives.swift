@@ -119,13 +119,16 @@ func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int {
     return a
 }
 
-/// Throws the outcome of a variable-size call: ``noCountUnit`` as an invalid `counts`, other codes as MPI's.
+/// Throws the outcome of a variable-size call: ``noCountUnit`` as an invalid `argument`, other codes as MPI's.
+///
+/// `argument` is `displacements` for allgatherv, gatherv and scatterv, whose counts alone never
+/// refuse (they take the alltoallw fallback), and `counts` for alltoallv, which has no fallback.
 @usableFromInline
-func checkVariable(_ code: Int32, _ operation: MPIOperation) throws(MPIError) {
+func checkVariable(_ code: Int32, _ operation: MPIOperation, argument: String) throws(MPIError) {
     if _fastPath(code == 0) { return }
     if code == noCountUnit {
         throw MPIError.invalidArgument(
-            operation: operation.name, argument: "counts",
+            operation: operation.name, argument: argument,
             expected: "counts and displacements that a common divisor k brings under Int32.max (MPI 3.1 counts are C ints)",
             actual: "counts or displacements above Int32.max without such a divisor")
     }
@@ -139,43 +142,64 @@ func rawAllgatherv(
     receiveCounts: UnsafeBufferPointer<Int>, displacements: UnsafeBufferPointer<Int>, type: MPI_Datatype,
     comm: MPI_Comm
 ) throws(MPIError) {
+    if _slowPath(countsNeedExchange(receiveCounts)) {
+        let plan = ExchangePlan.allgatherv(count: count, counts: Array(receiveCounts),
+                                           displacements: Array(displacements))
+        return try check(exchangeAsAlltoallw(send, receive, plan: plan, type: type, comm: comm), .allgatherv)
+    }
     try checkVariable(withVariableMessage(
         VariableSide(count: count), VariableSide(counts: receiveCounts, displacements: displacements), of: type
     ) { t, n, _, _, _, rc, rd in
         if _fastPath(!serializesCalls) { return MPI_Allgatherv(send, n, t, receive, rc, rd, t, comm) }
         return serialized { swiftmpi_iallgatherv(send, n, t, receive, rc!, rd!, t, comm, &$0) }
-    }, .allgatherv)
+    }, .allgatherv, argument: "displacements")
 }
 
-/// `receive`, `receiveCounts` and `displacements` are used on the root only (`nil` elsewhere).
+/// `receive` and `displacements` are used on the root only (`nil` elsewhere); `receiveCounts`, every
+/// rank's block, is passed on every rank (it decides the fallback, and every rank's unit).
 @usableFromInline
 func rawGatherv(
     _ send: UnsafeRawPointer?, count: Int, _ receive: UnsafeMutableRawPointer?,
-    receiveCounts: UnsafeBufferPointer<Int>?, displacements: UnsafeBufferPointer<Int>?, type: MPI_Datatype,
+    receiveCounts: UnsafeBufferPointer<Int>, displacements: UnsafeBufferPointer<Int>?, type: MPI_Datatype,
     root: Int, comm: MPI_Comm
 ) throws(MPIError) {
+    if _slowPath(countsNeedExchange(receiveCounts)) {
+        let (code, rank, _) = rankAndSize(comm)
+        try check(code, .gatherv)
+        let plan = ExchangePlan.gatherv(count: count, counts: Array(receiveCounts), displacements: displacements.map(Array.init),
+                                        root: root, rank: rank)
+        return try check(exchangeAsAlltoallw(send, receive, plan: plan, type: type, comm: comm), .gatherv)
+    }
     try checkVariable(withVariableMessage(
         VariableSide(count: count), VariableSide(counts: receiveCounts, displacements: displacements), of: type
     ) { t, n, _, _, _, rc, rd in
         let root = Int32(truncatingIfNeeded: root)
         if _fastPath(!serializesCalls) { return MPI_Gatherv(send, n, t, receive, rc, rd, t, root, comm) }
         return serialized { swiftmpi_igatherv(send, n, t, receive, rc, rd, t, root, comm, &$0) }
-    }, .gatherv)
+    }, .gatherv, argument: "displacements")
 }
 
-/// `send`, `sendCounts` and `displacements` are used on the root only (`nil` elsewhere).
+/// `send` and `displacements` are used on the root only (`nil` elsewhere); `sendCounts`, every rank's
+/// block, is passed on every rank (it decides the fallback, and every rank's unit).
 @usableFromInline
 func rawScatterv(
-    _ send: UnsafeRawPointer?, sendCounts: UnsafeBufferPointer<Int>?, displacements: UnsafeBufferPointer<Int>?,
+    _ send: UnsafeRawPointer?, sendCounts: UnsafeBufferPointer<Int>, displacements: UnsafeBufferPointer<Int>?,
     _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype, root: Int, comm: MPI_Comm
 ) throws(MPIError) {
+    if _slowPath(countsNeedExchange(sendCounts)) {
+        let (code, rank, _) = rankAndSize(comm)
+        try check(code, .scatterv)
+        let plan = ExchangePlan.scatterv(counts: Array(sendCounts), displacements: displacements.map(Array.init),
+                                         count: count, root: root, rank: rank)
+        return try check(exchangeAsAlltoallw(send, receive, plan: plan, type: type, comm: comm), .scatterv)
+    }
     try checkVariable(withVariableMessage(
         VariableSide(counts: sendCounts, displacements: displacements), VariableSide(count: count), of: type
     ) { t, _, sc, sd, n, _, _ in
         let root = Int32(truncatingIfNeeded: root)
         if _fastPath(!serializesCalls) { return MPI_Scatterv(send, sc, sd, t, receive, n, t, root, comm) }
         return serialized { swiftmpi_iscatterv(send, sc, sd, t, receive, n, t, root, comm, &$0) }
-    }, .scatterv)
+    }, .scatterv, argument: "displacements")
 }
 
 @usableFromInline
@@ -190,7 +214,7 @@ func rawAlltoallv(
     ) { t, _, sc, sd, _, rc, rd in
         if _fastPath(!serializesCalls) { return MPI_Alltoallv(send, sc, sd, t, receive, rc, rd, t, comm) }
         return serialized { swiftmpi_ialltoallv(send, sc!, sd!, t, receive, rc!, rd!, t, comm, &$0) }
-    }, .alltoallv)
+    }, .alltoallv, argument: "counts")
 }
 
 /// `count` is the size of one block (the elements each rank gets); `send` holds `size` blocks.
