@@ -13,13 +13,29 @@ import CMPI
 // does not, the message is described in units of a contiguous datatype of k
 // elements, k the greatest common divisor of all the counts and displacements,
 // when that brings every one of them under Int32.max: still the plain MPI call,
-// on the derived type. When no such unit exists (for example a block of
-// 2^31 + 1 elements), the call throws ``MPIError/invalidArgument(operation:argument:expected:actual:)``
-// naming `counts` before anything is communicated (the condition depends on
-// the counts alone, which every rank passes alike in the explicit forms and
-// knows after the exchange in the easy forms). Reduce-scatter moves more than
-// Int32.max elements per block as one MPI_Reduce per rank in chunks of 2^30
-// (elementwise, so exact); exscan runs in chunks like the other reductions.
+// on the derived type (ranks may use different units: the type signatures
+// still match).
+//
+// Allgatherv, gatherv and scatterv whose counts (every rank's block, passed
+// alike on every rank, non-roots included) no such unit brings under Int32.max
+// (for example a block of 2^31 + 1 elements beside one of 5) run as one
+// MPI_Alltoallw with a datatype per peer instead (VariableExchange.swift). The
+// decision depends on the counts alone, so every rank takes the same call.
+// Where the counts have a unit but this rank's displacements do not (a
+// displacement above Int32.max that the counts' unit does not divide, say),
+// the call throws ``MPIError/invalidArgument(operation:argument:expected:actual:)``
+// naming `displacements` on that rank before communicating: the other ranks
+// cannot know it, as with any argument only one rank has.
+//
+// Alltoallv has no fallback: a rank knows only its own send and receive
+// counts, so it cannot know whether another rank would have to take one, and
+// two ranks must not call different collectives. Values above Int32.max
+// without a unit throw `invalidArgument` naming `counts` on each rank whose
+// own counts and displacements have none, before communicating.
+//
+// Reduce-scatter moves more than Int32.max elements per block as one
+// MPI_Reduce per rank in chunks of 2^30 (elementwise, so exact); exscan runs in
+// chunks like the other reductions.
 
 /// Counts and displacements of one side (send or receive) of a variable-size collective, in elements.
 @usableFromInline

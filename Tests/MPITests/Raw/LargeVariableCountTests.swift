@@ -214,6 +214,7 @@ final class LargeVariableCountTests: MPITestCase {
             }
         }
         var output = ShapedArray<Int8>(repeating: -1, shape: [big + 8])
+        _ = try barrier()  // the time of the call, not of another rank's preparation
         let start = seconds()
         try allgatherv(mine, into: &output, counts: counts)
         report("allgatherv, divisor path (unit 8), blocks \(counts)", seconds() - start)
@@ -305,6 +306,7 @@ final class LargeVariableCountTests: MPITestCase {
         let counts = try largeCounts()
         let mine = block(rank, counts[rank])
         var output = ShapedArray<UInt8>(repeating: 0, shape: [counts.reduce(0, +)])
+        _ = try barrier()  // the time of the call, not of another rank's preparation
         let start = seconds()
         try allgatherv(mine, into: &output, counts: counts)
         report("allgatherv, alltoallw fallback, blocks \(counts)", seconds() - start)
@@ -320,6 +322,7 @@ final class LargeVariableCountTests: MPITestCase {
         let root = size - 1  // rank 0's large block crosses to another rank
         let mine = block(rank, counts[rank])
         var output = ShapedArray<UInt8>(repeating: 0, shape: [rank == root ? counts.reduce(0, +) : 0])
+        _ = try barrier()  // the time of the call, not of another rank's preparation
         let start = seconds()
         try gatherv(mine, into: &output, counts: counts, root: root)
         report("gatherv, alltoallw fallback, blocks \(counts), root \(root)", seconds() - start)
@@ -348,6 +351,7 @@ final class LargeVariableCountTests: MPITestCase {
             }
         }
         var output = ShapedArray<UInt8>(repeating: 0, shape: [counts[rank]])
+        _ = try barrier()  // the time of the call, not of another rank's preparation
         let start = seconds()
         try scatterv(input, into: &output, counts: counts, root: root)
         report("scatterv, alltoallw fallback, blocks \(counts), root \(root)", seconds() - start)
