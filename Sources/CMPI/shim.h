@@ -342,6 +342,53 @@ static inline int swiftmpi_iexscan(const void *_Nullable send, void *_Nullable r
                                    MPI_Op op, MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
     return MPI_Iexscan(send, receive, count, type, op, comm, request);
 }
+/// A committed datatype for MPI_Alltoallw that places `count` elements of `base` at element `offset` of
+/// the buffer (a byte displacement, MPI_Aint, so any offset), to be sent or received as ONE element: blocks of 2^30 elements plus the rest, as a
+/// struct type. Its type signature is `count` elements of `base`, whatever the offset.
+static inline int swiftmpi_type_block_at(long long count, MPI_Datatype base, long long offset,
+                                         MPI_Datatype SWIFTMPI_HANDLE *out) {
+    const long long chunk = 1LL << 30;
+    long long blocks = count / chunk;
+    int rest = (int)(count % chunk);
+    MPI_Aint lb = 0, extent = 0;
+    int code = MPI_Type_get_extent(base, &lb, &extent);
+    if (code != MPI_SUCCESS) return code;
+    if (blocks > 2147483647LL) return MPI_ERR_COUNT;
+    MPI_Datatype block = MPI_DATATYPE_NULL;
+    int lengths[2];
+    MPI_Aint offsets[2];
+    MPI_Datatype types[2];
+    int n = 0;
+    if (blocks > 0) {
+        code = MPI_Type_contiguous((int)chunk, base, &block);
+        if (code != MPI_SUCCESS) return code;
+        lengths[n] = (int)blocks; offsets[n] = (MPI_Aint)offset * extent; types[n] = block; n++;
+    }
+    if (rest > 0 || n == 0) {
+        lengths[n] = rest; offsets[n] = (MPI_Aint)(offset + blocks * chunk) * extent; types[n] = base; n++;
+    }
+    code = MPI_Type_create_struct(n, lengths, offsets, types, out);
+    if (block != MPI_DATATYPE_NULL) MPI_Type_free(&block);
+    if (code != MPI_SUCCESS) return code;
+    code = MPI_Type_commit(out);
+    if (code != MPI_SUCCESS) MPI_Type_free(out);
+    return code;
+}
+static inline int swiftmpi_alltoallw(const void *_Nullable send, const int *sendCounts, const int *sendDisplacements,
+                                     const MPI_Datatype SWIFTMPI_HANDLE *sendTypes, void *_Nullable receive,
+                                     const int *receiveCounts, const int *receiveDisplacements,
+                                     const MPI_Datatype SWIFTMPI_HANDLE *receiveTypes, MPI_Comm comm) {
+    return MPI_Alltoallw(send, sendCounts, sendDisplacements, sendTypes, receive, receiveCounts,
+                         receiveDisplacements, receiveTypes, comm);
+}
+static inline int swiftmpi_ialltoallw(const void *_Nullable send, const int *sendCounts, const int *sendDisplacements,
+                                      const MPI_Datatype SWIFTMPI_HANDLE *sendTypes, void *_Nullable receive,
+                                      const int *receiveCounts, const int *receiveDisplacements,
+                                      const MPI_Datatype SWIFTMPI_HANDLE *receiveTypes, MPI_Comm comm,
+                                      MPI_Request SWIFTMPI_HANDLE *request) {
+    return MPI_Ialltoallw(send, sendCounts, sendDisplacements, sendTypes, receive, receiveCounts,
+                         receiveDisplacements, receiveTypes, comm, request);
+}
 /// `MPI_Iprobe` is `swiftmpi_iprobe`, above (shared with the non-blocking receives).
 /// `MPI_Probe`.
 static inline int swiftmpi_probe(int source, int tag, MPI_Comm comm, MPI_Status *status) {

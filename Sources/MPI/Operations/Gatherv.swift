@@ -26,8 +26,10 @@ func gathervCore<Input: MPIBuffer, Output: MPIBuffer>(
     }) { (extent) throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             guard comm.rank == root else {
-                return try rawGatherv(source, count: count, nil, receiveCounts: nil, displacements: nil,
-                                      type: T.mpiDatatype.handle, root: root, comm: comm.handle)
+                return try counts.withUnsafeBufferPointer { (c) throws(MPIError) in
+                    try rawGatherv(source, count: count, nil, receiveCounts: c, displacements: nil,
+                                   type: T.mpiDatatype.handle, root: root, comm: comm.handle)
+                }
             }
             try withVariableOutput(&output, extent: extent, exact: displacements == nil, .gatherv) {
                 (destination) throws(MPIError) in

@@ -39,8 +39,10 @@ func scattervCore<Input: MPIBuffer, Output: MPIBuffer>(
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try withVariableOutput(&output, extent: own, exact: true, .scatterv) { (destination) throws(MPIError) in
                 guard isRoot else {
-                    return try rawScatterv(nil, sendCounts: nil, displacements: nil, destination, count: own,
-                                           type: T.mpiDatatype.handle, root: root, comm: comm.handle)
+                    return try counts.withUnsafeBufferPointer { (c) throws(MPIError) in
+                        try rawScatterv(nil, sendCounts: c, displacements: nil, destination, count: own,
+                                        type: T.mpiDatatype.handle, root: root, comm: comm.handle)
+                    }
                 }
                 try counts.withUnsafeBufferPointer { (c) throws(MPIError) in
                     try withDisplacements(displacements, of: c) { (d) throws(MPIError) in

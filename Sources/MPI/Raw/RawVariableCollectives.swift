@@ -13,13 +13,29 @@ import CMPI
 // does not, the message is described in units of a contiguous datatype of k
 // elements, k the greatest common divisor of all the counts and displacements,
 // when that brings every one of them under Int32.max: still the plain MPI call,
-// on the derived type. When no such unit exists (for example a block of
-// 2^31 + 1 elements), the call throws ``MPIError/invalidArgument(operation:argument:expected:actual:)``
-// naming `counts` before anything is communicated (the condition depends on
-// the counts alone, which every rank passes alike in the explicit forms and
-// knows after the exchange in the easy forms). Reduce-scatter moves more than
-// Int32.max elements per block as one MPI_Reduce per rank in chunks of 2^30
-// (elementwise, so exact); exscan runs in chunks like the other reductions.
+// on the derived type (ranks may use different units: the type signatures
+// still match).
+//
+// Allgatherv, gatherv and scatterv whose counts (every rank's block, passed
+// alike on every rank, non-roots included) no such unit brings under Int32.max
+// (for example a block of 2^31 + 1 elements beside one of 5) run as one
+// MPI_Alltoallw with a datatype per peer instead (VariableExchange.swift). The
+// decision depends on the counts alone, so every rank takes the same call.
+// Where the counts have a unit but this rank's displacements do not (a
+// displacement above Int32.max that the counts' unit does not divide, say),
+// the call throws ``MPIError/invalidArgument(operation:argument:expected:actual:)``
+// naming `displacements` on that rank before communicating: the other ranks
+// cannot know it, as with any argument only one rank has.
+//
+// Alltoallv has no fallback: a rank knows only its own send and receive
+// counts, so it cannot know whether another rank would have to take one, and
+// two ranks must not call different collectives. Values above Int32.max
+// without a unit throw `invalidArgument` naming `counts` on each rank whose
+// own counts and displacements have none, before communicating.
+//
+// Reduce-scatter moves more than Int32.max elements per block as one
+// MPI_Reduce per rank in chunks of 2^30 (elementwise, so exact); exscan runs in
+// chunks like the other reductions.
 
 /// Counts and displacements of one side (send or receive) of a variable-size collective, in elements.
 @usableFromInline
@@ -175,13 +191,16 @@ func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int {
     return a
 }
 
-/// Throws the outcome of a variable-size call: ``noCountUnit`` as an invalid `counts`, other codes as MPI's.
+/// Throws the outcome of a variable-size call: ``noCountUnit`` as an invalid `argument`, other codes as MPI's.
+///
+/// `argument` is `displacements` for allgatherv, gatherv and scatterv, whose counts alone never
+/// refuse (they take the alltoallw fallback), and `counts` for alltoallv, which has no fallback.
 @usableFromInline
-func checkVariable(_ code: Int32, _ operation: MPIOperation) throws(MPIError) {
+func checkVariable(_ code: Int32, _ operation: MPIOperation, argument: String) throws(MPIError) {
     if _fastPath(code == 0) { return }
     if code == noCountUnit {
         throw MPIError.invalidArgument(
-            operation: operation.name, argument: "counts",
+            operation: operation.name, argument: argument,
             expected: "counts and displacements that a common divisor k brings under Int32.max (MPI 3.1 counts are C ints)",
             actual: "counts or displacements above Int32.max without such a divisor")
     }
@@ -195,43 +214,64 @@ func rawAllgatherv(
     receiveCounts: UnsafeBufferPointer<Int>, displacements: UnsafeBufferPointer<Int>, type: MPI_Datatype,
     comm: MPI_Comm
 ) throws(MPIError) {
+    if _slowPath(countsNeedExchange(receiveCounts)) {
+        let plan = ExchangePlan.allgatherv(count: count, counts: Array(receiveCounts),
+                                           displacements: Array(displacements))
+        return try check(exchangeAsAlltoallw(send, receive, plan: plan, type: type, comm: comm), .allgatherv)
+    }
     try checkVariable(withVariableMessage(
         VariableSide(count: count), VariableSide(counts: receiveCounts, displacements: displacements), of: type
     ) { t, n, _, _, _, rc, rd in
         if _fastPath(!serializesCalls) { return MPI_Allgatherv(send, n, t, receive, rc, rd, t, comm) }
         return serialized { swiftmpi_iallgatherv(send, n, t, receive, rc!, rd!, t, comm, &$0) }
-    }, .allgatherv)
+    }, .allgatherv, argument: "displacements")
 }
 
-/// `receive`, `receiveCounts` and `displacements` are used on the root only (`nil` elsewhere).
+/// `receive` and `displacements` are used on the root only (`nil` elsewhere); `receiveCounts`, every
+/// rank's block, is passed on every rank (it decides the fallback, and every rank's unit).
 @usableFromInline
 func rawGatherv(
     _ send: UnsafeRawPointer?, count: Int, _ receive: UnsafeMutableRawPointer?,
-    receiveCounts: UnsafeBufferPointer<Int>?, displacements: UnsafeBufferPointer<Int>?, type: MPI_Datatype,
+    receiveCounts: UnsafeBufferPointer<Int>, displacements: UnsafeBufferPointer<Int>?, type: MPI_Datatype,
     root: Int, comm: MPI_Comm
 ) throws(MPIError) {
+    if _slowPath(countsNeedExchange(receiveCounts)) {
+        let (code, rank, _) = rankAndSize(comm)
+        try check(code, .gatherv)
+        let plan = ExchangePlan.gatherv(count: count, counts: Array(receiveCounts), displacements: displacements.map(Array.init),
+                                        root: root, rank: rank)
+        return try check(exchangeAsAlltoallw(send, receive, plan: plan, type: type, comm: comm), .gatherv)
+    }
     try checkVariable(withVariableMessage(
         VariableSide(count: count), VariableSide(counts: receiveCounts, displacements: displacements), of: type
     ) { t, n, _, _, _, rc, rd in
         let root = Int32(truncatingIfNeeded: root)
         if _fastPath(!serializesCalls) { return MPI_Gatherv(send, n, t, receive, rc, rd, t, root, comm) }
         return serialized { swiftmpi_igatherv(send, n, t, receive, rc, rd, t, root, comm, &$0) }
-    }, .gatherv)
+    }, .gatherv, argument: "displacements")
 }
 
-/// `send`, `sendCounts` and `displacements` are used on the root only (`nil` elsewhere).
+/// `send` and `displacements` are used on the root only (`nil` elsewhere); `sendCounts`, every rank's
+/// block, is passed on every rank (it decides the fallback, and every rank's unit).
 @usableFromInline
 func rawScatterv(
-    _ send: UnsafeRawPointer?, sendCounts: UnsafeBufferPointer<Int>?, displacements: UnsafeBufferPointer<Int>?,
+    _ send: UnsafeRawPointer?, sendCounts: UnsafeBufferPointer<Int>, displacements: UnsafeBufferPointer<Int>?,
     _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype, root: Int, comm: MPI_Comm
 ) throws(MPIError) {
+    if _slowPath(countsNeedExchange(sendCounts)) {
+        let (code, rank, _) = rankAndSize(comm)
+        try check(code, .scatterv)
+        let plan = ExchangePlan.scatterv(counts: Array(sendCounts), displacements: displacements.map(Array.init),
+                                         count: count, root: root, rank: rank)
+        return try check(exchangeAsAlltoallw(send, receive, plan: plan, type: type, comm: comm), .scatterv)
+    }
     try checkVariable(withVariableMessage(
         VariableSide(counts: sendCounts, displacements: displacements), VariableSide(count: count), of: type
     ) { t, _, sc, sd, n, _, _ in
         let root = Int32(truncatingIfNeeded: root)
         if _fastPath(!serializesCalls) { return MPI_Scatterv(send, sc, sd, t, receive, n, t, root, comm) }
         return serialized { swiftmpi_iscatterv(send, sc, sd, t, receive, n, t, root, comm, &$0) }
-    }, .scatterv)
+    }, .scatterv, argument: "displacements")
 }
 
 @usableFromInline
@@ -246,7 +286,7 @@ func rawAlltoallv(
     ) { t, _, sc, sd, _, rc, rd in
         if _fastPath(!serializesCalls) { return MPI_Alltoallv(send, sc, sd, t, receive, rc, rd, t, comm) }
         return serialized { swiftmpi_ialltoallv(send, sc!, sd!, t, receive, rc!, rd!, t, comm, &$0) }
-    }, .alltoallv)
+    }, .alltoallv, argument: "counts")
 }
 
 /// `count` is the size of one block (the elements each rank gets); `send` holds `size` blocks.

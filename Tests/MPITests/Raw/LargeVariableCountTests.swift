@@ -1,8 +1,12 @@
-// Tests of RawVariableCollectives.swift's counts above Int32.max: the unit that
-// brings counts and displacements under Int32.max (at any size, without large
-// data), and one allgatherv of 2^31 + 16 Int8 elements in total at 2 ranks,
-// which needs about 4 GiB on rank 0 and 2 GiB on rank 1, so it runs only when
-// SWIFT_MPI_LARGE_TESTS=1 (like LargeCountTests).
+// Tests of RawVariableCollectives.swift's and VariableExchange.swift's counts
+// above Int32.max: the unit that brings counts and displacements under
+// Int32.max, the decision to take the alltoallw fallback (with a small limit),
+// and the fallback's exchange itself with small blocks (at any size, without
+// large data); then, only when SWIFT_MPI_LARGE_TESTS=1 (like LargeCountTests),
+// at 2 ranks (or 3): one allgatherv of 2^31 + 16 Int8 elements in total (the
+// divisor path, about 4 GiB on rank 0 and 2 GiB on rank 1), and allgatherv,
+// gatherv and scatterv of a block of 2^31 + 1 UInt8 elements beside blocks of
+// 5 and 7 (the fallback, at most about 6 GiB in all at 2 ranks).
 import CMPI
 @testable import MPI
 import MPITestSupport
@@ -60,13 +64,131 @@ final class LargeVariableCountTests: MPITestCase {
         XCTAssertEqual(r.displacements, [0, Int32(big / 8), 0])
     }
 
-    func testLargeCountsWithoutACommonUnitThrowBeforeCommunicating() {
+    func testLargeValuesWithoutACommonUnitHaveNoUnit() {
         let big = (1 << 31) + 1
         let r = converted(sendCount: big, counts: [big, 1], displacements: [0, big])
         XCTAssertEqual(r.code, noCountUnit)
-        guard let error = assertThrowsError(here, { try checkVariable(r.code, .allgatherv) }) else { return }
+        guard let error = assertThrowsError(here, { try checkVariable(r.code, .alltoallv, argument: "counts") })
+        else { return }
         guard case let .invalidArgument(op, argument, _, _) = error else { return XCTFail("\(error)") }
-        XCTAssertEqual([op, argument], ["allgatherv", "counts"])
+        XCTAssertEqual([op, argument], ["alltoallv", "counts"])
+    }
+
+    /// countsNeedExchange with a limit.
+    private func needsExchange(_ counts: [Int], limit: Int = Int(Int32.max)) -> Bool {
+        counts.withUnsafeBufferPointer { countsNeedExchange($0, limit: limit) }
+    }
+
+    func testTheFallbackIsTakenExactlyWhenNoCommonUnitBringsTheCountsUnderTheLimit() {
+        XCTAssertFalse(needsExchange([10, 3, 0], limit: 10), "every count fits")
+        XCTAssertTrue(needsExchange([11, 3], limit: 10), "gcd 1 leaves 11")
+        XCTAssertFalse(needsExchange([12, 4, 0], limit: 10), "unit 4: 3 and 1")
+        XCTAssertTrue(needsExchange([22, 11], limit: 10), "the only unit, 11, is itself above the limit")
+        XCTAssertTrue(needsExchange([60, 2], limit: 10), "unit 2 leaves 30")
+        XCTAssertFalse(needsExchange([(1 << 31) + 8, 8, 0]))
+        XCTAssertTrue(needsExchange([(1 << 31) + 1, 5, 7]))
+        XCTAssertFalse(needsExchange([(1 << 31) + 1, 3]), "2^31 + 1 = 3 · 715827883: unit 3")
+        XCTAssertTrue(needsExchange([(1 << 31) + 1]), "one block is its own unit, above Int32.max")
+        XCTAssertFalse(needsExchange([]))
+    }
+
+    func testExchangePlansOfTheRootedCollectives() {
+        let counts = [4, 0, 6]
+        let displacements = [10, 0, 1]
+        var gatherRoot = ExchangePlan(size: 3)
+        gatherRoot.sendCounts = [0, 0, 6]
+        gatherRoot.receiveCounts = counts
+        gatherRoot.receiveOffsets = displacements
+        XCTAssertEqual(ExchangePlan.gatherv(count: 6, counts: counts, displacements: displacements, root: 2, rank: 2),
+                       gatherRoot)
+        var gatherOther = ExchangePlan(size: 3)
+        gatherOther.sendCounts = [0, 0, 4]
+        XCTAssertEqual(ExchangePlan.gatherv(count: 4, counts: counts, displacements: nil, root: 2, rank: 0), gatherOther)
+        var scatterRoot = ExchangePlan(size: 3)
+        scatterRoot.sendCounts = counts
+        scatterRoot.sendOffsets = displacements
+        scatterRoot.receiveCounts = [4, 0, 0]
+        XCTAssertEqual(ExchangePlan.scatterv(counts: counts, displacements: displacements, count: 4, root: 0, rank: 0),
+                       scatterRoot)
+        var scatterOther = ExchangePlan(size: 3)
+        scatterOther.receiveCounts = [6, 0, 0]
+        XCTAssertEqual(ExchangePlan.scatterv(counts: counts, displacements: nil, count: 6, root: 0, rank: 2),
+                       scatterOther)
+        var all = ExchangePlan(size: 3)
+        all.sendCounts = [0, 0, 0]
+        all.receiveCounts = counts
+        all.receiveOffsets = displacements
+        XCTAssertEqual(ExchangePlan.allgatherv(count: 0, counts: counts, displacements: displacements), all)
+    }
+
+    // The fallback's exchange with small blocks, at any size: rank r's block has 2r + 1 elements
+    // (none on rank 1), placed in reverse rank order with a gap of 3 elements after each block;
+    // the gaps must keep their sentinel.
+
+    private func blockCount(_ r: Int) -> Int { r == 1 ? 0 : 2 * r + 1 }
+    private func value(_ r: Int, _ i: Int) -> Double { Double(1000 * r + i) + 0.5 }
+
+    /// Counts, displacements (reverse rank order, gaps of 3) and the extent of the blocks.
+    private func layout() -> (counts: [Int], displacements: [Int], extent: Int) {
+        let counts = (0..<size).map(blockCount)
+        var displacements = [Int](repeating: 0, count: size)
+        var next = 3
+        for r in (0..<size).reversed() {
+            displacements[r] = next
+            next += counts[r] + 3
+        }
+        return (counts, displacements, next)
+    }
+
+    /// Runs `plan` on Double elements from `send` into a buffer of `extent` sentinels (-1).
+    private func exchange(_ send: [Double], extent: Int, plan: ExchangePlan) -> (Int32, [Double]) {
+        var output = [Double](repeating: -1, count: extent)
+        let code = send.withUnsafeBytes { s in
+            output.withUnsafeMutableBytes { o in
+                exchangeAsAlltoallw(s.baseAddress, o.baseAddress, plan: plan, type: Double.mpiDatatype.handle,
+                                    comm: world.handle)
+            }
+        }
+        return (code, output)
+    }
+
+    /// What the blocks of `ranks` at `displacements` in a buffer of `extent` sentinels look like.
+    private func expected(_ ranks: Range<Int>, _ counts: [Int], _ displacements: [Int], extent: Int) -> [Double] {
+        var result = [Double](repeating: -1, count: extent)
+        for r in ranks { for i in 0..<counts[r] { result[displacements[r] + i] = value(r, i) } }
+        return result
+    }
+
+    func testTheFallbackExchangeAsAllgatherv() {
+        let (counts, displacements, extent) = layout()
+        let mine = (0..<counts[rank]).map { value(rank, $0) }
+        let (code, output) = exchange(mine, extent: extent, plan: .allgatherv(
+            count: counts[rank], counts: counts, displacements: displacements))
+        XCTAssertEqual(code, 0, here)
+        XCTAssertEqual(output, expected(0..<size, counts, displacements, extent: extent), here)
+    }
+
+    func testTheFallbackExchangeAsGatherv() {
+        let (counts, displacements, extent) = layout()
+        let root = size - 1
+        let mine = (0..<counts[rank]).map { value(rank, $0) }
+        let (code, output) = exchange(mine, extent: extent, plan: .gatherv(
+            count: counts[rank], counts: counts, displacements: rank == root ? displacements : nil, root: root,
+            rank: rank))
+        XCTAssertEqual(code, 0, here)
+        XCTAssertEqual(output, rank == root ? expected(0..<size, counts, displacements, extent: extent)
+                       : [Double](repeating: -1, count: extent), here)
+    }
+
+    func testTheFallbackExchangeAsScatterv() {
+        let (counts, displacements, extent) = layout()
+        let root = size / 2
+        let all = expected(0..<size, counts, displacements, extent: extent)
+        let (code, output) = exchange(rank == root ? all : [], extent: counts[rank] + 2, plan: .scatterv(
+            counts: counts, displacements: rank == root ? displacements : nil, count: counts[rank], root: root,
+            rank: rank))
+        XCTAssertEqual(code, 0, here)
+        XCTAssertEqual(output, (0..<counts[rank]).map { value(rank, $0) } + [-1, -1], here)
     }
 
     func testAllgathervOfMoreThanInt32MaxElements() throws {
@@ -92,7 +214,10 @@ final class LargeVariableCountTests: MPITestCase {
             }
         }
         var output = ShapedArray<Int8>(repeating: -1, shape: [big + 8])
+        _ = try barrier()  // the time of the call, not of another rank's preparation
+        let start = seconds()
         try allgatherv(mine, into: &output, counts: counts)
+        report("allgatherv, divisor path (unit 8), blocks \(counts)", seconds() - start)
         let pattern0 = (0..<chunk).map { value(0, $0) }
         let firstBad: Int? = output.withUnsafeBufferPointer { out in
             pattern0.withUnsafeBufferPointer { p in
@@ -108,5 +233,128 @@ final class LargeVariableCountTests: MPITestCase {
         XCTAssertNil(firstBad, "rank 0's block differs from element \(firstBad ?? -1) \(here)")
         for i in [0, 1 << 30, Int(Int32.max), 1 << 31, big - 1] { XCTAssertEqual(output[flat: i], value(0, i), here) }
         XCTAssertEqual((0..<8).map { output[flat: big + $0] }, (0..<8).map { value(1, $0) }, here)
+    }
+
+    // MARK: The alltoallw fallback with large blocks
+
+    /// The fallback's large launch: rank 0's block is 2^31 + 1 UInt8 elements, rank r's 2r + 3
+    /// (5 and 7: 2^31 + 1 = 3 · 715827883, so no common unit).
+    private func largeCounts() throws -> [Int] {
+        guard environment("SWIFT_MPI_LARGE_TESTS") == "1", size == 2 || size == 3 else {
+            throw XCTSkip("a block of 2^31 + 1 elements needs about 6 GiB at 2 ranks; set SWIFT_MPI_LARGE_TESTS=1 and run at 2 or 3 ranks")
+        }
+        let counts = (0..<size).map { $0 == 0 ? (1 << 31) + 1 : 2 * $0 + 3 }
+        XCTAssertTrue(needsExchange(counts), "the counts \(counts) take the fallback")
+        return counts
+    }
+
+    private static let period = 251
+    private func byte(_ r: Int, _ i: Int) -> UInt8 { UInt8((i + 37 * r) % Self.period) }
+    /// A period-aligned chunk of rank r's pattern, for memcpy and memcmp (an element loop over
+    /// 2^31 elements would take minutes in a debug build).
+    private func pattern(_ r: Int) -> [UInt8] { (0..<(Self.period * (1 << 14))).map { byte(r, $0) } }
+
+    /// Rank r's block of `count` elements.
+    private func block(_ r: Int, _ count: Int) -> ShapedArray<UInt8> {
+        let chunk = pattern(r)
+        return ShapedArray<UInt8>(shape: [count]) { buffer in
+            chunk.withUnsafeBufferPointer { p in
+                var offset = 0
+                while offset < buffer.count {
+                    let n = min(chunk.count, buffer.count - offset)
+                    memcpy(buffer.baseAddress! + offset, p.baseAddress!, n)
+                    offset += n
+                }
+            }
+        }
+    }
+
+    /// Checks rank r's block of `count` elements at element `at` of `output`: every element
+    /// (memcmp a chunk at a time), and sampled ones (first, middle, last) one by one.
+    private func checkBlock(_ output: ShapedArray<UInt8>, at start: Int, rank r: Int, count: Int,
+                            file: StaticString = #filePath, line: UInt = #line) {
+        let chunk = pattern(r)
+        let firstBad: Int? = output.withUnsafeBufferPointer { out in
+            chunk.withUnsafeBufferPointer { p in
+                var offset = 0
+                while offset < count {
+                    let n = min(chunk.count, count - offset)
+                    if memcmp(out.baseAddress! + start + offset, p.baseAddress!, n) != 0 { return offset }
+                    offset += n
+                }
+                return nil
+            }
+        }
+        XCTAssertNil(firstBad, "rank \(r)'s block differs from element \(firstBad ?? -1) \(here)", file: file, line: line)
+        for i in Set([0, count / 2, count - 1]) where count > 0 {
+            XCTAssertEqual(output[flat: start + i], byte(r, i), "rank \(r)'s element \(i) \(here)", file: file, line: line)
+        }
+    }
+
+    private func seconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+
+    /// Prints a timing line on rank 0 (the measurements).
+    private func report(_ what: String, _ time: Double) {
+        if rank == 0 { print("timing: \(what) at \(size) ranks on \(MPIRuntime.implementation): \(time) s") }
+    }
+
+    func testAllgathervOfABlockWithoutACommonUnit() throws {
+        let counts = try largeCounts()
+        let mine = block(rank, counts[rank])
+        var output = ShapedArray<UInt8>(repeating: 0, shape: [counts.reduce(0, +)])
+        _ = try barrier()  // the time of the call, not of another rank's preparation
+        let start = seconds()
+        try allgatherv(mine, into: &output, counts: counts)
+        report("allgatherv, alltoallw fallback, blocks \(counts)", seconds() - start)
+        var offset = 0
+        for r in 0..<size {
+            checkBlock(output, at: offset, rank: r, count: counts[r])
+            offset += counts[r]
+        }
+    }
+
+    func testGathervOfABlockWithoutACommonUnit() throws {
+        let counts = try largeCounts()
+        let root = size - 1  // rank 0's large block crosses to another rank
+        let mine = block(rank, counts[rank])
+        var output = ShapedArray<UInt8>(repeating: 0, shape: [rank == root ? counts.reduce(0, +) : 0])
+        _ = try barrier()  // the time of the call, not of another rank's preparation
+        let start = seconds()
+        try gatherv(mine, into: &output, counts: counts, root: root)
+        report("gatherv, alltoallw fallback, blocks \(counts), root \(root)", seconds() - start)
+        guard rank == root else { return }
+        var offset = 0
+        for r in 0..<size {
+            checkBlock(output, at: offset, rank: r, count: counts[r])
+            offset += counts[r]
+        }
+    }
+
+    func testScattervOfABlockWithoutACommonUnit() throws {
+        let counts = try largeCounts()
+        let root = size - 1  // rank 0's large block crosses from another rank
+        // The root's input: rank r's block, in rank order.
+        var input = ShapedArray<UInt8>(repeating: 0, shape: [0])
+        if rank == root {
+            input = ShapedArray<UInt8>(repeating: 0, shape: [counts.reduce(0, +)])
+            input.withUnsafeMutableBufferPointer { buffer in
+                var offset = 0
+                for r in 0..<size {
+                    let b = block(r, counts[r])
+                    b.withUnsafeBufferPointer { _ = memcpy(buffer.baseAddress! + offset, $0.baseAddress!, counts[r]) }
+                    offset += counts[r]
+                }
+            }
+        }
+        var output = ShapedArray<UInt8>(repeating: 0, shape: [counts[rank]])
+        _ = try barrier()  // the time of the call, not of another rank's preparation
+        let start = seconds()
+        try scatterv(input, into: &output, counts: counts, root: root)
+        report("scatterv, alltoallw fallback, blocks \(counts), root \(root)", seconds() - start)
+        checkBlock(output, at: 0, rank: rank, count: counts[rank])
     }
 }

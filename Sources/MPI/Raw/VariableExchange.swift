@@ -1,0 +1,137 @@
+import CMPI
+
+// The fallback of allgatherv, gatherv and scatterv for counts above Int32.max
+// that no common unit brings under it (RawVariableCollectives.swift): one
+// MPI_Alltoallw (the technique of BigMPI: Hammond, Schafer and Latham, "To
+// INT_MAX... and beyond!", 2014). Every int count is 1 (0 for an empty block)
+// and every int displacement 0; each peer's block gets its own datatype, which
+// places it at a 64-bit byte displacement and describes its elements as blocks
+// of 2^30 plus the rest (shim `swiftmpi_type_block_at`). A block's type
+// signature is its elements, so a sender's and a receiver's different layouts
+// match. Pairs that exchange nothing (all but the root's in gatherv and
+// scatterv) have count 0.
+//
+// Every rank must take the fallback or none: the decision depends on the
+// counts alone (``countsNeedExchange(_:limit:)``), which every rank passes
+// alike in these three collectives. Alltoallv has no such fallback: each rank
+// knows only its own counts, so no rank could know that another takes it.
+
+/// Whether `counts` (the same on every rank) need the alltoallw fallback: one is
+/// above `limit` and no common divisor k ≤ `limit` brings every one of them to
+/// at most `limit`.
+///
+/// `limit` is `Int32.max` in the library; tests pass a small one.
+@usableFromInline
+func countsNeedExchange(_ counts: UnsafeBufferPointer<Int>, limit: Int = maxDirectCount) -> Bool {
+    var largest = 0
+    for c in counts { largest = Swift.max(largest, c) }
+    guard _slowPath(largest > limit) else { return false }
+    var divisor = 0
+    for c in counts { divisor = greatestCommonDivisor(divisor, c) }
+    return !(divisor > 0 && divisor <= limit && largest / divisor <= limit)
+}
+
+/// One rank's blocks in an MPI_Alltoallw exchange, in elements: for each peer,
+/// how many elements go there from which element of the send buffer, and how
+/// many come from it to which element of the receive buffer.
+@usableFromInline
+struct ExchangePlan: Equatable {
+    @usableFromInline var sendCounts: [Int]
+    @usableFromInline var sendOffsets: [Int]
+    @usableFromInline var receiveCounts: [Int]
+    @usableFromInline var receiveOffsets: [Int]
+
+    /// A plan of `size` peers that exchanges nothing.
+    @usableFromInline init(size: Int) {
+        sendCounts = [Int](repeating: 0, count: size)
+        sendOffsets = sendCounts
+        receiveCounts = sendCounts
+        receiveOffsets = sendCounts
+    }
+
+    /// Allgatherv: `count` elements from offset 0 to every rank; rank r's `counts[r]` at `displacements[r]`.
+    @usableFromInline
+    static func allgatherv(count: Int, counts: [Int], displacements: [Int]) -> ExchangePlan {
+        var plan = ExchangePlan(size: counts.count)
+        for r in counts.indices {
+            plan.sendCounts[r] = count
+            plan.receiveCounts[r] = counts[r]
+            plan.receiveOffsets[r] = displacements[r]
+        }
+        return plan
+    }
+
+    /// Gatherv: `count` elements to the root; on the root, rank r's `counts[r]` at `displacements[r]`.
+    @usableFromInline
+    static func gatherv(count: Int, counts: [Int], displacements: [Int]?, root: Int, rank: Int) -> ExchangePlan {
+        var plan = ExchangePlan(size: counts.count)
+        plan.sendCounts[root] = count
+        if rank == root, let displacements {
+            plan.receiveCounts = counts
+            plan.receiveOffsets = displacements
+        }
+        return plan
+    }
+
+    /// Scatterv: on the root, `counts[r]` elements at `displacements[r]` to rank r; `count` from the root.
+    @usableFromInline
+    static func scatterv(counts: [Int], displacements: [Int]?, count: Int, root: Int, rank: Int) -> ExchangePlan {
+        var plan = ExchangePlan(size: counts.count)
+        if rank == root, let displacements {
+            plan.sendCounts = counts
+            plan.sendOffsets = displacements
+        }
+        plan.receiveCounts[root] = count
+        return plan
+    }
+}
+
+/// This rank's rank and the size of `comm` (under the lock when calls are serialised).
+@usableFromInline
+func rankAndSize(_ comm: MPI_Comm) -> (code: Int32, rank: Int, size: Int) {
+    var (rank, size): (Int32, Int32) = (0, 0)
+    var code = locked { MPI_Comm_rank(comm, &rank) }
+    if code == 0 { code = locked { MPI_Comm_size(comm, &size) } }
+    return (code, Int(rank), Int(size))
+}
+
+/// Runs `plan` as one MPI_Alltoallw of elements of `type` (serialised: MPI_Ialltoallw, polled).
+///
+/// Creates one datatype per non-empty block and frees every one of them on
+/// every path. Returns the MPI return code (of a failed datatype call, or of the exchange).
+@usableFromInline @inline(never)
+func exchangeAsAlltoallw(
+    _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, plan: ExchangePlan, type: MPI_Datatype,
+    comm: MPI_Comm
+) -> Int32 {
+    let n = plan.sendCounts.count
+    // Send side first (0..<n), then the receive side (n..<2n).
+    var types = [MPI_Datatype](repeating: type, count: 2 * n)
+    var counts = [Int32](repeating: 0, count: Swift.max(1, 2 * n))
+    var created = [Bool](repeating: false, count: 2 * n)
+    defer {
+        for i in 0..<(2 * n) where created[i] { _ = locked { swiftmpi_type_free(&types[i]) } }
+    }
+    for i in 0..<(2 * n) {
+        let (count, offset) = i < n ? (plan.sendCounts[i], plan.sendOffsets[i])
+            : (plan.receiveCounts[i - n], plan.receiveOffsets[i - n])
+        guard count > 0 else { continue }
+        var block = swiftmpi_datatype_null()
+        let code = locked { swiftmpi_type_block_at(Int64(count), type, Int64(offset), &block) }
+        guard code == 0 else { return code }
+        types[i] = block
+        created[i] = true
+        counts[i] = 1
+    }
+    let displacements = [Int32](repeating: 0, count: Swift.max(1, n))
+    return types.withUnsafeBufferPointer { t in
+        counts.withUnsafeBufferPointer { c in
+            displacements.withUnsafeBufferPointer { d in
+                let (st, rt) = (t.baseAddress!, t.baseAddress! + n)
+                let (sc, rc, z) = (c.baseAddress!, c.baseAddress! + n, d.baseAddress!)
+                if _fastPath(!serializesCalls) { return swiftmpi_alltoallw(send, sc, z, st, receive, rc, z, rt, comm) }
+                return serialized { swiftmpi_ialltoallw(send, sc, z, st, receive, rc, z, rt, comm, &$0) }
+            }
+        }
+    }
+}
