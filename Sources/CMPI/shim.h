@@ -252,8 +252,9 @@ static inline int swiftmpi_request_is_null(MPI_Request request) { return request
 static inline int swiftmpi_iprobe(int source, int tag, MPI_Comm comm, int *found, MPI_Status *status) {
     return MPI_Iprobe(source, tag, comm, found, status);
 }
-static inline int swiftmpi_testsome(int count, MPI_Request SWIFTMPI_HANDLE *requests, int *completed, int *indices) {
-    return MPI_Testsome(count, requests, completed, indices, MPI_STATUSES_IGNORE);
+static inline int swiftmpi_testsome(int count, MPI_Request SWIFTMPI_HANDLE *requests, int *completed, int *indices,
+                                    MPI_Status *statuses) {
+    return MPI_Testsome(count, requests, completed, indices, statuses);
 }
 /// 1 when the calling thread is the one that initialised MPI (MPI_Is_thread_main), else 0.
 static inline int swiftmpi_is_thread_main(void) {

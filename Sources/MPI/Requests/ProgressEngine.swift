@@ -89,7 +89,7 @@ func monotonicMicroseconds() -> Int {
 final class ProgressEngine: @unchecked Sendable {
     static let shared = ProgressEngine()
 
-    /// Operations awaited since the engine last looked, with their tasks.
+    /// Operations awaited since the engine last looked (each holds its task's continuation).
     private let submitted = Mutex<[PendingOperation]>([])
     /// Posted when an operation is awaited, so that an idle or backing-off engine wakes at once.
     private let wake: UnsafeMutablePointer<sem_t>
@@ -204,6 +204,7 @@ struct RequestPoller {
     private var handles: [MPI_Request] = []
     private var owners: [(operation: PendingOperation, slot: Int)] = []
     private var indices: [Int32] = []
+    private var statuses: [MPI_Status] = []
 
     /// Polls `operations` once; afterwards each one's `isDone` tells whether it is done.
     mutating func poll(_ operations: [PendingOperation]) {
@@ -221,27 +222,35 @@ struct RequestPoller {
             }
         }
         guard !handles.isEmpty else { return }
-        if indices.count < handles.count { indices = [Int32](repeating: 0, count: handles.count) }
+        if indices.count < handles.count {
+            indices = [Int32](repeating: 0, count: handles.count)
+            statuses = [MPI_Status](repeating: MPI_Status(), count: handles.count)
+        }
         var completed: Int32 = 0
         let count = Int32(handles.count)
         let code = handles.withUnsafeMutableBufferPointer { h in
             indices.withUnsafeMutableBufferPointer { i in
-                locked { swiftmpi_testsome(count, h.baseAddress!, &completed, i.baseAddress!) }
+                statuses.withUnsafeMutableBufferPointer { s in
+                    locked { swiftmpi_testsome(count, h.baseAddress!, &completed, i.baseAddress!, s.baseAddress!) }
+                }
             }
         }
-        guard code == 0 else {
-            // MPI_ERR_IN_STATUS: test each request alone to find its own error.
+        // MPI freed the requests it completed and nulled them in `handles`, also when it failed:
+        // the operations' slots take the handles back, so no freed request is ever tested again.
+        for (k, owner) in owners.enumerated() {
+            if owner.slot == 0 { owner.operation.requests.0 = handles[k] } else { owner.operation.requests.1 = handles[k] }
+        }
+        guard code != 0 else { return }
+        if code == swiftmpi_err_in_status(), completed != swiftmpi_undefined() {
+            // Each completed request's own error is in its status.
+            for k in 0..<Int(completed) {
+                let error = statuses.withUnsafeBufferPointer { swiftmpi_status_error($0.baseAddress! + k) }
+                let owner = owners[Int(indices[k])]
+                if error != 0 { owner.operation.fail(error, slot: owner.slot) }
+            }
+        } else {
+            // No request completed: test each one alone to find its own error.
             for operation in operations where !operation.queued.load(ordering: .acquiring) { operation.testSlots() }
-            return
-        }
-        guard completed != swiftmpi_undefined() else { return }
-        for k in 0..<Int(completed) {
-            let owner = owners[Int(indices[k])]
-            if owner.slot == 0 {
-                owner.operation.requests.0 = swiftmpi_request_null()
-            } else {
-                owner.operation.requests.1 = swiftmpi_request_null()
-            }
         }
     }
 }
