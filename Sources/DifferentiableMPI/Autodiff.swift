@@ -87,5 +87,9 @@
 /// | `reduceScatterBlock` `.sum` | reduceScatterBlock of the tangent | allgather of the cotangent | allgather |
 /// | `reduceScatter` `.sum` | reduceScatter of the tangent | allgatherv of the cotangent | allgatherv |
 /// | `exscan` `.sum` | exscan of the tangent | exclusive suffix sum of the cotangents over ranks | split + exscan |
+/// | `neighborAllgather` (Cartesian grid) | neighborAllgather of the tangent | neighborAlltoall of the cotangent, summed over its rows | neighbour alltoall |
+/// | `neighborAlltoall` (Cartesian grid) | neighborAlltoall of the tangent | neighborAlltoall of the cotangent | neighbour alltoall |
+/// | `neighborAllgatherv` (Cartesian grid) | neighborAllgatherv of the tangent | each block of the cotangent back to its neighbour (neighborAlltoallv), summed | neighbour alltoallv |
+/// | `neighborAlltoallv` (Cartesian grid) | neighborAlltoallv of the tangent | neighborAlltoallv of the cotangent, counts swapped | neighbour alltoallv |
 /// | `perRank` | the tangent | allreduce-sum of the cotangent | allreduce |
 public enum Autodiff {}

@@ -11,9 +11,10 @@ public enum HaloExchange: String, Sendable, Hashable, CaseIterable, CustomString
     /// One `sendrecv` per pair of directions (plain `send` and `recv` next to the walls),
     /// then the whole subdomain is computed. The default.
     case sendrecv
-    /// One `neighborAlltoall` per split direction: over the row of the process grid
-    /// (west and east) when x is split, then over its column (south and north) when y
-    /// is split, then the whole subdomain is computed. So one collective per step on a
+    /// One neighbour collective per split direction: over the row of the process grid
+    /// (west and east; a `neighborAlltoall`, or a `neighborAllgather` when two ranks share
+    /// the periodic x direction) when x is split, then a `neighborAlltoall` over its column
+    /// (south and north) when y is split, then the whole subdomain is computed. So one collective per step on a
     /// process grid split in one direction (the grids chosen automatically on the
     /// default grid), two on a grid split in both: the corner cells of the rows travel
     /// south and north only once the columns have arrived from west and east, as in the

@@ -90,8 +90,8 @@ public final class ShallowWaterModel {
     /// - Throws: ``ShallowWaterError/invalidConfiguration(_:)``,
     ///   ``ShallowWaterError/cannotDecompose(nx:ny:ranks:validRankCounts:)``,
     ///   ``ShallowWaterError/invalidProcessGrid(nprocX:nprocY:nx:ny:ranks:)``, or
-    ///   ``ShallowWaterError/communication(_:)`` when duplicating the communicator or
-    ///   making the Cartesian communicator or the overlapped exchange's plan fails.
+    ///   ``ShallowWaterError/communication(_:)`` when making the Cartesian communicator, the
+    ///   neighbour exchange's sub-grids or the overlapped exchange's plan fails.
     public init(
         configuration: ShallowWaterConfiguration,
         communicator: Communicator = .world,

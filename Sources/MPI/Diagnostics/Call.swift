@@ -76,7 +76,7 @@ func perform<Checked, R>(
     }
 }
 
-/// ``perform(_:checks:_:)`` for a call without argument checks of its own.
+/// ``perform(_:pending:checks:_:)`` for a call without argument checks of its own.
 @inlinable @inline(__always)
 func perform<R>(
     _ call: Call, pending: PendingOperation? = nil, _ body: () throws(MPIError) -> R

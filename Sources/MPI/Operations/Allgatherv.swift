@@ -37,9 +37,7 @@ func allgathervCore<Input: MPIBuffer, Output: MPIBuffer>(
 @inlinable
 func allgathervBlocks<T: MPIScalar>(_ x: ShapedArray<T>, comm: Communicator?) throws(MPIError) -> VariableBlocks<T> {
     let comm = try Communicator.resolve(comm, .allgatherv)
-    let rowShape = x._shape.count <= 1 ? [] : droppingFirst(x._shape)
-    let rows = x._shape.first ?? 1
-    let rowSize = rowShape.reduce(1, *)
+    let (rows, rowShape, rowSize) = rowsOf(x)
     let hash = BlockHeader.hash(rowShape)
     let header: [Int64] = [0, Int64(rows), Int64(rowSize), hash]
     var headers: [Int64] = zeroedArray(count: BlockHeader.width * comm.size)

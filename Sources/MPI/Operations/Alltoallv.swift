@@ -82,8 +82,7 @@ func alltoallvBlocks<T: MPIScalar>(
 ) throws(MPIError) -> VariableBlocks<T> {
     let comm = try Communicator.resolve(comm, .alltoallv)
     let size = comm.size
-    let rowShape = x._shape.count <= 1 ? [] : droppingFirst(x._shape)
-    let rowSize = rowShape.reduce(1, *)
+    let (_, rowShape, rowSize) = rowsOf(x)
     let hash = BlockHeader.hash(rowShape)
     let ownError = alltoallvOwnError(shape: x._shape, rowCounts: rowCounts, size: size)
     var headers: [Int64] = zeroedArray(count: BlockHeader.width * size)

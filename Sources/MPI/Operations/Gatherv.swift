@@ -52,9 +52,7 @@ func gathervBlocks<T: MPIScalar>(
     let comm = try Communicator.resolve(comm, .gatherv)
     // Checked before the exchange, so that every rank throws it without communicating.
     try comm.checkRank(root, "root", .gatherv)
-    let rowShape = x._shape.count <= 1 ? [] : droppingFirst(x._shape)
-    let rows = x._shape.first ?? 1
-    let rowSize = rowShape.reduce(1, *)
+    let (rows, rowShape, rowSize) = rowsOf(x)
     let hash = BlockHeader.hash(rowShape)
     let header: [Int64] = [0, Int64(rows), Int64(rowSize), hash]
     var headers: [Int64] = zeroedArray(count: BlockHeader.width * comm.size)

@@ -89,7 +89,7 @@ public func neighborAllgatherv<T: MPIScalar>(
     let plan = try neighborAllgathervPlan(x.count, receiveCounts: receiveCounts, comm: resolved,
                                           known: comm.storage.topology)
     let result = try [T].filled(count: plan.total) { (output) throws(MPIError) in
-        zeroResult(output, topology: nil)
+        zeroResult(output, topology: comm.storage.topology)
         try neighborAllgathervCore(x, into: &output, receiveCounts: receiveCounts, comm: resolved, plan: plan)
     }
     return (result, advance(token))
@@ -148,7 +148,7 @@ public func neighborAllgatherv<T: MPIScalar>(
     let plan = try neighborAllgathervPlan(x.scalarCount, receiveCounts: receiveCounts, comm: resolved,
                                           known: topology)
     let result = try ScalarStorage<T>.filled(count: plan.total) { (output) throws(MPIError) in
-        zeroResult(output, topology: nil)
+        zeroResult(output, topology: topology)
         try neighborAllgathervCore(x, into: &output, receiveCounts: receiveCounts, comm: resolved, plan: plan)
     }
     let rows = receiveRowCounts.reduce(0, +)

@@ -109,7 +109,7 @@ public func neighborAlltoallv<T: MPIScalar>(
     let plan = try neighborAlltoallvPlan(x.count, sendCounts: sendCounts, receiveCounts: receiveCounts,
                                          comm: resolved, known: comm.storage.topology)
     let result = try [T].filled(count: plan.receive.total) { (output) throws(MPIError) in
-        zeroResult(output, topology: nil)
+        zeroResult(output, topology: comm.storage.topology)
         try neighborAlltoallvCore(x, into: &output, sendCounts: sendCounts, receiveCounts: receiveCounts,
                                   comm: resolved, plan: plan)
     }
@@ -183,7 +183,7 @@ public func neighborAlltoallv<T: MPIScalar>(
     let plan = try neighborAlltoallvPlan(x.scalarCount, sendCounts: sendCounts, receiveCounts: receiveCounts,
                                          comm: resolved, known: topology)
     let result = try ScalarStorage<T>.filled(count: plan.receive.total) { (output) throws(MPIError) in
-        zeroResult(output, topology: nil)
+        zeroResult(output, topology: topology)
         try neighborAlltoallvCore(x, into: &output, sendCounts: sendCounts, receiveCounts: receiveCounts,
                                   comm: resolved, plan: plan)
     }

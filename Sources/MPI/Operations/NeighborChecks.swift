@@ -103,10 +103,3 @@ func neighborElementCounts(
     }
     return counts
 }
-
-/// The row shape and row count of a shaped-array block: its first axis is the rows; a 0-d array is one row.
-@inlinable
-func rowsOf<T>(_ x: ShapedArray<T>) -> (rows: Int, rowShape: [Int], rowSize: Int) {
-    let rowShape = x._shape.count <= 1 ? [] : droppingFirst(x._shape)
-    return (x._shape.first ?? 1, rowShape, rowShape.reduce(1, *))
-}

@@ -68,7 +68,7 @@ func scattervRows<T: MPIScalar>(
     try comm.checkRank(root, "root", .scatterv)
     let size = comm.size
     let width = 2 + scattervMaxRowAxes + size
-    var header = [Int64](repeating: 0, count: width)
+    var header: [Int64] = zeroedArray(count: width)
     var ownError: MPIError?
     if comm.rank == root {
         ownError = scattervRootError(x, rowCounts: rowCounts, size: size)
@@ -81,7 +81,7 @@ func scattervRows<T: MPIScalar>(
             header[0] = 1
         }
     }
-    var received = [Int64](repeating: 0, count: width)
+    var received: [Int64] = zeroedArray(count: width)
     try bcastCore(header, into: &received, count: width, root: root, comm: comm)
     if comm.rank == root { received = header }
     if let ownError { throw ownError }

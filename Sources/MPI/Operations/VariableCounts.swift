@@ -20,9 +20,9 @@
 public struct VariableBlocks<Scalar> {
     /// All blocks, one after another along the first axis.
     public let data: ShapedArray<Scalar>
-    /// The length of each block along the first axis, in rank order.
+    /// The length of each block along the first axis, in rank order (neighbour order for the neighbour collectives).
     public let counts: [Int]
-    /// The first-axis index at which each block starts in ``data``, in rank order.
+    /// The first-axis index at which each block starts in ``data``, in the order of ``counts``.
     public let offsets: [Int]
 
     @inlinable
@@ -38,7 +38,7 @@ public struct VariableBlocks<Scalar> {
         }
     }
 
-    /// The number of blocks (the communicator's size).
+    /// The number of blocks: the communicator's size (the number of neighbours for the neighbour collectives).
     @inlinable public var blockCount: Int { counts.count }
 
     /// The shape of one row: ``data``'s shape without its first axis.
@@ -67,6 +67,13 @@ extension VariableBlocks: CustomStringConvertible {
 }
 
 // MARK: - Checks
+
+/// The row shape and row count of a shaped-array block: its first axis is the rows; a 0-d array is one row.
+@inlinable
+func rowsOf<T>(_ x: ShapedArray<T>) -> (rows: Int, rowShape: [Int], rowSize: Int) {
+    let rowShape = x._shape.count <= 1 ? [] : droppingFirst(x._shape)
+    return (x._shape.first ?? 1, rowShape, rowShape.reduce(1, *))
+}
 
 /// Checks a per-rank count array: one count per rank, none negative. Returns their sum.
 @inlinable

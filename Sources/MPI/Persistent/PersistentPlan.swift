@@ -337,7 +337,7 @@ public final class PersistentPlan<T: MPIScalar> {
         while true {
             let code = mpiLock.withLock { _ in swiftmpi_testall(count, requests, &done, statuses) }
             if code != 0 || done != 0 { return code }
-            if polls < pollsBeforeYielding { polls += 1 } else { sched_yield() }
+            pollPause(&polls)
         }
     }
 

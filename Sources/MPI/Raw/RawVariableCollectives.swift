@@ -312,11 +312,7 @@ func rawReduceScatter(
     type: MPI_Datatype, elementSize: Int, op: MPI_Op, comm: MPI_Comm, rank: Int
 ) throws(MPIError) {
     var total = 0
-    var largest = 0
-    for c in counts {
-        total += c
-        largest = Swift.max(largest, c)
-    }
+    for c in counts { total += c }
     if _slowPath(total > maxDirectCount) {
         // MPI_Reduce_scatter reads the whole input with one int count.
         var offsets = [Int](repeating: 0, count: counts.count)

@@ -168,7 +168,7 @@ let pollsBeforeYielding = 100
 /// `sched_yield` on a busy machine can cost a time slice), then `sched_yield`,
 /// which lets the partner ranks' processes and this rank's other threads run.
 @inline(__always)
-private func pollPause(_ polls: inout Int) {
+func pollPause(_ polls: inout Int) {
     if polls < pollsBeforeYielding {
         polls += 1
     } else {

@@ -246,7 +246,7 @@ class PendingOperation: @unchecked Sendable {
         var polls = 0
         while isReceive || serializesCalls || ProbedReceives.shared.isNotEmpty {
             if pollOnce() { return finish() }
-            backOff(&polls)
+            pollPause(&polls)
         }
         // Nothing to match and nothing queued: MPI_Wait, like the C caller.
         if swiftmpi_request_is_null(requests.0) == 0 {
@@ -397,17 +397,6 @@ final class PendingArrayInput<Scalar>: PendingOperation, @unchecked Sendable {
     init(_ operation: MPIOperation, input: [Scalar]) {
         kept = input
         super.init(operation)
-    }
-}
-
-/// The pause between two polls that found nothing: none for the first 100,
-/// then `sched_yield` (the partner ranks' processes may share the cores).
-@inline(__always)
-func backOff(_ polls: inout Int) {
-    if polls < 100 {
-        polls += 1
-    } else {
-        sched_yield()
     }
 }
 

@@ -58,7 +58,7 @@ public struct RequestSet<Value>: ~Copyable {
         var polls = 0
         while remaining > 0 {
             let done = try pollOnce()
-            if done.isEmpty { backOff(&polls) }
+            if done.isEmpty { pollPause(&polls) }
             for (index, result) in done {
                 switch result {
                 case .success(let value): slots[index] = value
@@ -89,7 +89,7 @@ public struct RequestSet<Value>: ~Copyable {
                 for (index, result) in done.dropFirst() { park(index, result) }
                 return first
             }
-            backOff(&polls)
+            pollPause(&polls)
         }
     }
 
