@@ -104,7 +104,8 @@ public func hasCUDASupport() -> Bool { false }
 ///   shell sees), it ends the whole job at once with
 ///   `MPI_Abort(MPI_COMM_WORLD, status)`, without finalising, so the other ranks
 ///   are not left waiting for this one; the launcher then exits with `status`
-///   (measured with Open MPI's `mpirun` and MPICH's `mpiexec`).
+///   (measured with Open MPI's `mpirun` and MPICH's `mpiexec`, though MPICH's
+///   reports 1 in about 7% of single-rank jobs, a C program's too).
 ///
 /// ``finalize()`` ends MPI earlier. After it, every operation throws
 /// ``MPIError/finalized(operation:)``.
