@@ -2,16 +2,27 @@ import CMPI
 
 // alltoallv (MPI_Alltoallv): its core, then its forms: the easy ones
 // (ShapedArray, [T]: the row counts exchanged by one small alltoall first, which
-// also carries each rank's argument check to every rank), the explicit ones
-// (caller-given send and receive counts, no extra communication: [T], into:).
+// also carries each rank's argument check and send total to every rank), the
+// explicit ones (caller-given send and receive counts, no extra communication:
+// [T], into:).
+//
+// Counts above Int32.max: the raw call describes the blocks in a common unit
+// where one exists (RawVariableCollectives.swift). Where none does on some rank,
+// that rank cannot call MPI_Alltoallv, and only the easy form can tell the
+// others: when the total of all ranks' sends (known to every rank after the
+// header exchange) is at most Int32.max no count can be above it, and the call
+// is MPI_Alltoallv with nothing more; above it the ranks agree with one
+// MPI_Allreduce (max) of each rank's own need whether all call MPI_Alltoallv or
+// all the alltoallw fallback (VariableExchange.swift). The explicit forms throw.
 
 /// The core of alltoallv: the count checks, the hooks and the raw call: the
 /// blocks of `x` (`sendCounts` at `sendDisplacements`) to each rank, theirs into
 /// `output` (`receiveCounts` at `receiveDisplacements`); `nil` displacements are packed.
+/// `exchange` (the same on every rank) moves them as one MPI_Alltoallw of per-peer types instead.
 @inlinable
 func alltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
     _ x: Input, into output: inout Output, sendCounts: [Int], sendDisplacements: [Int]?, receiveCounts: [Int],
-    receiveDisplacements: [Int]?, comm: ResolvedCommunicator
+    receiveDisplacements: [Int]?, comm: ResolvedCommunicator, exchange: Bool = false
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     try perform(Call(.alltoallv, comm, T.self, count: 0), checks: { () throws(MPIError) -> Int in
@@ -39,7 +50,7 @@ func alltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
                             try withDisplacements(receiveDisplacements, of: rc) { (rd) throws(MPIError) in
                                 try rawAlltoallv(source, sendCounts: sc, sendDisplacements: sd, destination,
                                                  receiveCounts: rc, receiveDisplacements: rd,
-                                                 type: T.mpiDatatype.handle, comm: comm.handle)
+                                                 type: T.mpiDatatype.handle, comm: comm.handle, exchange: exchange)
                             }
                         }
                     }
@@ -75,34 +86,56 @@ func alltoallvOwnError(shape: [Int], rowCounts: [Int], size: Int) -> MPIError? {
     return nil
 }
 
-/// The easy forms' adapter: the row counts exchanged by one small alltoall, then the core.
+/// Whether the ranks of an easy alltoallv that moves more than Int32.max elements in all take the
+/// alltoallw fallback: one MPI_Allreduce (max) of each rank's own need (``alltoallvNeedsExchange``),
+/// so that every rank calls the same collective.
+@usableFromInline @inline(never)
+func alltoallvAgreesOnExchange(
+    sendCounts: [Int], receiveCounts: [Int], comm: ResolvedCommunicator
+) throws(MPIError) -> Bool {
+    let needs: [Int32] = [alltoallvNeedsExchange(sendCounts: sendCounts, receiveCounts: receiveCounts) ? 1 : 0]
+    var agreed: [Int32] = [0]
+    try allreduceCore(needs, into: &agreed, op: .max, comm: comm)
+    return agreed[0] != 0
+}
+
+/// The easy forms' adapter: the row counts exchanged by one small alltoall, then the core (with the
+/// fallback where the ranks agree on it; see the file's comment).
 @inlinable
 func alltoallvBlocks<T: MPIScalar>(
     _ x: ShapedArray<T>, rowCounts: [Int], comm: Communicator?
 ) throws(MPIError) -> VariableBlocks<T> {
     let comm = try Communicator.resolve(comm, .alltoallv)
     let size = comm.size
+    let width = BlockHeader.alltoallvWidth
     let (_, rowShape, rowSize) = rowsOf(x)
     let hash = BlockHeader.hash(rowShape)
     let ownError = alltoallvOwnError(shape: x._shape, rowCounts: rowCounts, size: size)
-    var headers: [Int64] = zeroedArray(count: BlockHeader.width * size)
+    let valid = ownError == nil
+    let sent = valid ? Int64(x.scalarCount) : 0
+    var headers: [Int64] = zeroedArray(count: width * size)
     for r in 0..<size {
-        let i = r * BlockHeader.width
-        headers[i] = ownError == nil ? 0 : 1
-        headers[i + 1] = ownError == nil ? Int64(rowCounts[r]) : 0
+        let i = r * width
+        headers[i] = valid ? 0 : 1
+        headers[i + 1] = valid ? Int64(rowCounts[r]) : 0
         headers[i + 2] = Int64(rowSize)
         headers[i + 3] = hash
+        headers[i + 4] = sent
     }
-    var received: [Int64] = zeroedArray(count: BlockHeader.width * size)
+    var received: [Int64] = zeroedArray(count: width * size)
     try alltoallCore(headers, into: &received, blocks: .elements, comm: comm)
-    let receivedRows = try checkBlockHeaders(received, rowSize: rowSize, rowHash: hash, rowShape: rowShape,
-                                             argument: "x", ownError: ownError, .alltoallv)
+    let receivedRows = try checkBlockHeaders(received, width: width, rowSize: rowSize, rowHash: hash,
+                                             rowShape: rowShape, argument: "x", ownError: ownError, .alltoallv)
+    var allSent: Int64 = 0
+    for r in 0..<size { allSent &+= received[r * width + 4] }
     let sendCounts = rowSize == 1 ? rowCounts : rowCounts.map { $0 * rowSize }
     let receiveCounts = rowSize == 1 ? receivedRows : receivedRows.map { $0 * rowSize }
+    let exchange = try _slowPath(allSent > Int64(maxDirectCount))
+        ? alltoallvAgreesOnExchange(sendCounts: sendCounts, receiveCounts: receiveCounts, comm: comm) : false
     let total = receivedRows.reduce(0, +)
     let result = try ScalarStorage<T>.filled(count: total * rowSize) { (output) throws(MPIError) in
         try alltoallvCore(x, into: &output, sendCounts: sendCounts, sendDisplacements: nil,
-                          receiveCounts: receiveCounts, receiveDisplacements: nil, comm: comm)
+                          receiveCounts: receiveCounts, receiveDisplacements: nil, comm: comm, exchange: exchange)
     }
     return VariableBlocks(_uncheckedData: ShapedArray(_uncheckedShape: prepending(total, to: rowShape), storage: result),
                           counts: receivedRows)
@@ -111,10 +144,19 @@ func alltoallvBlocks<T: MPIScalar>(
 /// Sends blocks of different lengths from every rank to every rank: the next
 /// `rowCounts[r]` rows of `x` go to rank `r`.
 ///
-/// The library first exchanges the row counts with one small alltoall (4
+/// The library first exchanges the row counts with one small alltoall (5
 /// integers per pair of ranks), which also tells every rank whether every
-/// other rank's arguments were valid, then calls `MPI_Alltoallv`. Every rank's
-/// rows must have the same shape.
+/// other rank's arguments were valid and how many elements every rank sends,
+/// then calls `MPI_Alltoallv`. Every rank's rows must have the same shape.
+///
+/// Blocks above `Int32.max` elements (MPI 3.1's counts are C ints) also work.
+/// While all ranks together send at most `Int32.max` elements nothing else is
+/// communicated. Above that, where a rank's counts and displacements have no
+/// common unit that brings them under `Int32.max` (a block of 2^31 + 1
+/// elements beside one of 5, say), the ranks agree with one small
+/// `MPI_Allreduce` and all move the blocks as one `MPI_Alltoallw` with a
+/// datatype per peer at 64-bit byte offsets instead (not the messages of
+/// `MPI_Alltoallv`, which could not be called).
 ///
 /// - Parameters:
 ///   - x: This rank's rows, in destination order. It is not modified.
@@ -165,6 +207,11 @@ public func alltoallv<T: MPIScalar>(
 ///   another length than the communicator's size or with a negative count, and
 ///   ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` for an `x` of another length
 ///   than the sum of `sendCounts`, on this rank before anything is communicated.
+///   ``MPIError/invalidArgument(operation:argument:expected:actual:)`` naming `counts` for counts
+///   or displacements above `Int32.max` that no common unit brings under it, on each rank whose own
+///   values have none, before anything is communicated: this form cannot know whether the other
+///   ranks could take a fallback, so it has none; the easy form
+///   ``alltoallv(_:rowCounts:comm:token:)-([T],_,_,_)`` moves such blocks.
 ///
 /// The corresponding C function is `MPI_Alltoallv`.
 @inlinable

@@ -201,6 +201,9 @@ func zeroedArray<Scalar: FixedWidthInteger>(count: Int) -> [Scalar] {
 struct BlockHeader {
     /// The Int64 values per rank.
     @usableFromInline static let width = 4
+    /// The Int64 values per pair of ranks in alltoallv's exchange: the four, then the sender's total
+    /// (its blocks to all ranks, in elements), from which every rank computes the same total of all ranks.
+    @usableFromInline static let alltoallvWidth = 5
 
     /// A stable hash of a row shape, so that blocks of the same row size but another row shape are told apart.
     @inlinable
@@ -216,16 +219,16 @@ struct BlockHeader {
 /// Checks the headers every rank received in an easy form's exchange, in rank
 /// order: a rank that reported an invalid argument, or a row shape that differs
 /// from this rank's, throws here on every rank before any data moves. Returns
-/// the block lengths.
+/// the block lengths. Each rank's header is `width` values, of which the first four are checked.
 @inlinable
 func checkBlockHeaders(
-    _ headers: [Int64], rowSize: Int, rowHash: Int64, rowShape: @autoclosure () -> [Int], argument: StaticString,
-    ownError: MPIError?, _ operation: MPIOperation
+    _ headers: [Int64], width: Int = BlockHeader.width, rowSize: Int, rowHash: Int64,
+    rowShape: @autoclosure () -> [Int], argument: StaticString, ownError: MPIError?, _ operation: MPIOperation
 ) throws(MPIError) -> [Int] {
-    let size = headers.count / BlockHeader.width
+    let size = headers.count / width
     var counts: [Int] = zeroedArray(count: size)
     for r in 0..<size {
-        let h = headers[(r * BlockHeader.width)...]
+        let h = headers[(r * width)...]
         let (status, rows, size, hash) = (h[h.startIndex], h[h.startIndex + 1], h[h.startIndex + 2], h[h.startIndex + 3])
         if _slowPath(status != 0) {
             if let ownError { throw ownError }

@@ -27,11 +27,13 @@ import CMPI
 // naming `displacements` on that rank before communicating: the other ranks
 // cannot know it, as with any argument only one rank has.
 //
-// Alltoallv has no fallback: a rank knows only its own send and receive
-// counts, so it cannot know whether another rank would have to take one, and
-// two ranks must not call different collectives. Values above Int32.max
-// without a unit throw `invalidArgument` naming `counts` on each rank whose
-// own counts and displacements have none, before communicating.
+// Alltoallv's explicit forms have no fallback: a rank knows only its own send
+// and receive counts, so it cannot know whether another rank would have to
+// take one, and two ranks must not call different collectives. Values above
+// Int32.max without a unit throw `invalidArgument` naming `counts` on each
+// rank whose own counts and displacements have none, before communicating.
+// The easy form, which exchanges the counts first, agrees on the fallback
+// (Alltoallv.swift) and passes `exchange` to ``rawAlltoallv``.
 //
 // Reduce-scatter moves more than Int32.max elements per block as one
 // MPI_Reduce per rank in chunks of 2^30 (elementwise, so exact); exscan runs in
@@ -91,17 +93,7 @@ func withVariableMessage(
 ) -> Int32 {
     if _fastPath(send.count <= maxDirectCount && receive.count <= maxDirectCount),
        let code = withDirectVariableMessage(send, receive, of: base, body) { return code }
-    var largest = 0
-    send.forEachValue { largest = Swift.max(largest, $0) }
-    receive.forEachValue { largest = Swift.max(largest, $0) }
-    var unit = 1
-    if _slowPath(largest > maxDirectCount) {
-        var divisor = 0
-        send.forEachValue { divisor = greatestCommonDivisor(divisor, $0) }
-        receive.forEachValue { divisor = greatestCommonDivisor(divisor, $0) }
-        guard divisor > 0, divisor <= maxDirectCount, largest / divisor <= maxDirectCount else { return noCountUnit }
-        unit = divisor
-    }
+    guard let unit = countUnit(send, receive) else { return noCountUnit }
     let n = (send.counts?.count ?? 0) + (send.displacements?.count ?? 0)
         + (receive.counts?.count ?? 0) + (receive.displacements?.count ?? 0)
     return withUnsafeTemporaryAllocation(of: Int32.self, capacity: Swift.max(1, n)) { storage in
@@ -128,6 +120,24 @@ func withVariableMessage(
         guard code == 0 else { return code }
         return body(block, sendCount, sc, sd, receiveCount, rc, rd)
     }
+}
+
+/// The unit, in elements, in which every count and displacement of both sides is at most `limit`:
+/// 1 when they all are already, else their greatest common divisor k when that brings every one of
+/// them to at most `limit`; `nil` when there is no such unit (see the file's comment).
+///
+/// `limit` is `Int32.max` in the library; tests pass a small one.
+@usableFromInline @inline(__always)
+func countUnit(_ send: VariableSide, _ receive: VariableSide, limit: Int = maxDirectCount) -> Int? {
+    var largest = 0
+    send.forEachValue { largest = Swift.max(largest, $0) }
+    receive.forEachValue { largest = Swift.max(largest, $0) }
+    guard _slowPath(largest > limit) else { return 1 }
+    var divisor = 0
+    send.forEachValue { divisor = greatestCommonDivisor(divisor, $0) }
+    receive.forEachValue { divisor = greatestCommonDivisor(divisor, $0) }
+    guard divisor > 0, divisor <= limit, largest / divisor <= limit else { return nil }
+    return divisor
 }
 
 /// ``withVariableMessage(_:_:of:_:)``'s fast path, when every count and displacement fits in an Int32
@@ -194,14 +204,18 @@ func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int {
 /// Throws the outcome of a variable-size call: ``noCountUnit`` as an invalid `argument`, other codes as MPI's.
 ///
 /// `argument` is `displacements` for allgatherv, gatherv and scatterv, whose counts alone never
-/// refuse (they take the alltoallw fallback), and `counts` for alltoallv, which has no fallback.
+/// refuse (they take the alltoallw fallback), and `counts` for alltoallv's explicit forms, which have
+/// no fallback (its easy form has, and the message says so).
 @usableFromInline
 func checkVariable(_ code: Int32, _ operation: MPIOperation, argument: String) throws(MPIError) {
     if _fastPath(code == 0) { return }
     if code == noCountUnit {
+        let easyForm = operation == .alltoallv
+            ? "; alltoallv's easy form, alltoallv(_:rowCounts:), exchanges the counts first and moves such blocks" : ""
         throw MPIError.invalidArgument(
             operation: operation.name, argument: argument,
-            expected: "counts and displacements that a common divisor k brings under Int32.max (MPI 3.1 counts are C ints)",
+            expected: "counts and displacements that a common divisor k brings under Int32.max (MPI 3.1 counts are C ints)"
+                + easyForm,
             actual: "counts or displacements above Int32.max without such a divisor")
     }
     throw makeMPIError(code, operation.name)
@@ -274,12 +288,19 @@ func rawScatterv(
     }, .scatterv, argument: "displacements")
 }
 
+/// With `exchange` (which every rank must pass alike: the easy form agrees on it) the blocks move as one
+/// MPI_Alltoallw of per-peer types (VariableExchange.swift) instead of MPI_Alltoallv.
 @usableFromInline
 func rawAlltoallv(
     _ send: UnsafeRawPointer?, sendCounts: UnsafeBufferPointer<Int>, sendDisplacements: UnsafeBufferPointer<Int>,
     _ receive: UnsafeMutableRawPointer?, receiveCounts: UnsafeBufferPointer<Int>,
-    receiveDisplacements: UnsafeBufferPointer<Int>, type: MPI_Datatype, comm: MPI_Comm
+    receiveDisplacements: UnsafeBufferPointer<Int>, type: MPI_Datatype, comm: MPI_Comm, exchange: Bool = false
 ) throws(MPIError) {
+    if _slowPath(exchange) {
+        let plan = ExchangePlan(sendCounts: Array(sendCounts), sendOffsets: Array(sendDisplacements),
+                                receiveCounts: Array(receiveCounts), receiveOffsets: Array(receiveDisplacements))
+        return try check(exchangeAsAlltoallw(send, receive, plan: plan, type: type, comm: comm), .alltoallv)
+    }
     try checkVariable(withVariableMessage(
         VariableSide(counts: sendCounts, displacements: sendDisplacements),
         VariableSide(counts: receiveCounts, displacements: receiveDisplacements), of: type

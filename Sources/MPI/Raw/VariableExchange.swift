@@ -1,7 +1,8 @@
 import CMPI
 
-// The fallback of allgatherv, gatherv and scatterv for counts above Int32.max
-// that no common unit brings under it (RawVariableCollectives.swift): one
+// The fallback of allgatherv, gatherv, scatterv and alltoallv's easy form for
+// counts above Int32.max that no common unit brings under it
+// (RawVariableCollectives.swift): one
 // MPI_Alltoallw (the technique of BigMPI: Hammond, Schafer and Latham, "To
 // INT_MAX... and beyond!", 2014). Every int count is 1 (0 for an empty block)
 // and every int displacement 0; each peer's block gets its own datatype, which
@@ -11,10 +12,14 @@ import CMPI
 // match. Pairs that exchange nothing (all but the root's in gatherv and
 // scatterv) have count 0.
 //
-// Every rank must take the fallback or none: the decision depends on the
-// counts alone (``countsNeedExchange(_:limit:)``), which every rank passes
-// alike in these three collectives. Alltoallv has no such fallback: each rank
-// knows only its own counts, so no rank could know that another takes it.
+// Every rank must take the fallback or none. In allgatherv, gatherv and
+// scatterv the decision depends on the counts alone
+// (``countsNeedExchange(_:limit:)``), which every rank passes alike. In
+// alltoallv each rank knows only its own counts (``alltoallvNeedsExchange``),
+// so its explicit forms have no fallback; the easy form's header exchange
+// carries each rank's send total, and where the total of all ranks is above
+// Int32.max the ranks agree on the fallback with one MPI_Allreduce (max) of
+// their own decisions (Alltoallv.swift).
 
 /// Whether `counts` (the same on every rank) need the alltoallw fallback: one is
 /// above `limit` and no common divisor k ≤ `limit` brings every one of them to
@@ -23,12 +28,38 @@ import CMPI
 /// `limit` is `Int32.max` in the library; tests pass a small one.
 @usableFromInline
 func countsNeedExchange(_ counts: UnsafeBufferPointer<Int>, limit: Int = maxDirectCount) -> Bool {
-    var largest = 0
-    for c in counts { largest = Swift.max(largest, c) }
-    guard _slowPath(largest > limit) else { return false }
-    var divisor = 0
-    for c in counts { divisor = greatestCommonDivisor(divisor, c) }
-    return !(divisor > 0 && divisor <= limit && largest / divisor <= limit)
+    countUnit(VariableSide(counts: counts, displacements: nil), VariableSide(count: 0), limit: limit) == nil
+}
+
+/// Whether this rank's blocks of an alltoallv with packed blocks (`sendCounts` to each rank,
+/// `receiveCounts` from each) need the alltoallw fallback: no common unit brings its counts and
+/// displacements to at most `limit` (``countUnit(_:_:limit:)``, the unit MPI_Alltoallv would use).
+///
+/// Only this rank's side: the easy alltoallv agrees on the fallback across ranks.
+/// `limit` is `Int32.max` in the library; tests pass a small one.
+@usableFromInline
+func alltoallvNeedsExchange(sendCounts: [Int], receiveCounts: [Int], limit: Int = maxDirectCount) -> Bool {
+    let (sendOffsets, receiveOffsets) = (packedOffsets(sendCounts), packedOffsets(receiveCounts))
+    return sendCounts.withUnsafeBufferPointer { sc in
+        sendOffsets.withUnsafeBufferPointer { sd in
+            receiveCounts.withUnsafeBufferPointer { rc in
+                receiveOffsets.withUnsafeBufferPointer { rd in
+                    countUnit(VariableSide(counts: sc, displacements: sd), VariableSide(counts: rc, displacements: rd),
+                              limit: limit) == nil
+                }
+            }
+        }
+    }
+}
+
+/// Where each of packed blocks of `counts` starts: the prefix sums.
+@usableFromInline
+func packedOffsets(_ counts: [Int]) -> [Int] {
+    var next = 0
+    return counts.map { count in
+        defer { next += count }
+        return next
+    }
 }
 
 /// One rank's blocks in an MPI_Alltoallw exchange, in elements: for each peer,
@@ -47,6 +78,16 @@ struct ExchangePlan: Equatable {
         sendOffsets = sendCounts
         receiveCounts = sendCounts
         receiveOffsets = sendCounts
+    }
+
+    /// Alltoallv: `sendCounts[r]` elements from `sendOffsets[r]` to rank r, `receiveCounts[r]` from rank r
+    /// to `receiveOffsets[r]`.
+    @usableFromInline
+    init(sendCounts: [Int], sendOffsets: [Int], receiveCounts: [Int], receiveOffsets: [Int]) {
+        self.sendCounts = sendCounts
+        self.sendOffsets = sendOffsets
+        self.receiveCounts = receiveCounts
+        self.receiveOffsets = receiveOffsets
     }
 
     /// Allgatherv: `count` elements from offset 0 to every rank; rank r's `counts[r]` at `displacements[r]`.

@@ -6,7 +6,11 @@
 // at 2 ranks (or 3): one allgatherv of 2^31 + 16 Int8 elements in total (the
 // divisor path, about 4 GiB on rank 0 and 2 GiB on rank 1), and allgatherv,
 // gatherv and scatterv of a block of 2^31 + 1 UInt8 elements beside blocks of
-// 5 and 7 (the fallback, at most about 6 GiB in all at 2 ranks).
+// 5 and 7 (the fallback, at most about 6 GiB in all at 2 ranks), and the easy
+// alltoallv: a block of 2^31 + 1 UInt8 elements beside small and empty ones
+// (the agreed fallback, about 4 GiB in all), and blocks of 2^31 / size + 1
+// (more than Int32.max in all, but every rank's own counts fit: the agreed
+// MPI_Alltoallv, about 4.3 GiB in all).
 import CMPI
 @testable import MPI
 import MPITestSupport
@@ -90,6 +94,32 @@ final class LargeVariableCountTests: MPITestCase {
         XCTAssertFalse(needsExchange([(1 << 31) + 1, 3]), "2^31 + 1 = 3 · 715827883: unit 3")
         XCTAssertTrue(needsExchange([(1 << 31) + 1]), "one block is its own unit, above Int32.max")
         XCTAssertFalse(needsExchange([]))
+    }
+
+    func testAlltoallvTakesTheFallbackExactlyWhenThisRanksOwnCountsAndDisplacementsHaveNoUnit() {
+        func needs(_ send: [Int], _ receive: [Int], limit: Int = Int(Int32.max)) -> Bool {
+            alltoallvNeedsExchange(sendCounts: send, receiveCounts: receive, limit: limit)
+        }
+        XCTAssertFalse(needs([3, 4], [2, 2], limit: 10), "every count and packed displacement fits")
+        XCTAssertTrue(needs([11, 3], [0, 0], limit: 10), "gcd 1 leaves 11")
+        XCTAssertTrue(needs([0, 0], [3, 11], limit: 10), "the receive side alone")
+        XCTAssertTrue(needs([6, 6, 1], [1, 1, 1], limit: 10), "the counts fit, the displacement 12 does not")
+        XCTAssertFalse(needs([12, 4], [4, 0], limit: 10), "unit 4: counts 3 and 1, displacements 0 and 3")
+        XCTAssertFalse(needs([4, 8, 0], [0, 0, 0], limit: 10), "the last, empty block's displacement 12 is passed as 0")
+        XCTAssertTrue(needs([(1 << 31) + 1, 5], [5, 0]))
+        XCTAssertFalse(needs([(1 << 31) + 8, 8], [8, 0]), "unit 8")
+        XCTAssertFalse(needs([1 << 30, 1 << 30], [1 << 30, 1 << 30]), "2^31 in all, but every value fits")
+    }
+
+    func testTheExplicitAlltoallvsRefusalNamesTheEasyForm() {
+        guard let error = assertThrowsError(here, { try checkVariable(noCountUnit, .alltoallv, argument: "counts") })
+        else { return }
+        guard case let .invalidArgument(op, argument, expected, _) = error else { return XCTFail("\(error)") }
+        XCTAssertEqual([op, argument], ["alltoallv", "counts"])
+        XCTAssertTrue(expected.contains("alltoallv(_:rowCounts:)"), expected)
+        guard let other = assertThrowsError(here, { try checkVariable(noCountUnit, .allgatherv, argument: "displacements") })
+        else { return }
+        XCTAssertFalse("\(other)".contains("rowCounts"), "\(other)")
     }
 
     func testExchangePlansOfTheRootedCollectives() {
@@ -180,6 +210,29 @@ final class LargeVariableCountTests: MPITestCase {
                        : [Double](repeating: -1, count: extent), here)
     }
 
+    func testTheFallbackExchangeAsAlltoallv() {
+        // Rank s sends blockCount(s) + d elements to rank d (none from rank 1 to rank 0), packed;
+        // rank d receives them at the layout's displacements (reverse rank order, gaps of 3).
+        func count(_ s: Int, _ d: Int) -> Int { s == 1 && d == 0 ? 0 : blockCount(s) + d }
+        func value(_ s: Int, _ d: Int, _ i: Int) -> Double { Double(1000 * s + 100 * d + i) + 0.5 }
+        let sendCounts = (0..<size).map { count(rank, $0) }
+        let receiveCounts = (0..<size).map { count($0, rank) }
+        var receiveOffsets = [Int](repeating: 0, count: size)
+        var next = 3
+        for s in (0..<size).reversed() {
+            receiveOffsets[s] = next
+            next += receiveCounts[s] + 3
+        }
+        let mine = (0..<size).flatMap { d in (0..<sendCounts[d]).map { value(rank, d, $0) } }
+        let plan = ExchangePlan(sendCounts: sendCounts, sendOffsets: packedOffsets(sendCounts),
+                                receiveCounts: receiveCounts, receiveOffsets: receiveOffsets)
+        let (code, output) = exchange(mine, extent: next, plan: plan)
+        XCTAssertEqual(code, 0, here)
+        var expected = [Double](repeating: -1, count: next)
+        for s in 0..<size { for i in 0..<receiveCounts[s] { expected[receiveOffsets[s] + i] = value(s, rank, i) } }
+        XCTAssertEqual(output, expected, here)
+    }
+
     func testTheFallbackExchangeAsScatterv() {
         let (counts, displacements, extent) = layout()
         let root = size / 2
@@ -256,15 +309,18 @@ final class LargeVariableCountTests: MPITestCase {
 
     /// Rank r's block of `count` elements.
     private func block(_ r: Int, _ count: Int) -> ShapedArray<UInt8> {
+        ShapedArray<UInt8>(shape: [count]) { fill($0, at: 0, rank: r, count: count) }
+    }
+
+    /// Writes rank r's block of `count` elements at element `start` of `buffer`.
+    private func fill(_ buffer: UnsafeMutableBufferPointer<UInt8>, at start: Int, rank r: Int, count: Int) {
         let chunk = pattern(r)
-        return ShapedArray<UInt8>(shape: [count]) { buffer in
-            chunk.withUnsafeBufferPointer { p in
-                var offset = 0
-                while offset < buffer.count {
-                    let n = min(chunk.count, buffer.count - offset)
-                    memcpy(buffer.baseAddress! + offset, p.baseAddress!, n)
-                    offset += n
-                }
+        chunk.withUnsafeBufferPointer { p in
+            var offset = 0
+            while offset < count {
+                let n = min(chunk.count, count - offset)
+                memcpy(buffer.baseAddress! + start + offset, p.baseAddress!, n)
+                offset += n
             }
         }
     }
@@ -356,5 +412,79 @@ final class LargeVariableCountTests: MPITestCase {
         try scatterv(input, into: &output, counts: counts, root: root)
         report("scatterv, alltoallw fallback, blocks \(counts), root \(root)", seconds() - start)
         checkBlock(output, at: 0, rank: rank, count: counts[rank])
+    }
+
+    // MARK: The easy alltoallv above Int32.max
+
+    /// Runs the easy alltoallv of UInt8 blocks, rank s sending `count(s, d)` elements to rank d
+    /// (block pattern s · size + d), and checks every received block in full. Returns whether any
+    /// rank's own counts need the fallback (what the ranks agree on), and checks that the explicit
+    /// form refuses on exactly those ranks (before communicating, so the others skip it).
+    @discardableResult
+    private func largeAlltoallv(_ count: (Int, Int) -> Int, _ what: String) throws -> Bool {
+        let sendCounts = (0..<size).map { count(rank, $0) }
+        let receiveCounts = (0..<size).map { count($0, rank) }
+        let allSent = (0..<size).reduce(0) { total, s in total + (0..<size).reduce(0) { $0 + count(s, $1) } }
+        XCTAssertGreaterThan(allSent, Int(Int32.max), "the ranks send more than Int32.max elements in all")
+        let needs = (0..<size).map { r in
+            alltoallvNeedsExchange(sendCounts: (0..<size).map { count(r, $0) }, receiveCounts: (0..<size).map { count($0, r) })
+        }
+        var input = ShapedArray<UInt8>(repeating: 0, shape: [sendCounts.reduce(0, +)])
+        input.withUnsafeMutableBufferPointer { buffer in
+            var offset = 0
+            for d in 0..<size {
+                fill(buffer, at: offset, rank: rank * size + d, count: sendCounts[d])
+                offset += sendCounts[d]
+            }
+        }
+        if needs[rank] {
+            var output = ShapedArray<UInt8>(repeating: 0, shape: [receiveCounts.reduce(0, +)])
+            let error = assertThrowsError(here, {
+                try alltoallv(input, into: &output, sendCounts: sendCounts, receiveCounts: receiveCounts)
+            })
+            if case let .invalidArgument(_, argument, expected, _)? = error {
+                XCTAssertEqual(argument, "counts", here)
+                XCTAssertTrue(expected.contains("alltoallv(_:rowCounts:)"), "\(expected) \(here)")
+            } else {
+                XCTFail("the explicit form: \(String(describing: error)) \(here)")
+            }
+        }
+        _ = try barrier()  // the time of the call, not of another rank's preparation
+        let start = seconds()
+        let (result, _) = try alltoallv(input, rowCounts: sendCounts)
+        report("alltoallv (easy form), \(what), \(needs.contains(true) ? "alltoallw fallback" : "MPI_Alltoallv")",
+               seconds() - start)
+        XCTAssertEqual(result.counts, receiveCounts, here)
+        XCTAssertEqual(result.data.shape, [receiveCounts.reduce(0, +)], here)
+        for s in 0..<size {
+            checkBlock(result.data, at: result.offsets[s], rank: s * size + rank, count: receiveCounts[s])
+        }
+        return needs.contains(true)
+    }
+
+    private func largeAlltoallvRanks() throws {
+        guard environment("SWIFT_MPI_LARGE_TESTS") == "1", size == 2 || size == 3 else {
+            throw XCTSkip("the easy alltoallv's large blocks need about 4.3 GiB; set SWIFT_MPI_LARGE_TESTS=1 and run at 2 or 3 ranks")
+        }
+    }
+
+    func testEasyAlltoallvOfABlockWithoutACommonUnit() throws {
+        try largeAlltoallvRanks()
+        // 2^31 + 1 from rank 0 to the last rank, nothing from rank 1 to rank 0, small blocks otherwise.
+        let big = (1 << 31) + 1
+        let tookFallback = try largeAlltoallv({ s, d in
+            s == 0 && d == size - 1 ? big : s == 1 && d == 0 ? 0 : 2 * s + 3 * d + 5
+        }, "2^31 + 1 from rank 0 to rank \(size - 1) beside small and empty blocks")
+        XCTAssertTrue(tookFallback, "the ranks of the large block have no common unit \(here)")
+    }
+
+    func testEasyAlltoallvOfMoreThanInt32MaxElementsInAllWhereEveryRankFits() throws {
+        try largeAlltoallvRanks()
+        // 2^31 / size + 1 from each rank to the next, 1 to itself, nothing elsewhere (at 3 ranks).
+        let share = (1 << 31) / size + 1
+        let tookFallback = try largeAlltoallv({ s, d in
+            d == (s + 1) % size ? share : s == d ? 1 : 0
+        }, "\(share) from each rank to the next")
+        XCTAssertFalse(tookFallback, "every rank's counts fit: the agreed call is MPI_Alltoallv \(here)")
     }
 }
