@@ -151,12 +151,13 @@ func alltoallvBlocks<T: MPIScalar>(
 ///
 /// Blocks above `Int32.max` elements (MPI 3.1's counts are C ints) also work.
 /// While all ranks together send at most `Int32.max` elements nothing else is
-/// communicated. Above that, where a rank's counts and displacements have no
-/// common unit that brings them under `Int32.max` (a block of 2^31 + 1
-/// elements beside one of 5, say), the ranks agree with one small
-/// `MPI_Allreduce` and all move the blocks as one `MPI_Alltoallw` with a
-/// datatype per peer at 64-bit byte offsets instead (not the messages of
-/// `MPI_Alltoallv`, which could not be called).
+/// communicated. Above that, the ranks agree with one small `MPI_Allreduce`
+/// on the call: `MPI_Alltoallv` when every rank's counts and displacements fit
+/// in a C int (as they are, or in units of a contiguous type of their common
+/// divisor), else, where some rank's have no such unit (a block of 2^31 + 1
+/// elements beside one of 5, say), one `MPI_Alltoallw` with a datatype per
+/// peer at 64-bit byte offsets (not the messages of `MPI_Alltoallv`, which
+/// could not be called).
 ///
 /// - Parameters:
 ///   - x: This rank's rows, in destination order. It is not modified.
@@ -234,7 +235,9 @@ public func alltoallv<T: MPIScalar>(
 /// must hold exactly their sum, else at least the largest displacement + count.
 /// An output that cannot hold what arrives throws
 /// ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` on this rank after the
-/// collective has completed into scratch storage: nothing is written past its end.
+/// collective has completed into scratch storage: nothing is written past its end. Counts or
+/// displacements above `Int32.max` with no common unit throw as in
+/// ``alltoallv(_:sendCounts:receiveCounts:comm:token:)``.
 ///
 /// The corresponding C function is `MPI_Alltoallv`.
 @inlinable @discardableResult
