@@ -2,15 +2,14 @@ import CMPI
 
 // The fallback of allgatherv, gatherv, scatterv and alltoallv's easy form for
 // counts above Int32.max that no common unit brings under it
-// (RawVariableCollectives.swift): one
-// MPI_Alltoallw (the technique of BigMPI: Hammond, Schafer and Latham, "To
-// INT_MAX... and beyond!", 2014). Every int count is 1 (0 for an empty block)
-// and every int displacement 0; each peer's block gets its own datatype, which
-// places it at a 64-bit byte displacement and describes its elements as blocks
-// of 2^30 plus the rest (shim `swiftmpi_type_block_at`). A block's type
-// signature is its elements, so a sender's and a receiver's different layouts
-// match. Pairs that exchange nothing (all but the root's in gatherv and
-// scatterv) have count 0.
+// (RawVariableCollectives.swift): one MPI_Alltoallw (the technique of BigMPI:
+// Hammond, Schafer and Latham, "To INT_MAX... and beyond!", 2014). Every int
+// count is 1 (0 for an empty block) and every int displacement 0; each peer's
+// block gets its own datatype, which places it at a 64-bit byte displacement
+// and describes its elements as blocks of 2^30 plus the rest (shim
+// `swiftmpi_type_block_at`). A block's type signature is its elements, so a
+// sender's and a receiver's different layouts match. Pairs that exchange
+// nothing (all but the root's in gatherv and scatterv) have count 0.
 //
 // Every rank must take the fallback or none. In allgatherv, gatherv and
 // scatterv the decision depends on the counts alone
@@ -52,7 +51,7 @@ func alltoallvNeedsExchange(sendCounts: [Int], receiveCounts: [Int], limit: Int 
     }
 }
 
-/// Where each of packed blocks of `counts` starts: the prefix sums.
+/// Where each of the packed blocks of `counts` starts: the prefix sums of the counts.
 @usableFromInline
 func packedOffsets(_ counts: [Int]) -> [Int] {
     var next = 0
