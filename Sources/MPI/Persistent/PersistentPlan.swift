@@ -264,8 +264,9 @@ public final class PersistentPlan<T: MPIScalar> {
         if _slowPath(keepsBuffers) {
             // MPI may still use them: leaked on purpose rather than freed under MPI.
             if diagnostics.debugLog {
+                let bytes = (sendOffsets.last! + receiveOffsets.last!) * MemoryLayout<T>.stride
                 debugPrintLine("r\(worldRank) | persistent plan freed with a request still active after a failed wait: "
-                               + "its buffers (\((sendOffsets.last! + receiveOffsets.last!) * MemoryLayout<T>.stride) bytes) are left allocated")
+                               + "its buffers (\(bytes) bytes) are left allocated")
             }
             return
         }
@@ -348,8 +349,8 @@ public final class PersistentPlan<T: MPIScalar> {
     }
 
     /// After a failed `MPI_Waitall` or `MPI_Testall`, leaves no request active: MPI may
-    /// have left some active (`MPI_ERR_PENDING` in their statuses; MPICH does when one
-    /// receive fails while another has not matched yet), and a code other than
+    /// have left some active (`MPI_ERR_PENDING` in their statuses; MPICH's `MPI_Testall`
+    /// does when one receive fails while another has not matched yet), and a code other than
     /// `MPI_ERR_IN_STATUS` says nothing about any of them. Each request is tested; one still
     /// active is cancelled (`MPI_Cancel`) and tested again, a bounded number of times,
     /// errors ignored. When one stays active (a send that MPI cannot cancel, whose receiver
@@ -636,8 +637,9 @@ public struct PersistentExchange<T: MPIScalar>: ~Copyable {
     ///   `receives[i]`) when a received message does not have the receive's element count;
     ///   ``MPIError/finalized(operation:)`` when MPI was finalised with the exchange in
     ///   flight; the MPI error of `MPI_Waitall`. After an error the plan refuses to start
-    ///   again, and can only be dropped. A failed `MPI_Waitall` may leave requests active
-    ///   (MPICH leaves a receive that has not matched yet when another one fails): before it
+    ///   again, and can only be dropped. A failed completion may leave requests active
+    ///   (MPICH's `MPI_Testall`, which the wait polls at ``ThreadLevel/serialized``, leaves a
+    ///   receive that has not matched yet when another one fails): before it
     ///   throws, the wait cancels (`MPI_Cancel`) and completes each of them. A request that
     ///   stays active (a send that MPI cannot cancel and that its receiver does not take)
     ///   keeps the plan's buffers allocated when the plan goes away, since MPI may still
