@@ -499,6 +499,7 @@ static inline int swiftmpi_testall(int count, MPI_Request SWIFTMPI_HANDLE *reque
     return MPI_Testall(count, requests, done, statuses);
 }
 static inline int swiftmpi_request_free(MPI_Request SWIFTMPI_HANDLE *request) { return MPI_Request_free(request); }
+static inline int swiftmpi_cancel(MPI_Request SWIFTMPI_HANDLE *request) { return MPI_Cancel(request); }
 /// The error code of one request of a completed set (meaningful when the set returned MPI_ERR_IN_STATUS).
 static inline int swiftmpi_status_error(const MPI_Status *status) { return status->MPI_ERROR; }
 

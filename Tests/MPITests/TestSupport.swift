@@ -292,6 +292,23 @@ func bytes<T>(of values: [T]) -> [UInt8] {
 /// ring has two ranks or more; sendrecv, which is safe with itself, runs everywhere.
 func canSendAroundARing(of size: Int) -> Bool { size > 1 }
 
+/// Sends this rank a message of `tag` on `comm` and checks that a plain receive gets it, that
+/// is, that no receive left active (by a failed persistent plan, say) takes it first. The send
+/// is non-blocking: MPICH does not buffer a blocking send to itself in a communicator of one rank.
+func assertAMessageToSelfReachesAPlainReceive(
+    tag: Int, comm: Communicator, file: StaticString = #filePath, line: UInt = #line
+) throws {
+    let me = comm.rank
+    let send = try isend([Double(me) + 0.5], dest: me, tag: tag, comm: comm)
+    var found: Status?
+    for _ in 0..<100_000 where found == nil { found = try iprobe(Double.self, source: me, tag: tag, comm: comm) }
+    XCTAssertNotNil(found, "an active receive took the message of tag \(tag) \(rankLabel())", file: file, line: line)
+    if found != nil {
+        XCTAssertEqual(try recv(0.0, source: me, tag: tag, comm: comm).0, Double(me) + 0.5, file: file, line: line)
+    }
+    try send.wait()
+}
+
 /// The neighbours on a ring of `size` ranks.
 func ringNeighbours(rank: Int, size: Int) -> (left: Int, right: Int) {
     ((rank + size - 1) % size, (rank + 1) % size)

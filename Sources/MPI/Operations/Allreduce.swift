@@ -11,7 +11,8 @@ func allreduceCore<Input: MPIBuffer, Output: MPIBuffer>(
     typealias T = Input.Scalar
     let count = x.scalarCount
     try perform(Call(.allreduce, comm, T.self, count: count, op: op), pending: pending, checks: { () throws(MPIError) in
-        try op.checkedHandle(for: T.self, operation: .allreduce)
+        if pending != nil { try checkStartableReduction(count: count, .allreduce) }
+        return try op.checkedHandle(for: T.self, operation: .allreduce)
     }) { (mpiOp) throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try withOutput(&output, expected: count, "the input's count", .allreduce) { (destination) throws(MPIError) in

@@ -2,24 +2,12 @@ import CMPI
 
 // neighborAllgatherv (MPI_Neighbor_allgatherv): its core, then its forms ([T], into:, ShapedArray).
 
-/// The checked counts of a v form: MPI's counts and packed displacements, and their total.
-@usableFromInline
-struct NeighborPlan {
-    @usableFromInline let counts: [Int32]
-    @usableFromInline let displacements: [Int32]
-    @usableFromInline let total: Int
-
-    @inlinable init(_ checked: (counts: [Int32], displacements: [Int32], total: Int)) {
-        counts = checked.counts
-        displacements = checked.displacements
-        total = checked.total
-    }
-}
-
-/// neighborAllgatherv's checks: a topology, `x` within MPI's count, and one receive count per in-neighbour.
+/// neighborAllgatherv's checks: a topology, `x` within MPI's count, and one receive count per in-neighbour
+/// (rows of `rowSize` elements, named `receiveRowCounts`, for the shaped-array form).
 @inlinable
 func neighborAllgathervPlan(
-    _ count: Int, receiveCounts: [Int], comm: ResolvedCommunicator, known: RawTopology?
+    _ count: Int, receiveCounts: [Int], rowSize: Int = 1, _ argument: StaticString = "receiveCounts",
+    comm: ResolvedCommunicator, known: RawTopology?
 ) throws(MPIError) -> NeighborPlan {
     let topology: RawTopology
     if let known { topology = known } else { topology = try neighborTopology(comm, .neighborAllgatherv) }
@@ -28,8 +16,8 @@ func neighborAllgathervPlan(
             operation: MPIOperation.neighborAllgatherv.name, argument: "x",
             expected: "at most \(Int32.max) elements (MPI's int count)", actual: "\(count) elements")
     }
-    return NeighborPlan(try neighborCounts(receiveCounts, neighbors: Int(topology.indegree), argument: "receiveCounts",
-                                           .neighborAllgatherv))
+    return try NeighborPlan(receiveCounts, unitSize: rowSize, neighbors: Int(topology.indegree), argument,
+                            .neighborAllgatherv)
 }
 
 /// The core of neighborAllgatherv: the checks (unless `plan` holds them), the hooks and the raw call,
@@ -48,12 +36,10 @@ func neighborAllgathervCore<Input: MPIBuffer, Output: MPIBuffer>(
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try withOutput(&output, expected: plan.total, "the sum of receiveCounts", .neighborAllgatherv) {
                 (destination) throws(MPIError) in
-                try plan.counts.withUnsafeBufferPointer { (counts) throws(MPIError) in
-                    try plan.displacements.withUnsafeBufferPointer { (displacements) throws(MPIError) in
-                        try rawNeighborAllgatherv(
-                            source, sendCount: Int32(count), destination, receiveCounts: counts.baseAddress!,
-                            displacements: displacements.baseAddress!, type: T.mpiDatatype.handle, comm: comm.handle)
-                    }
+                try plan.withMPICounts { (counts, displacements) throws(MPIError) in
+                    try rawNeighborAllgatherv(
+                        source, sendCount: Int32(count), destination, receiveCounts: counts,
+                        displacements: displacements, type: T.mpiDatatype.handle, comm: comm.handle)
                 }
             }
         }
@@ -142,16 +128,13 @@ public func neighborAllgatherv<T: MPIScalar>(
     let resolved = try Communicator.resolve(comm, .neighborAllgatherv)
     let topology = try neighborTopology(comm, resolved, .neighborAllgatherv)
     let (_, rowShape, rowSize) = rowsOf(x)
-    let receiveCounts = try neighborElementCounts(
-        rows: receiveRowCounts, rowSize: rowSize, neighbors: Int(topology.indegree), argument: "receiveRowCounts",
-        .neighborAllgatherv)
-    let plan = try neighborAllgathervPlan(x.scalarCount, receiveCounts: receiveCounts, comm: resolved,
-                                          known: topology)
+    let plan = try neighborAllgathervPlan(x.scalarCount, receiveCounts: receiveRowCounts, rowSize: rowSize,
+                                          "receiveRowCounts", comm: resolved, known: topology)
     let result = try ScalarStorage<T>.filled(count: plan.total) { (output) throws(MPIError) in
         zeroResult(output, topology: topology)
-        try neighborAllgathervCore(x, into: &output, receiveCounts: receiveCounts, comm: resolved, plan: plan)
+        try neighborAllgathervCore(x, into: &output, receiveCounts: receiveRowCounts, comm: resolved, plan: plan)
     }
-    let rows = receiveRowCounts.reduce(0, +)
-    return (VariableBlocks(_uncheckedData: ShapedArray(_uncheckedShape: prepending(rows, to: rowShape), storage: result),
+    return (VariableBlocks(_uncheckedData: ShapedArray(_uncheckedShape: prepending(plan.units, to: rowShape),
+                                                       storage: result),
                            counts: receiveRowCounts), advance(token))
 }

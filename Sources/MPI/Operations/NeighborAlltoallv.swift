@@ -15,22 +15,33 @@ struct NeighborExchangePlan {
 }
 
 /// neighborAlltoallv's checks: a topology, one send count per out-neighbour adding up to `x`'s count,
-/// and one receive count per in-neighbour.
+/// and one receive count per in-neighbour. For the shaped-array form, `rows` gives `x`'s shape, whose
+/// first axis the send counts (rows of `rowSize` elements, named `sendRowCounts` and `receiveRowCounts`)
+/// must add up to.
 @inlinable
 func neighborAlltoallvPlan(
-    _ count: Int, sendCounts: [Int], receiveCounts: [Int], comm: ResolvedCommunicator, known: RawTopology?
+    _ count: Int, sendCounts: [Int], receiveCounts: [Int], rows shape: [Int]? = nil, rowSize: Int = 1,
+    comm: ResolvedCommunicator, known: RawTopology?
 ) throws(MPIError) -> NeighborExchangePlan {
     let topology: RawTopology
     if let known { topology = known } else { topology = try neighborTopology(comm, .neighborAlltoallv) }
-    let send = NeighborPlan(try neighborCounts(sendCounts, neighbors: Int(topology.outdegree), argument: "sendCounts",
-                                               .neighborAlltoallv))
-    if _slowPath(send.total != count) {
+    let operation = MPIOperation.neighborAlltoallv
+    let send = try NeighborPlan(sendCounts, unitSize: rowSize, neighbors: Int(topology.outdegree),
+                                shape == nil ? "sendCounts" : "sendRowCounts", operation)
+    if let shape {
+        if _slowPath(shape.first != send.units) {
+            throw MPIError.shapeMismatch(
+                operation: operation.name, argument: "x",
+                expected: "\(send.units) rows along the first axis (the sum of sendRowCounts)",
+                actual: "shape \(shape)")
+        }
+    } else if _slowPath(send.total != count) {
         throw MPIError.shapeMismatch(
-            operation: MPIOperation.neighborAlltoallv.name, argument: "x",
+            operation: operation.name, argument: "x",
             expected: "\(send.total) elements (the sum of sendCounts)", actual: "\(count) elements")
     }
-    let receive = NeighborPlan(try neighborCounts(receiveCounts, neighbors: Int(topology.indegree),
-                                                  argument: "receiveCounts", .neighborAlltoallv))
+    let receive = try NeighborPlan(receiveCounts, unitSize: rowSize, neighbors: Int(topology.indegree),
+                                   shape == nil ? "receiveCounts" : "receiveRowCounts", operation)
     return NeighborExchangePlan(send: send, receive: receive)
 }
 
@@ -52,19 +63,12 @@ func neighborAlltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try withOutput(&output, expected: plan.receive.total, "the sum of receiveCounts", .neighborAlltoallv) {
                 (destination) throws(MPIError) in
-                try plan.send.counts.withUnsafeBufferPointer { (sendCounts) throws(MPIError) in
-                    try plan.send.displacements.withUnsafeBufferPointer { (sendDisplacements) throws(MPIError) in
-                        try plan.receive.counts.withUnsafeBufferPointer { (receiveCounts) throws(MPIError) in
-                            try plan.receive.displacements.withUnsafeBufferPointer {
-                                (receiveDisplacements) throws(MPIError) in
-                                try rawNeighborAlltoallv(
-                                    source, sendCounts: sendCounts.baseAddress!,
-                                    sendDisplacements: sendDisplacements.baseAddress!, destination,
-                                    receiveCounts: receiveCounts.baseAddress!,
-                                    receiveDisplacements: receiveDisplacements.baseAddress!,
-                                    type: T.mpiDatatype.handle, comm: comm.handle)
-                            }
-                        }
+                try plan.send.withMPICounts { (sendCounts, sendDisplacements) throws(MPIError) in
+                    try plan.receive.withMPICounts { (receiveCounts, receiveDisplacements) throws(MPIError) in
+                        try rawNeighborAlltoallv(
+                            source, sendCounts: sendCounts, sendDisplacements: sendDisplacements, destination,
+                            receiveCounts: receiveCounts, receiveDisplacements: receiveDisplacements,
+                            type: T.mpiDatatype.handle, comm: comm.handle)
                     }
                 }
             }
@@ -166,29 +170,15 @@ public func neighborAlltoallv<T: MPIScalar>(
 ) throws(MPIError) -> (VariableBlocks<T>, Token) {
     let resolved = try Communicator.resolve(comm, .neighborAlltoallv)
     let topology = try neighborTopology(comm, resolved, .neighborAlltoallv)
-    let (rows, rowShape, rowSize) = rowsOf(x)
-    let sendCounts = try neighborElementCounts(
-        rows: sendRowCounts, rowSize: rowSize, neighbors: Int(topology.outdegree), argument: "sendRowCounts",
-        .neighborAlltoallv)
-    let sent = sendRowCounts.reduce(0, +)
-    if _slowPath(x._shape.isEmpty || sent != rows) {
-        throw MPIError.shapeMismatch(
-            operation: MPIOperation.neighborAlltoallv.name, argument: "x",
-            expected: "\(sent) rows along the first axis (the sum of sendRowCounts)",
-            actual: "shape \(x._shape)")
-    }
-    let receiveCounts = try neighborElementCounts(
-        rows: receiveRowCounts, rowSize: rowSize, neighbors: Int(topology.indegree), argument: "receiveRowCounts",
-        .neighborAlltoallv)
-    let plan = try neighborAlltoallvPlan(x.scalarCount, sendCounts: sendCounts, receiveCounts: receiveCounts,
-                                         comm: resolved, known: topology)
+    let (_, rowShape, rowSize) = rowsOf(x)
+    let plan = try neighborAlltoallvPlan(x.scalarCount, sendCounts: sendRowCounts, receiveCounts: receiveRowCounts,
+                                         rows: x._shape, rowSize: rowSize, comm: resolved, known: topology)
     let result = try ScalarStorage<T>.filled(count: plan.receive.total) { (output) throws(MPIError) in
         zeroResult(output, topology: topology)
-        try neighborAlltoallvCore(x, into: &output, sendCounts: sendCounts, receiveCounts: receiveCounts,
+        try neighborAlltoallvCore(x, into: &output, sendCounts: sendRowCounts, receiveCounts: receiveRowCounts,
                                   comm: resolved, plan: plan)
     }
-    let received = receiveRowCounts.reduce(0, +)
-    return (VariableBlocks(_uncheckedData: ShapedArray(_uncheckedShape: prepending(received, to: rowShape),
+    return (VariableBlocks(_uncheckedData: ShapedArray(_uncheckedShape: prepending(plan.receive.units, to: rowShape),
                                                        storage: result),
                            counts: receiveRowCounts), advance(token))
 }

@@ -41,65 +41,67 @@ func zeroResult<Scalar: MPIScalar>(_ output: ResultBuffer<Scalar>, topology: Raw
     }
 }
 
-/// Checks the counts of a v form against the neighbour count and converts them,
-/// with their packed displacements, for MPI (which counts in `Int32`).
-///
-/// - Returns: The counts, the displacements (prefix sums), and the total.
+/// The checked counts of one side of a v form: the counts as given (elements, or rows of the
+/// shaped-array forms), the elements of one unit, and the totals.
 @usableFromInline
-func neighborCounts(
-    _ counts: [Int], neighbors: Int, argument: String, _ operation: MPIOperation
-) throws(MPIError) -> (counts: [Int32], displacements: [Int32], total: Int) {
-    guard counts.count == neighbors else {
-        throw MPIError.invalidArgument(
-            operation: operation.name, argument: argument,
-            expected: "\(neighbors) counts (one per neighbour of the communicator's topology)",
-            actual: "\(counts.count) counts")
-    }
-    var mpiCounts = [Int32](), displacements = [Int32]()
-    mpiCounts.reserveCapacity(counts.count)
-    displacements.reserveCapacity(counts.count)
-    var total = 0
-    for count in counts {
-        guard count >= 0 else {
-            throw MPIError.invalidArgument(
-                operation: operation.name, argument: argument, expected: "counts of at least 0", actual: "\(counts)")
-        }
-        guard total + count <= Int(Int32.max) else {
-            throw MPIError.invalidArgument(
-                operation: operation.name, argument: argument,
-                expected: "counts whose sum is at most \(Int32.max) (MPI's int displacements)", actual: "\(counts)")
-        }
-        mpiCounts.append(Int32(count))
-        displacements.append(Int32(total))
-        total += count
-    }
-    // MPI reads one entry per neighbour; a process with none still passes valid arrays.
-    if mpiCounts.isEmpty {
-        mpiCounts.append(0)
-        displacements.append(0)
-    }
-    return (mpiCounts, displacements, total)
-}
+struct NeighborPlan {
+    /// One count per neighbour, in units of `unitSize` elements.
+    @usableFromInline let counts: [Int]
+    /// The elements of one unit: 1 for element counts, the row size for row counts.
+    @usableFromInline let unitSize: Int
+    /// The sum of `counts`, in units.
+    @usableFromInline let units: Int
+    /// The sum of `counts`, in elements: at most `Int32.max`.
+    @usableFromInline let total: Int
 
-/// The row counts of a v form's shaped-array form, checked like element counts (one per
-/// neighbour, at least 0, `argument` naming them), as element counts of rows of `rowSize` elements.
-@inlinable
-func neighborElementCounts(
-    rows rowCounts: [Int], rowSize: Int, neighbors: Int, argument: String, _ operation: MPIOperation
-) throws(MPIError) -> [Int] {
-    _ = try neighborCounts(rowCounts, neighbors: neighbors, argument: argument, operation)
-    if rowSize == 1 { return rowCounts }
-    var counts = [Int]()
-    counts.reserveCapacity(rowCounts.count)
-    for rows in rowCounts {
-        let (elements, overflow) = rows.multipliedReportingOverflow(by: rowSize)
-        guard !overflow, elements <= Int(Int32.max) else {
+    /// Checks `counts` as ``checkCounts(_:_:size:_:per:)`` does (one per neighbour, none negative,
+    /// `argument` naming them in their own unit), and that their elements (`unitSize` per unit)
+    /// add up to at most `Int32.max`, MPI's `int` displacements.
+    @inlinable
+    init(
+        _ counts: [Int], unitSize: Int = 1, neighbors: Int, _ argument: StaticString, _ operation: MPIOperation
+    ) throws(MPIError) {
+        let units = try checkCounts(counts, argument, size: neighbors, operation,
+                                    per: "neighbour of the communicator's topology")
+        let (total, overflow) = units.multipliedReportingOverflow(by: unitSize)
+        if _slowPath(overflow || total > Int(Int32.max)) {
             throw MPIError.invalidArgument(
-                operation: operation.name, argument: argument,
-                expected: "row counts whose elements (rows × \(rowSize) per row) add up to at most \(Int32.max)",
-                actual: "\(rowCounts)")
+                operation: operation.name, argument: "\(argument)",
+                expected: unitSize == 1 ? "counts whose sum is at most \(Int32.max) (MPI's int displacements)"
+                    : "row counts whose elements (rows × \(unitSize) per row) add up to at most \(Int32.max)",
+                actual: "\(counts)")
         }
-        counts.append(elements)
+        self.counts = counts
+        self.unitSize = unitSize
+        self.units = units
+        self.total = total
     }
-    return counts
+
+    /// Calls `body` with MPI's counts and packed displacements, in elements, in temporary storage
+    /// (one entry at least: MPI reads one per neighbour, and a process with none still passes valid arrays).
+    @inlinable @inline(__always)
+    func withMPICounts<R>(
+        _ body: (_ counts: UnsafePointer<Int32>, _ displacements: UnsafePointer<Int32>) throws(MPIError) -> R
+    ) throws(MPIError) -> R {
+        let n = Swift.max(1, counts.count)
+        var failure: MPIError?
+        let result: R? = withUnsafeTemporaryAllocation(of: Int32.self, capacity: 2 * n) { storage in
+            storage.initialize(repeating: 0)
+            var next = 0
+            for i in counts.indices {
+                let elements = counts[i] * unitSize
+                storage[i] = Int32(truncatingIfNeeded: elements)
+                storage[n + i] = Int32(truncatingIfNeeded: next)
+                next += elements
+            }
+            do throws(MPIError) {
+                return try body(storage.baseAddress!, storage.baseAddress! + n)
+            } catch {
+                failure = error
+                return nil
+            }
+        }
+        if let failure { throw failure }
+        return result!
+    }
 }

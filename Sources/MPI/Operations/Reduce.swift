@@ -13,6 +13,7 @@ func reduceCore<Input: MPIBuffer, Output: MPIBuffer>(
     typealias T = Input.Scalar
     let count = x.scalarCount
     try perform(Call(.reduce, comm, T.self, count: count, root: root, op: op), pending: pending, checks: { () throws(MPIError) in
+        if pending != nil { try checkStartableReduction(count: count, .reduce) }
         try comm.checkRank(root, "root", .reduce)
         return try op.checkedHandle(for: T.self, operation: .reduce)
     }) { (mpiOp) throws(MPIError) in

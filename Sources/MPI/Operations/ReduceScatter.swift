@@ -5,27 +5,39 @@ import CMPI
 
 /// The core of reduceScatter: the op and count checks, the hooks and the raw
 /// call: `x` holds blocks of `counts` elements in rank order; rank r gets the
-/// reduction of every rank's block r.
+/// reduction of every rank's block r. For the shaped-array form, `rows` gives
+/// `x`'s first axis and the elements of one row, and `counts` are rows: they are
+/// checked, and named in errors, as rows.
 @inlinable
 func reduceScatterCore<Input: MPIBuffer, Output: MPIBuffer>(
-    _ x: Input, into output: inout Output, counts: [Int], op: ReductionOp, comm: ResolvedCommunicator
+    _ x: Input, into output: inout Output, counts: [Int], rows: (count: Int, size: Int)? = nil, op: ReductionOp,
+    comm: ResolvedCommunicator
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     let count = x.scalarCount
     try perform(Call(.reduceScatter, comm, T.self, count: count, op: op), checks: { () throws(MPIError) in
         let mpiOp = try op.checkedHandle(for: T.self, operation: .reduceScatter)
         let total = try checkCounts(counts, "counts", size: comm.size, .reduceScatter)
-        if _slowPath(total != count) {
+        if let rows {
+            if _slowPath(total != rows.count) {
+                throw MPIError.invalidArgument(
+                    operation: MPIOperation.reduceScatter.name, argument: "counts",
+                    expected: "row counts that add up to x's \(rows.count) rows (its first axis)",
+                    actual: "\(counts) (sum \(total))")
+            }
+        } else if _slowPath(total != count) {
             throw MPIError.invalidArgument(
                 operation: MPIOperation.reduceScatter.name, argument: "counts",
                 expected: "counts that add up to x's \(count) elements", actual: "\(counts) (sum \(total))")
         }
         return mpiOp
     }) { (mpiOp) throws(MPIError) in
+        // Checked: the rows add up to x's first axis, so no row count overflows in elements.
+        let elementCounts = rows.map { rows in counts.map { $0 * rows.size } } ?? counts
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
-            try withOutput(&output, expected: counts[comm.rank], "this rank's entry of 'counts'", .reduceScatter) {
+            try withOutput(&output, expected: elementCounts[comm.rank], "this rank's entry of 'counts'", .reduceScatter) {
                 (destination) throws(MPIError) in
-                try counts.withUnsafeBufferPointer { (c) throws(MPIError) in
+                try elementCounts.withUnsafeBufferPointer { (c) throws(MPIError) in
                     try rawReduceScatter(source, destination, counts: c, type: T.mpiDatatype.handle,
                                          elementSize: MemoryLayout<T>.stride, op: mpiOp, comm: comm.handle,
                                          rank: comm.rank)
@@ -63,12 +75,11 @@ public func reduceScatter<T: MPIScalar>(
         throw MPIError.shapeMismatch(operation: MPIOperation.reduceScatter.name, argument: "x",
                                      expected: "an array with a first axis", actual: "a 0-d array")
     }
-    let rowShape = Array(x._shape.dropFirst())
-    let rowSize = rowShape.reduce(1, *)
-    let elementCounts = counts.map { $0 * rowSize }
-    let own = comm.rank < counts.count ? Swift.max(0, counts[comm.rank]) : 0
+    let (rows, rowShape, rowSize) = rowsOf(x)
+    // At most x's rows (else the core throws): the product cannot overflow.
+    let own = comm.rank < counts.count ? Swift.min(Swift.max(0, counts[comm.rank]), rows) : 0
     let result = try ScalarStorage<T>.filled(count: own * rowSize) { (output) throws(MPIError) in
-        try reduceScatterCore(x, into: &output, counts: elementCounts, op: op, comm: comm)
+        try reduceScatterCore(x, into: &output, counts: counts, rows: (rows, rowSize), op: op, comm: comm)
     }
     return (ShapedArray(_uncheckedShape: [own] + rowShape, storage: result), advance(token))
 }

@@ -11,7 +11,8 @@ func scanCore<Input: MPIBuffer, Output: MPIBuffer>(
     typealias T = Input.Scalar
     let count = x.scalarCount
     try perform(Call(.scan, comm, T.self, count: count, op: op), pending: pending, checks: { () throws(MPIError) in
-        try op.checkedHandle(for: T.self, operation: .scan)
+        if pending != nil { try checkStartableReduction(count: count, .scan) }
+        return try op.checkedHandle(for: T.self, operation: .scan)
     }) { (mpiOp) throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try withOutput(&output, expected: count, "the input's count", .scan) { (destination) throws(MPIError) in

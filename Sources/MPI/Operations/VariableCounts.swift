@@ -75,20 +75,23 @@ func rowsOf<T>(_ x: ShapedArray<T>) -> (rows: Int, rowShape: [Int], rowSize: Int
     return (x._shape.first ?? 1, rowShape, rowShape.reduce(1, *))
 }
 
-/// Checks a per-rank count array: one count per rank, none negative. Returns their sum.
+/// Checks a count array: one count per rank (or per `per`), none negative. Returns their sum
+/// (`Int.max` when it overflows).
 @inlinable
 func checkCounts(
-    _ counts: [Int], _ argument: StaticString, size: Int, _ operation: MPIOperation
+    _ counts: [Int], _ argument: StaticString, size: Int, _ operation: MPIOperation,
+    per: StaticString = "rank of the communicator"
 ) throws(MPIError) -> Int {
     if _slowPath(counts.count != size) {
         throw MPIError.invalidArgument(
             operation: operation.name, argument: "\(argument)",
-            expected: "\(size) counts (one per rank of the communicator)", actual: "\(counts.count) counts")
+            expected: "\(size) counts (one per \(per))", actual: "\(counts.count) counts")
     }
     var total = 0
     for c in counts {
         if _slowPath(c < 0) { try negativeCountError(counts, argument, operation) }
-        total += c
+        let (sum, overflow) = total.addingReportingOverflow(c)
+        total = overflow ? Int.max : sum
     }
     return total
 }

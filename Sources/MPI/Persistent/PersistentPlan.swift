@@ -170,6 +170,9 @@ public final class PersistentPlan<T: MPIScalar> {
     let sendStorage: UnsafeMutablePointer<T>
     /// The receive buffers: one allocation, message `i` at `receiveOffsets[i]`.
     let receiveStorage: UnsafeMutablePointer<T>
+    /// Whether the buffers outlive the plan: set when a failed completion left a request
+    /// that could not be cancelled and completed, which MPI may still read or write.
+    var keepsBuffers = false
     /// The element offsets of the send buffers, with the total last.
     let sendOffsets: [Int]
     /// The element offsets of the receive buffers, with the total last.
@@ -258,6 +261,15 @@ public final class PersistentPlan<T: MPIScalar> {
         }
         requests.deallocate()
         statuses.deallocate()
+        if _slowPath(keepsBuffers) {
+            // MPI may still use them: leaked on purpose rather than freed under MPI.
+            if diagnostics.debugLog {
+                let bytes = (sendOffsets.last! + receiveOffsets.last!) * MemoryLayout<T>.stride
+                debugPrintLine("r\(worldRank) | persistent plan freed with a request still active after a failed wait: "
+                               + "its buffers (\(bytes) bytes) are left allocated")
+            }
+            return
+        }
         UnsafeMutableRawPointer(sendStorage).deallocate()
         UnsafeMutableRawPointer(receiveStorage).deallocate()
     }
@@ -306,7 +318,10 @@ public final class PersistentPlan<T: MPIScalar> {
     }
 
     /// Completes the exchange in flight: `MPI_Waitall` (or `MPI_Testall` polled under the
-    /// lock at ``ThreadLevel/serialized``), then the receive counts.
+    /// lock at ``ThreadLevel/serialized``), then the receive counts. When the completion
+    /// fails, the requests it left active are cancelled and completed (see
+    /// `settleAfterFailure()`), and a plan whose requests may still be active keeps its
+    /// buffers when it goes away.
     func complete() throws(MPIError) {
         guard isActive else { return }
         guard RuntimeState.isActive else {
@@ -316,16 +331,51 @@ public final class PersistentPlan<T: MPIScalar> {
         }
         let comm = communicator.resolved
         let call = Call(.persistentWait, comm, T.self, count: receiveOffsets.last!, peer: singlePeer, tag: singleTag)
+        var waited = false
         do throws(MPIError) {
             try perform(call) { () throws(MPIError) in
                 let code = waitAll()
+                waited = true
+                if _slowPath(code != 0) { settleAfterFailure() }
                 try checkCompletion(code)
             }
             state = .idle
         } catch {
             state = .failed(error)
+            // Refused before MPI_Waitall (the calling thread): every request is still active.
+            if !waited { keepsBuffers = true }
             throw error
         }
+    }
+
+    /// After a failed `MPI_Waitall` or `MPI_Testall`, leaves no request active: MPI may
+    /// have left some active (`MPI_ERR_PENDING` in their statuses; MPICH's `MPI_Testall`
+    /// does when one receive fails while another has not matched yet), and a code other than
+    /// `MPI_ERR_IN_STATUS` says nothing about any of them. Each request is tested; one still
+    /// active is cancelled (`MPI_Cancel`) and tested again, a bounded number of times,
+    /// errors ignored. When one stays active (a send that MPI cannot cancel, whose receiver
+    /// does not receive it), `keepsBuffers` is set: MPI may still use the buffers, so
+    /// they are not freed with the plan.
+    func settleAfterFailure() {
+        for i in 0..<madeRequests where !Self.settle(requests + i) {
+            keepsBuffers = true
+            return
+        }
+    }
+
+    /// Whether `request` is inactive (or null) after at most a cancel and
+    /// `persistentSettlePolls` tests.
+    private static func settle(_ request: UnsafeMutablePointer<MPI_Request>) -> Bool {
+        var done: Int32 = 0
+        // An inactive persistent request tests as done at once (MPICH refuses to cancel one).
+        if locked({ swiftmpi_test(request, &done) }) == 0 && done != 0 { return true }
+        _ = locked { swiftmpi_cancel(request) }
+        var polls = 0
+        for _ in 0..<persistentSettlePolls {
+            if locked({ swiftmpi_test(request, &done) }) == 0 && done != 0 { return true }
+            pollPause(&polls)
+        }
+        return false
     }
 
     /// Waits for every request; returns MPI's code.
@@ -587,7 +637,13 @@ public struct PersistentExchange<T: MPIScalar>: ~Copyable {
     ///   `receives[i]`) when a received message does not have the receive's element count;
     ///   ``MPIError/finalized(operation:)`` when MPI was finalised with the exchange in
     ///   flight; the MPI error of `MPI_Waitall`. After an error the plan refuses to start
-    ///   again, and can only be dropped.
+    ///   again, and can only be dropped. A failed completion may leave requests active
+    ///   (MPICH's `MPI_Testall`, which the wait polls at ``ThreadLevel/serialized``, leaves a
+    ///   receive that has not matched yet when another one fails): before it
+    ///   throws, the wait cancels (`MPI_Cancel`) and completes each of them. A request that
+    ///   stays active (a send that MPI cannot cancel and that its receiver does not take)
+    ///   keeps the plan's buffers allocated when the plan goes away, since MPI may still
+    ///   use them; the debug log (`SWIFT_MPI_DEBUG=1`) says so.
     ///
     /// The corresponding C function is `MPI_Waitall`.
     public consuming func wait() throws(MPIError) {
@@ -614,6 +670,10 @@ extension MPIError {
         return false
     }
 }
+
+/// The tests of a cancelled request before a failed plan gives up on it and keeps its
+/// buffers: a cancelled receive completes at once, a send when its receiver takes it.
+private let persistentSettlePolls = 10_000
 
 /// The class of an MPI error code.
 private func errorClass(of code: Int32) -> Int32 {

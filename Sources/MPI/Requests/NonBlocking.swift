@@ -8,6 +8,12 @@ import CMPI
 
 /// Refuses a non-blocking reduction of more than `Int32.max` elements.
 ///
+/// Run among the argument checks of the reductions' cores (`allreduceCore`, `reduceCore`,
+/// `scanCore`) when they start a request, so that its error takes the path of every other
+/// argument error: the debug log, and the cross-rank check, where the other ranks learn of it
+/// instead of waiting in the agreement exchange. Every rank can know it: the count is the
+/// same on every rank of a correct call.
+///
 /// The blocking reductions run such counts as several MPI calls of 2^30
 /// elements (Raw/LargeCount.swift); a request holds one MPI call, and a
 /// predefined reduction cannot be described by one derived datatype.
@@ -321,7 +327,6 @@ public func iallreduce<T: MPIScalar>(
     _ x: ShapedArray<T>, op: ReductionOp, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .allreduce)
-    try checkStartableReduction(count: x.scalarCount, .allreduce)
     let pending = PendingShapedInput(.allreduce, input: x)
     let storage = try ScalarStorage<T>.filled(count: x.scalarCount) { (output) throws(MPIError) in
         try allreduceCore(x, into: &output, op: op, comm: comm, pending: pending)
@@ -337,7 +342,6 @@ public func iallreduce<T: MPIScalar>(
     _ x: [T], op: ReductionOp, comm: Communicator? = nil
 ) throws(MPIError) -> Request<[T]> {
     let comm = try Communicator.resolve(comm, .allreduce)
-    try checkStartableReduction(count: x.count, .allreduce)
     let pending = PendingArrayInput(.allreduce, input: x)
     let result = try [T].filled(count: x.count) { (output) throws(MPIError) in
         try allreduceCore(x, into: &output, op: op, comm: comm, pending: pending)
@@ -365,7 +369,6 @@ public func ireduce<T: MPIScalar>(
     _ x: ShapedArray<T>, op: ReductionOp, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .reduce)
-    try checkStartableReduction(count: x.scalarCount, .reduce)
     let pending = PendingShapedInput(.reduce, input: x)
     guard comm.rank == root else {
         var unused = ResultBuffer<T>.none
@@ -396,7 +399,6 @@ public func iscan<T: MPIScalar>(
     _ x: ShapedArray<T>, op: ReductionOp, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .scan)
-    try checkStartableReduction(count: x.scalarCount, .scan)
     let pending = PendingShapedInput(.scan, input: x)
     let storage = try ScalarStorage<T>.filled(count: x.scalarCount) { (output) throws(MPIError) in
         try scanCore(x, into: &output, op: op, comm: comm, pending: pending)

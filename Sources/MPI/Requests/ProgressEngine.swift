@@ -143,7 +143,12 @@ final class ProgressEngine: @unchecked Sendable {
                 sem_wait(wake)
                 continue
             }
-            guard RuntimeState.isActive else {
+            // One atomic load per poll while polls complete requests (MPIRuntime.finalize() sets the phase
+            // before it calls MPI_Finalize). MPI_Finalized (about 120 instructions) is asked too once the
+            // engine has gone `engineSpinPolls` polls without a completion, where it pauses anyway: a
+            // request awaited by a task that nobody waits for any more (at exit, say) must not be polled
+            // after MPI was finalised outside the package.
+            guard RuntimeState.phaseIsInitialized(), idle < engineSpinPolls || !MPIRuntime.isFinalized else {
                 for operation in active {
                     operation.finishFinalized()
                     operation.continuation.take()?.resume()
@@ -179,7 +184,7 @@ final class ProgressEngine: @unchecked Sendable {
 
     /// The back-off after `idle` polls in a row that completed nothing.
     private func pause(_ idle: Int) {
-        if idle < 100 { return }
+        if idle < engineSpinPolls { return }
         if idle < 2_000 {
             sched_yield()
             return
@@ -196,6 +201,9 @@ final class ProgressEngine: @unchecked Sendable {
         _ = sem_timedwait(wake, &deadline)
     }
 }
+
+/// The progress engine's polls in a row without a completion before it starts to pause.
+private let engineSpinPolls = 100
 
 /// Polls many operations together: the queued receives, then one `MPI_Testsome` over all their requests.
 ///

@@ -21,7 +21,12 @@
 /// let halos = try requests.waitAll()  // [from left, from right]
 /// ```
 public struct RequestSet<Value>: ~Copyable {
-    var operations: [PendingOperation?] = []
+    /// The operations not completed yet, in index order: compacted in place as they complete,
+    /// and handed to the poller as they are.
+    var live: [PendingOperation] = []
+    /// The index of each of `live`.
+    var liveIndices: [Int] = []
+    /// Each request's output, by index, until its result is handed out.
     var outputs: [Value?] = []
     var poller = RequestPoller()
 
@@ -29,19 +34,20 @@ public struct RequestSet<Value>: ~Copyable {
     public init() {}
 
     /// The number of requests added so far (the next index).
-    public var count: Int { operations.count }
+    public var count: Int { outputs.count }
 
     /// The number of requests whose results have not been handed out yet.
-    public var remaining: Int { operations.reduce(parked.count) { $0 + ($1 == nil ? 0 : 1) } }
+    public var remaining: Int { live.count + parked.count }
 
     /// Takes `request` over, and returns its index in the set.
     @discardableResult
     public mutating func append(_ request: consuming Request<Value>) -> Int {
         let pending = request.pending
         pending.transferred = true
-        operations.append(pending)
+        live.append(pending)
+        liveIndices.append(outputs.count)
         outputs.append(request.output)
-        return operations.count - 1
+        return outputs.count - 1
     }
 
     /// Waits until every request has completed, and returns the results in index order.
@@ -52,9 +58,9 @@ public struct RequestSet<Value>: ~Copyable {
     ///   handed out has no entry, so with neither used, `result[i]` is the request added as `i`.
     /// - Throws: After every request has completed, the error of the first one (in index order) that failed.
     public consuming func waitAll() throws(MPIError) -> [Value] {
-        for case let operation? in operations { operation.waitBegins() }
-        var slots = [Value?](repeating: nil, count: operations.count)
-        var errors = [MPIError?](repeating: nil, count: operations.count)
+        for operation in live { operation.waitBegins() }
+        var slots = [Value?](repeating: nil, count: outputs.count)
+        var errors = [MPIError?](repeating: nil, count: outputs.count)
         var polls = 0
         while remaining > 0 {
             let done = try pollOnce()
@@ -80,7 +86,7 @@ public struct RequestSet<Value>: ~Copyable {
     ///   another thread than MPI's main thread.
     public mutating func waitAny() throws(MPIError) -> (index: Int, result: Result<Value, MPIError>)? {
         guard remaining > 0 else { return nil }
-        for case let operation? in operations { operation.waitBegins() }
+        for operation in live { operation.waitBegins() }
         var polls = 0
         while true {
             let done = try pollOnce()
@@ -115,32 +121,45 @@ public struct RequestSet<Value>: ~Copyable {
     private mutating func pollOnce() throws(MPIError) -> [(index: Int, result: Result<Value, MPIError>)] {
         try admitCallingThread("RequestSet")
         var done = parked
+        let parkedCount = parked.count
         parked.removeAll()
-        let live = operations.compactMap { $0 }.filter { !$0.finished }
-        if !live.isEmpty {
-            if RuntimeState.isActive {
-                poller.poll(live)
-            } else {
-                for operation in live { operation.finishFinalized() }
-            }
+        guard !live.isEmpty else { return done }
+        // One atomic load, as the blocking forms and Request.wait() check: the poll runs inside a
+        // call that waits for its requests, and MPI finalised outside the package meanwhile is the
+        // program's error, as for any call in flight. A set dropped later (perhaps at exit, after
+        // MPI was finalised outside the package) asks MPI_Finalized itself (droppedInFlight).
+        if RuntimeState.phaseIsInitialized() {
+            poller.poll(live)
+        } else {
+            for operation in live where !operation.finished { operation.finishFinalized() }
         }
-        for index in operations.indices {
-            guard let operation = operations[index] else { continue }
+        // Hand out the completed ones, and compact the others in place (index order is kept).
+        var kept = 0
+        for k in live.indices {
+            let operation = live[k], index = liveIndices[k]
             if !operation.finished {
-                guard operation.isDone else { continue }
+                guard operation.isDone else {
+                    live[kept] = operation
+                    liveIndices[kept] = index
+                    kept += 1
+                    continue
+                }
                 operation.finish()
             }
             let result: Result<Value, MPIError>
             if let error = operation.error { result = .failure(error) } else { result = .success(outputs[index]!) }
-            operations[index] = nil
             outputs[index] = nil
             done.append((index, result))
         }
-        return done.sorted { $0.index < $1.index }
+        live.removeLast(live.count - kept)
+        liveIndices.removeLast(liveIndices.count - kept)
+        // Results parked by waitAny (in index order) come first: merge them into index order.
+        if parkedCount > 0 && done.count > parkedCount { done.sort { $0.index < $1.index } }
+        return done
     }
 
     deinit {
-        for case let operation? in operations where !operation.finished {
+        for operation in live where !operation.finished {
             operation.transferred = false
             operation.dropped()
         }

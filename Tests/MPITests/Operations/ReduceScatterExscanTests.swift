@@ -71,6 +71,22 @@ final class ReduceScatterExscanTests: MPITestCase {
             XCTAssertEqual(op, "reduceScatter")
             XCTAssertEqual(argument, "counts")
         }
+        // The shaped form's counts are rows of x (size + 1 rows of 2), and its errors say so.
+        assertThrows(.invalidArgument(operation: "reduceScatter", argument: "counts",
+                                      expected: "row counts that add up to x's \(size + 1) rows (its first axis)",
+                                      actual: "\(counts) (sum \(size))"), here) {
+            try reduceScatter(x, counts: counts, op: .sum)
+        }
+        assertThrows(.invalidArgument(operation: "reduceScatter", argument: "counts", expected: "values ≥ 0",
+                                      actual: "-1 at index 0"), here) {
+            try reduceScatter(x, counts: [-1] + counts.dropFirst(), op: .sum)
+        }
+        // Rows of no elements: a negative row count is still refused.
+        let empty = ShapedArray<Double>(repeating: 1, shape: [size + 1, 0])
+        assertThrows(.invalidArgument(operation: "reduceScatter", argument: "counts", expected: "values ≥ 0",
+                                      actual: "-1 at index 0"), here) {
+            try reduceScatter(empty, counts: [-1] + counts.dropFirst(), op: .sum)
+        }
         assertThrows(.unsupportedReduction(operation: "reduceScatter", op: .sum, scalarType: "Bool"), here) {
             try reduceScatter([Bool](repeating: true, count: size), counts: counts, op: .sum)
         }

@@ -300,6 +300,26 @@ final class PersistentPlanTests: MPITestCase {
         }
     }
 
+    func testAFailedWaitCancelsTheRequestsItLeftActive() throws {
+        // What a failed completion runs before the plan can be dropped (settleAfterFailure), on an
+        // exchange whose receive of tag 231 has no message, as MPICH's MPI_Testall leaves one
+        // active when another receive fails (ConcurrencyTests shows that case itself at
+        // SWIFT_MPI_THREAD_LEVEL=serialized). The receive must be cancelled, so that the plan's
+        // buffers are freed with nothing pointing into them and a later message of tag 231 goes
+        // to the next receive.
+        var plan: PersistentPlan<Double>? = try PersistentPlan<Double>(
+            sends: [PersistentMessage(peer: rank, tag: 230, count: 1)],
+            receives: [PersistentMessage(peer: rank, tag: 230, count: 1),
+                       PersistentMessage(peer: rank, tag: 231, count: 1)], comm: world)
+        let exchange = try plan!.start()
+        plan!.settleAfterFailure()
+        XCTAssertFalse(plan!.keepsBuffers, "a request stayed active \(here)")
+        plan!.state = .failed(.cancelled(operation: "persistent wait"))  // as complete() leaves it
+        _ = consume exchange
+        plan = nil
+        try assertAMessageToSelfReachesAPlainReceive(tag: 231, comm: world)
+    }
+
     func testTheWatchdogSeesAStuckWait() throws {
         // A plan that receives from this rank a message nobody has sent: its wait is stuck
         // until the watchdog's report (a handler here, instead of ending the job) sends it.

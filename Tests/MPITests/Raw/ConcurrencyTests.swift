@@ -12,7 +12,7 @@
 // iteration. The tasks never suspend between calls: see the README (Initialisation
 // and thread level) for why tasks that block in MPI calls must not.
 import Foundation
-import MPI
+@testable import MPI
 import MPITestSupport
 import Synchronization
 import XCTest
@@ -140,6 +140,36 @@ final class ConcurrencyTests: MPITestCase {
         // Every rank is still in step afterwards.
         let (sum, _) = try allreduce(1, op: .sum)
         XCTAssertEqual(sum, size, here)
+    }
+
+    /// A persistent plan's wait that fails with a receive still active cancels that receive.
+    ///
+    /// This rank sends itself 2 elements for a receive of 1 (MPI's truncation error) while the
+    /// plan's second receive (tag 241) has no message. At ``ThreadLevel/serialized`` the wait polls
+    /// `MPI_Testall`, which MPICH ends with `MPI_ERR_IN_STATUS` and that receive still active
+    /// (`MPI_ERR_PENDING`); the wait must cancel it, so that the plan's buffers are freed with
+    /// nothing pointing into them and a later message of tag 241 goes to the next receive. MPICH's
+    /// `MPI_Waitall` (the other levels) and Open MPI's `MPI_Testall` and `MPI_Waitall` complete every
+    /// request before they report an error, so there this wait would never return.
+    func testAFailedPersistentWaitCancelsTheReceiveItLeftActive() throws {
+        guard MPIRuntime.implementation == .mpich && MPIRuntime.threadLevel == .serialized else {
+            throw XCTSkip("only MPICH's MPI_Testall (at SWIFT_MPI_THREAD_LEVEL=serialized) fails with a request active")
+        }
+        let comm = try Communicator.world.duplicate()
+        let me = comm.rank
+        var plan: PersistentPlan<Double>? = try PersistentPlan<Double>(
+            sends: [PersistentMessage(peer: me, tag: 240, count: 2)],
+            receives: [PersistentMessage(peer: me, tag: 240, count: 1),
+                       PersistentMessage(peer: me, tag: 241, count: 1)], comm: comm)
+        let error = assertThrowsError { try plan!.exchange() }
+        if case .shapeMismatch(_, let argument, _, _)? = error {
+            XCTAssertEqual(argument, "receives[0]", here)
+        } else {
+            XCTFail("expected shapeMismatch, got \(String(describing: error)) \(here)")
+        }
+        XCTAssertFalse(plan!.keepsBuffers, "a request stayed active after the failed wait \(here)")
+        plan = nil
+        try assertAMessageToSelfReachesAPlainReceive(tag: 241, comm: comm)
     }
 }
 

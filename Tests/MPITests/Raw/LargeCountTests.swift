@@ -1,6 +1,7 @@
 // Tests of LargeCount.swift: a message of more than Int32.max elements arrives whole.
 //
-// One case of 2^31 + 8 Int8 elements through bcast, sendrecv and allreduce. It
+// One case of 2^31 + 8 Int8 elements through bcast, sendrecv and allreduce, and
+// the refusal of a non-blocking reduction of that size under the cross-rank check. It
 // needs about 4 GiB per rank (an input and an output of 2 GiB), so it runs only
 // when SWIFT_MPI_LARGE_TESTS=1; Scripts/test runs it once, at 2 ranks.
 //
@@ -129,5 +130,32 @@ final class LargeCountTests: MPITestCase {
 
         // The input was never written.
         XCTAssertTrue(matches(mine, Self.block(offset: 7 * rank), "the input after the operations"))
+    }
+
+    func testNonBlockingReductionRefusedAtOneRankUnderTheCrossRankCheck() throws {
+        // Rank 0 starts iallreduce with more than Int32.max elements, which one request cannot
+        // hold; the others pass one element. Under the cross-rank check the refusal is one of the
+        // argument checks, exchanged in the agreement: rank 0 throws it, and the others throw
+        // peerFailed instead of waiting for rank 0 in the agreement.
+        MPIRuntime.checksCollectiveArguments = true
+        defer { MPIRuntime.checksCollectiveArguments = false }
+        let x = rank == 0 ? Self.makeData(offset: 0) : ShapedArray(shape: [1], scalars: [Int8(1)])
+        let error = assertThrowsError { _ = try iallreduce(x, op: .sum) }
+        if rank == 0 {
+            guard case .invalidArgument(let operation, let argument, _, let actual)? = error else {
+                return XCTFail("expected invalidArgument, got \(String(describing: error)) \(here)")
+            }
+            XCTAssertEqual(operation, "allreduce")
+            XCTAssertEqual(argument, "x")
+            XCTAssertEqual(actual, "\(Self.count) elements")
+        } else {
+            guard case .peerFailed(let operation, let failed, _)? = error else {
+                return XCTFail("expected peerFailed, got \(String(describing: error)) \(here)")
+            }
+            XCTAssertEqual(operation, "allreduce")
+            XCTAssertEqual(failed, 0)
+        }
+        // Nothing was left half-done: the communicator still works.
+        XCTAssertEqual(try allreduce(1, op: .sum).0, size, "\(here)")
     }
 }
