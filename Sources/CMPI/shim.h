@@ -390,6 +390,116 @@ static inline int swiftmpi_ialltoallw(const void *_Nullable send, const int *sen
     return MPI_Ialltoallw(send, sendCounts, sendDisplacements, sendTypes, receive, receiveCounts,
                          receiveDisplacements, receiveTypes, comm, request);
 }
+/// MPI 4.0's large-count variable-size collectives (`MPI_Alltoallv_c` and the like: MPI_Count counts, MPI_Aint
+/// displacements), where the library has them (MPICH 4; not Open MPI 4.1, whose MPI_VERSION is 3). A `_c` call is
+/// the same collective as the plain one, so ranks may mix them. Counts and displacements are `long` here (Swift
+/// `Int`, 64 bits, as MPI_Count and MPI_Aint); without the functions every wrapper returns
+/// SWIFTMPI_NO_LARGE_COUNT and calls nothing. `swiftmpi_has_large_count()` says which.
+#define SWIFTMPI_NO_LARGE_COUNT (-77002)
+#if MPI_VERSION >= 4
+_Static_assert(sizeof(MPI_Count) == sizeof(long) && sizeof(MPI_Aint) == sizeof(long), "64-bit MPI_Count and MPI_Aint");
+#define SWIFTMPI_LARGE_COUNT(call) return call
+#define SWIFTMPI_COUNTS(p) ((const MPI_Count *)(p))
+#define SWIFTMPI_DISPLACEMENTS(p) ((const MPI_Aint *)(p))
+static inline int swiftmpi_has_large_count(void) { return 1; }
+#else
+#define SWIFTMPI_LARGE_COUNT(call) return SWIFTMPI_NO_LARGE_COUNT
+static inline int swiftmpi_has_large_count(void) { return 0; }
+#endif
+static inline int swiftmpi_alltoallv_c(const void *_Nullable send, const long *_Nullable sendCounts,
+                                       const long *_Nullable sendDisplacements, MPI_Datatype sendType, void *_Nullable receive,
+                                       const long *_Nullable receiveCounts, const long *_Nullable receiveDisplacements,
+                                       MPI_Datatype receiveType, MPI_Comm comm) {
+    SWIFTMPI_LARGE_COUNT(MPI_Alltoallv_c(send, SWIFTMPI_COUNTS(sendCounts), SWIFTMPI_DISPLACEMENTS(sendDisplacements),
+                                         sendType, receive, SWIFTMPI_COUNTS(receiveCounts),
+                                         SWIFTMPI_DISPLACEMENTS(receiveDisplacements), receiveType, comm));
+}
+static inline int swiftmpi_ialltoallv_c(const void *_Nullable send, const long *_Nullable sendCounts,
+                                        const long *_Nullable sendDisplacements, MPI_Datatype sendType, void *_Nullable receive,
+                                        const long *_Nullable receiveCounts, const long *_Nullable receiveDisplacements,
+                                        MPI_Datatype receiveType, MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    SWIFTMPI_LARGE_COUNT(MPI_Ialltoallv_c(send, SWIFTMPI_COUNTS(sendCounts), SWIFTMPI_DISPLACEMENTS(sendDisplacements),
+                                          sendType, receive, SWIFTMPI_COUNTS(receiveCounts),
+                                          SWIFTMPI_DISPLACEMENTS(receiveDisplacements), receiveType, comm, request));
+}
+static inline int swiftmpi_allgatherv_c(const void *_Nullable send, long sendCount, MPI_Datatype sendType,
+                                        void *_Nullable receive, const long *_Nullable receiveCounts, const long *_Nullable displacements,
+                                        MPI_Datatype receiveType, MPI_Comm comm) {
+    SWIFTMPI_LARGE_COUNT(MPI_Allgatherv_c(send, sendCount, sendType, receive, SWIFTMPI_COUNTS(receiveCounts),
+                                          SWIFTMPI_DISPLACEMENTS(displacements), receiveType, comm));
+}
+static inline int swiftmpi_iallgatherv_c(const void *_Nullable send, long sendCount, MPI_Datatype sendType,
+                                         void *_Nullable receive, const long *_Nullable receiveCounts, const long *_Nullable displacements,
+                                         MPI_Datatype receiveType, MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    SWIFTMPI_LARGE_COUNT(MPI_Iallgatherv_c(send, sendCount, sendType, receive, SWIFTMPI_COUNTS(receiveCounts),
+                                           SWIFTMPI_DISPLACEMENTS(displacements), receiveType, comm, request));
+}
+static inline int swiftmpi_gatherv_c(const void *_Nullable send, long sendCount, MPI_Datatype sendType,
+                                     void *_Nullable receive, const long *_Nullable receiveCounts,
+                                     const long *_Nullable displacements, MPI_Datatype receiveType, int root,
+                                     MPI_Comm comm) {
+    SWIFTMPI_LARGE_COUNT(MPI_Gatherv_c(send, sendCount, sendType, receive, SWIFTMPI_COUNTS(receiveCounts),
+                                       SWIFTMPI_DISPLACEMENTS(displacements), receiveType, root, comm));
+}
+static inline int swiftmpi_igatherv_c(const void *_Nullable send, long sendCount, MPI_Datatype sendType,
+                                      void *_Nullable receive, const long *_Nullable receiveCounts,
+                                      const long *_Nullable displacements, MPI_Datatype receiveType, int root,
+                                      MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    SWIFTMPI_LARGE_COUNT(MPI_Igatherv_c(send, sendCount, sendType, receive, SWIFTMPI_COUNTS(receiveCounts),
+                                        SWIFTMPI_DISPLACEMENTS(displacements), receiveType, root, comm, request));
+}
+static inline int swiftmpi_scatterv_c(const void *_Nullable send, const long *_Nullable sendCounts,
+                                      const long *_Nullable displacements, MPI_Datatype sendType,
+                                      void *_Nullable receive, long receiveCount, MPI_Datatype receiveType, int root,
+                                      MPI_Comm comm) {
+    SWIFTMPI_LARGE_COUNT(MPI_Scatterv_c(send, SWIFTMPI_COUNTS(sendCounts), SWIFTMPI_DISPLACEMENTS(displacements),
+                                        sendType, receive, receiveCount, receiveType, root, comm));
+}
+static inline int swiftmpi_iscatterv_c(const void *_Nullable send, const long *_Nullable sendCounts,
+                                       const long *_Nullable displacements, MPI_Datatype sendType,
+                                       void *_Nullable receive, long receiveCount, MPI_Datatype receiveType, int root,
+                                       MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    SWIFTMPI_LARGE_COUNT(MPI_Iscatterv_c(send, SWIFTMPI_COUNTS(sendCounts), SWIFTMPI_DISPLACEMENTS(displacements),
+                                         sendType, receive, receiveCount, receiveType, root, comm, request));
+}
+static inline int swiftmpi_neighbor_allgatherv_c(const void *_Nullable send, long sendCount, MPI_Datatype sendType,
+                                                 void *_Nullable receive, const long *_Nullable receiveCounts,
+                                                 const long *_Nullable displacements, MPI_Datatype receiveType, MPI_Comm comm) {
+    SWIFTMPI_LARGE_COUNT(MPI_Neighbor_allgatherv_c(send, sendCount, sendType, receive, SWIFTMPI_COUNTS(receiveCounts),
+                                                   SWIFTMPI_DISPLACEMENTS(displacements), receiveType, comm));
+}
+static inline int swiftmpi_ineighbor_allgatherv_c(const void *_Nullable send, long sendCount, MPI_Datatype sendType,
+                                                  void *_Nullable receive, const long *_Nullable receiveCounts,
+                                                  const long *_Nullable displacements, MPI_Datatype receiveType, MPI_Comm comm,
+                                                  MPI_Request SWIFTMPI_HANDLE *request) {
+    SWIFTMPI_LARGE_COUNT(MPI_Ineighbor_allgatherv_c(send, sendCount, sendType, receive, SWIFTMPI_COUNTS(receiveCounts),
+                                                    SWIFTMPI_DISPLACEMENTS(displacements), receiveType, comm,
+                                                    request));
+}
+static inline int swiftmpi_neighbor_alltoallv_c(const void *_Nullable send, const long *_Nullable sendCounts,
+                                                const long *_Nullable sendDisplacements, MPI_Datatype sendType,
+                                                void *_Nullable receive, const long *_Nullable receiveCounts,
+                                                const long *_Nullable receiveDisplacements, MPI_Datatype receiveType,
+                                                MPI_Comm comm) {
+    SWIFTMPI_LARGE_COUNT(MPI_Neighbor_alltoallv_c(send, SWIFTMPI_COUNTS(sendCounts),
+                                                  SWIFTMPI_DISPLACEMENTS(sendDisplacements), sendType, receive,
+                                                  SWIFTMPI_COUNTS(receiveCounts),
+                                                  SWIFTMPI_DISPLACEMENTS(receiveDisplacements), receiveType, comm));
+}
+static inline int swiftmpi_ineighbor_alltoallv_c(const void *_Nullable send, const long *_Nullable sendCounts,
+                                                 const long *_Nullable sendDisplacements, MPI_Datatype sendType,
+                                                 void *_Nullable receive, const long *_Nullable receiveCounts,
+                                                 const long *_Nullable receiveDisplacements, MPI_Datatype receiveType,
+                                                 MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    SWIFTMPI_LARGE_COUNT(MPI_Ineighbor_alltoallv_c(send, SWIFTMPI_COUNTS(sendCounts),
+                                                   SWIFTMPI_DISPLACEMENTS(sendDisplacements), sendType, receive,
+                                                   SWIFTMPI_COUNTS(receiveCounts),
+                                                   SWIFTMPI_DISPLACEMENTS(receiveDisplacements), receiveType, comm,
+                                                   request));
+}
+#undef SWIFTMPI_LARGE_COUNT
+#undef SWIFTMPI_COUNTS
+#undef SWIFTMPI_DISPLACEMENTS
 /// `MPI_Iprobe` is `swiftmpi_iprobe`, above (shared with the non-blocking receives).
 /// `MPI_Probe`.
 static inline int swiftmpi_probe(int source, int tag, MPI_Comm comm, MPI_Status *status) {

@@ -14,6 +14,9 @@ import CMPI
 // is MPI_Alltoallv with nothing more; above it the ranks agree with one
 // MPI_Allreduce (max) of each rank's own need whether all call MPI_Alltoallv or
 // all the alltoallw fallback (VariableExchange.swift). The explicit forms throw.
+// Where the library has MPI 4.0's `MPI_Alltoallv_c` (MPICH 4) none of this is
+// needed: a rank whose counts have no unit calls it, the others MPI_Alltoallv,
+// so no agreement is sent and the explicit forms do not throw.
 
 /// The core of alltoallv: the count checks, the hooks and the raw call: the
 /// blocks of `x` (`sendCounts` at `sendDisplacements`) to each rank, theirs into
@@ -130,7 +133,7 @@ func alltoallvBlocks<T: MPIScalar>(
     for r in 0..<size { allSent &+= received[r * width + 4] }
     let sendCounts = rowSize == 1 ? rowCounts : rowCounts.map { $0 * rowSize }
     let receiveCounts = rowSize == 1 ? receivedRows : receivedRows.map { $0 * rowSize }
-    let exchange = try _slowPath(allSent > Int64(maxDirectCount))
+    let exchange = try _slowPath(allSent > Int64(maxDirectCount)) && !hasLargeCountCollectives
         ? alltoallvAgreesOnExchange(sendCounts: sendCounts, receiveCounts: receiveCounts, comm: comm) : false
     let total = receivedRows.reduce(0, +)
     let result = try ScalarStorage<T>.filled(count: total * rowSize) { (output) throws(MPIError) in
@@ -157,7 +160,9 @@ func alltoallvBlocks<T: MPIScalar>(
 /// divisor), else, where some rank's have no such unit (a block of 2^31 + 1
 /// elements beside one of 5, say), one `MPI_Alltoallw` with a datatype per
 /// peer at 64-bit byte offsets (not the messages of `MPI_Alltoallv`, which
-/// could not be called).
+/// could not be called). Where the MPI library has MPI 4.0's large-count
+/// functions (MPICH 4) nothing is agreed: a rank whose counts have no unit
+/// calls `MPI_Alltoallv_c`, the others `MPI_Alltoallv` (the same collective).
 ///
 /// - Parameters:
 ///   - x: This rank's rows, in destination order. It is not modified.
@@ -208,13 +213,15 @@ public func alltoallv<T: MPIScalar>(
 ///   another length than the communicator's size or with a negative count, and
 ///   ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` for an `x` of another length
 ///   than the sum of `sendCounts`, on this rank before anything is communicated.
-///   ``MPIError/invalidArgument(operation:argument:expected:actual:)`` naming `counts` for counts
-///   or displacements above `Int32.max` that no common unit brings under it, on each rank whose own
-///   values have none, before anything is communicated: this form cannot know whether the other
-///   ranks could take a fallback, so it has none; the easy form
-///   ``alltoallv(_:rowCounts:comm:token:)-([T],_,_,_)`` moves such blocks.
+///   Only where the MPI library lacks MPI 4.0's `MPI_Alltoallv_c` (Open MPI 4.1, an MPI 3.1
+///   library): ``MPIError/invalidArgument(operation:argument:expected:actual:)`` naming `counts` for
+///   counts or displacements above `Int32.max` that no common unit brings under it, on each rank
+///   whose own values have none, before anything is communicated: this form cannot know whether the
+///   other ranks could take a fallback, so it has none; the easy form
+///   ``alltoallv(_:rowCounts:comm:token:)-([T],_,_,_)`` moves such blocks. With `MPI_Alltoallv_c`
+///   (MPICH 4) such a rank calls it instead, and this does not throw.
 ///
-/// The corresponding C function is `MPI_Alltoallv`.
+/// The corresponding C function is `MPI_Alltoallv` (`MPI_Alltoallv_c` for counts without a unit).
 @inlinable
 public func alltoallv<T: MPIScalar>(
     _ x: [T], sendCounts: [Int], receiveCounts: [Int], comm: Communicator? = nil, token: Token? = nil
@@ -237,9 +244,10 @@ public func alltoallv<T: MPIScalar>(
 /// ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` on this rank after the
 /// collective has completed into scratch storage: nothing is written past its end. Counts or
 /// displacements above `Int32.max` with no common unit throw as in
-/// ``alltoallv(_:sendCounts:receiveCounts:comm:token:)``.
+/// ``alltoallv(_:sendCounts:receiveCounts:comm:token:)`` where the library lacks `MPI_Alltoallv_c`
+/// (Open MPI 4.1), and call `MPI_Alltoallv_c` where it has it (MPICH 4).
 ///
-/// The corresponding C function is `MPI_Alltoallv`.
+/// The corresponding C function is `MPI_Alltoallv` (`MPI_Alltoallv_c` for counts without a unit).
 @inlinable @discardableResult
 public func alltoallv<Input: MPIBuffer, Output: MPIBuffer>(
     _ x: Input, into output: inout Output, sendCounts: [Int], sendDisplacements: [Int]? = nil,

@@ -16,24 +16,36 @@ import CMPI
 // on the derived type (ranks may use different units: the type signatures
 // still match).
 //
-// Allgatherv, gatherv and scatterv whose counts (every rank's block, passed
-// alike on every rank, non-roots included) no such unit brings under Int32.max
-// (for example a block of 2^31 + 1 elements beside one of 5) run as one
-// MPI_Alltoallw with a datatype per peer instead (VariableExchange.swift). The
-// decision depends on the counts alone, so every rank takes the same call.
-// Where the counts have a unit but this rank's displacements do not (a
-// displacement above Int32.max that the counts' unit does not divide, say),
-// the call throws ``MPIError/invalidArgument(operation:argument:expected:actual:)``
-// naming `displacements` on that rank before communicating: the other ranks
-// cannot know it, as with any argument only one rank has.
+// Where no such unit exists and the library has MPI 4.0's large-count
+// functions (MPICH 4: `MPI_Alltoallv_c` and the like, MPI_Count counts and
+// MPI_Aint displacements; the shim decides at compile time from MPI_VERSION,
+// ``hasLargeCountCollectives``), the rank calls the `_c` form with its counts
+// and displacements as they are. It is the same collective as the plain call,
+// so each rank decides alone, with no extra message, and its messages are
+// those of the plain call: ranks (C ones included) making the plain call match
+// it. ``withVariableMessage(_:_:of:_:large:)`` is the one place that chooses;
+// serialised, the `I..._c` form runs polled.
 //
-// Alltoallv's explicit forms have no fallback: a rank knows only its own send
-// and receive counts, so it cannot know whether another rank would have to
+// Without those functions (Open MPI 4.1, MPI 3.1): allgatherv, gatherv and
+// scatterv whose counts (every rank's block, passed alike on every rank,
+// non-roots included) no such unit brings under Int32.max (for example a block
+// of 2^31 + 1 elements beside one of 5) run as one MPI_Alltoallw with a
+// datatype per peer instead (VariableExchange.swift). The decision depends on
+// the counts alone, so every rank takes the same call. Where the counts have a
+// unit but this rank's displacements do not (a displacement above Int32.max
+// that the counts' unit does not divide, say), the call throws
+// ``MPIError/invalidArgument(operation:argument:expected:actual:)`` naming
+// `displacements` on that rank before communicating: the other ranks cannot
+// know it, as with any argument only one rank has.
+//
+// Alltoallv's explicit forms have no fallback there: a rank knows only its own
+// send and receive counts, so it cannot know whether another rank would have to
 // take one, and two ranks must not call different collectives. Values above
-// Int32.max without a unit throw `invalidArgument` naming `counts` on each
-// rank whose own counts and displacements have none, before communicating.
-// The easy form, which exchanges the counts first, agrees on the fallback
-// (Alltoallv.swift) and passes `exchange` to ``rawAlltoallv``.
+// Int32.max without a unit throw `invalidArgument` naming `counts` on each rank
+// whose own counts and displacements have none, before communicating. The easy
+// form, which exchanges the counts first, agrees on the fallback
+// (Alltoallv.swift) and passes `exchange` to ``rawAlltoallv``; with the
+// large-count functions it never needs to.
 //
 // Reduce-scatter moves more than Int32.max elements per block as one
 // MPI_Reduce per rank in chunks of 2^30 (elementwise, so exact); exscan runs in
@@ -79,21 +91,32 @@ struct VariableSide {
 /// The result of no unit of a datatype bringing the counts under Int32.max.
 @usableFromInline let noCountUnit: Int32 = -77_001
 
+/// Whether the MPI library has MPI 4.0's large-count variable-size collectives (`MPI_Alltoallv_c` and
+/// the like; MPICH 4, not Open MPI 4.1): decided when the shim is compiled.
+@usableFromInline @inline(__always)
+var hasLargeCountCollectives: Bool { swiftmpi_has_large_count() != 0 }
+
 /// Calls `body` with both sides converted to C ints, in units of `base` or of a
-/// contiguous type of k elements of `base` (see the file's comment).
+/// contiguous type of k elements of `base` (see the file's comment); where no
+/// unit brings them under Int32.max, calls `large` instead when the library has
+/// the large-count functions (``hasLargeCountCollectives``). This is the one
+/// place that chooses between the plain call and its `_c` form.
 ///
 /// `body` gets the datatype, each side's single count, and each side's count and
-/// displacement arrays (`nil` where the side has none). Returns `body`'s MPI code,
-/// the code of a failed datatype call, or ``noCountUnit``.
+/// displacement arrays (`nil` where the side has none). `large` makes the `_c`
+/// call with the caller's own counts and displacements (Int, which the shim
+/// passes as MPI_Count and MPI_Aint); its default calls nothing. Returns `body`'s
+/// or `large`'s MPI code, the code of a failed datatype call, or ``noCountUnit``.
 @usableFromInline
 func withVariableMessage(
     _ send: VariableSide, _ receive: VariableSide, of base: MPI_Datatype,
     _ body: (MPI_Datatype, Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?,
-             Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> Int32
+             Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> Int32,
+    large: () -> Int32 = { noCountUnit }
 ) -> Int32 {
     if _fastPath(send.count <= maxDirectCount && receive.count <= maxDirectCount),
        let code = withDirectVariableMessage(send, receive, of: base, body) { return code }
-    guard let unit = countUnit(send, receive) else { return noCountUnit }
+    guard let unit = countUnit(send, receive) else { return hasLargeCountCollectives ? large() : noCountUnit }
     let n = (send.counts?.count ?? 0) + (send.displacements?.count ?? 0)
         + (receive.counts?.count ?? 0) + (receive.displacements?.count ?? 0)
     return withUnsafeTemporaryAllocation(of: Int32.self, capacity: Swift.max(1, n)) { storage in
@@ -228,7 +251,7 @@ func rawAllgatherv(
     receiveCounts: UnsafeBufferPointer<Int>, displacements: UnsafeBufferPointer<Int>, type: MPI_Datatype,
     comm: MPI_Comm
 ) throws(MPIError) {
-    if _slowPath(countsNeedExchange(receiveCounts)) {
+    if _slowPath(takesAlltoallwFallback(receiveCounts)) {
         let plan = ExchangePlan.allgatherv(count: count, counts: Array(receiveCounts),
                                            displacements: Array(displacements))
         return try check(exchangeAsAlltoallw(send, receive, plan: plan, type: type, comm: comm), .allgatherv)
@@ -238,6 +261,10 @@ func rawAllgatherv(
     ) { t, n, _, _, _, rc, rd in
         if _fastPath(!serializesCalls) { return MPI_Allgatherv(send, n, t, receive, rc, rd, t, comm) }
         return serialized { swiftmpi_iallgatherv(send, n, t, receive, rc!, rd!, t, comm, &$0) }
+    } large: {
+        let (rc, rd) = (receiveCounts.baseAddress, displacements.baseAddress)
+        if _fastPath(!serializesCalls) { return swiftmpi_allgatherv_c(send, count, type, receive, rc, rd, type, comm) }
+        return serialized { swiftmpi_iallgatherv_c(send, count, type, receive, rc, rd, type, comm, &$0) }
     }, .allgatherv, argument: "displacements")
 }
 
@@ -249,7 +276,7 @@ func rawGatherv(
     receiveCounts: UnsafeBufferPointer<Int>, displacements: UnsafeBufferPointer<Int>?, type: MPI_Datatype,
     root: Int, comm: MPI_Comm
 ) throws(MPIError) {
-    if _slowPath(countsNeedExchange(receiveCounts)) {
+    if _slowPath(takesAlltoallwFallback(receiveCounts)) {
         let (code, rank, _) = rankAndSize(comm)
         try check(code, .gatherv)
         let plan = ExchangePlan.gatherv(count: count, counts: Array(receiveCounts), displacements: displacements.map(Array.init),
@@ -262,6 +289,10 @@ func rawGatherv(
         let root = Int32(truncatingIfNeeded: root)
         if _fastPath(!serializesCalls) { return MPI_Gatherv(send, n, t, receive, rc, rd, t, root, comm) }
         return serialized { swiftmpi_igatherv(send, n, t, receive, rc, rd, t, root, comm, &$0) }
+    } large: {
+        let (rc, rd, root) = (receiveCounts.baseAddress, displacements?.baseAddress, Int32(truncatingIfNeeded: root))
+        if _fastPath(!serializesCalls) { return swiftmpi_gatherv_c(send, count, type, receive, rc, rd, type, root, comm) }
+        return serialized { swiftmpi_igatherv_c(send, count, type, receive, rc, rd, type, root, comm, &$0) }
     }, .gatherv, argument: "displacements")
 }
 
@@ -272,7 +303,7 @@ func rawScatterv(
     _ send: UnsafeRawPointer?, sendCounts: UnsafeBufferPointer<Int>, displacements: UnsafeBufferPointer<Int>?,
     _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype, root: Int, comm: MPI_Comm
 ) throws(MPIError) {
-    if _slowPath(countsNeedExchange(sendCounts)) {
+    if _slowPath(takesAlltoallwFallback(sendCounts)) {
         let (code, rank, _) = rankAndSize(comm)
         try check(code, .scatterv)
         let plan = ExchangePlan.scatterv(counts: Array(sendCounts), displacements: displacements.map(Array.init),
@@ -285,6 +316,10 @@ func rawScatterv(
         let root = Int32(truncatingIfNeeded: root)
         if _fastPath(!serializesCalls) { return MPI_Scatterv(send, sc, sd, t, receive, n, t, root, comm) }
         return serialized { swiftmpi_iscatterv(send, sc, sd, t, receive, n, t, root, comm, &$0) }
+    } large: {
+        let (sc, sd, root) = (sendCounts.baseAddress, displacements?.baseAddress, Int32(truncatingIfNeeded: root))
+        if _fastPath(!serializesCalls) { return swiftmpi_scatterv_c(send, sc, sd, type, receive, count, type, root, comm) }
+        return serialized { swiftmpi_iscatterv_c(send, sc, sd, type, receive, count, type, root, comm, &$0) }
     }, .scatterv, argument: "displacements")
 }
 
@@ -307,6 +342,11 @@ func rawAlltoallv(
     ) { t, _, sc, sd, _, rc, rd in
         if _fastPath(!serializesCalls) { return MPI_Alltoallv(send, sc, sd, t, receive, rc, rd, t, comm) }
         return serialized { swiftmpi_ialltoallv(send, sc!, sd!, t, receive, rc!, rd!, t, comm, &$0) }
+    } large: {
+        let (sc, sd) = (sendCounts.baseAddress, sendDisplacements.baseAddress)
+        let (rc, rd) = (receiveCounts.baseAddress, receiveDisplacements.baseAddress)
+        if _fastPath(!serializesCalls) { return swiftmpi_alltoallv_c(send, sc, sd, type, receive, rc, rd, type, comm) }
+        return serialized { swiftmpi_ialltoallv_c(send, sc, sd, type, receive, rc, rd, type, comm, &$0) }
     }, .alltoallv, argument: "counts")
 }
 

@@ -2,7 +2,10 @@ import CMPI
 
 // The fallback of allgatherv, gatherv, scatterv and alltoallv's easy form for
 // counts above Int32.max that no common unit brings under it
-// (RawVariableCollectives.swift): one MPI_Alltoallw (the technique of BigMPI:
+// (RawVariableCollectives.swift), for MPI libraries without MPI 4.0's
+// large-count functions (Open MPI 4.1; where a library has them, MPICH 4, such
+// a rank calls `MPI_Allgatherv_c` and the like instead and nothing here runs):
+// one MPI_Alltoallw (the technique of BigMPI:
 // Hammond, Schafer and Latham, "To INT_MAX... and beyond!", 2014). Every int
 // count is 1 (0 for an empty block) and every int displacement 0; each peer's
 // block gets its own datatype, which places it at a 64-bit byte displacement
@@ -13,12 +16,13 @@ import CMPI
 //
 // Every rank must take the fallback or none. In allgatherv, gatherv and
 // scatterv the decision depends on the counts alone
-// (``countsNeedExchange(_:limit:)``), which every rank passes alike. In
+// (``takesAlltoallwFallback(_:)``), which every rank passes alike. In
 // alltoallv each rank knows only its own counts (``alltoallvNeedsExchange``),
 // so its explicit forms have no fallback; the easy form's header exchange
 // carries each rank's send total, and where the total of all ranks is above
 // Int32.max the ranks agree on the fallback with one MPI_Allreduce (max) of
-// their own decisions (Alltoallv.swift).
+// their own decisions (Alltoallv.swift), unless the library has the
+// large-count functions (the same on every rank), which it then never needs.
 
 /// Whether `counts` (the same on every rank) need the alltoallw fallback: one is
 /// above `limit` and no common divisor k ≤ `limit` brings every one of them to
@@ -28,6 +32,15 @@ import CMPI
 @usableFromInline
 func countsNeedExchange(_ counts: UnsafeBufferPointer<Int>, limit: Int = maxDirectCount) -> Bool {
     countUnit(VariableSide(counts: counts, displacements: nil), VariableSide(count: 0), limit: limit) == nil
+}
+
+/// Whether allgatherv, gatherv or scatterv with these `counts` (the same on every rank) runs as the
+/// alltoallw fallback: only where the library lacks the large-count functions
+/// (``hasLargeCountCollectives``, the same on every rank) and ``countsNeedExchange(_:limit:)``.
+/// Elsewhere a rank whose counts have no unit makes the `_c` call (``withVariableMessage(_:_:of:_:large:)``).
+@usableFromInline @inline(__always)
+func takesAlltoallwFallback(_ counts: UnsafeBufferPointer<Int>) -> Bool {
+    !hasLargeCountCollectives && countsNeedExchange(counts)
 }
 
 /// Whether this rank's blocks of an alltoallv with packed blocks (`sendCounts` to each rank,

@@ -10,7 +10,12 @@
 // alltoallv: a block of 2^31 + 1 UInt8 elements beside small and empty ones
 // (the agreed fallback, about 4 GiB in all), and blocks of 2^31 / size + 1
 // (more than Int32.max in all, but every rank's own counts fit: the agreed
-// MPI_Alltoallv, about 4.3 GiB in all).
+// MPI_Alltoallv, about 4.3 GiB in all). Where the library has MPI 4.0's
+// large-count functions (MPICH 4) the ranks whose counts have no unit call
+// MPI_Allgatherv_c and the like instead of the fallback, and the explicit
+// alltoallv no longer refuses: one with a block of 2^31 + 1 from rank 0 to
+// itself beside small and empty ones (rank 0 calls MPI_Alltoallv_c, the others,
+// whose counts fit, MPI_Alltoallv; about 4 GiB); on Open MPI 4.1 rank 0 refuses it.
 import CMPI
 @testable import MPI
 import MPITestSupport
@@ -120,6 +125,41 @@ final class LargeVariableCountTests: MPITestCase {
         guard let other = assertThrowsError(here, { try checkVariable(noCountUnit, .allgatherv, argument: "displacements") })
         else { return }
         XCTAssertFalse("\(other)".contains("rowCounts"), "\(other)")
+    }
+
+    func testTheLargeCountFunctionsAreThereExactlyWhereTheLibraryIsMPI4() {
+        XCTAssertEqual(hasLargeCountCollectives, MPI_VERSION >= 4, "MPI_VERSION \(MPI_VERSION)")
+        XCTAssertEqual(hasLargeCountCollectives, MPIRuntime.implementation == .mpich,
+                       "MPICH 4.0 has them, Open MPI 4.1 not: \(MPIRuntime.implementation)")
+    }
+
+    /// Which of withVariableMessage's calls runs for a send count of 8 and these receive counts and
+    /// displacements: "plain", "large", or the code it returns when neither ran.
+    private func chosenCall(counts: [Int], displacements: [Int]) -> String {
+        var called = [String]()
+        let code = counts.withUnsafeBufferPointer { c in
+            displacements.withUnsafeBufferPointer { d in
+                withVariableMessage(VariableSide(count: 8), VariableSide(counts: c, displacements: d),
+                                    of: Int8.mpiDatatype.handle) { _, _, _, _, _, _, _ in
+                    called.append("plain")
+                    return 0
+                } large: {
+                    called.append("large")
+                    return 0
+                }
+            }
+        }
+        return code == 0 ? called.joined(separator: ",") : "\(code)"
+    }
+
+    func testValuesWithoutACommonUnitTakeTheLargeCountCallWhereTheLibraryHasIt() {
+        let noUnit = hasLargeCountCollectives ? "large" : "\(noCountUnit)"
+        XCTAssertEqual(chosenCall(counts: [(1 << 31) + 1, 5], displacements: [0, (1 << 31) + 1]), noUnit)
+        XCTAssertEqual(chosenCall(counts: [5, 7], displacements: [0, (1 << 31) + 1]), noUnit,
+                       "a displacement alone without a unit")
+        XCTAssertEqual(chosenCall(counts: [(1 << 31) + 8, 8], displacements: [0, (1 << 31) + 8]), "plain",
+                       "unit 8: the plain call on a contiguous type, on every library")
+        XCTAssertEqual(chosenCall(counts: [3, 5], displacements: [0, 3]), "plain")
     }
 
     func testExchangePlansOfTheRootedCollectives() {
@@ -353,6 +393,11 @@ final class LargeVariableCountTests: MPITestCase {
         return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
     }
 
+    /// What a rank whose counts have no unit calls instead of `plain` (MPI_Alltoallv, say).
+    private func largeCall(_ plain: String) -> String {
+        hasLargeCountCollectives ? "\(plain)_c" : "alltoallw fallback"
+    }
+
     /// Prints a timing line on rank 0 (the issue's measurements).
     private func report(_ what: String, _ time: Double) {
         if rank == 0 { print("timing: \(what) at \(size) ranks on \(MPIRuntime.implementation): \(time) s") }
@@ -365,7 +410,7 @@ final class LargeVariableCountTests: MPITestCase {
         _ = try barrier()  // the time of the call, not of another rank's preparation
         let start = seconds()
         try allgatherv(mine, into: &output, counts: counts)
-        report("allgatherv, alltoallw fallback, blocks \(counts)", seconds() - start)
+        report("allgatherv, \(largeCall("MPI_Allgatherv")), blocks \(counts)", seconds() - start)
         var offset = 0
         for r in 0..<size {
             checkBlock(output, at: offset, rank: r, count: counts[r])
@@ -381,7 +426,7 @@ final class LargeVariableCountTests: MPITestCase {
         _ = try barrier()  // the time of the call, not of another rank's preparation
         let start = seconds()
         try gatherv(mine, into: &output, counts: counts, root: root)
-        report("gatherv, alltoallw fallback, blocks \(counts), root \(root)", seconds() - start)
+        report("gatherv, \(largeCall("MPI_Gatherv")), blocks \(counts), root \(root)", seconds() - start)
         guard rank == root else { return }
         var offset = 0
         for r in 0..<size {
@@ -410,7 +455,7 @@ final class LargeVariableCountTests: MPITestCase {
         _ = try barrier()  // the time of the call, not of another rank's preparation
         let start = seconds()
         try scatterv(input, into: &output, counts: counts, root: root)
-        report("scatterv, alltoallw fallback, blocks \(counts), root \(root)", seconds() - start)
+        report("scatterv, \(largeCall("MPI_Scatterv")), blocks \(counts), root \(root)", seconds() - start)
         checkBlock(output, at: 0, rank: rank, count: counts[rank])
     }
 
@@ -419,7 +464,8 @@ final class LargeVariableCountTests: MPITestCase {
     /// Runs the easy alltoallv of UInt8 blocks, rank s sending `count(s, d)` elements to rank d
     /// (block pattern s · size + d), and checks every received block in full. Returns whether any
     /// rank's own counts need the fallback (what the ranks agree on), and checks that the explicit
-    /// form refuses on exactly those ranks (before communicating, so the others skip it).
+    /// form refuses on exactly those ranks (before communicating, so the others skip it) where the
+    /// library lacks MPI_Alltoallv_c.
     @discardableResult
     private func largeAlltoallv(_ count: (Int, Int) -> Int, _ what: String) throws -> Bool {
         let sendCounts = (0..<size).map { count(rank, $0) }
@@ -438,7 +484,7 @@ final class LargeVariableCountTests: MPITestCase {
                 offset += sendCounts[d]
             }
         }
-        if needs[rank] {
+        if needs[rank] && !hasLargeCountCollectives {
             var output = ShapedArray<UInt8>(shape: [receiveCounts.reduce(0, +)]) { if let b = $0.baseAddress { memset(b, 0, $0.count) } }
             let error = assertThrowsError(here, {
                 try alltoallv(input, into: &output, sendCounts: sendCounts, receiveCounts: receiveCounts)
@@ -453,7 +499,9 @@ final class LargeVariableCountTests: MPITestCase {
         _ = try barrier()  // the time of the call, not of another rank's preparation
         let start = seconds()
         let (result, _) = try alltoallv(input, rowCounts: sendCounts)
-        report("alltoallv (easy form), \(what), \(needs.contains(true) ? "alltoallw fallback" : "MPI_Alltoallv")",
+        let call = !needs.contains(true) ? "MPI_Alltoallv"
+            : hasLargeCountCollectives ? "MPI_Alltoallv_c on ranks without a unit" : "alltoallw fallback"
+        report("alltoallv (easy form), \(what), \(call)",
                seconds() - start)
         XCTAssertEqual(result.counts, receiveCounts, here)
         XCTAssertEqual(result.data.shape, [receiveCounts.reduce(0, +)], here)
@@ -487,5 +535,53 @@ final class LargeVariableCountTests: MPITestCase {
             d == (s + 1) % size ? share : s == d ? 1 : 0
         }, "\(share) from each rank to the next")
         XCTAssertFalse(tookFallback, "every rank's counts fit: the agreed call is MPI_Alltoallv \(here)")
+    }
+
+    // MARK: The explicit alltoallv with MPI_Alltoallv_c (MPI 4.0 libraries)
+
+    func testExplicitAlltoallvOfABlockWithoutACommonUnitWhereSomeRanksCountsFit() throws {
+        try largeAlltoallvRanks()
+        // 2^31 + 1 from rank 0 to itself, nothing from rank 1 to rank 0, small blocks otherwise:
+        // rank 0's counts have no unit (MPI_Alltoallv_c), every other rank's fit (MPI_Alltoallv).
+        let big = (1 << 31) + 1
+        let count = { (s: Int, d: Int) in s == 0 && d == 0 ? big : s == 1 && d == 0 ? 0 : 2 * s + 3 * d + 5 }
+        let sendCounts = (0..<size).map { count(rank, $0) }
+        let receiveCounts = (0..<size).map { count($0, rank) }
+        let needs = alltoallvNeedsExchange(sendCounts: sendCounts, receiveCounts: receiveCounts)
+        XCTAssertEqual(needs, rank == 0, "only rank 0's counts \(sendCounts), \(receiveCounts) have no unit \(here)")
+        XCTAssertTrue(receiveCounts.contains(0) || rank != 0, "rank 0 receives an empty block \(here)")
+        let input = ShapedArray<UInt8>(shape: [sendCounts.reduce(0, +)]) { buffer in
+            var offset = 0
+            for d in 0..<size {
+                fill(buffer, at: offset, rank: rank * size + d, count: sendCounts[d])
+                offset += sendCounts[d]
+            }
+        }
+        var output = ShapedArray<UInt8>(shape: [receiveCounts.reduce(0, +)]) {
+            if let b = $0.baseAddress { memset(b, 0, $0.count) }
+        }
+        guard hasLargeCountCollectives else {
+            // No MPI_Alltoallv_c (Open MPI 4.1): rank 0 refuses before communicating, and the
+            // others, whose counts fit, do not call (they would wait for rank 0).
+            guard rank == 0 else { return }
+            let error = assertThrowsError(here, {
+                try alltoallv(input, into: &output, sendCounts: sendCounts, receiveCounts: receiveCounts)
+            })
+            guard case let .invalidArgument(_, argument, _, _)? = error else {
+                return XCTFail("without MPI_Alltoallv_c: \(String(describing: error)) \(here)")
+            }
+            XCTAssertEqual(argument, "counts", here)
+            return
+        }
+        _ = try barrier()  // the time of the call, not of another rank's preparation
+        let start = seconds()
+        try alltoallv(input, into: &output, sendCounts: sendCounts, receiveCounts: receiveCounts)
+        report("alltoallv (explicit form), 2^31 + 1 from rank 0 to itself beside small and empty blocks, "
+               + "MPI_Alltoallv_c on rank 0, MPI_Alltoallv elsewhere", seconds() - start)
+        var offset = 0
+        for s in 0..<size {
+            checkBlock(output, at: offset, rank: s * size + rank, count: receiveCounts[s])
+            offset += receiveCounts[s]
+        }
     }
 }
