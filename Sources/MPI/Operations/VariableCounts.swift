@@ -29,13 +29,7 @@ public struct VariableBlocks<Scalar> {
     init(_uncheckedData data: ShapedArray<Scalar>, counts: [Int]) {
         self.data = data
         self.counts = counts
-        self.offsets = makeUninitializedArray(count: counts.count) { (offsets: UnsafeMutableBufferPointer<Int>) in
-            var next = 0
-            for r in counts.indices {
-                offsets[r] = next
-                next += counts[r]
-            }
-        }
+        self.offsets = packedOffsets(counts)
     }
 
     /// The number of blocks: the communicator's size (the number of neighbours for the neighbour collectives).
@@ -158,6 +152,18 @@ func withVariableOutput<Output: MPIBuffer>(
         expected: exact ? "\(extent) elements (the sum of the counts)"
             : "at least \(extent) elements (the largest displacement + count)",
         actual: "\(count) elements")
+}
+
+/// Where each of the packed blocks of `counts` starts: the prefix sums of the counts.
+@inlinable
+func packedOffsets(_ counts: [Int]) -> [Int] {
+    makeUninitializedArray(count: counts.count) { (offsets: UnsafeMutableBufferPointer<Int>) in
+        var next = 0
+        for i in counts.indices {
+            offsets[i] = next
+            next += counts[i]
+        }
+    }
 }
 
 /// Calls `body` with `displacements`, or the packed displacements of `counts` (their prefix sums).

@@ -64,16 +64,6 @@ func alltoallvNeedsExchange(sendCounts: [Int], receiveCounts: [Int], limit: Int 
     }
 }
 
-/// Where each of the packed blocks of `counts` starts: the prefix sums of the counts.
-@usableFromInline
-func packedOffsets(_ counts: [Int]) -> [Int] {
-    var next = 0
-    return counts.map { count in
-        defer { next += count }
-        return next
-    }
-}
-
 /// One rank's blocks in an MPI_Alltoallw exchange, in elements: for each peer,
 /// how many elements go there from which element of the send buffer, and how
 /// many come from it to which element of the receive buffer.
