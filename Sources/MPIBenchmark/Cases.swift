@@ -196,7 +196,7 @@ final class SwiftIntoCase: BenchmarkCase {
 
     /// Whether the primitive has an `into:` variant (every one but barrier).
     static func supports(_ primitive: Primitive) -> Bool {
-        primitive != .barrier && primitive != .iallreduce && primitive != .iexchange
+        primitive != .barrier
     }
 
     /// Makes the input and output arrays of `primitive` at `bytes` per block
@@ -267,8 +267,26 @@ final class SwiftIntoCase: BenchmarkCase {
             for _ in 0..<iterations { try allreduce(x, into: &out, op: .sum) }
         case .alltoall:
             for _ in 0..<iterations { try alltoall(x, into: &out) }
-        case .barrier, .iallreduce, .iexchange:
+        case .barrier:
             preconditionFailure("\(primitive.rawValue) has no into: variant")
+        case .iallreduce:
+            // The request takes the output and gives it back: no allocation per operation but the request's.
+            // A local that nothing else references: `consume` hands its storage over without a copy.
+            var buffer = out
+            out = placeholder
+            for _ in 0..<iterations { buffer = try iallreduce(x, into: consume buffer, op: .sum).wait() }
+            out = buffer
+        case .iexchange:
+            guard let peer = partner else { return }
+            var buffer = out
+            out = placeholder
+            for _ in 0..<iterations {
+                let receive = try irecv(into: consume buffer, source: peer, tag: 0)
+                let send = try isend(x, dest: peer, tag: 0)
+                buffer = try receive.wait()
+                try send.wait()
+            }
+            out = buffer
         case .bcast:
             for _ in 0..<iterations { try bcast(inPlace: &out, root: 0) }
         case .gather:

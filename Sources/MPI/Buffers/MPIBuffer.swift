@@ -61,6 +61,21 @@ extension ShapedArray: MPIBuffer where Scalar: MPIScalar {
     }
 }
 
+/// An ``MPIBuffer`` that a ``Request`` can hold while MPI reads or writes it: ``ShapedArray`` and `Array`.
+///
+/// The non-blocking `into:` forms, such as ``iallreduce(_:into:op:comm:)``, take
+/// their output (and keep their input) as values of such a type for as long as
+/// the operation is in flight. A conforming type owns its storage, and its
+/// storage stays at the address that ``MPIBuffer/withUnsafeMutableMPIBuffer(_:)``
+/// gave while the value is only moved and not mutated: true of `ShapedArray`
+/// and `Array`, whose storage is a reference-counted heap buffer that copy on
+/// write uniquifies before the address is taken. Do not conform a type whose
+/// storage is borrowed (an unsafe pointer) or moves.
+public protocol RequestBuffer: MPIBuffer {}
+
+extension Array: RequestBuffer where Element: MPIScalar {}
+extension ShapedArray: RequestBuffer where Scalar: MPIScalar {}
+
 /// One scalar, as the input or the result of a primitive's scalar form, held without allocating.
 @usableFromInline
 struct SingleScalar<Scalar: MPIScalar>: MPIBuffer, UninitializedResult {
@@ -178,19 +193,26 @@ func withBuffers<Input: MPIBuffer, Output: MPIBuffer, R>(
 /// ranks are already in the collective: `body` runs on scratch storage of
 /// `expected` elements, so that the collective completes everywhere and leaves
 /// no unmatched message, and then the shape mismatch is thrown on this rank.
+///
+/// A started operation (`pending`, a non-blocking `into:` form) cannot throw
+/// after it started: its scratch storage is owned by the operation, and the
+/// request completes with the same error.
 @inlinable @inline(__always)
 func withOutput<Output: MPIBuffer>(
     _ output: inout Output, expected: Int, _ what: @autoclosure () -> String, _ operation: MPIOperation,
-    _ body: (UnsafeMutableRawPointer?) throws(MPIError) -> Void
+    pending: PendingOperation? = nil, _ body: (UnsafeMutableRawPointer?) throws(MPIError) -> Void
 ) throws(MPIError) {
     if _fastPath(output.scalarCount == expected) {
         try output.withUnsafeMutableMPIBuffer(body)
         return
     }
-    try completeIntoScratch(byteCount: expected * MemoryLayout<Output.Scalar>.stride, body)
-    throw MPIError.shapeMismatch(
+    let error = MPIError.shapeMismatch(
         operation: operation.name, argument: "output",
         expected: "\(expected) elements (\(what()))", actual: "\(output.scalarCount) elements")
+    let byteCount = expected * MemoryLayout<Output.Scalar>.stride
+    if let pending { return try pending.completeIntoScratch(byteCount: byteCount, then: error, body) }
+    try completeIntoScratch(byteCount: byteCount, body)
+    throw error
 }
 
 /// Runs `body` on scratch storage of `byteCount` bytes (an error path only).

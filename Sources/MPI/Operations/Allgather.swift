@@ -12,7 +12,7 @@ func allgatherCore<Input: MPIBuffer, Output: MPIBuffer>(
     let count = x.scalarCount
     try perform(Call(.allgather, comm, T.self, count: count), pending: pending) { () throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
-            try withOutput(&output, expected: count * comm.size, "size × input", .allgather) {
+            try withOutput(&output, expected: count * comm.size, "size × input", .allgather, pending: pending) {
                 (destination) throws(MPIError) in
                 try rawAllgather(source, destination, count: count, type: T.mpiDatatype.handle,
                                  elementSize: MemoryLayout<T>.stride, comm: comm.handle, pending: pending)

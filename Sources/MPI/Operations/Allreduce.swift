@@ -15,7 +15,7 @@ func allreduceCore<Input: MPIBuffer, Output: MPIBuffer>(
         return try op.checkedHandle(for: T.self, operation: .allreduce)
     }) { (mpiOp) throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
-            try withOutput(&output, expected: count, "the input's count", .allreduce) { (destination) throws(MPIError) in
+            try withOutput(&output, expected: count, "the input's count", .allreduce, pending: pending) { (destination) throws(MPIError) in
                 try rawAllreduce(source, destination, count: count, type: T.mpiDatatype.handle,
                                  elementSize: MemoryLayout<T>.stride, op: mpiOp, comm: comm.handle, pending: pending)
             }

@@ -24,7 +24,7 @@ func alltoallCore<Input: MPIBuffer, Output: MPIBuffer>(
         try checkAlltoallBlocks(blocks, count: count, size: comm.size)
     }) { () throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
-            try withOutput(&output, expected: count, "the input's count", .alltoall) { (destination) throws(MPIError) in
+            try withOutput(&output, expected: count, "the input's count", .alltoall, pending: pending) { (destination) throws(MPIError) in
                 try rawAlltoall(source, destination, blockCount: comm.size == 0 ? 0 : count / comm.size,
                                 type: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride, comm: comm.handle, pending: pending)
             }

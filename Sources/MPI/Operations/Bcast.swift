@@ -22,7 +22,7 @@ func bcastCore<Input: MPIBuffer, Output: MPIBuffer>(
                              elementSize: MemoryLayout<T>.stride, root: root, comm: comm.handle, pending: pending)
             }
         }
-        try withOutput(&output, expected: count, "the root's count", .bcast) { (destination) throws(MPIError) in
+        try withOutput(&output, expected: count, "the root's count", .bcast, pending: pending) { (destination) throws(MPIError) in
             try rawBcast(destination, count: count, type: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride,
                          root: root, comm: comm.handle, pending: pending)
         }

@@ -20,7 +20,7 @@ func gatherCore<Input: MPIBuffer, Output: MPIBuffer>(
                 return try rawGather(source, nil, count: count, type: T.mpiDatatype.handle,
                                      elementSize: MemoryLayout<T>.stride, root: root, comm: comm.handle, pending: pending)
             }
-            try withOutput(&output, expected: count * comm.size, "size × input", .gather) {
+            try withOutput(&output, expected: count * comm.size, "size × input", .gather, pending: pending) {
                 (destination) throws(MPIError) in
                 try rawGather(source, destination, count: count, type: T.mpiDatatype.handle,
                               elementSize: MemoryLayout<T>.stride, root: root, comm: comm.handle, pending: pending)

@@ -22,7 +22,7 @@ func reduceCore<Input: MPIBuffer, Output: MPIBuffer>(
                 return try rawReduce(source, nil, count: count, type: T.mpiDatatype.handle,
                                      elementSize: MemoryLayout<T>.stride, op: mpiOp, root: root, comm: comm.handle, pending: pending)
             }
-            try withOutput(&output, expected: count, "the input's count", .reduce) { (destination) throws(MPIError) in
+            try withOutput(&output, expected: count, "the input's count", .reduce, pending: pending) { (destination) throws(MPIError) in
                 try rawReduce(source, destination, count: count, type: T.mpiDatatype.handle,
                               elementSize: MemoryLayout<T>.stride, op: mpiOp, root: root, comm: comm.handle, pending: pending)
             }

@@ -15,7 +15,7 @@ func scanCore<Input: MPIBuffer, Output: MPIBuffer>(
         return try op.checkedHandle(for: T.self, operation: .scan)
     }) { (mpiOp) throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
-            try withOutput(&output, expected: count, "the input's count", .scan) { (destination) throws(MPIError) in
+            try withOutput(&output, expected: count, "the input's count", .scan, pending: pending) { (destination) throws(MPIError) in
                 try rawScan(source, destination, count: count, type: T.mpiDatatype.handle,
                             elementSize: MemoryLayout<T>.stride, op: mpiOp, comm: comm.handle, pending: pending)
             }

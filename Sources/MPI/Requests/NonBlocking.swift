@@ -50,7 +50,7 @@ func checkStartableReduction(count: Int, _ operation: MPIOperation) throws(MPIEr
 public func isend<T: MPIScalar>(
     _ x: ShapedArray<T>, dest: Int, tag: Int = 0, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Void> {
-    let pending = PendingShapedInput(.send, input: x)
+    let pending = PendingInput(.send, input: x)
     try sendCore(x, dest: dest, tag: tag, comm: Communicator.resolve(comm, .send), pending: pending)
     return Request(pending, output: ())
 }
@@ -62,7 +62,7 @@ public func isend<T: MPIScalar>(
 public func isend<T: MPIScalar>(
     _ x: [T], dest: Int, tag: Int = 0, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Void> {
-    let pending = PendingArrayInput(.send, input: x)
+    let pending = PendingInput(.send, input: x)
     try sendCore(x, dest: dest, tag: tag, comm: Communicator.resolve(comm, .send), pending: pending)
     return Request(pending, output: ())
 }
@@ -143,7 +143,7 @@ public func isendrecv<T: MPIScalar>(
     recvtag: Int = anyTag, comm: Communicator? = nil, status: Status? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .sendrecv)
-    let pending = PendingShapedInput(.sendrecv, input: sendbuf)
+    let pending = PendingInput(.sendrecv, input: sendbuf)
     pending.status = status
     pending.argument = "recvbuf"
     let storage = try ScalarStorage<T>.filled(count: recvbuf.scalarCount) { (output) throws(MPIError) in
@@ -188,7 +188,7 @@ public func ibcast<T: MPIScalar>(
     _ x: ShapedArray<T>, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .bcast)
-    let pending = PendingShapedInput(.bcast, input: x)
+    let pending = PendingInput(.bcast, input: x)
     let count = x.scalarCount
     guard comm.rank != root else {
         var unused = ResultBuffer<T>.none
@@ -219,7 +219,7 @@ public func igather<T: MPIScalar>(
     _ x: ShapedArray<T>, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .gather)
-    let pending = PendingShapedInput(.gather, input: x)
+    let pending = PendingInput(.gather, input: x)
     guard comm.rank == root else {
         var unused = ResultBuffer<T>.none
         try gatherCore(x, into: &unused, root: root, comm: comm, pending: pending)
@@ -249,7 +249,7 @@ public func iscatter<T: MPIScalar>(
     _ x: ShapedArray<T>, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .scatter)
-    let pending = PendingShapedInput(.scatter, input: x)
+    let pending = PendingInput(.scatter, input: x)
     let isRoot = comm.rank == root
     let rowShape = isRoot && !x._shape.isEmpty ? droppingFirst(x._shape) : x._shape
     let rowCount = isRoot ? (comm.size == 0 ? 0 : x.scalarCount / comm.size) : x.scalarCount
@@ -276,7 +276,7 @@ public func iallgather<T: MPIScalar>(
     _ x: ShapedArray<T>, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .allgather)
-    let pending = PendingShapedInput(.allgather, input: x)
+    let pending = PendingInput(.allgather, input: x)
     let storage = try ScalarStorage<T>.filled(count: x.scalarCount * comm.size) { (output) throws(MPIError) in
         try allgatherCore(x, into: &output, comm: comm, pending: pending)
     }
@@ -300,7 +300,7 @@ public func ialltoall<T: MPIScalar>(
     _ x: ShapedArray<T>, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .alltoall)
-    let pending = PendingShapedInput(.alltoall, input: x)
+    let pending = PendingInput(.alltoall, input: x)
     let storage = try ScalarStorage<T>.filled(count: x.scalarCount) { (output) throws(MPIError) in
         try alltoallCore(x, into: &output, blocks: .rows(firstAxis: x._shape.first, shape: x._shape), comm: comm,
                          pending: pending)
@@ -327,7 +327,7 @@ public func iallreduce<T: MPIScalar>(
     _ x: ShapedArray<T>, op: ReductionOp, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .allreduce)
-    let pending = PendingShapedInput(.allreduce, input: x)
+    let pending = PendingInput(.allreduce, input: x)
     let storage = try ScalarStorage<T>.filled(count: x.scalarCount) { (output) throws(MPIError) in
         try allreduceCore(x, into: &output, op: op, comm: comm, pending: pending)
     }
@@ -342,7 +342,7 @@ public func iallreduce<T: MPIScalar>(
     _ x: [T], op: ReductionOp, comm: Communicator? = nil
 ) throws(MPIError) -> Request<[T]> {
     let comm = try Communicator.resolve(comm, .allreduce)
-    let pending = PendingArrayInput(.allreduce, input: x)
+    let pending = PendingInput(.allreduce, input: x)
     let result = try [T].filled(count: x.count) { (output) throws(MPIError) in
         try allreduceCore(x, into: &output, op: op, comm: comm, pending: pending)
     }
@@ -369,7 +369,7 @@ public func ireduce<T: MPIScalar>(
     _ x: ShapedArray<T>, op: ReductionOp, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .reduce)
-    let pending = PendingShapedInput(.reduce, input: x)
+    let pending = PendingInput(.reduce, input: x)
     guard comm.rank == root else {
         var unused = ResultBuffer<T>.none
         try reduceCore(x, into: &unused, op: op, root: root, comm: comm, pending: pending)
@@ -399,7 +399,7 @@ public func iscan<T: MPIScalar>(
     _ x: ShapedArray<T>, op: ReductionOp, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .scan)
-    let pending = PendingShapedInput(.scan, input: x)
+    let pending = PendingInput(.scan, input: x)
     let storage = try ScalarStorage<T>.filled(count: x.scalarCount) { (output) throws(MPIError) in
         try scanCore(x, into: &output, op: op, comm: comm, pending: pending)
     }

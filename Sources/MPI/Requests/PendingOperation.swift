@@ -70,8 +70,7 @@ extension ProbedReceive {
 /// Every stored property is a trivial value or a
 /// class reference, so that making and releasing one costs no generic value
 /// witness calls (the input that MPI reads while the operation is in flight is
-/// kept alive, and so copied on write, by the subclass ``PendingShapedInput`` or
-/// ``PendingArrayInput``; an error is boxed): the non-blocking forms make one per call.
+/// kept alive, and so copied on write, by the subclass ``PendingInput``; an error is boxed): the non-blocking forms make one per call.
 @usableFromInline
 class PendingOperation: @unchecked Sendable {
     @usableFromInline let operation: MPIOperation
@@ -116,12 +115,33 @@ class PendingOperation: @unchecked Sendable {
     let cancelRequested = Atomic<Bool>(false)
     /// The awaiting task, resumed by the progress engine.
     @exclusivity(unchecked) var continuation: UnsafeContinuation<Void, Never>?
+    /// Storage that MPI writes instead of an `into:` output of the wrong size (see ``completeIntoScratch(byteCount:then:_:)``),
+    /// freed with the operation.
+    @exclusivity(unchecked) var scratch: UnsafeMutableRawPointer?
+    /// The error that the operation completes with when MPI reports none: an `into:` output of the wrong size.
+    @exclusivity(unchecked) var failureOnCompletion: FailureBox?
 
-    /// Makes the state of an operation that keeps no input alive (or whose subclass, ``PendingShapedInput`` or
-    /// ``PendingArrayInput``, keeps it).
+    /// Makes the state of an operation that keeps no input alive (or whose subclass, ``PendingInput``, keeps it).
     @usableFromInline
     init(_ operation: MPIOperation) {
         self.operation = operation
+    }
+
+    deinit {
+        // Only once the operation is done: a request that is dropped in flight waits for it first.
+        scratch?.deallocate()
+    }
+
+    /// Runs `body` on scratch storage of `byteCount` bytes owned by the operation, which then completes with
+    /// `error` (an `into:` output of the wrong size: the collective still runs everywhere, as in the blocking form).
+    @usableFromInline @inline(never)
+    func completeIntoScratch(
+        byteCount: Int, then error: MPIError, _ body: (UnsafeMutableRawPointer?) throws(MPIError) -> Void
+    ) throws(MPIError) {
+        let storage = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(1, byteCount), alignment: 64)
+        scratch = storage
+        failureOnCompletion = FailureBox(error)
+        try body(storage)
     }
 
     // MARK: Starting (called by the raw layer)
@@ -312,6 +332,8 @@ class PendingOperation: @unchecked Sendable {
             }
         } else if code != 0 {
             error = makeMPIError(code, operation.name)
+        } else if let failureOnCompletion {
+            failure = failureOnCompletion
         }
         closeEntry(failed: failure != nil)
     }
@@ -372,29 +394,17 @@ final class FailureBox {
     }
 }
 
-/// The state of an operation whose input is a `ShapedArray`, kept alive while MPI reads it.
+/// The state of an operation whose input MPI reads while it is in flight, kept alive here.
 ///
-/// A typed field instead of an `Any`: the references of a `ShapedArray` are
-/// retained and released directly, without an existential's value witness calls
-/// (about 120 instructions per operation).
+/// A typed field instead of an `Any`: the references of a `ShapedArray` or an
+/// `Array` are retained and released directly, without an existential's value
+/// witness calls (about 120 instructions per operation).
 @usableFromInline
-final class PendingShapedInput<Scalar>: PendingOperation, @unchecked Sendable {
-    @usableFromInline let kept: ShapedArray<Scalar>
+final class PendingInput<Input>: PendingOperation, @unchecked Sendable {
+    @usableFromInline let kept: Input
 
     @inlinable
-    init(_ operation: MPIOperation, input: ShapedArray<Scalar>) {
-        kept = input
-        super.init(operation)
-    }
-}
-
-/// The state of an operation whose input is a plain array, kept alive while MPI reads it.
-@usableFromInline
-final class PendingArrayInput<Scalar>: PendingOperation, @unchecked Sendable {
-    @usableFromInline let kept: [Scalar]
-
-    @inlinable
-    init(_ operation: MPIOperation, input: [Scalar]) {
+    init(_ operation: MPIOperation, input: Input) {
         kept = input
         super.init(operation)
     }
