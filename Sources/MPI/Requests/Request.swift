@@ -20,12 +20,21 @@
 /// progress engine, cancellation and the thread level.
 public struct Request<Value>: ~Copyable {
     @usableFromInline let pending: PendingOperation
-    @usableFromInline let output: Value
+    /// The result, taken out by the completion. An optional so that completing moves it out of the
+    /// request: a non-copyable type with a `deinit` cannot give up a stored property, so a plain
+    /// property would be copied out (retained) and then released by the `deinit`.
+    @usableFromInline var output: Value?
 
     @inlinable
     init(_ pending: PendingOperation, output: Value) {
         self.pending = pending
         self.output = output
+    }
+
+    /// Moves the result out (once, on completion).
+    @inlinable
+    mutating func takeOutput() -> Value {
+        output.take().unsafelyUnwrapped
     }
 
     /// The operation this request completes, for example ``MPIOperation/allreduce``.
@@ -42,7 +51,7 @@ public struct Request<Value>: ~Copyable {
     @inlinable
     public consuming func wait() throws(MPIError) -> Value {
         try waitForPending(pending)
-        return output
+        return takeOutput()
     }
 
     /// Polls the operation once without waiting.
@@ -54,7 +63,7 @@ public struct Request<Value>: ~Copyable {
     /// - Throws: The errors the blocking form throws, when the operation completed with one.
     @inlinable
     public consuming func test() throws(MPIError) -> RequestTest<Value> {
-        if try testPending(pending) { return .completed(output) }
+        if try testPending(pending) { return .completed(takeOutput()) }
         return .pending(self)
     }
 
@@ -70,7 +79,7 @@ public struct Request<Value>: ~Copyable {
     /// - Throws: The errors of ``wait()``, and ``MPIError/cancelled(operation:)``.
     public consuming func value() async throws(MPIError) -> Value {
         try await awaitPending(pending)
-        return output
+        return takeOutput()
     }
 
     deinit {

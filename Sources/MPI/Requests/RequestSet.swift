@@ -46,7 +46,7 @@ public struct RequestSet<Value>: ~Copyable {
         pending.transferred = true
         live.append(pending)
         liveIndices.append(outputs.count)
-        outputs.append(request.output)
+        outputs.append(request.takeOutput())
         return outputs.count - 1
     }
 
