@@ -13,6 +13,20 @@
 // owns), so that no other rank is left waiting, and the request then
 // completes with the shape mismatch.
 
+/// Starts an `into:` form: resolves `comm` for `pending`'s operation, lets `core` start the operation
+/// into the consumed `output`, and returns the request that owns the output (and, through `pending`,
+/// the input that MPI reads: a ``PendingInput``).
+@inlinable
+func startInto<Output: RequestBuffer>(
+    _ pending: PendingOperation, _ output: consuming Output, comm: Communicator?,
+    _ core: (inout Output, ResolvedCommunicator, PendingOperation) throws(MPIError) -> Void
+) throws(MPIError) -> Request<Output> {
+    let comm = try Communicator.resolve(comm, pending.operation)
+    var output = consume output
+    try core(&output, comm, pending)
+    return Request(pending, output: output)
+}
+
 // MARK: - Point to point
 
 /// Starts receiving a message into `output`, and returns the request that completes it.
@@ -42,14 +56,12 @@ public func irecv<Output: RequestBuffer>(
     into output: consuming Output, source: Int = anySource, tag: Int = anyTag, comm: Communicator? = nil,
     status: Status? = nil
 ) throws(MPIError) -> Request<Output> {
-    let comm = try Communicator.resolve(comm, .recv)
-    let pending = PendingOperation(.recv)
-    pending.status = status
-    pending.argument = "output"
-    var output = consume output
-    try recvCore(into: &output, source: source, tag: tag, comm: comm, pending: pending, status: nil,
-                 argument: "output")
-    return Request(pending, output: output)
+    try startInto(PendingOperation(.recv), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+        pending.status = status
+        pending.argument = "output"
+        try recvCore(into: &output, source: source, tag: tag, comm: comm, pending: pending, status: nil,
+                     argument: "output")
+    }
 }
 
 /// Starts sending `sendbuf` to `dest` and receiving a message from `source` into `output`.
@@ -77,14 +89,13 @@ public func isendrecv<Input: RequestBuffer, Output: RequestBuffer>(
     _ sendbuf: Input, into output: consuming Output, source: Int, dest: Int, sendtag: Int = 0,
     recvtag: Int = anyTag, comm: Communicator? = nil, status: Status? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    let comm = try Communicator.resolve(comm, .sendrecv)
-    let pending = PendingInput(.sendrecv, input: sendbuf)
-    pending.status = status
-    pending.argument = "output"
-    var output = consume output
-    try sendrecvCore(sendbuf, into: &output, source: source, dest: dest, sendtag: sendtag, recvtag: recvtag,
-                     comm: comm, pending: pending, status: nil, argument: "output")
-    return Request(pending, output: output)
+    try startInto(PendingInput(.sendrecv, input: sendbuf), output, comm: comm) {
+        (output, comm, pending) throws(MPIError) in
+        pending.status = status
+        pending.argument = "output"
+        try sendrecvCore(sendbuf, into: &output, source: source, dest: dest, sendtag: sendtag, recvtag: recvtag,
+                         comm: comm, pending: pending, status: nil, argument: "output")
+    }
 }
 
 // MARK: - Collectives
@@ -107,18 +118,16 @@ public func isendrecv<Input: RequestBuffer, Output: RequestBuffer>(
 public func ibcast<Buffer: RequestBuffer>(
     inPlace buffer: consuming Buffer, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Buffer> {
-    let comm = try Communicator.resolve(comm, .bcast)
-    let pending = PendingOperation(.bcast)
-    var buffer = consume buffer
-    let count = buffer.scalarCount
-    if comm.rank == root {
-        var unused = ResultBuffer<Buffer.Scalar>.none
-        try bcastCore(buffer, into: &unused, count: count, root: root, comm: comm, pending: pending)
-    } else {
-        try bcastCore(ResultBuffer<Buffer.Scalar>.none, into: &buffer, count: count, root: root, comm: comm,
-                      pending: pending)
+    try startInto(PendingOperation(.bcast), buffer, comm: comm) { (buffer, comm, pending) throws(MPIError) in
+        let count = buffer.scalarCount
+        if comm.rank == root {
+            var unused = ResultBuffer<Buffer.Scalar>.none
+            try bcastCore(buffer, into: &unused, count: count, root: root, comm: comm, pending: pending)
+        } else {
+            try bcastCore(ResultBuffer<Buffer.Scalar>.none, into: &buffer, count: count, root: root, comm: comm,
+                          pending: pending)
+        }
     }
-    return Request(pending, output: buffer)
 }
 
 /// Starts gathering every rank's `x` into the root's `output`.
@@ -141,11 +150,9 @@ public func ibcast<Buffer: RequestBuffer>(
 public func igather<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    let comm = try Communicator.resolve(comm, .gather)
-    let pending = PendingInput(.gather, input: x)
-    var output = consume output
-    try gatherCore(x, into: &output, root: root, comm: comm, pending: pending)
-    return Request(pending, output: output)
+    try startInto(PendingInput(.gather, input: x), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+        try gatherCore(x, into: &output, root: root, comm: comm, pending: pending)
+    }
 }
 
 /// Starts scattering the root's `x`, `output.scalarCount` elements to each rank, into `output`.
@@ -166,12 +173,10 @@ public func igather<Input: RequestBuffer, Output: RequestBuffer>(
 public func iscatter<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    let comm = try Communicator.resolve(comm, .scatter)
-    let pending = PendingInput(.scatter, input: x)
-    var output = consume output
-    try scatterCore(x, into: &output, rootInput: .elements, shape: [x.scalarCount], root: root, comm: comm,
-                    pending: pending)
-    return Request(pending, output: output)
+    try startInto(PendingInput(.scatter, input: x), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+        try scatterCore(x, into: &output, rootInput: .elements, shape: [x.scalarCount], root: root, comm: comm,
+                        pending: pending)
+    }
 }
 
 /// Starts gathering every rank's `x` into every rank's `output`.
@@ -192,11 +197,9 @@ public func iscatter<Input: RequestBuffer, Output: RequestBuffer>(
 public func iallgather<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    let comm = try Communicator.resolve(comm, .allgather)
-    let pending = PendingInput(.allgather, input: x)
-    var output = consume output
-    try allgatherCore(x, into: &output, comm: comm, pending: pending)
-    return Request(pending, output: output)
+    try startInto(PendingInput(.allgather, input: x), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+        try allgatherCore(x, into: &output, comm: comm, pending: pending)
+    }
 }
 
 /// Starts sending block `i` of `x` to rank `i` and receiving block `i` of `output` from rank `i`.
@@ -217,11 +220,9 @@ public func iallgather<Input: RequestBuffer, Output: RequestBuffer>(
 public func ialltoall<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    let comm = try Communicator.resolve(comm, .alltoall)
-    let pending = PendingInput(.alltoall, input: x)
-    var output = consume output
-    try alltoallCore(x, into: &output, blocks: .elements, comm: comm, pending: pending)
-    return Request(pending, output: output)
+    try startInto(PendingInput(.alltoall, input: x), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+        try alltoallCore(x, into: &output, blocks: .elements, comm: comm, pending: pending)
+    }
 }
 
 /// Starts combining `x` elementwise across all ranks with `op` into every rank's `output`.
@@ -246,11 +247,9 @@ public func ialltoall<Input: RequestBuffer, Output: RequestBuffer>(
 public func iallreduce<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, op: ReductionOp, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    let comm = try Communicator.resolve(comm, .allreduce)
-    let pending = PendingInput(.allreduce, input: x)
-    var output = consume output
-    try allreduceCore(x, into: &output, op: op, comm: comm, pending: pending)
-    return Request(pending, output: output)
+    try startInto(PendingInput(.allreduce, input: x), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+        try allreduceCore(x, into: &output, op: op, comm: comm, pending: pending)
+    }
 }
 
 /// Starts combining `x` elementwise across all ranks with `op` into the root's `output`.
@@ -275,11 +274,9 @@ public func iallreduce<Input: RequestBuffer, Output: RequestBuffer>(
 public func ireduce<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, op: ReductionOp, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    let comm = try Communicator.resolve(comm, .reduce)
-    let pending = PendingInput(.reduce, input: x)
-    var output = consume output
-    try reduceCore(x, into: &output, op: op, root: root, comm: comm, pending: pending)
-    return Request(pending, output: output)
+    try startInto(PendingInput(.reduce, input: x), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+        try reduceCore(x, into: &output, op: op, root: root, comm: comm, pending: pending)
+    }
 }
 
 /// Starts the inclusive prefix reduction of `x` over ranks `0...rank` with `op`, into `output`.
@@ -302,9 +299,7 @@ public func ireduce<Input: RequestBuffer, Output: RequestBuffer>(
 public func iscan<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, op: ReductionOp, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    let comm = try Communicator.resolve(comm, .scan)
-    let pending = PendingInput(.scan, input: x)
-    var output = consume output
-    try scanCore(x, into: &output, op: op, comm: comm, pending: pending)
-    return Request(pending, output: output)
+    try startInto(PendingInput(.scan, input: x), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+        try scanCore(x, into: &output, op: op, comm: comm, pending: pending)
+    }
 }
