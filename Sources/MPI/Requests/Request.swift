@@ -12,7 +12,9 @@
 /// The request owns what MPI uses while the operation is in flight: it keeps the
 /// input alive, and because ``ShapedArray`` and `Array` copy on write, changing
 /// the caller's variable after the start copies it instead of changing what MPI
-/// reads. The result is handed out only on completion. It completes with the
+/// reads. The result is handed out only on completion: a new array, or the
+/// output that a non-blocking `into:` form (such as ``iallreduce(_:into:op:comm:)``)
+/// took from the caller, owned by the request while MPI writes it. It completes with the
 /// same result, `Status` and errors as the blocking form; argument errors are
 /// thrown by the non-blocking form itself, before anything is started.
 ///
