@@ -200,6 +200,35 @@ final class RequestIntoTests: MPITestCase {
         }
     }
 
+    /// The loop of the Requests article ("Into the caller's buffers"), as written there: the buffers
+    /// come back every step, filled, and keep their storage.
+    func testTheArticlesLoop() throws {
+        guard canSendAroundARing(of: size) else { return }
+        let (left, right) = ringNeighbours(rank: rank, size: size)
+        let (n, m, steps) = (4, 3, 5)
+        let local = ShapedArray<Double>(repeating: Double(rank + 1), shape: [n])
+        let edge = ShapedArray<Double>(repeating: Double(rank), shape: [m])
+        var interior = 0
+        func step(_ x: Int) -> Int { x + 1 }
+        var sums = ShapedArray<Double>(repeating: 0, shape: [n])
+        var halo = ShapedArray<Double>(repeating: 0, shape: [m])
+        let addresses = (storageAddress(sums), storageAddress(halo))
+        for _ in 0..<steps {
+            let reduction = try iallreduce(local, into: consume sums, op: .sum)
+            let incoming = try irecv(into: consume halo, source: left, tag: 1)
+            let outgoing = try isend(edge, dest: right, tag: 1)
+            interior = step(interior)
+            halo = try incoming.wait()
+            try outgoing.wait()
+            sums = try reduction.wait()
+        }
+        XCTAssertEqual(interior, steps, here)
+        XCTAssertEqual(sums, ShapedArray(repeating: Double(size * (size + 1) / 2), shape: [n]), here)
+        XCTAssertEqual(halo, ShapedArray(repeating: Double(left), shape: [m]), here)
+        XCTAssertEqual(storageAddress(sums), addresses.0, here)
+        XCTAssertEqual(storageAddress(halo), addresses.1, here)
+    }
+
     // MARK: Awaiting and sets
 
     func testAwaitedAndInASet() async throws {
