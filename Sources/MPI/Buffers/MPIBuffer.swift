@@ -206,10 +206,20 @@ func withOutput<Output: MPIBuffer>(
         try output.withUnsafeMutableMPIBuffer(body)
         return
     }
+    try completeWrongSizedOutput(
+        expected: expected, actual: output.scalarCount, byteCount: expected * MemoryLayout<Output.Scalar>.stride,
+        what(), operation, pending: pending, body)
+}
+
+/// ``withOutput(_:expected:_:_:pending:_:)`` for an output of the wrong size (out of line: an error path).
+@usableFromInline @inline(never)
+func completeWrongSizedOutput(
+    expected: Int, actual: Int, byteCount: Int, _ what: String, _ operation: MPIOperation,
+    pending: PendingOperation?, _ body: (UnsafeMutableRawPointer?) throws(MPIError) -> Void
+) throws(MPIError) {
     let error = MPIError.shapeMismatch(
         operation: operation.name, argument: "output",
-        expected: "\(expected) elements (\(what()))", actual: "\(output.scalarCount) elements")
-    let byteCount = expected * MemoryLayout<Output.Scalar>.stride
+        expected: "\(expected) elements (\(what))", actual: "\(actual) elements")
     if let pending { return try pending.completeIntoScratch(byteCount: byteCount, then: error, body) }
     try completeIntoScratch(byteCount: byteCount, body)
     throw error
