@@ -2,8 +2,9 @@ import CMPI
 
 // neighborAllgatherv (MPI_Neighbor_allgatherv): its core, then its forms ([T], into:, ShapedArray).
 
-/// neighborAllgatherv's checks: a topology, `x` within MPI's count, and one receive count per in-neighbour
-/// (rows of `rowSize` elements, named `receiveRowCounts`, for the shaped-array form).
+/// neighborAllgatherv's checks: a topology, one receive count per in-neighbour (rows of `rowSize`
+/// elements, named `receiveRowCounts`, for the shaped-array form), and counts that MPI can take
+/// (``checkNeighborMessage(sendCount:send:receive:_:)``).
 @inlinable
 func neighborAllgathervPlan(
     _ count: Int, receiveCounts: [Int], rowSize: Int = 1, _ argument: StaticString = "receiveCounts",
@@ -11,13 +12,10 @@ func neighborAllgathervPlan(
 ) throws(MPIError) -> NeighborPlan {
     let topology: RawTopology
     if let known { topology = known } else { topology = try neighborTopology(comm, .neighborAllgatherv) }
-    if _slowPath(count > Int(Int32.max)) {
-        throw MPIError.shapeMismatch(
-            operation: MPIOperation.neighborAllgatherv.name, argument: "x",
-            expected: "at most \(Int32.max) elements (MPI's int count)", actual: "\(count) elements")
-    }
-    return try NeighborPlan(receiveCounts, unitSize: rowSize, neighbors: Int(topology.indegree), argument,
-                            .neighborAllgatherv)
+    let plan = try NeighborPlan(receiveCounts, unitSize: rowSize, neighbors: Int(topology.indegree), argument,
+                                .neighborAllgatherv)
+    try checkNeighborMessage(sendCount: count, send: nil, receive: plan, .neighborAllgatherv)
+    return plan
 }
 
 /// The core of neighborAllgatherv: the checks (unless `plan` holds them), the hooks and the raw call,
@@ -36,9 +34,9 @@ func neighborAllgathervCore<Input: MPIBuffer, Output: MPIBuffer>(
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try withOutput(&output, expected: plan.total, "the sum of receiveCounts", .neighborAllgatherv) {
                 (destination) throws(MPIError) in
-                try plan.withMPICounts { (counts, displacements) throws(MPIError) in
+                try plan.withElementCounts { (counts, displacements) throws(MPIError) in
                     try rawNeighborAllgatherv(
-                        source, sendCount: Int32(count), destination, receiveCounts: counts,
+                        source, sendCount: count, destination, receiveCounts: counts,
                         displacements: displacements, type: T.mpiDatatype.handle, comm: comm.handle)
                 }
             }

@@ -15,9 +15,10 @@ struct NeighborExchangePlan {
 }
 
 /// neighborAlltoallv's checks: a topology, one send count per out-neighbour adding up to `x`'s count,
-/// and one receive count per in-neighbour. For the shaped-array form, `rows` gives `x`'s shape, whose
-/// first axis the send counts (rows of `rowSize` elements, named `sendRowCounts` and `receiveRowCounts`)
-/// must add up to.
+/// one receive count per in-neighbour, and counts that MPI can take
+/// (``checkNeighborMessage(sendCount:send:receive:_:)``). For the shaped-array form, `rows` gives
+/// `x`'s shape, whose first axis the send counts (rows of `rowSize` elements, named `sendRowCounts`
+/// and `receiveRowCounts`) must add up to.
 @inlinable
 func neighborAlltoallvPlan(
     _ count: Int, sendCounts: [Int], receiveCounts: [Int], rows shape: [Int]? = nil, rowSize: Int = 1,
@@ -42,6 +43,7 @@ func neighborAlltoallvPlan(
     }
     let receive = try NeighborPlan(receiveCounts, unitSize: rowSize, neighbors: Int(topology.indegree),
                                    shape == nil ? "receiveCounts" : "receiveRowCounts", operation)
+    try checkNeighborMessage(send: send, receive: receive, operation)
     return NeighborExchangePlan(send: send, receive: receive)
 }
 
@@ -63,8 +65,8 @@ func neighborAlltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try withOutput(&output, expected: plan.receive.total, "the sum of receiveCounts", .neighborAlltoallv) {
                 (destination) throws(MPIError) in
-                try plan.send.withMPICounts { (sendCounts, sendDisplacements) throws(MPIError) in
-                    try plan.receive.withMPICounts { (receiveCounts, receiveDisplacements) throws(MPIError) in
+                try plan.send.withElementCounts { (sendCounts, sendDisplacements) throws(MPIError) in
+                    try plan.receive.withElementCounts { (receiveCounts, receiveDisplacements) throws(MPIError) in
                         try rawNeighborAlltoallv(
                             source, sendCounts: sendCounts, sendDisplacements: sendDisplacements, destination,
                             receiveCounts: receiveCounts, receiveDisplacements: receiveDisplacements,

@@ -145,6 +145,15 @@ func withVariableMessage(
     }
 }
 
+/// Whether ``withVariableMessage(_:_:of:_:large:)`` would return ``noCountUnit`` for these sides,
+/// calling nothing: a value above Int32.max that no common unit brings under it, on a library
+/// without the large-count functions. Its own choice, asked ahead: for checks that refuse before
+/// the operation's hooks (the neighbour v forms, NeighborChecks.swift).
+@usableFromInline
+func variableMessageRefuses(_ send: VariableSide, _ receive: VariableSide) -> Bool {
+    !hasLargeCountCollectives && countUnit(send, receive) == nil
+}
+
 /// The unit, in elements, in which every count and displacement of both sides is at most `limit`:
 /// 1 when they all are already, else their greatest common divisor k when that brings every one of
 /// them to at most `limit`; `nil` when there is no such unit (see the file's comment).
