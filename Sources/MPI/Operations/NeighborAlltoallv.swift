@@ -92,19 +92,27 @@ func neighborAlltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
 /// of one or two processes), which block fills which is the MPI library's choice,
 /// so give those blocks the same length (see <doc:CartesianTopologies>).
 ///
+/// Blocks and totals above `Int32.max` elements (MPI 3.1's `int` counts and
+/// displacements) are passed in a common unit where one brings them under it,
+/// else through MPI 4.0's `MPI_Neighbor_alltoallv_c` where the library has it
+/// (MPICH 4); Open MPI 4.1 has not, and refuses them (see
+/// <doc:VariableSizeCollectives>).
+///
 /// - Parameters:
 ///   - x: The blocks to send, `sendCounts.reduce(0, +)` elements. It is not modified.
 ///   - sendCounts: One count per neighbour, at least 0.
-///   - receiveCounts: One count per neighbour, at least 0, whose sum is at most `Int32.max`.
+///   - receiveCounts: One count per neighbour, at least 0.
 ///   - comm: A communicator with a topology, such as ``CartesianCommunicator/communicator``.
 ///   - token: Orders this operation after the one that returned it.
 /// - Returns: The received blocks one after the other, `receiveCounts.reduce(0, +)` elements, and
 ///   the new token.
 /// - Throws: ``MPIError/invalidArgument(operation:argument:expected:actual:)`` for a communicator
-///   without a topology (`comm`), or counts that are negative, too many or too few, or above
-///   `Int32.max` in total (`sendCounts`, `receiveCounts`);
-///   ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` when `x` does not hold the sum
-///   of `sendCounts`; all before anything is communicated.
+///   without a topology (`comm`), or counts that are negative, too many or too few, or whose sum
+///   overflows `Int` (`sendCounts`, `receiveCounts`), and on a library without
+///   `MPI_Neighbor_alltoallv_c` (Open MPI 4.1) for counts whose sum is above `Int32.max` and that
+///   no common divisor of both sides brings under it (`receiveCounts` where those are above,
+///   else `sendCounts`); ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` when `x`
+///   does not hold the sum of `sendCounts`; all before anything is communicated.
 ///
 /// The corresponding C function is `MPI_Neighbor_alltoallv`.
 @inlinable
@@ -161,7 +169,10 @@ public func neighborAlltoallv<Input: MPIBuffer, Output: MPIBuffer>(
 /// - Returns: The received blocks and the new token.
 /// - Throws: ``MPIError/invalidArgument(operation:argument:expected:actual:)`` for a communicator
 ///   without a topology (`comm`), or row counts that are negative, too many or too few, or whose
-///   elements add up to more than `Int32.max` (`sendRowCounts`, `receiveRowCounts`);
+///   elements overflow `Int` (`sendRowCounts`, `receiveRowCounts`), and on a library without
+///   `MPI_Neighbor_alltoallv_c` (Open MPI 4.1) for rows whose elements add up to more than
+///   `Int32.max` where no common divisor of both sides (the row size at least) brings them under
+///   it (`receiveRowCounts` where those are above, else `sendRowCounts`);
 ///   ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` when `x`'s rows are not the
 ///   sum of `sendRowCounts`; all before anything is communicated.
 ///
