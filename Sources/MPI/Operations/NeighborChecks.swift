@@ -63,7 +63,7 @@ struct NeighborPlan {
 
     /// Checks `counts` as ``checkCounts(_:_:size:_:per:)`` does (one per neighbour, none negative,
     /// `argument` naming them in their own unit), and that their elements (`unitSize` per unit)
-    /// add up to at most `Int.max`.
+    /// add up to less than `Int.max` (``checkCounts(_:_:size:_:per:)`` saturates its sum there).
     @inlinable
     init(
         _ counts: [Int], unitSize: Int = 1, neighbors: Int, _ argument: StaticString, _ operation: MPIOperation
@@ -71,11 +71,11 @@ struct NeighborPlan {
         let units = try checkCounts(counts, argument, size: neighbors, operation,
                                     per: "neighbour of the communicator's topology")
         let (total, overflow) = units.multipliedReportingOverflow(by: unitSize)
-        if _slowPath(overflow || (units == Int.max && unitSize > 0)) {  // checkCounts saturates at Int.max
+        if _slowPath(overflow || (units == Int.max && unitSize > 0)) {
             throw MPIError.invalidArgument(
                 operation: operation.name, argument: "\(argument)",
-                expected: unitSize == 1 ? "counts whose sum is at most \(Int.max)"
-                    : "row counts whose elements (rows × \(unitSize) per row) add up to at most \(Int.max)",
+                expected: unitSize == 1 ? "counts whose sum is less than \(Int.max)"
+                    : "row counts whose elements (rows × \(unitSize) per row) add up to less than \(Int.max)",
                 actual: "\(counts)")
         }
         self.counts = counts
@@ -168,6 +168,7 @@ func refuseUncountedNeighborMessage(
         actual: "\(sendCount) elements")
 }
 
+/// The refusal of one side's counts (``NeighborPlan/argument``) that MPI cannot take on this library.
 @usableFromInline
 func uncountedCountsError(_ plan: NeighborPlan, _ library: String, _ operation: MPIOperation) -> MPIError {
     let what = plan.unitSize == 1 ? "counts" : "row counts whose elements (rows × \(plan.unitSize) per row)"
