@@ -136,7 +136,8 @@ struct NeighborPlan {
 func checkNeighborMessage(
     sendCount: Int = 0, send: NeighborPlan?, receive: NeighborPlan, _ operation: MPIOperation
 ) throws(MPIError) {
-    if _fastPath(receive.fitsInt32 && (send.map(\.fitsInt32) ?? (sendCount <= maxDirectCount))) { return }
+    let sendFits = if let send { send.fitsInt32 } else { sendCount <= maxDirectCount }
+    if _fastPath(receive.fitsInt32 && sendFits) { return }
     if hasLargeCountCollectives { return }
     try refuseUncountedNeighborMessage(sendCount: sendCount, send: send, receive: receive, operation)
 }
