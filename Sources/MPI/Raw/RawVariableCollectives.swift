@@ -23,7 +23,8 @@ import CMPI
 // and displacements as they are. It is the same collective as the plain call,
 // so each rank decides alone, with no extra message, and its messages are
 // those of the plain call: ranks (C ones included) making the plain call match
-// it. ``withVariableMessage(_:_:of:_:large:)`` is the one place that chooses;
+// it. ``withVariableMessage(_:_:of:_:large:)`` is the one place that chooses,
+// for these and for the neighbour v forms (RawTopology.swift, packed blocks);
 // serialised, the `I..._c` form runs polled.
 //
 // Without those functions (Open MPI 4.1, MPI 3.1): allgatherv, gatherv and
