@@ -462,6 +462,41 @@ static inline int swiftmpi_iscatterv_c(const void *_Nullable send, const long *_
     SWIFTMPI_LARGE_COUNT(MPI_Iscatterv_c(send, SWIFTMPI_COUNTS(sendCounts), SWIFTMPI_DISPLACEMENTS(displacements),
                                          sendType, receive, receiveCount, receiveType, root, comm, request));
 }
+static inline int swiftmpi_neighbor_allgatherv_c(const void *_Nullable send, long sendCount, MPI_Datatype sendType,
+                                                 void *_Nullable receive, const long *_Nullable receiveCounts,
+                                                 const long *_Nullable displacements, MPI_Datatype receiveType, MPI_Comm comm) {
+    SWIFTMPI_LARGE_COUNT(MPI_Neighbor_allgatherv_c(send, sendCount, sendType, receive, SWIFTMPI_COUNTS(receiveCounts),
+                                                   SWIFTMPI_DISPLACEMENTS(displacements), receiveType, comm));
+}
+static inline int swiftmpi_ineighbor_allgatherv_c(const void *_Nullable send, long sendCount, MPI_Datatype sendType,
+                                                  void *_Nullable receive, const long *_Nullable receiveCounts,
+                                                  const long *_Nullable displacements, MPI_Datatype receiveType, MPI_Comm comm,
+                                                  MPI_Request SWIFTMPI_HANDLE *request) {
+    SWIFTMPI_LARGE_COUNT(MPI_Ineighbor_allgatherv_c(send, sendCount, sendType, receive, SWIFTMPI_COUNTS(receiveCounts),
+                                                    SWIFTMPI_DISPLACEMENTS(displacements), receiveType, comm,
+                                                    request));
+}
+static inline int swiftmpi_neighbor_alltoallv_c(const void *_Nullable send, const long *_Nullable sendCounts,
+                                                const long *_Nullable sendDisplacements, MPI_Datatype sendType,
+                                                void *_Nullable receive, const long *_Nullable receiveCounts,
+                                                const long *_Nullable receiveDisplacements, MPI_Datatype receiveType,
+                                                MPI_Comm comm) {
+    SWIFTMPI_LARGE_COUNT(MPI_Neighbor_alltoallv_c(send, SWIFTMPI_COUNTS(sendCounts),
+                                                  SWIFTMPI_DISPLACEMENTS(sendDisplacements), sendType, receive,
+                                                  SWIFTMPI_COUNTS(receiveCounts),
+                                                  SWIFTMPI_DISPLACEMENTS(receiveDisplacements), receiveType, comm));
+}
+static inline int swiftmpi_ineighbor_alltoallv_c(const void *_Nullable send, const long *_Nullable sendCounts,
+                                                 const long *_Nullable sendDisplacements, MPI_Datatype sendType,
+                                                 void *_Nullable receive, const long *_Nullable receiveCounts,
+                                                 const long *_Nullable receiveDisplacements, MPI_Datatype receiveType,
+                                                 MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
+    SWIFTMPI_LARGE_COUNT(MPI_Ineighbor_alltoallv_c(send, SWIFTMPI_COUNTS(sendCounts),
+                                                   SWIFTMPI_DISPLACEMENTS(sendDisplacements), sendType, receive,
+                                                   SWIFTMPI_COUNTS(receiveCounts),
+                                                   SWIFTMPI_DISPLACEMENTS(receiveDisplacements), receiveType, comm,
+                                                   request));
+}
 #undef SWIFTMPI_LARGE_COUNT
 #undef SWIFTMPI_COUNTS
 #undef SWIFTMPI_DISPLACEMENTS

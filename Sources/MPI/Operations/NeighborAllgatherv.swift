@@ -2,8 +2,9 @@ import CMPI
 
 // neighborAllgatherv (MPI_Neighbor_allgatherv): its core, then its forms ([T], into:, ShapedArray).
 
-/// neighborAllgatherv's checks: a topology, `x` within MPI's count, and one receive count per in-neighbour
-/// (rows of `rowSize` elements, named `receiveRowCounts`, for the shaped-array form).
+/// neighborAllgatherv's checks: a topology, one receive count per in-neighbour (rows of `rowSize`
+/// elements, named `receiveRowCounts`, for the shaped-array form), and counts that MPI can take
+/// (``checkNeighborMessage(sendCount:send:receive:_:)``).
 @inlinable
 func neighborAllgathervPlan(
     _ count: Int, receiveCounts: [Int], rowSize: Int = 1, _ argument: StaticString = "receiveCounts",
@@ -11,13 +12,10 @@ func neighborAllgathervPlan(
 ) throws(MPIError) -> NeighborPlan {
     let topology: RawTopology
     if let known { topology = known } else { topology = try neighborTopology(comm, .neighborAllgatherv) }
-    if _slowPath(count > Int(Int32.max)) {
-        throw MPIError.shapeMismatch(
-            operation: MPIOperation.neighborAllgatherv.name, argument: "x",
-            expected: "at most \(Int32.max) elements (MPI's int count)", actual: "\(count) elements")
-    }
-    return try NeighborPlan(receiveCounts, unitSize: rowSize, neighbors: Int(topology.indegree), argument,
-                            .neighborAllgatherv)
+    let plan = try NeighborPlan(receiveCounts, unitSize: rowSize, neighbors: Int(topology.indegree), argument,
+                                .neighborAllgatherv)
+    try checkNeighborMessage(sendCount: count, send: nil, receive: plan, .neighborAllgatherv)
+    return plan
 }
 
 /// The core of neighborAllgatherv: the checks (unless `plan` holds them), the hooks and the raw call,
@@ -36,9 +34,9 @@ func neighborAllgathervCore<Input: MPIBuffer, Output: MPIBuffer>(
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try withOutput(&output, expected: plan.total, "the sum of receiveCounts", .neighborAllgatherv) {
                 (destination) throws(MPIError) in
-                try plan.withMPICounts { (counts, displacements) throws(MPIError) in
+                try plan.withElementCounts { (counts, displacements) throws(MPIError) in
                     try rawNeighborAllgatherv(
-                        source, sendCount: Int32(count), destination, receiveCounts: counts,
+                        source, sendCount: count, destination, receiveCounts: counts,
                         displacements: displacements, type: T.mpiDatatype.handle, comm: comm.handle)
                 }
             }
@@ -55,16 +53,25 @@ func neighborAllgathervCore<Input: MPIBuffer, Output: MPIBuffer>(
 /// blocks follow each other in the result, in neighbour order; a null
 /// neighbour's block (past a wall) is zero.
 ///
+/// Blocks and totals above `Int32.max` elements (MPI 3.1's `int` counts and
+/// displacements) are passed in a common unit where one brings them under it,
+/// else through MPI 4.0's `MPI_Neighbor_allgatherv_c` where the library has it
+/// (MPICH 4); Open MPI 4.1 has not, and refuses them (see
+/// <doc:VariableSizeCollectives>).
+///
 /// - Parameters:
 ///   - x: This process's block. It is not modified.
-///   - receiveCounts: One count per neighbour, at least 0, whose sum is at most `Int32.max`.
+///   - receiveCounts: One count per neighbour, at least 0.
 ///   - comm: A communicator with a topology, such as ``CartesianCommunicator/communicator``.
 ///   - token: Orders this operation after the one that returned it.
 /// - Returns: The blocks, `receiveCounts.reduce(0, +)` elements in all, and the new token.
 /// - Throws: ``MPIError/invalidArgument(operation:argument:expected:actual:)`` for a communicator
-///   without a topology (`comm`), or counts that are negative, too many or too few, or too large
-///   in total (`receiveCounts`); ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` for
-///   an `x` above `Int32.max` elements; all before anything is communicated.
+///   without a topology (`comm`), or counts that are negative, too many or too few, or whose sum
+///   overflows `Int` (`receiveCounts`); on a library without `MPI_Neighbor_allgatherv_c` (Open MPI
+///   4.1), also for counts whose sum is above `Int32.max` and that no common divisor (with `x`'s
+///   count) brings under it (`receiveCounts`), and
+///   ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` for such an `x` above
+///   `Int32.max` elements; all before anything is communicated.
 ///
 /// The corresponding C function is `MPI_Neighbor_allgatherv`.
 @inlinable
@@ -116,9 +123,11 @@ public func neighborAllgatherv<Input: MPIBuffer, Output: MPIBuffer>(
 /// - Returns: The neighbours' blocks and the new token.
 /// - Throws: ``MPIError/invalidArgument(operation:argument:expected:actual:)`` for a communicator
 ///   without a topology (`comm`), or row counts that are negative, too many or too few, or whose
-///   elements add up to more than `Int32.max` (`receiveRowCounts`);
-///   ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` for an `x` above `Int32.max`
-///   elements; all before anything is communicated.
+///   elements overflow `Int` (`receiveRowCounts`); on a library without
+///   `MPI_Neighbor_allgatherv_c` (Open MPI 4.1), also for rows whose elements add up to more than
+///   `Int32.max` where no common divisor (the row size at least) brings them under it
+///   (`receiveRowCounts`), and ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` for
+///   such an `x` above `Int32.max` elements; all before anything is communicated.
 ///
 /// The corresponding C function is `MPI_Neighbor_allgatherv`.
 @inlinable

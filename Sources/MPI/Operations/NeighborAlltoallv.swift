@@ -15,9 +15,10 @@ struct NeighborExchangePlan {
 }
 
 /// neighborAlltoallv's checks: a topology, one send count per out-neighbour adding up to `x`'s count,
-/// and one receive count per in-neighbour. For the shaped-array form, `rows` gives `x`'s shape, whose
-/// first axis the send counts (rows of `rowSize` elements, named `sendRowCounts` and `receiveRowCounts`)
-/// must add up to.
+/// one receive count per in-neighbour, and counts that MPI can take
+/// (``checkNeighborMessage(sendCount:send:receive:_:)``). For the shaped-array form, `rows` gives
+/// `x`'s shape, whose first axis the send counts (rows of `rowSize` elements, named `sendRowCounts`
+/// and `receiveRowCounts`) must add up to.
 @inlinable
 func neighborAlltoallvPlan(
     _ count: Int, sendCounts: [Int], receiveCounts: [Int], rows shape: [Int]? = nil, rowSize: Int = 1,
@@ -42,6 +43,7 @@ func neighborAlltoallvPlan(
     }
     let receive = try NeighborPlan(receiveCounts, unitSize: rowSize, neighbors: Int(topology.indegree),
                                    shape == nil ? "receiveCounts" : "receiveRowCounts", operation)
+    try checkNeighborMessage(send: send, receive: receive, operation)
     return NeighborExchangePlan(send: send, receive: receive)
 }
 
@@ -63,8 +65,8 @@ func neighborAlltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try withOutput(&output, expected: plan.receive.total, "the sum of receiveCounts", .neighborAlltoallv) {
                 (destination) throws(MPIError) in
-                try plan.send.withMPICounts { (sendCounts, sendDisplacements) throws(MPIError) in
-                    try plan.receive.withMPICounts { (receiveCounts, receiveDisplacements) throws(MPIError) in
+                try plan.send.withElementCounts { (sendCounts, sendDisplacements) throws(MPIError) in
+                    try plan.receive.withElementCounts { (receiveCounts, receiveDisplacements) throws(MPIError) in
                         try rawNeighborAlltoallv(
                             source, sendCounts: sendCounts, sendDisplacements: sendDisplacements, destination,
                             receiveCounts: receiveCounts, receiveDisplacements: receiveDisplacements,
@@ -90,19 +92,27 @@ func neighborAlltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
 /// of one or two processes), which block fills which is the MPI library's choice,
 /// so give those blocks the same length (see <doc:CartesianTopologies>).
 ///
+/// Blocks and totals above `Int32.max` elements (MPI 3.1's `int` counts and
+/// displacements) are passed in a common unit where one brings them under it,
+/// else through MPI 4.0's `MPI_Neighbor_alltoallv_c` where the library has it
+/// (MPICH 4); Open MPI 4.1 has not, and refuses them (see
+/// <doc:VariableSizeCollectives>).
+///
 /// - Parameters:
 ///   - x: The blocks to send, `sendCounts.reduce(0, +)` elements. It is not modified.
 ///   - sendCounts: One count per neighbour, at least 0.
-///   - receiveCounts: One count per neighbour, at least 0, whose sum is at most `Int32.max`.
+///   - receiveCounts: One count per neighbour, at least 0.
 ///   - comm: A communicator with a topology, such as ``CartesianCommunicator/communicator``.
 ///   - token: Orders this operation after the one that returned it.
 /// - Returns: The received blocks one after the other, `receiveCounts.reduce(0, +)` elements, and
 ///   the new token.
 /// - Throws: ``MPIError/invalidArgument(operation:argument:expected:actual:)`` for a communicator
-///   without a topology (`comm`), or counts that are negative, too many or too few, or above
-///   `Int32.max` in total (`sendCounts`, `receiveCounts`);
-///   ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` when `x` does not hold the sum
-///   of `sendCounts`; all before anything is communicated.
+///   without a topology (`comm`), or counts that are negative, too many or too few, or whose sum
+///   overflows `Int` (`sendCounts`, `receiveCounts`), and on a library without
+///   `MPI_Neighbor_alltoallv_c` (Open MPI 4.1) for counts whose sum is above `Int32.max` and that
+///   no common divisor of both sides brings under it (`receiveCounts` where those are above,
+///   else `sendCounts`); ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` when `x`
+///   does not hold the sum of `sendCounts`; all before anything is communicated.
 ///
 /// The corresponding C function is `MPI_Neighbor_alltoallv`.
 @inlinable
@@ -159,7 +169,10 @@ public func neighborAlltoallv<Input: MPIBuffer, Output: MPIBuffer>(
 /// - Returns: The received blocks and the new token.
 /// - Throws: ``MPIError/invalidArgument(operation:argument:expected:actual:)`` for a communicator
 ///   without a topology (`comm`), or row counts that are negative, too many or too few, or whose
-///   elements add up to more than `Int32.max` (`sendRowCounts`, `receiveRowCounts`);
+///   elements overflow `Int` (`sendRowCounts`, `receiveRowCounts`), and on a library without
+///   `MPI_Neighbor_alltoallv_c` (Open MPI 4.1) for rows whose elements add up to more than
+///   `Int32.max` where no common divisor of both sides (the row size at least) brings them under
+///   it (`receiveRowCounts` where those are above, else `sendRowCounts`);
 ///   ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` when `x`'s rows are not the
 ///   sum of `sendRowCounts`; all before anything is communicated.
 ///

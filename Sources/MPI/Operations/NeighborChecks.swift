@@ -43,6 +43,11 @@ func zeroResult<Scalar: MPIScalar>(_ output: ResultBuffer<Scalar>, topology: Raw
 
 /// The checked counts of one side of a v form: the counts as given (elements, or rows of the
 /// shaped-array forms), the elements of one unit, and the totals.
+///
+/// The blocks are packed: block i starts where block i - 1 ends. MPI gets the counts and these
+/// displacements in elements; where they need more than 32 bits the raw call chooses a common unit
+/// or MPI 4.0's `_c` function (``withVariableMessage(_:_:of:_:large:)``), and where neither is
+/// there (Open MPI 4.1) ``checkNeighborMessage(sendCount:send:receive:_:)`` refuses them first.
 @usableFromInline
 struct NeighborPlan {
     /// One count per neighbour, in units of `unitSize` elements.
@@ -51,12 +56,14 @@ struct NeighborPlan {
     @usableFromInline let unitSize: Int
     /// The sum of `counts`, in units.
     @usableFromInline let units: Int
-    /// The sum of `counts`, in elements: at most `Int32.max`.
+    /// The sum of `counts`, in elements.
     @usableFromInline let total: Int
+    /// The counts' argument, for the errors of ``checkNeighborMessage(sendCount:send:receive:_:)``.
+    @usableFromInline let argument: StaticString
 
     /// Checks `counts` as ``checkCounts(_:_:size:_:per:)`` does (one per neighbour, none negative,
     /// `argument` naming them in their own unit), and that their elements (`unitSize` per unit)
-    /// add up to at most `Int32.max`, MPI's `int` displacements.
+    /// add up to less than `Int.max` (``checkCounts(_:_:size:_:per:)`` saturates its sum there).
     @inlinable
     init(
         _ counts: [Int], unitSize: Int = 1, neighbors: Int, _ argument: StaticString, _ operation: MPIOperation
@@ -64,38 +71,47 @@ struct NeighborPlan {
         let units = try checkCounts(counts, argument, size: neighbors, operation,
                                     per: "neighbour of the communicator's topology")
         let (total, overflow) = units.multipliedReportingOverflow(by: unitSize)
-        if _slowPath(overflow || total > Int(Int32.max)) {
+        if _slowPath(overflow || (units == Int.max && unitSize > 0)) {
             throw MPIError.invalidArgument(
                 operation: operation.name, argument: "\(argument)",
-                expected: unitSize == 1 ? "counts whose sum is at most \(Int32.max) (MPI's int displacements)"
-                    : "row counts whose elements (rows × \(unitSize) per row) add up to at most \(Int32.max)",
+                expected: unitSize == 1 ? "counts whose sum is less than \(Int.max)"
+                    : "row counts whose elements (rows × \(unitSize) per row) add up to less than \(Int.max)",
                 actual: "\(counts)")
         }
         self.counts = counts
         self.unitSize = unitSize
         self.units = units
         self.total = total
+        self.argument = argument
     }
 
-    /// Calls `body` with MPI's counts and packed displacements, in elements, in temporary storage
-    /// (one entry at least: MPI reads one per neighbour, and a process with none still passes valid arrays).
+    /// Whether every count and packed displacement, in elements, fits in an `Int32` (MPI 3.1's
+    /// `int`): they are at most the total.
     @inlinable @inline(__always)
-    func withMPICounts<R>(
-        _ body: (_ counts: UnsafePointer<Int32>, _ displacements: UnsafePointer<Int32>) throws(MPIError) -> R
+    var fitsInt32: Bool { total <= maxDirectCount }
+
+    /// Calls `body` with the counts and packed displacements in elements, in temporary storage
+    /// (one entry at least, so that the pointers are valid: MPI reads one per neighbour, and a
+    /// process with none still passes valid arrays).
+    @inlinable @inline(__always)
+    func withElementCounts<R>(
+        _ body: (_ counts: UnsafeBufferPointer<Int>, _ displacements: UnsafeBufferPointer<Int>) throws(MPIError) -> R
     ) throws(MPIError) -> R {
         let n = Swift.max(1, counts.count)
         var failure: MPIError?
-        let result: R? = withUnsafeTemporaryAllocation(of: Int32.self, capacity: 2 * n) { storage in
+        let result: R? = withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * n) { storage in
             storage.initialize(repeating: 0)
             var next = 0
             for i in counts.indices {
-                let elements = counts[i] * unitSize
-                storage[i] = Int32(truncatingIfNeeded: elements)
-                storage[n + i] = Int32(truncatingIfNeeded: next)
-                next += elements
+                let elements = counts[i] &* unitSize
+                storage[i] = elements
+                storage[n + i] = next
+                next &+= elements
             }
+            let base = UnsafePointer(storage.baseAddress!)
             do throws(MPIError) {
-                return try body(storage.baseAddress!, storage.baseAddress! + n)
+                return try body(UnsafeBufferPointer(start: base, count: counts.count),
+                                UnsafeBufferPointer(start: base + n, count: counts.count))
             } catch {
                 failure = error
                 return nil
@@ -104,4 +120,62 @@ struct NeighborPlan {
         if let failure { throw failure }
         return result!
     }
+}
+
+/// The neighbour v forms' last check: on a library without MPI 4.0's large-count functions
+/// (Open MPI 4.1), counts or packed displacements above `Int32.max` elements that no common unit
+/// brings under it (``variableMessageRefuses(_:_:)``, the raw call's own choice) throw
+/// ``MPIError/invalidArgument(operation:argument:expected:actual:)`` naming the receive counts where
+/// they are the side that does not fit, else the send counts, or
+/// ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` naming neighborAllgatherv's `x`.
+/// Nothing where every value fits (the plain call), or where the library has the `_c` functions
+/// (MPICH 4).
+///
+/// `sendCount` is neighborAllgatherv's `x` (with `send` nil); neighborAlltoallv passes its `send` plan.
+@inlinable @inline(__always)
+func checkNeighborMessage(
+    sendCount: Int = 0, send: NeighborPlan?, receive: NeighborPlan, _ operation: MPIOperation
+) throws(MPIError) {
+    let sendFits = if let send { send.fitsInt32 } else { sendCount <= maxDirectCount }
+    if _fastPath(receive.fitsInt32 && sendFits) { return }
+    if hasLargeCountCollectives { return }
+    try refuseUncountedNeighborMessage(sendCount: sendCount, send: send, receive: receive, operation)
+}
+
+/// ``checkNeighborMessage(sendCount:send:receive:_:)``'s slow path, where a value does not fit.
+@usableFromInline @inline(never)
+func refuseUncountedNeighborMessage(
+    sendCount: Int, send: NeighborPlan?, receive: NeighborPlan, _ operation: MPIOperation
+) throws(MPIError) {
+    let refuses = try receive.withElementCounts { (rc, rd) throws(MPIError) -> Bool in
+        guard let send else {
+            return variableMessageRefuses(VariableSide(count: sendCount), VariableSide(counts: rc, displacements: rd))
+        }
+        return try send.withElementCounts { (sc, sd) throws(MPIError) -> Bool in
+            variableMessageRefuses(VariableSide(counts: sc, displacements: sd), VariableSide(counts: rc, displacements: rd))
+        }
+    }
+    guard refuses else { return }
+    let library = "this MPI library has MPI 3.1's int counts, without MPI 4.0's large-count "
+        + (send == nil ? "MPI_Neighbor_allgatherv_c" : "MPI_Neighbor_alltoallv_c")
+    guard receive.fitsInt32 else {
+        throw uncountedCountsError(receive, library, operation)
+    }
+    if let send { throw uncountedCountsError(send, library, operation) }
+    throw MPIError.shapeMismatch(
+        operation: operation.name, argument: "x",
+        expected: "at most \(Int32.max) elements, or a count that a common divisor with the receive counts "
+            + "brings under it (\(library))",
+        actual: "\(sendCount) elements")
+}
+
+/// The refusal of one side's counts (``NeighborPlan/argument``) that MPI cannot take on this library.
+@usableFromInline
+func uncountedCountsError(_ plan: NeighborPlan, _ library: String, _ operation: MPIOperation) -> MPIError {
+    let what = plan.unitSize == 1 ? "counts" : "row counts whose elements (rows × \(plan.unitSize) per row)"
+    return MPIError.invalidArgument(
+        operation: operation.name, argument: "\(plan.argument)",
+        expected: "\(what) and packed offsets at most \(Int32.max), or brought under it by a common divisor "
+            + "of all counts (\(library))",
+        actual: "\(plan.counts)")
 }

@@ -57,36 +57,51 @@ func rawNeighborAlltoall(
     }, .neighborAlltoall)
 }
 
-/// `MPI_Neighbor_allgatherv`: counts and displacements (in elements) already checked to fit in `Int32`.
+/// `MPI_Neighbor_allgatherv`: counts and displacements in elements, already checked. Where they need
+/// more than 32 bits, ``withVariableMessage(_:_:of:_:large:)`` chooses a common unit or
+/// `MPI_Neighbor_allgatherv_c` (the same collective; MPICH 4), as for allgatherv.
 @usableFromInline
 func rawNeighborAllgatherv(
-    _ send: UnsafeRawPointer?, sendCount: Int32, _ receive: UnsafeMutableRawPointer?,
-    receiveCounts: UnsafePointer<Int32>, displacements: UnsafePointer<Int32>, type: MPI_Datatype, comm: MPI_Comm
+    _ send: UnsafeRawPointer?, sendCount: Int, _ receive: UnsafeMutableRawPointer?,
+    receiveCounts: UnsafeBufferPointer<Int>, displacements: UnsafeBufferPointer<Int>, type: MPI_Datatype, comm: MPI_Comm
 ) throws(MPIError) {
-    if _fastPath(!serializesCalls) {
-        return try check(MPI_Neighbor_allgatherv(send, sendCount, type, receive, receiveCounts, displacements, type,
-                                                 comm), .neighborAllgatherv)
-    }
-    try check(serialized {
-        swiftmpi_ineighbor_allgatherv(send, sendCount, type, receive, receiveCounts, displacements, type, comm, &$0)
-    }, .neighborAllgatherv)
+    try checkVariable(withVariableMessage(
+        VariableSide(count: sendCount), VariableSide(counts: receiveCounts, displacements: displacements), of: type
+    ) { t, n, _, _, _, rc, rd in
+        if _fastPath(!serializesCalls) { return MPI_Neighbor_allgatherv(send, n, t, receive, rc, rd, t, comm) }
+        return serialized { swiftmpi_ineighbor_allgatherv(send, n, t, receive, rc!, rd!, t, comm, &$0) }
+    } large: {
+        let (rc, rd) = (receiveCounts.baseAddress, displacements.baseAddress)
+        if _fastPath(!serializesCalls) {
+            return swiftmpi_neighbor_allgatherv_c(send, sendCount, type, receive, rc, rd, type, comm)
+        }
+        return serialized { swiftmpi_ineighbor_allgatherv_c(send, sendCount, type, receive, rc, rd, type, comm, &$0) }
+    }, .neighborAllgatherv, argument: "receiveCounts")
 }
 
-/// `MPI_Neighbor_alltoallv`: counts and displacements (in elements) already checked to fit in `Int32`.
+/// `MPI_Neighbor_alltoallv`: counts and displacements in elements, already checked. Where they need
+/// more than 32 bits, ``withVariableMessage(_:_:of:_:large:)`` chooses a common unit or
+/// `MPI_Neighbor_alltoallv_c` (the same collective; MPICH 4), as for alltoallv.
 @usableFromInline
 func rawNeighborAlltoallv(
-    _ send: UnsafeRawPointer?, sendCounts: UnsafePointer<Int32>, sendDisplacements: UnsafePointer<Int32>,
-    _ receive: UnsafeMutableRawPointer?, receiveCounts: UnsafePointer<Int32>,
-    receiveDisplacements: UnsafePointer<Int32>, type: MPI_Datatype, comm: MPI_Comm
+    _ send: UnsafeRawPointer?, sendCounts: UnsafeBufferPointer<Int>, sendDisplacements: UnsafeBufferPointer<Int>,
+    _ receive: UnsafeMutableRawPointer?, receiveCounts: UnsafeBufferPointer<Int>,
+    receiveDisplacements: UnsafeBufferPointer<Int>, type: MPI_Datatype, comm: MPI_Comm
 ) throws(MPIError) {
-    if _fastPath(!serializesCalls) {
-        return try check(MPI_Neighbor_alltoallv(send, sendCounts, sendDisplacements, type, receive, receiveCounts,
-                                                receiveDisplacements, type, comm), .neighborAlltoallv)
-    }
-    try check(serialized {
-        swiftmpi_ineighbor_alltoallv(send, sendCounts, sendDisplacements, type, receive, receiveCounts,
-                                     receiveDisplacements, type, comm, &$0)
-    }, .neighborAlltoallv)
+    try checkVariable(withVariableMessage(
+        VariableSide(counts: sendCounts, displacements: sendDisplacements),
+        VariableSide(counts: receiveCounts, displacements: receiveDisplacements), of: type
+    ) { t, _, sc, sd, _, rc, rd in
+        if _fastPath(!serializesCalls) { return MPI_Neighbor_alltoallv(send, sc, sd, t, receive, rc, rd, t, comm) }
+        return serialized { swiftmpi_ineighbor_alltoallv(send, sc!, sd!, t, receive, rc!, rd!, t, comm, &$0) }
+    } large: {
+        let (sc, sd) = (sendCounts.baseAddress, sendDisplacements.baseAddress)
+        let (rc, rd) = (receiveCounts.baseAddress, receiveDisplacements.baseAddress)
+        if _fastPath(!serializesCalls) {
+            return swiftmpi_neighbor_alltoallv_c(send, sc, sd, type, receive, rc, rd, type, comm)
+        }
+        return serialized { swiftmpi_ineighbor_alltoallv_c(send, sc, sd, type, receive, rc, rd, type, comm, &$0) }
+    }, .neighborAlltoallv, argument: "receiveCounts")
 }
 
 /// `MPI_Cart_create` (collective; holds the lock while serialised, like `MPI_Comm_split`).

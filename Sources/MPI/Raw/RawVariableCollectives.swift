@@ -23,7 +23,8 @@ import CMPI
 // and displacements as they are. It is the same collective as the plain call,
 // so each rank decides alone, with no extra message, and its messages are
 // those of the plain call: ranks (C ones included) making the plain call match
-// it. ``withVariableMessage(_:_:of:_:large:)`` is the one place that chooses;
+// it. ``withVariableMessage(_:_:of:_:large:)`` is the one place that chooses,
+// for these and for the neighbour v forms (RawTopology.swift, packed blocks);
 // serialised, the `I..._c` form runs polled.
 //
 // Without those functions (Open MPI 4.1, MPI 3.1): allgatherv, gatherv and
@@ -143,6 +144,15 @@ func withVariableMessage(
         guard code == 0 else { return code }
         return body(block, sendCount, sc, sd, receiveCount, rc, rd)
     }
+}
+
+/// Whether ``withVariableMessage(_:_:of:_:large:)`` would return ``noCountUnit`` for these sides,
+/// calling nothing: a value above Int32.max that no common unit brings under it, on a library
+/// without the large-count functions. Its own choice, asked ahead: for checks that refuse before
+/// the operation's hooks (the neighbour v forms, NeighborChecks.swift).
+@usableFromInline
+func variableMessageRefuses(_ send: VariableSide, _ receive: VariableSide) -> Bool {
+    !hasLargeCountCollectives && countUnit(send, receive) == nil
 }
 
 /// The unit, in elements, in which every count and displacement of both sides is at most `limit`:

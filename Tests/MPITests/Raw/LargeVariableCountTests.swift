@@ -15,7 +15,12 @@
 // MPI_Allgatherv_c and the like instead of the fallback, and the explicit
 // alltoallv no longer refuses: one with a block of 2^31 + 1 from rank 0 to
 // itself beside small and empty ones (rank 0 calls MPI_Alltoallv_c, the others,
-// whose counts fit, MPI_Alltoallv; about 4 GiB); on Open MPI 4.1 rank 0 refuses it.
+// whose counts fit, MPI_Alltoallv; about 4 GiB); on Open MPI 4.1 rank 0 refuses it. The
+// neighbour v forms on a non-periodic 1-D grid of 2 ranks (one real and one null neighbour each):
+// neighborAllgatherv of 2^31 + 1 UInt8 elements from rank 0 beside 5 from rank 1 (both ranks call
+// MPI_Neighbor_allgatherv_c), and neighborAlltoallv of 2^31 + 8 from rank 0 to rank 1 (rank 0's counts
+// have unit 8: the plain call; rank 1's none: MPI_Neighbor_alltoallv_c); about 4 GiB each. On Open
+// MPI 4.1 the ranks without a unit refuse them before communicating.
 import CMPI
 @testable import MPI
 import MPITestSupport
@@ -582,6 +587,150 @@ final class LargeVariableCountTests: MPITestCase {
         for s in 0..<size {
             checkBlock(output, at: offset, rank: s * size + rank, count: receiveCounts[s])
             offset += receiveCounts[s]
+        }
+    }
+
+    // MARK: The neighbour v forms above Int32.max
+
+    /// The large neighbour cases' grid: 1-D, not periodic, at 2 ranks, so that each rank has one real
+    /// neighbour and one null one (rank 0: nil then 1; rank 1: 0 then nil).
+    private func largeNeighborGrid() throws -> CartesianCommunicator {
+        guard environment("SWIFT_MPI_LARGE_TESTS") == "1", size == 2 else {
+            throw XCTSkip("the neighbour v forms' blocks of 2^31 + 1 need about 4 GiB; set SWIFT_MPI_LARGE_TESTS=1 and run at 2 ranks")
+        }
+        let grid = try XCTUnwrap(try world.cartesian(dimensions: [2], periodic: [false]))
+        let (left, right) = try grid.shift(dimension: 0)
+        XCTAssertEqual([left, right], rank == 0 ? [nil, 1] : [0, nil], here)
+        return grid
+    }
+
+    /// The unit that withVariableMessage would use for packed neighbour counts (nil: none, so the
+    /// `_c` call where the library has it).
+    private func neighborUnit(sendCount: Int? = nil, sendCounts: [Int] = [], receiveCounts: [Int]) -> Int? {
+        let (sendOffsets, receiveOffsets) = (packedOffsets(sendCounts), packedOffsets(receiveCounts))
+        return sendCounts.withUnsafeBufferPointer { sc in
+            sendOffsets.withUnsafeBufferPointer { sd in
+                receiveCounts.withUnsafeBufferPointer { rc in
+                    receiveOffsets.withUnsafeBufferPointer { rd in
+                        countUnit(sendCount.map { VariableSide(count: $0) } ?? VariableSide(counts: sc, displacements: sd),
+                                  VariableSide(counts: rc, displacements: rd))
+                    }
+                }
+            }
+        }
+    }
+
+    /// A receive buffer of `count` elements whose `null` range (a null neighbour's block, which MPI
+    /// leaves as it is) holds sentinels (0xEE). The rest is left as the allocator gives it: MPI
+    /// writes it, and the checks compare all of it (writing 2 GiB first took 8.6 s here, most of it
+    /// page faults).
+    private func receiveBuffer(_ count: Int, null: Range<Int>) -> ShapedArray<UInt8> {
+        ShapedArray<UInt8>(shape: [count]) { if let b = $0.baseAddress { memset(b + null.lowerBound, 0xEE, null.count) } }
+    }
+
+    /// A buffer of `count` elements for a call that must refuse in its checks, before MPI reads or
+    /// writes it: allocated, never written (its pages are not touched).
+    private func untouched(_ count: Int) -> ShapedArray<UInt8> {
+        ShapedArray<UInt8>(shape: [count]) { _ in }
+    }
+
+    private func checkSentinels(_ output: ShapedArray<UInt8>, at start: Int, count: Int,
+                                file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual((0..<count).map { output[flat: start + $0] }, [UInt8](repeating: 0xEE, count: count),
+                       "the null neighbour's block \(here)", file: file, line: line)
+    }
+
+    func testNeighborAllgathervOfABlockWithoutACommonUnit() throws {
+        let grid = try largeNeighborGrid()
+        // Rank 0 sends 2^31 + 1 (to rank 1 and past the wall), rank 1 sends 5; each receive
+        // count list gives the null neighbour a block of 3 that stays as it was.
+        let big = (1 << 31) + 1
+        let sendCount = rank == 0 ? big : 5
+        let receiveCounts = rank == 0 ? [3, 5] : [big, 3]
+        XCTAssertNil(neighborUnit(sendCount: sendCount, receiveCounts: receiveCounts),
+                     "no common unit on rank \(rank): \(sendCount), \(receiveCounts) \(here)")
+        let total = receiveCounts.reduce(0, +)
+        guard hasLargeCountCollectives else {
+            // No MPI_Neighbor_allgatherv_c (Open MPI 4.1): both ranks refuse before communicating,
+            // rank 0 its x (its receive counts fit), rank 1 its receive counts.
+            var output = untouched(total)
+            let error = assertThrowsError(here, {
+                try neighborAllgatherv(untouched(sendCount), receiveCounts: receiveCounts, into: &output,
+                                       comm: grid.communicator)
+            })
+            switch (rank, error) {
+            case (0, .shapeMismatch("neighborAllgatherv", "x", let expected, _)?),
+                 (1, .invalidArgument("neighborAllgatherv", "receiveCounts", let expected, _)?):
+                XCTAssertTrue(expected.contains("MPI_Neighbor_allgatherv_c"), "\(expected) \(here)")
+            default:
+                XCTFail("without MPI_Neighbor_allgatherv_c: \(String(describing: error)) \(here)")
+            }
+            XCTAssertEqual(try allreduce(1, op: .sum, comm: grid.communicator).0, size, "nothing was sent \(here)")
+            return
+        }
+        let mine = block(rank, sendCount)
+        var output = receiveBuffer(total, null: rank == 0 ? 0..<3 : big..<(big + 3))
+        _ = try barrier()  // the time of the call, not of another rank's preparation
+        let start = seconds()
+        try neighborAllgatherv(mine, receiveCounts: receiveCounts, into: &output, comm: grid.communicator)
+        report("neighborAllgatherv, MPI_Neighbor_allgatherv_c on both ranks, 2^31 + 1 from rank 0 to rank 1, "
+               + "5 back", seconds() - start)
+        if rank == 0 {
+            checkSentinels(output, at: 0, count: 3)
+            checkBlock(output, at: 3, rank: 1, count: 5)
+        } else {
+            checkBlock(output, at: 0, rank: 0, count: big)
+            checkSentinels(output, at: big, count: 3)
+        }
+    }
+
+    func testNeighborAlltoallvOfABlockWithoutACommonUnitOnOneRank() throws {
+        let grid = try largeNeighborGrid()
+        // Rank 0 sends 2^31 + 8 to rank 1 and 8 past the wall, and receives 8 from each side: unit 8,
+        // the plain MPI_Neighbor_alltoallv on a contiguous type of 8 bytes. Rank 1 receives those
+        // 2^31 + 8 beside a null neighbour's 5 and sends 8 to rank 0 and 3 past the wall: no
+        // common unit, MPI_Neighbor_alltoallv_c. The same collective on the wire.
+        let big = (1 << 31) + 8
+        let sendCounts = rank == 0 ? [8, big] : [8, 3]
+        let receiveCounts = rank == 0 ? [8, 8] : [big, 5]
+        let unit = neighborUnit(sendCounts: sendCounts, receiveCounts: receiveCounts)
+        XCTAssertEqual(unit, rank == 0 ? 8 : nil, "rank \(rank): \(sendCounts), \(receiveCounts) \(here)")
+        let total = receiveCounts.reduce(0, +)
+        guard hasLargeCountCollectives else {
+            // No MPI_Neighbor_alltoallv_c (Open MPI 4.1): rank 1 refuses before communicating, and
+            // rank 0, whose counts have a unit, does not call (it would wait for rank 1).
+            if rank == 1 {
+                var output = untouched(total)
+                let error = assertThrowsError(here, {
+                    try neighborAlltoallv(untouched(sendCounts.reduce(0, +)), sendCounts: sendCounts,
+                                          receiveCounts: receiveCounts, into: &output, comm: grid.communicator)
+                })
+                guard case let .invalidArgument("neighborAlltoallv", "receiveCounts", expected, _)? = error else {
+                    return XCTFail("without MPI_Neighbor_alltoallv_c: \(String(describing: error)) \(here)")
+                }
+                XCTAssertTrue(expected.contains("MPI_Neighbor_alltoallv_c"), "\(expected) \(here)")
+            }
+            XCTAssertEqual(try allreduce(1, op: .sum, comm: grid.communicator).0, size, "nothing was sent \(here)")
+            return
+        }
+        // Block i of rank s's x has pattern 2s + i.
+        let input = ShapedArray<UInt8>(shape: [sendCounts.reduce(0, +)]) { buffer in
+            fill(buffer, at: 0, rank: 2 * rank, count: sendCounts[0])
+            fill(buffer, at: sendCounts[0], rank: 2 * rank + 1, count: sendCounts[1])
+        }
+        var output = receiveBuffer(total, null: rank == 0 ? 0..<8 : big..<(big + 5))
+        _ = try barrier()  // the time of the call, not of another rank's preparation
+        let start = seconds()
+        try neighborAlltoallv(input, sendCounts: sendCounts, receiveCounts: receiveCounts, into: &output,
+                              comm: grid.communicator)
+        report("neighborAlltoallv, 2^31 + 8 from rank 0 (MPI_Neighbor_alltoallv, unit 8) to rank 1 "
+               + "(MPI_Neighbor_alltoallv_c), 8 back", seconds() - start)
+        if rank == 0 {
+            checkSentinels(output, at: 0, count: 8)
+            checkBlock(output, at: 8, rank: 2 * 1 + 0, count: 8)  // rank 1's block 0 (toward −1)
+        } else {
+            checkBlock(output, at: 0, rank: 2 * 0 + 1, count: big)  // rank 0's block 1 (toward +1)
+            checkSentinels(output, at: big, count: 5)
         }
     }
 }
