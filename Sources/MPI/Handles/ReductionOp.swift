@@ -136,10 +136,10 @@ public struct ReductionOp: Hashable, Sendable, CustomStringConvertible {
     /// ``MPIError/finalized(operation:)`` once the package has finalised it.
     ///
     /// Inlined into each operation's core: for a known `T` the scalar kind is a
-    /// constant, so a valid pair costs the switch on the op and nothing else
-    /// (measured with callgrind: 40 instructions per call less than a call to it
-    /// and to ``predefinedHandle(for:)``); half precision and invalid pairs go
-    /// to ``otherHandle(for:scalarKind:operation:)``.
+    /// constant, so a valid pair costs the op's handle, one table load (callgrind,
+    /// allreduce of a `Double`: the checks went from about 40 instructions per call,
+    /// two calls, to about 20); half precision and invalid pairs go to
+    /// ``otherHandle(for:scalarKind:operation:)``.
     @inlinable @inline(__always)
     func checkedHandle<T: MPIScalar>(for type: T.Type, operation: MPIOperation) throws(MPIError) -> MPI_Op {
         if T.mpiScalarKind != .halfPrecision, let op = predefinedHandle(for: T.mpiScalarKind) { return op }
