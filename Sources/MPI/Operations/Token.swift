@@ -30,29 +30,32 @@ import Synchronization
 final class TokenChain: @unchecked Sendable {
     var current = Token()
     @TaskLocal static var active: TokenChain?
-    /// How many ``autoTokenize(_:)`` scopes are running in the process. While it
-    /// is zero, an operation without a token skips the task-local lookup.
-    static let openScopes = Atomic<Int>(0)
 }
 
 /// The token an operation orders after: the one given, or the automatic chain's, or a new one.
 ///
 /// Returns the operation's output token, and advances the automatic chain when
 /// the operation takes part in one.
+///
+/// While no ``autoTokenize(_:)->(_,_)`` scope is open (``openTokenScopes`` is
+/// zero), this is one load and a new token, inlined into the operation.
 @inlinable
 func advance(_ token: Token?) -> Token {
     if let token { return token.next() }
+    if _fastPath(openTokenScopes.load(ordering: .relaxed) == 0) { return Token().next() }
     return advanceChain()
 }
 
 @usableFromInline
 func advanceChain() -> Token {
-    guard TokenChain.openScopes.load(ordering: .relaxed) > 0, let chain = TokenChain.active else {
-        return Token().next()
-    }
+    guard let chain = TokenChain.active else { return Token().next() }
     chain.current = chain.current.next()
     return chain.current
 }
+
+/// How many ``autoTokenize(_:)->(_,_)`` scopes are running in the process. While it
+/// is zero, an operation without a token skips the task-local lookup.
+@usableFromInline let openTokenScopes = Atomic<Int>(0)
 
 /// Runs `body` with tokens managed automatically, the counterpart of mpi4jax's
 /// `experimental.auto_tokenize`.
@@ -75,8 +78,8 @@ func advanceChain() -> Token {
 public func autoTokenize<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> (R, Token) {
     let chain = TokenChain()
     var outcome: Result<R, E>!
-    TokenChain.openScopes.add(1, ordering: .relaxed)
-    defer { TokenChain.openScopes.subtract(1, ordering: .relaxed) }
+    openTokenScopes.add(1, ordering: .relaxed)
+    defer { openTokenScopes.subtract(1, ordering: .relaxed) }
     TokenChain.$active.withValue(chain) {
         do throws(E) { outcome = .success(try body()) } catch { outcome = .failure(error) }
     }
