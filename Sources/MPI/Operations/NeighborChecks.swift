@@ -101,13 +101,8 @@ struct NeighborPlan {
         var failure: MPIError?
         let result: R? = withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * n) { storage in
             storage.initialize(repeating: 0)
-            var next = 0
-            for i in counts.indices {
-                let elements = counts[i] &* unitSize
-                storage[i] = elements
-                storage[n + i] = next
-                next &+= elements
-            }
+            for i in counts.indices { storage[i] = counts[i] * unitSize }
+            writePackedOffsets(of: storage[0..<counts.count], to: UnsafeMutableBufferPointer(rebasing: storage[n...]))
             let base = UnsafePointer(storage.baseAddress!)
             do throws(MPIError) {
                 return try body(UnsafeBufferPointer(start: base, count: counts.count),

@@ -154,15 +154,23 @@ func withVariableOutput<Output: MPIBuffer>(
         actual: "\(count) elements")
 }
 
+/// Writes where each of the packed blocks of `counts` starts (the prefix sums of the counts) to the
+/// first `counts.count` elements of `offsets`: the one such loop, for the arrays, temporary storage and
+/// MPI's displacements below and the neighbour v forms' plans.
+@inlinable @inline(__always)
+func writePackedOffsets<Counts: Collection<Int>>(of counts: Counts, to offsets: UnsafeMutableBufferPointer<Int>) {
+    var next = 0
+    for (i, count) in zip(offsets.indices, counts) {
+        offsets[i] = next
+        next += count
+    }
+}
+
 /// Where each of the packed blocks of `counts` starts: the prefix sums of the counts.
 @inlinable
 func packedOffsets(_ counts: [Int]) -> [Int] {
     makeUninitializedArray(count: counts.count) { (offsets: UnsafeMutableBufferPointer<Int>) in
-        var next = 0
-        for i in counts.indices {
-            offsets[i] = next
-            next += counts[i]
-        }
+        writePackedOffsets(of: counts, to: offsets)
     }
 }
 
@@ -177,11 +185,7 @@ func withDisplacements<R>(
     }
     var failure: MPIError?
     let result: R? = withUnsafeTemporaryAllocation(of: Int.self, capacity: Swift.max(1, counts.count)) { d in
-        var next = 0
-        for i in counts.indices {
-            d[i] = next
-            next += counts[i]
-        }
+        writePackedOffsets(of: counts, to: d)
         do throws(MPIError) {
             return try body(UnsafeBufferPointer(rebasing: d[0..<counts.count]))
         } catch {

@@ -70,7 +70,8 @@ extension ProbedReceive {
 /// Every stored property is a trivial value or a
 /// class reference, so that making and releasing one costs no generic value
 /// witness calls (the input that MPI reads while the operation is in flight is
-/// kept alive, and so copied on write, by the subclass ``PendingInput``; an error is boxed): the non-blocking forms make one per call.
+/// kept alive, and so copied on write, by the subclass ``PendingInput``; an error is boxed): the
+/// non-blocking forms make one per call.
 @usableFromInline
 class PendingOperation: @unchecked Sendable {
     @usableFromInline let operation: MPIOperation
@@ -115,11 +116,9 @@ class PendingOperation: @unchecked Sendable {
     let cancelRequested = Atomic<Bool>(false)
     /// The awaiting task, resumed by the progress engine.
     @exclusivity(unchecked) var continuation: UnsafeContinuation<Void, Never>?
-    /// Storage that MPI writes instead of an `into:` output of the wrong size (see ``completeIntoScratch(byteCount:then:_:)``),
-    /// freed with the operation.
-    @exclusivity(unchecked) var scratch: UnsafeMutableRawPointer?
-    /// The error that the operation completes with when MPI reports none: an `into:` output of the wrong size.
-    @exclusivity(unchecked) var failureOnCompletion: FailureBox?
+    /// An `into:` output of the wrong size: the scratch storage MPI writes instead, and the error the
+    /// operation completes with when MPI reports none (see ``completeIntoScratch(byteCount:then:_:)``).
+    @exclusivity(unchecked) var wrongSizedOutput: ScratchOutput?
 
     /// Makes the state of an operation that keeps no input alive (or whose subclass, ``PendingInput``, keeps it).
     @usableFromInline
@@ -127,21 +126,14 @@ class PendingOperation: @unchecked Sendable {
         self.operation = operation
     }
 
-    deinit {
-        // Only once the operation is done: a request that is dropped in flight waits for it first.
-        scratch?.deallocate()
-    }
-
     /// Runs `body` on scratch storage of `byteCount` bytes owned by the operation, which then completes with
     /// `error` (an `into:` output of the wrong size: the collective still runs everywhere, as in the blocking form).
-    @usableFromInline @inline(never)
     func completeIntoScratch(
         byteCount: Int, then error: MPIError, _ body: (UnsafeMutableRawPointer?) throws(MPIError) -> Void
     ) throws(MPIError) {
-        let storage = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(1, byteCount), alignment: 64)
-        scratch = storage
-        failureOnCompletion = FailureBox(error)
-        try body(storage)
+        let scratch = ScratchOutput(byteCount: byteCount, error: error)
+        wrongSizedOutput = scratch
+        try body(scratch.storage)
     }
 
     // MARK: Starting (called by the raw layer)
@@ -332,8 +324,8 @@ class PendingOperation: @unchecked Sendable {
             }
         } else if code != 0 {
             error = makeMPIError(code, operation.name)
-        } else if let failureOnCompletion {
-            failure = failureOnCompletion
+        } else if let wrongSizedOutput {
+            error = wrongSizedOutput.error
         }
         closeEntry(failed: failure != nil)
     }
@@ -382,6 +374,21 @@ class PendingOperation: @unchecked Sendable {
         }
         waitHere()
     }
+}
+
+/// The scratch storage of an `into:` output of the wrong size, and the error its operation completes
+/// with (see ``PendingOperation/wrongSizedOutput``). Freed with the operation, which is done by then: a
+/// request dropped in flight waits for it first.
+final class ScratchOutput {
+    let storage: UnsafeMutableRawPointer
+    let error: MPIError
+
+    init(byteCount: Int, error: MPIError) {
+        storage = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(1, byteCount), alignment: 64)
+        self.error = error
+    }
+
+    deinit { storage.deallocate() }
 }
 
 /// A failed operation's error, boxed (see ``PendingOperation/failure``).
