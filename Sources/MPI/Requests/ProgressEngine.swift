@@ -10,7 +10,7 @@ import Musl
 // The progress engine: one thread that completes every awaited request.
 //
 // An awaiting task first polls its request itself for up to 200 µs, yielding
-// between batches of polls (pollBeforeSuspending); then it hands the request's
+// every 100 µs (pollBeforeSuspending); then it hands the request's
 // operation to the engine and suspends
 // (a continuation, so no thread of the cooperative pool waits). The engine
 // thread loops: it takes the newly awaited operations, advances the queued
@@ -51,32 +51,45 @@ func awaitPending(_ pending: PendingOperation) async throws(MPIError) {
 /// Handing a request to the engine costs two thread switches (the engine's
 /// thread notices the completion, then a thread of the cooperative pool resumes
 /// the task): 13 to 30 µs on a loaded machine, more than most small operations
-/// take. So the task first polls the request itself, in batches of
-/// ``inlineAwaitPolls`` `MPI_Test` calls separated by `Task.yield()` (so that
-/// other tasks on the pool run in between and no thread is held), for up to
+/// take. So the task first polls the request itself (`MPI_Test`, in batches of
+/// ``inlineAwaitPolls`` between reads of the clock) for up to
 /// ``inlineAwaitMicroseconds``, about as long as the engine would spin before
-/// backing off. Cancelling the task meanwhile withdraws a receive that has not
-/// matched, as it does on the engine.
+/// backing off, calling `Task.yield()` every ``inlineAwaitSliceMicroseconds``
+/// so that other tasks on the pool run in between. The slice is a time, not a
+/// number of polls: a yield costs a few µs (the job goes back to the global
+/// executor), which a 64 KiB allreduce of about 30 µs paid on every await when
+/// the task yielded after every 64 polls (1.2 × C, against 1.01 × with 100 µs
+/// slices; see <doc:Performance>). Cancelling the task meanwhile withdraws a
+/// receive that has not matched, as it does on the engine.
 func pollBeforeSuspending(_ pending: PendingOperation) async throws(MPIError) -> Bool {
     for _ in 0..<inlineAwaitPolls {
         if try testPending(pending) { return true }
     }
-    let deadline = monotonicMicroseconds() + inlineAwaitMicroseconds
-    repeat {
-        if Task.isCancelled { pending.cancelRequested.store(true, ordering: .relaxed) }
-        await Task.yield()
+    let start = monotonicMicroseconds()
+    let deadline = start + inlineAwaitMicroseconds
+    var sliceEnd = start + inlineAwaitSliceMicroseconds
+    while true {
         for _ in 0..<inlineAwaitPolls {
             if try testPending(pending) { return true }
         }
-    } while monotonicMicroseconds() < deadline
-    return false
+        let now = monotonicMicroseconds()
+        if now >= deadline { return false }
+        if now >= sliceEnd {
+            if Task.isCancelled { pending.cancelRequested.store(true, ordering: .relaxed) }
+            await Task.yield()
+            sliceEnd = monotonicMicroseconds() + inlineAwaitSliceMicroseconds
+        }
+    }
 }
 
-/// How many times `value()` polls a request on the awaiting task's thread between two `Task.yield()`s.
-let inlineAwaitPolls = 64
+/// How many times `value()` polls a request on the awaiting task between two reads of the clock.
+let inlineAwaitPolls = 8
 
 /// For how long `value()` polls a request on the awaiting task before it hands it to the progress engine.
 let inlineAwaitMicroseconds = 200
+
+/// How long `value()` polls on the awaiting task between two `Task.yield()`s.
+let inlineAwaitSliceMicroseconds = 100
 
 /// A monotonic clock in microseconds (`CLOCK_MONOTONIC`, a vDSO call).
 func monotonicMicroseconds() -> Int {

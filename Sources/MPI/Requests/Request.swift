@@ -72,7 +72,7 @@ public struct Request<Value>: ~Copyable {
     /// Suspends the calling task until the operation completes, and returns its result.
     ///
     /// The task does not block a thread: it polls the request itself for up to
-    /// 200 µs, yielding between batches of polls, and then the package's progress engine polls
+    /// 200 µs, yielding to other tasks after 100 µs, and then the package's progress engine polls
     /// every awaited request together and resumes the task when its request
     /// completes (see <doc:Requests>). Cancelling the task cancels a receive that has not
     /// matched a message yet, which then throws ``MPIError/cancelled(operation:)``;
