@@ -37,10 +37,21 @@ final class OverlappedExchangeTests: XCTestCase {
                                                threads: threads, haloExchange: .overlapped)
         XCTAssertEqual(overlapped.haloExchange, .overlapped)
         // In two calls, so a step count other than the first restarts nothing.
+        let blockingStart = ContinuousClock.now
         try blocking.step(count: 1)
         try blocking.step(count: steps - 1)
+        let blockingTime = ContinuousClock.now - blockingStart
+        let overlappedStart = ContinuousClock.now
         try overlapped.step(count: 1)
         try overlapped.step(count: steps - 1)
+        let overlappedTime = ContinuousClock.now - overlappedStart
+        // The exchanges' time is part of the stepping time (the overlapped one without its interior).
+        for (model, time) in [(blocking, blockingTime), (overlapped, overlappedTime)] {
+            XCTAssertGreaterThan(model.haloExchangeSeconds, 0, "\(model.haloExchange): \(context)", file: file, line: line)
+            XCTAssertLessThan(model.haloExchangeSeconds, Double(time.components.seconds)
+                              + Double(time.components.attoseconds) * 1e-18,
+                              "\(model.haloExchange): \(context)", file: file, line: line)
+        }
         // The halos too: the overlapped exchange leaves the same values in them.
         let (b, o) = (blocking.localFields, overlapped.localFields)
         XCTAssertEqual(o.h.values, b.h.values, "local h (halo included) differs: \(context)", file: file, line: line)

@@ -181,6 +181,10 @@ struct ShallowWaterCommand: ParsableCommand {
 
         if let plotter, totalSteps > 0 { try collective { try plotter.write(model) } }
         let endDiagnostics = try collective { try model.diagnostics() }
+        // The halo exchange's time per step outside computation: the mean and the largest over the ranks.
+        let exchangeMicroseconds = model.stepCount > 0 ? model.haloExchangeSeconds / Double(model.stepCount) * 1e6 : 0
+        let exchangeSum = try collective { try allreduce(exchangeMicroseconds, op: .sum, comm: world).0 }
+        let exchangeMax = try collective { try allreduce(exchangeMicroseconds, op: .max, comm: world).0 }
 
         if rank == 0, let start = startDiagnostics, let end = endDiagnostics {
             let rate = steppingTime > 0 ? Double(totalSteps) / steppingTime : 0
@@ -196,6 +200,8 @@ struct ShallowWaterCommand: ParsableCommand {
                     potential    \(scientific(start.potentialEnergy)) J → \(scientific(end.potentialEnergy)) J
                   time stepping  \(String(format: "%.2f", steppingTime)) s, \(String(format: "%.0f", rate)) steps/s\
                 \(plotter == nil ? "" : String(format: " (pictures during the run: %.2f s more)", pictureTime))
+                  halo exchange \(String(format: "%6.1f", exchangeSum / Double(world.size))) µs per step on average over the ranks, \
+                \(String(format: "%.1f", exchangeMax)) µs on the slowest (outside computation: packing, MPI, unpacking)
                   wall time      \(String(format: "%.2f", Date().timeIntervalSince(wallStart))) s
                 """)
             if let plotter { print("  pictures       \(plotter.written) in \(plotter.directoryName)") }

@@ -3,6 +3,12 @@
 
 import MPI
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// A distributed shallow-water model: this rank's part of the grid, advanced in
 /// lock-step with the other ranks of its communicator.
 ///
@@ -36,6 +42,10 @@ public final class ShallowWaterModel {
     public let threadCount: Int
     /// Steps taken so far.
     public private(set) var stepCount = 0
+    /// Seconds this rank spent exchanging halos in ``step(count:)`` so far: packing, MPI
+    /// calls (waiting for the neighbours included) and unpacking, without the interior cells
+    /// that an overlapped exchange computes while its messages travel.
+    public private(set) var haloExchangeSeconds = 0.0
 
     /// The process grid of the run.
     public var processGrid: ProcessGrid { subdomain.processGrid }
@@ -252,11 +262,22 @@ public final class ShallowWaterModel {
                                         a: a, b: b, columns: tasks[task].columns)
                         }
                     }
-                    try exchangeHalosOverlapping(now, stride: stride, with: overlapped) { run(overlapped.interiorTasks) }
+                    var computing = 0.0
+                    let start = monotonicSeconds()
+                    try exchangeHalosOverlapping(now, stride: stride, with: overlapped) {
+                        let interiorStart = monotonicSeconds()
+                        run(overlapped.interiorTasks)
+                        computing = monotonicSeconds() - interiorStart
+                    }
+                    haloExchangeSeconds += monotonicSeconds() - start - computing
                     run(overlapped.boundaryTasks)
                 } else {
                     // Skipped (timing only): both state sets get a halo once, at the first two steps.
-                    if haloExchange != .skipped || stepCount < 2 { try exchangeHalos(now, stride: stride) }
+                    if haloExchange != .skipped || stepCount < 2 {
+                        let start = monotonicSeconds()
+                        try exchangeHalos(now, stride: stride)
+                        haloExchangeSeconds += monotonicSeconds() - start
+                    }
                     pool.run(tasks: bands.count) { band, thread in
                         kernel.step(rows: bands[band], state: now, next: next, tendency: tendency, coriolis: coriolis,
                                     scratch: base + scratchOffset + thread * scratchStride, a: a, b: b)
@@ -318,4 +339,11 @@ public final class ShallowWaterModel {
     public func diagnostics(root: Int = 0) throws(ShallowWaterError) -> Diagnostics? {
         try gather(root: root)?.diagnostics(configuration)
     }
+}
+
+/// A monotonic clock in seconds (`CLOCK_MONOTONIC`), for ``ShallowWaterModel/haloExchangeSeconds``.
+func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
 }

@@ -154,6 +154,9 @@ public final class PersistentPlan<T: MPIScalar> {
         case idle
         /// Started: MPI owns the buffers until the exchange is waited for.
         case active
+        /// Every message completed, as a ``PersistentExchange/test()`` found; the buffers open
+        /// when the exchange is waited for (or dropped).
+        case tested
         /// The last exchange failed; the plan can only be dropped.
         case failed(MPIError)
     }
@@ -277,8 +280,10 @@ public final class PersistentPlan<T: MPIScalar> {
     /// Whether an exchange is in flight: started by ``start()`` and not yet completed by
     /// ``PersistentExchange/wait()``. The buffers are closed while it is.
     public var isActive: Bool {
-        if case .active = state { return true }
-        return false
+        switch state {
+        case .active, .tested: return true
+        case .idle, .failed: return false
+        }
     }
 
     // MARK: Starting and completing
@@ -321,25 +326,65 @@ public final class PersistentPlan<T: MPIScalar> {
     /// lock at ``ThreadLevel/serialized``), then the receive counts. When the completion
     /// fails, the requests it left active are cancelled and completed (see
     /// `settleAfterFailure()`), and a plan whose requests may still be active keeps its
-    /// buffers when it goes away.
+    /// buffers when it goes away. An exchange that a ``PersistentExchange/test()`` already
+    /// completed throws that completion's error again, if it failed, and otherwise returns.
     func complete() throws(MPIError) {
-        guard isActive else { return }
+        switch state {
+        case .active:
+            try checkNotFinalized()
+            try finish(then: .idle) { waitAll() }
+        case .tested:
+            state = .idle
+        case .failed(let error):
+            throw error
+        case .idle:
+            return
+        }
+    }
+
+    /// Polls the exchange in flight once (`MPI_Testall`, which also lets MPI progress its
+    /// messages); completes it as ``complete()`` does when every message is done (the
+    /// buffers open when the exchange is then waited for), and returns whether it did.
+    func testOnce() throws(MPIError) -> Bool {
+        switch state {
+        case .active: break
+        case .tested, .idle: return true
+        case .failed(let error): throw error
+        }
+        try admitCallingThread(MPIOperation.persistentWait.name)
+        try checkNotFinalized()
+        var done: Int32 = 0
+        let code = locked { swiftmpi_testall(Int32(madeRequests), requests, &done, statuses) }
+        guard code != 0 || done != 0 else { return false }
+        try finish(then: .tested) { code }
+        return true
+    }
+
+    /// Fails the exchange in flight when MPI has been finalised: `MPI_Finalize` has taken its requests.
+    private func checkNotFinalized() throws(MPIError) {
         guard RuntimeState.isActive else {
-            // Finalised with the exchange in flight: MPI_Finalize has taken the requests.
             state = .failed(.finalized(operation: MPIOperation.persistentWait.name))
             throw MPIError.finalized(operation: MPIOperation.persistentWait.name)
         }
+    }
+
+    /// The completion of an exchange in flight, with `completion` giving `MPI_Waitall`'s or
+    /// `MPI_Testall`'s code once every request is done: the hooks of a
+    /// ``MPIOperation/persistentWait`` (the flight record, the watchdog, the debug log), then
+    /// the receive counts, and the plan's new state: `success` (``State/idle`` for a wait,
+    /// ``State/tested`` for a test) or ``State/failed(_:)``.
+    private func finish(then success: State, _ completion: () -> Int32) throws(MPIError) {
         let comm = communicator.resolved
         let call = Call(.persistentWait, comm, T.self, count: receiveOffsets.last!, peer: singlePeer, tag: singleTag)
         var waited = false
         do throws(MPIError) {
             try perform(call) { () throws(MPIError) in
-                let code = waitAll()
+                let code = completion()
                 waited = true
                 if _slowPath(code != 0) { settleAfterFailure() }
                 try checkCompletion(code)
             }
-            state = .idle
+            state = success
         } catch {
             state = .failed(error)
             // Refused before MPI_Waitall (the calling thread): every request is still active.
@@ -541,7 +586,7 @@ public final class PersistentPlan<T: MPIScalar> {
         switch state {
         case .idle:
             return
-        case .active:
+        case .active, .tested:
             throw MPIError.invalidArgument(
                 operation: operation, argument: "self",
                 expected: "an idle plan (its last exchange completed by wait())",
@@ -648,6 +693,30 @@ public struct PersistentExchange<T: MPIScalar>: ~Copyable {
     /// The corresponding C function is `MPI_Waitall`.
     public consuming func wait() throws(MPIError) {
         try plan.complete()
+    }
+
+    /// Polls the exchange once without waiting (`MPI_Testall`), and returns whether every
+    /// message has completed.
+    ///
+    /// Open MPI and MPICH move a message only while the program is inside an MPI call
+    /// (neither has a progress thread by default). A message above the eager limit
+    /// (4 KiB over Open MPI's shared memory) goes in a rendezvous: its data moves
+    /// once the receiver's MPI has matched it, and the send completes once the
+    /// sender's MPI hears that it has. Calling `test()` now and then while computing
+    /// lets both happen during the computation, instead of in ``wait()``; that is what
+    /// overlapping communication with computation needs on such messages.
+    ///
+    /// The exchange must still be completed with ``wait()`` (or dropped), which returns at
+    /// once after a `test()` that returned `true`. The buffers stay closed until then.
+    ///
+    /// - Returns: Whether every message of the exchange has completed.
+    /// - Throws: The errors of ``wait()``, when the exchange completed with one; ``wait()``
+    ///   then throws the same error again. ``MPIError/threadLevel(operation:provided:reason:)``
+    ///   below ``ThreadLevel/serialized`` off MPI's main thread.
+    ///
+    /// The corresponding C function is `MPI_Testall`.
+    public func test() throws(MPIError) -> Bool {
+        try plan.testOnce()
     }
 
     deinit {

@@ -134,6 +134,90 @@ final class PersistentPlanTests: MPITestCase {
         try checkRing(plan, step: 1)
     }
 
+    /// Polls until every message has completed. At every size each rank polls, so every rendezvous progresses.
+    private func testUntilDone(_ exchange: borrowing PersistentExchange<Double>) throws -> Int {
+        var polls = 1
+        while try !exchange.test() { polls += 1 }
+        return polls
+    }
+
+    func testTestCompletesTheExchangeAndWaitThenReturns() throws {
+        // 32 KiB messages: above the eager limits, so they move only while MPI is called (test() here).
+        let n = 4_096
+        let plan = try PersistentPlan<Double>(
+            sends: [PersistentMessage(peer: right, tag: 160, count: n), PersistentMessage(peer: left, tag: 161, count: 3)],
+            receives: [PersistentMessage(peer: left, tag: 160, count: n), PersistentMessage(peer: right, tag: 161, count: 3)],
+            comm: world)
+        for step in 0..<20 {
+            try fill(plan, step: step)
+            let exchange = try plan.start()
+            _ = try testUntilDone(exchange)
+            // Completed by the test, not yet waited for: still in flight for the program.
+            let again = try exchange.test()
+            XCTAssertTrue(again, "a second test after completion \(here)")
+            XCTAssertTrue(plan.isActive, "\(here)")
+            assertThrows(MPIError.invalidArgument(
+                operation: "PersistentPlan.withReceiveBuffers", argument: "self",
+                expected: "an idle plan (its last exchange completed by wait())",
+                actual: "a plan whose exchange is in flight (started, not yet waited for)")) {
+                try plan.withReceiveBuffers { buffers in buffers[0][0] }
+            }
+            assertThrows(MPIError.invalidArgument(
+                operation: "persistent start", argument: "self",
+                expected: "an idle plan (its last exchange completed by wait())",
+                actual: "a plan whose exchange is in flight (started, not yet waited for)")) {
+                _ = try plan.start()
+            }
+            let waits = MPIRuntime.flightRecord.filter { $0.hasPrefix("persistent wait") }.count
+            try exchange.wait()
+            XCTAssertFalse(plan.isActive, "\(here)")
+            // The completion was recorded once, by the test: the wait after it calls nothing.
+            XCTAssertEqual(MPIRuntime.flightRecord.filter { $0.hasPrefix("persistent wait") }.count, waits, "\(here)")
+            try plan.withReceiveBuffers { buffers in
+                XCTAssertEqual(Array(buffers[0]), (0..<n).map { value(rank: left, step: step, message: 0, k: $0) },
+                               "step \(step) \(here)")
+                XCTAssertEqual(Array(buffers[1]), (0..<3).map { value(rank: right, step: step, message: 1, k: $0) },
+                               "step \(step) \(here)")
+            }
+        }
+        // A test that finds the exchange in flight leaves wait() to complete it.
+        try fill(plan, step: 20)
+        let exchange = try plan.start()
+        _ = try exchange.test()
+        try exchange.wait()
+        XCTAssertFalse(plan.isActive)
+    }
+
+    func testTestThrowsAFailedCompletionAndWaitThrowsItAgain() throws {
+        // Rank r sends 3 elements; its right neighbour expects 4.
+        let plan = try PersistentPlan<Double>(
+            sends: [PersistentMessage(peer: right, tag: 170, count: 3)],
+            receives: [PersistentMessage(peer: left, tag: 170, count: 4)], comm: world)
+        let exchange = try plan.start()
+        let expected = MPIError.shapeMismatch(operation: "persistent wait", argument: "receives[0]",
+                                              expected: "a message of 4 elements (the plan's receive)",
+                                              actual: "a message of 3 elements")
+        do {
+            let polls = try testUntilDone(exchange)
+            XCTFail("a message of 3 elements was accepted by a receive of 4 after \(polls) tests \(here)")
+        } catch {
+            XCTAssertEqual(error as? MPIError, expected, "\(here)")
+        }
+        XCTAssertFalse(plan.isActive)
+        do {
+            _ = try exchange.test()
+            XCTFail("a second test did not throw \(here)")
+        } catch {
+            XCTAssertEqual(error, expected, "\(here)")
+        }
+        do {
+            try exchange.wait()
+            XCTFail("the wait after a failed test did not throw \(here)")
+        } catch {
+            XCTAssertEqual(error, expected, "\(here)")
+        }
+    }
+
     func testSecondStartRefused() throws {
         let plan = try ringPlan(tag: 140)
         try fill(plan, step: 3)
