@@ -139,7 +139,7 @@ public struct PersistentMessage: Sendable, Hashable, CustomStringConvertible {
 /// requests take C `int` counts).
 ///
 /// The corresponding C functions are `MPI_Send_init`, `MPI_Recv_init`, `MPI_Startall`,
-/// `MPI_Waitall` and `MPI_Request_free`.
+/// `MPI_Waitall`, `MPI_Testall` and `MPI_Request_free`.
 public final class PersistentPlan<T: MPIScalar> {
     /// The plan's sends, in the order of the send buffers.
     public let sends: [PersistentMessage]
@@ -662,7 +662,8 @@ public final class PersistentPlan<T: MPIScalar> {
 }
 
 /// The exchange of a ``PersistentPlan`` in flight: started by ``PersistentPlan/start()``,
-/// completed exactly once by ``wait()``.
+/// completed exactly once by ``wait()`` (and polled, if the program wants MPI to move its
+/// messages while it computes, by ``test()``).
 ///
 /// Non-copyable: ``wait()`` consumes it, so it cannot be waited for twice. Dropped without
 /// ``wait()``, it waits for its messages when it goes away (the completion's errors are
