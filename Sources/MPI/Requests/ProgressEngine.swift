@@ -72,10 +72,10 @@ func pollBeforeSuspending(_ pending: PendingOperation) async throws(MPIError) ->
         for _ in 0..<inlineAwaitPolls {
             if try testPending(pending) { return true }
         }
+        if Task.isCancelled { pending.cancelRequested.store(true, ordering: .relaxed) }
         let now = monotonicMicroseconds()
         if now >= deadline { return false }
         if now >= sliceEnd {
-            if Task.isCancelled { pending.cancelRequested.store(true, ordering: .relaxed) }
             await Task.yield()
             sliceEnd = monotonicMicroseconds() + inlineAwaitSliceMicroseconds
         }
