@@ -58,7 +58,7 @@ func awaitPending(_ pending: PendingOperation) async throws(MPIError) {
 /// so that other tasks on the pool run in between. The slice is a time, not a
 /// number of polls: a yield costs a few µs (the job goes back to the global
 /// executor), which a 64 KiB allreduce of about 30 µs paid on every await when
-/// the task yielded after every 64 polls (1.2 × C, against 1.01 × with 100 µs
+/// the task yielded after every 64 polls (1.2 × C, against 1.01–1.04 × with 100 µs
 /// slices; see <doc:Performance>). Cancelling the task meanwhile withdraws a
 /// receive that has not matched, as it does on the engine.
 func pollBeforeSuspending(_ pending: PendingOperation) async throws(MPIError) -> Bool {
