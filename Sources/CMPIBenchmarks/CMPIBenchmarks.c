@@ -98,7 +98,7 @@ cmpib_case *cmpib_case_create(cmpib_op op, size_t bytes, cmpib_alloc alloc, MPI_
         return NULL;
     }
     c->count = (int)(bytes / sizeof(double));
-    c->partner = cmpib_has_partner(c->rank, c->size) ? cmpib_partner(c->rank) : -1;
+    c->partner = cmpib_case_partner(op, c->rank, c->size);
     size_t block = bytes;
     size_t all = block * (size_t)c->size;
     switch (op) {
@@ -291,9 +291,11 @@ int cmpib_case_sample(cmpib_case *c, int iterations, double *seconds_per_call) {
 
 int cmpib_profile_loop(cmpib_case *c, int iterations) { return cmpib_loop(c, iterations); }
 
-int cmpib_has_partner(int rank, int size) { return (rank ^ 1) < size; }
-
-int cmpib_partner(int rank) { return rank ^ 1; }
+int cmpib_case_partner(cmpib_op op, int rank, int size) {
+    if ((rank ^ 1) < size) return rank ^ 1;
+    if (size == 1 && (op == CMPIB_SENDRECV || op == CMPIB_IEXCHANGE)) return rank;
+    return -1;
+}
 
 double cmpib_wtime(void) { return MPI_Wtime(); }
 

@@ -20,6 +20,15 @@ protocol BenchmarkCase {
     func sample(iterations: Int) throws -> Double
 }
 
+extension BenchmarkCase {
+    /// The ping-pong and pair-exchange partner of this rank, or `nil` when it idles: the C reference's
+    /// choice (`cmpib_case_partner`), so that both pair the same ranks.
+    static func partner(of primitive: Primitive, comm: Communicator) -> Int? {
+        let partner = cmpib_case_partner(primitive.cOp, Int32(comm.rank), Int32(comm.size))
+        return partner >= 0 ? Int(partner) : nil
+    }
+}
+
 /// A case of the C reference benchmark (`cmpib_case`).
 final class CReferenceCase: BenchmarkCase {
     let implementation: Implementation
@@ -75,8 +84,7 @@ final class SwiftCase: BenchmarkCase {
     init(_ primitive: Primitive, bytes: Int, comm: Communicator) {
         self.primitive = primitive
         rank = comm.rank
-        partner = cmpib_has_partner(Int32(comm.rank), Int32(comm.size)) != 0
-            ? Int(cmpib_partner(Int32(comm.rank))) : nil
+        partner = Self.partner(of: primitive, comm: comm)
         barrierComm = comm.handle
         let count = bytes / MemoryLayout<Double>.stride
         let value = Double(comm.rank + 1)
@@ -205,8 +213,7 @@ final class SwiftIntoCase: BenchmarkCase {
         precondition(Self.supports(primitive))
         self.primitive = primitive
         rank = comm.rank
-        partner = cmpib_has_partner(Int32(comm.rank), Int32(comm.size)) != 0
-            ? Int(cmpib_partner(Int32(comm.rank))) : nil
+        partner = Self.partner(of: primitive, comm: comm)
         barrierComm = comm.handle
         let count = bytes / MemoryLayout<Double>.stride
         let value = Double(comm.rank + 1)
@@ -358,8 +365,7 @@ final class SwiftAwaitCase: BenchmarkCase, @unchecked Sendable {
     init(_ primitive: Primitive, bytes: Int, comm: Communicator) {
         precondition(Self.supports(primitive))
         self.primitive = primitive
-        partner = cmpib_has_partner(Int32(comm.rank), Int32(comm.size)) != 0
-            ? Int(cmpib_partner(Int32(comm.rank))) : nil
+        partner = Self.partner(of: primitive, comm: comm)
         barrierComm = comm.handle
         let count = bytes / MemoryLayout<Double>.stride
         input = ShapedArray(repeating: Double(comm.rank + 1), shape: [count])

@@ -112,14 +112,13 @@ void cmpib_case_destroy(cmpib_case *_Nullable c);
 /// - Returns: `MPI_SUCCESS`, or the first MPI error code returned.
 int cmpib_case_sample(cmpib_case *c, int iterations, double *seconds_per_call);
 
-/// Returns whether the ping-pong or pair-exchange partner of `rank` exists in
-/// a communicator of `size` ranks (the last rank of an odd size has none and
-/// idles in those tests).
-int cmpib_has_partner(int rank, int size);
-
-/// Returns the partner of `rank` in the ping-pong and pair-exchange tests:
-/// `rank ^ 1`.
-int cmpib_partner(int rank);
+/// Returns the partner of `rank` in the ping-pong and pair-exchange tests of
+/// `op` on a communicator of `size` ranks: `rank ^ 1`, or -1 where that rank
+/// does not exist (the last rank of an odd size idles in those tests). On one
+/// rank, the sendrecv and iexchange tests pair the rank with itself (neither
+/// can deadlock there), so that `profile` counts them on a single rank; the
+/// ping-pong, whose blocking send comes first, idles.
+int cmpib_case_partner(cmpib_op op, int rank, int size);
 
 /// Runs the same loop as `cmpib_case_sample` without the barrier and without
 /// timing, so that a profiler can attribute its cost (callgrind:
