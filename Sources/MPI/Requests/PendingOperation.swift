@@ -191,7 +191,9 @@ class PendingOperation: @unchecked Sendable {
         var matched = ReceiveOutcome(code: 0, status: &status, type: r.type)
         if matched.count == r.count {
             matched.code = withMessage(count: r.count, of: r.type, elementSize: r.elementSize) { n, t in
-                locked { swiftmpi_imrecv(r.buffer, n, t, &message, &requests.0) }
+                _fastPath(!serializesCalls)
+                    ? swiftmpi_imrecv(r.buffer, n, t, &message, &requests.0)
+                    : locked { swiftmpi_imrecv(r.buffer, n, t, &message, &requests.0) }
             }
         } else {
             matched.code = receiveIntoScratch(&message, status: &status, elementSize: r.elementSize, outcome: &matched)
@@ -220,15 +222,21 @@ class PendingOperation: @unchecked Sendable {
     }
 
     /// Tests the request slots once (`MPI_Test`); a failing test ends the slot with its code.
+    ///
+    /// Unserialised, MPI is called directly rather than through ``locked(_:)``: a closure over `self`
+    /// that writes one of its properties costs a retain and a release of `self` around the MPI call.
     func testSlots() {
+        var done: Int32 = 0
         if swiftmpi_request_is_null(requests.0) == 0 {
-            var done: Int32 = 0
-            let code = locked { swiftmpi_test(&requests.0, &done) }
+            let code =
+                _fastPath(!serializesCalls)
+                ? swiftmpi_test(&requests.0, &done) : locked { swiftmpi_test(&requests.0, &done) }
             if code != 0 { fail(code, slot: 0) }
         }
         if swiftmpi_request_is_null(requests.1) == 0 {
-            var done: Int32 = 0
-            let code = locked { swiftmpi_test(&requests.1, &done) }
+            let code =
+                _fastPath(!serializesCalls)
+                ? swiftmpi_test(&requests.1, &done) : locked { swiftmpi_test(&requests.1, &done) }
             if code != 0 { fail(code, slot: 1) }
         }
     }
@@ -454,7 +462,8 @@ final class ProbedReceives: @unchecked Sendable {
             if queue.count == 1 {
                 if queue[0].probeOnce() {
                     queue[0].queued.store(false, ordering: .releasing)
-                    queue.removeAll(keepingCapacity: true)
+                    // Not `removeAll(keepingCapacity:)`, which goes through the generic `replaceSubrange`.
+                    queue.removeLast()
                 }
             } else {
                 while !pass(&queue) {}
