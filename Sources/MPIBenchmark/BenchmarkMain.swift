@@ -94,6 +94,9 @@ enum BenchmarkMain {
 /// The `profile` subcommand: one implementation of one primitive in a tight
 /// loop, for an instruction-counting profiler on a single rank.
 ///
+/// On one rank, `sendrecv` and `iexchange` exchange with the rank itself
+/// (`cmpib_case_partner`); `pingpong` idles.
+///
 /// Run under callgrind with `--toggle-collect` set to the loop function
 /// (`*SwiftCase*loop*`, `*SwiftIntoCase*loop*` or `cmpib_profile_loop`), the collected cost divided by
 /// `--iterations` is the cost of one call, without start-up and set-up (the
