@@ -25,22 +25,41 @@ import Musl
 // may call MPI, so there an awaited request is completed on the awaiting
 // thread instead (which then waits).
 
-/// Suspends the calling task until `pending` completes (on the progress engine), and throws its error.
+/// The start of an await, with no suspension point: whether `pending` is complete after the first
+/// ``inlineAwaitPolls`` polls (throwing its error if it failed). Below `MPI_THREAD_SERIALIZED` the
+/// operation is completed here, on the awaiting thread (see above).
+///
+/// Synchronous, so that `value()` calls no `async` function for an operation that completes within
+/// a few polls (most small ones): each `async` call costs a task switch check and a frame from the
+/// task allocator, about 700 instructions per awaited exchange of two requests (see <doc:Performance>).
 @usableFromInline
-func awaitPending(_ pending: PendingOperation) async throws(MPIError) {
+func completesBeforeAwaiting(_ pending: PendingOperation) throws(MPIError) -> Bool {
     if !pending.finished {
         if _slowPath(callMode == .mainThreadOnly) {
-            return try waitForPending(pending)
+            try waitForPending(pending)
+            return true
         }
-        if try await pollBeforeSuspending(pending) { return }
-        pending.waitBegins()
-        await withTaskCancellationHandler {
-            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-                ProgressEngine.shared.submit(pending, continuation)
-            }
-        } onCancel: {
-            pending.cancelRequested.store(true, ordering: .relaxed)
+        for _ in 0..<inlineAwaitPolls {
+            if try testPending(pending) { return true }
         }
+        return false
+    }
+    try pending.result()
+    return true
+}
+
+/// The rest of an await, after ``completesBeforeAwaiting(_:)`` returned false: suspends the calling task
+/// until `pending` completes (on the progress engine), and throws its error.
+@usableFromInline
+func awaitPending(_ pending: PendingOperation) async throws(MPIError) {
+    if try await pollBeforeSuspending(pending) { return }
+    pending.waitBegins()
+    await withTaskCancellationHandler {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            ProgressEngine.shared.submit(pending, continuation)
+        }
+    } onCancel: {
+        pending.cancelRequested.store(true, ordering: .relaxed)
     }
     try pending.result()
 }
@@ -62,9 +81,7 @@ func awaitPending(_ pending: PendingOperation) async throws(MPIError) {
 /// slices; see <doc:Performance>). Cancelling the task meanwhile withdraws a
 /// receive that has not matched, as it does on the engine.
 func pollBeforeSuspending(_ pending: PendingOperation) async throws(MPIError) -> Bool {
-    for _ in 0..<inlineAwaitPolls {
-        if try testPending(pending) { return true }
-    }
+    // The first batch of polls was made by `completesBeforeAwaiting`.
     let start = monotonicMicroseconds()
     let deadline = start + inlineAwaitMicroseconds
     var sliceEnd = start + inlineAwaitSliceMicroseconds

@@ -79,8 +79,9 @@ public struct Request<Value>: ~Copyable {
     /// other operations cannot be cancelled and complete as usual.
     ///
     /// - Throws: The errors of ``wait()``, and ``MPIError/cancelled(operation:)``.
+    @inlinable
     public consuming func value() async throws(MPIError) -> Value {
-        try await awaitPending(pending)
+        if try !completesBeforeAwaiting(pending) { try await awaitPending(pending) }
         return takeOutput()
     }
 
