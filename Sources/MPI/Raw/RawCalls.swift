@@ -188,9 +188,7 @@ func rawRecv(
     }
     var message = swiftmpi_message_null()
     var status = MPI_Status()
-    let code = _fastPath(!serializesCalls)
-        ? swiftmpi_mprobe(source, tag, comm, &message, &status)
-        : probeSerialized(source: source, tag: tag, comm: comm, message: &message, status: &status)
+    let code = matchMessage(source: source, tag: tag, comm: comm, message: &message, status: &status)
     guard code == 0 else {
         var failed = ReceiveOutcome()
         failed.code = code
@@ -205,6 +203,41 @@ func rawRecv(
         outcome.code = receiveIntoScratch(&message, status: &status, elementSize: elementSize, outcome: &outcome)
     }
     return outcome
+}
+
+/// Waits for the message that a blocking receive of `source` and `tag` matches, and takes it
+/// (`MPI_Mprobe`; serialised, `MPI_Improbe` polled). Returns MPI's code.
+///
+/// While non-blocking receives are queued, unmatched (see ``ProbedReceives``), a message that one of them
+/// can match goes to it, as to a receive posted in MPI before this one: the blocking receive probes
+/// behind the queue (``ProbedReceives/probeBehindQueued(source:tag:comm:take:message:status:)``) until
+/// it finds a message no queued receive wants, or no queued receive overlaps its source and tag any more.
+@inline(__always)
+func matchMessage(
+    source: Int32, tag: Int32, comm: MPI_Comm, message: inout MPI_Message, status: inout MPI_Status
+) -> Int32 {
+    if _slowPath(ProbedReceives.shared.isNotEmpty),
+       let code = matchBehindQueued(source: source, tag: tag, comm: comm, message: &message, status: &status) {
+        return code
+    }
+    return _fastPath(!serializesCalls)
+        ? swiftmpi_mprobe(source, tag, comm, &message, &status)
+        : probeSerialized(source: source, tag: tag, comm: comm, message: &message, status: &status)
+}
+
+/// ``matchMessage(source:tag:comm:message:status:)`` while receives are queued: `nil` once no queued
+/// receive overlaps `source` and `tag` (the caller then probes directly).
+@inline(never)
+func matchBehindQueued(
+    source: Int32, tag: Int32, comm: MPI_Comm, message: inout MPI_Message, status: inout MPI_Status
+) -> Int32? {
+    var polls = 0
+    while let probe = ProbedReceives.shared.probeBehindQueued(
+        source: source, tag: tag, comm: comm, take: true, message: &message, status: &status) {
+        if probe.code != 0 || probe.found { return probe.code }
+        pollPause(&polls)
+    }
+    return nil
 }
 
 /// Receives a matched message of the wrong size into scratch storage (an error path only).

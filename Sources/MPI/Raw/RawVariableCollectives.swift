@@ -435,15 +435,28 @@ func rawExscan(
 
 /// Waits for a matching message without receiving it (`MPI_Probe`; serialised: `MPI_Iprobe` polled), or
 /// with `wait` false looks once (`MPI_Iprobe`). The outcome's count is in elements of `type` (-1 when the
-/// message is no whole number of them), and its source -1 when nothing was found.
+/// message is no whole number of them), and its source -1 when nothing was found. While non-blocking
+/// receives are queued, a message that one of them matches is theirs and is not found (see
+/// ``ProbedReceives/probeBehindQueued(source:tag:comm:take:message:status:)``).
 @usableFromInline
 func rawProbe(source: Int32, tag: Int32, type: MPI_Datatype, comm: MPI_Comm, wait: Bool) -> ReceiveOutcome {
     var status = MPI_Status()
     var found: Int32 = 0
     var polls = 0
+    var behindQueued = true
     while true {
         let code: Int32
-        if wait && _fastPath(!serializesCalls) {
+        if behindQueued && ProbedReceives.shared.isNotEmpty {
+            var unused = swiftmpi_message_null()
+            if let probe = ProbedReceives.shared.probeBehindQueued(
+                source: source, tag: tag, comm: comm, take: false, message: &unused, status: &status) {
+                (code, found) = (probe.code, probe.found ? 1 : 0)
+            } else {
+                // No queued receive overlaps: probe directly from now on.
+                behindQueued = false
+                continue
+            }
+        } else if wait && _fastPath(!serializesCalls) {
             code = swiftmpi_probe(source, tag, comm, &status)
             found = 1
         } else {
@@ -474,9 +487,7 @@ func rawRecvAnySize(
 ) -> ReceiveOutcome {
     var message = swiftmpi_message_null()
     var status = MPI_Status()
-    let code = _fastPath(!serializesCalls)
-        ? swiftmpi_mprobe(source, tag, comm, &message, &status)
-        : probeSerialized(source: source, tag: tag, comm: comm, message: &message, status: &status)
+    let code = matchMessage(source: source, tag: tag, comm: comm, message: &message, status: &status)
     guard code == 0 else {
         var failed = ReceiveOutcome()
         failed.code = code

@@ -458,17 +458,55 @@ final class ProbedReceives: @unchecked Sendable {
     /// again from the oldest (which now finds it); else the newer receive takes
     /// exactly that message (its source and tag).
     func advance() {
-        queue.withLock { queue in
-            if queue.count == 1 {
-                if queue[0].probeOnce() {
-                    queue[0].queued.store(false, ordering: .releasing)
-                    // Not `removeAll(keepingCapacity:)`, which goes through the generic `replaceSubrange`.
-                    queue.removeLast()
-                }
-            } else {
-                while !pass(&queue) {}
+        queue.withLock { queue in advance(&queue) }
+    }
+
+    /// ``advance()``, under the lock.
+    private func advance(_ queue: inout [PendingOperation]) {
+        if queue.count == 1 {
+            if queue[0].probeOnce() {
+                queue[0].queued.store(false, ordering: .releasing)
+                // Not `removeAll(keepingCapacity:)`, which goes through the generic `replaceSubrange`.
+                queue.removeLast()
             }
-            count.store(queue.count, ordering: .relaxed)
+        } else if !queue.isEmpty {
+            while !pass(&queue) {}
+        }
+        count.store(queue.count, ordering: .relaxed)
+    }
+
+    /// Probes once for a message of `source` and `tag` on `comm` for a blocking receive or a probe, which
+    /// must leave to an older queued receive a message that both can match (as a receive posted in MPI
+    /// would have taken it first).
+    ///
+    /// Advances the queue, then looks at the message (`MPI_Iprobe`) unless no queued receive can match the
+    /// same messages. A message that a queued receive still waiting matches too is not found: the next
+    /// advance gives it to that receive. Else the message is found, and, with `take`, taken
+    /// (`MPI_Improbe` of exactly its source and tag, under the queue's lock, so that no queued receive
+    /// is matched in between). Returns `nil` when no queued receive overlaps `source` and `tag`: the
+    /// caller then probes directly, as before any receive was queued.
+    func probeBehindQueued(
+        source: Int32, tag: Int32, comm: MPI_Comm, take: Bool, message: inout MPI_Message, status: inout MPI_Status
+    ) -> (code: Int32, found: Bool)? {
+        queue.withLock { queue -> (code: Int32, found: Bool)? in
+            advance(&queue)
+            let wanted = ProbedReceive(
+                buffer: nil, count: 0, type: swiftmpi_byte(), elementSize: 1, source: source, tag: tag, comm: comm)
+            guard queue.contains(where: { $0.receive?.overlaps(wanted) ?? false }) else { return nil }
+            var found: Int32 = 0
+            var seen = MPI_Status()
+            let code = locked { swiftmpi_iprobe(source, tag, comm, &found, &seen) }
+            guard code == 0, found != 0 else { return (code, false) }
+            let (from, with) = (swiftmpi_status_source(&seen), swiftmpi_status_tag(&seen))
+            if queue.contains(where: { $0.receive?.matches(source: from, tag: with, comm: comm) ?? false }) {
+                return (0, false)
+            }
+            guard take else {
+                status = seen
+                return (0, true)
+            }
+            let taken = locked { swiftmpi_improbe(from, with, comm, &found, &message, &status) }
+            return (taken, taken == 0 && found != 0)
         }
     }
 
