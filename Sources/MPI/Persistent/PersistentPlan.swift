@@ -426,13 +426,14 @@ public final class PersistentPlan<T: MPIScalar> {
     /// Waits for every request; returns MPI's code.
     private func waitAll() -> Int32 {
         let count = Int32(madeRequests)
-        if _fastPath(!serializesCalls) { return swiftmpi_waitall(count, requests, statuses) }
+        if _fastPath(mayWaitInMPI) { return swiftmpi_waitall(count, requests, statuses) }
         var done: Int32 = 0
         var polls = 0
         while true {
             let code = mpiLock.withLock { _ in swiftmpi_testall(count, requests, &done, statuses) }
             if code != 0 || done != 0 { return code }
             pollPause(&polls)
+            ProbedReceives.shared.advanceIfQueued()
         }
     }
 

@@ -23,7 +23,7 @@ func rawAllgather(
 ) throws(MPIError) {
     try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
         if let pending { return pending.start { swiftmpi_iallgather(send, n, t, receive, n, t, comm, &$0) } }
-        if _fastPath(!serializesCalls) { return MPI_Allgather(send, n, t, receive, n, t, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Allgather(send, n, t, receive, n, t, comm) } }
         return serialized { swiftmpi_iallgather(send, n, t, receive, n, t, comm, &$0) }
     }, operation)
 }
@@ -36,7 +36,7 @@ func rawAllreduce(
     try check(inChunks(count: count, elementSize: elementSize) { offset, n in
         let (s, r) = (send.map { $0 + offset }, receive.map { $0 + offset })
         if let pending { return pending.start { swiftmpi_iallreduce(s, r, n, type, op, comm, &$0) } }
-        if _fastPath(!serializesCalls) { return MPI_Allreduce(s, r, n, type, op, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Allreduce(s, r, n, type, op, comm) } }
         return serialized { swiftmpi_iallreduce(s, r, n, type, op, comm, &$0) }
     }, .allreduce)
 }
@@ -49,7 +49,7 @@ func rawAlltoall(
 ) throws(MPIError) {
     try check(withMessage(count: blockCount, of: type, elementSize: elementSize) { n, t in
         if let pending { return pending.start { swiftmpi_ialltoall(send, n, t, receive, n, t, comm, &$0) } }
-        if _fastPath(!serializesCalls) { return MPI_Alltoall(send, n, t, receive, n, t, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Alltoall(send, n, t, receive, n, t, comm) } }
         return serialized { swiftmpi_ialltoall(send, n, t, receive, n, t, comm, &$0) }
     }, .alltoall)
 }
@@ -57,7 +57,7 @@ func rawAlltoall(
 @usableFromInline
 func rawBarrier(comm: MPI_Comm, pending: PendingOperation? = nil) throws(MPIError) {
     if let pending { return try check(pending.start { swiftmpi_ibarrier(comm, &$0) }, .barrier) }
-    if _fastPath(!serializesCalls) { return try check(MPI_Barrier(comm), .barrier) }
+    if _fastPath(!serializesCalls) { return try check(waitingInCollective { MPI_Barrier(comm) }, .barrier) }
     try check(serialized { swiftmpi_ibarrier(comm, &$0) }, .barrier)
 }
 
@@ -70,7 +70,7 @@ func rawBcast(
     try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
         let root = Int32(truncatingIfNeeded: root)
         if let pending { return pending.start { swiftmpi_ibcast(buffer, n, t, root, comm, &$0) } }
-        if _fastPath(!serializesCalls) { return MPI_Bcast(buffer, n, t, root, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Bcast(buffer, n, t, root, comm) } }
         return serialized { swiftmpi_ibcast(buffer, n, t, root, comm, &$0) }
     }, .bcast)
 }
@@ -84,7 +84,7 @@ func rawGather(
     try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
         let root = Int32(truncatingIfNeeded: root)
         if let pending { return pending.start { swiftmpi_igather(send, n, t, receive, n, t, root, comm, &$0) } }
-        if _fastPath(!serializesCalls) { return MPI_Gather(send, n, t, receive, n, t, root, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Gather(send, n, t, receive, n, t, root, comm) } }
         return serialized { swiftmpi_igather(send, n, t, receive, n, t, root, comm, &$0) }
     }, .gather)
 }
@@ -98,7 +98,7 @@ func rawReduce(
     try check(inChunks(count: count, elementSize: elementSize) { offset, n in
         let (s, r, root) = (send.map { $0 + offset }, receive.map { $0 + offset }, Int32(truncatingIfNeeded: root))
         if let pending { return pending.start { swiftmpi_ireduce(s, r, n, type, op, root, comm, &$0) } }
-        if _fastPath(!serializesCalls) { return MPI_Reduce(s, r, n, type, op, root, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Reduce(s, r, n, type, op, root, comm) } }
         return serialized { swiftmpi_ireduce(s, r, n, type, op, root, comm, &$0) }
     }, .reduce)
 }
@@ -111,7 +111,7 @@ func rawScan(
     try check(inChunks(count: count, elementSize: elementSize) { offset, n in
         let (s, r) = (send.map { $0 + offset }, receive.map { $0 + offset })
         if let pending { return pending.start { swiftmpi_iscan(s, r, n, type, op, comm, &$0) } }
-        if _fastPath(!serializesCalls) { return MPI_Scan(s, r, n, type, op, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Scan(s, r, n, type, op, comm) } }
         return serialized { swiftmpi_iscan(s, r, n, type, op, comm, &$0) }
     }, .scan)
 }
@@ -125,7 +125,7 @@ func rawScatter(
     try check(withMessage(count: rowCount, of: type, elementSize: elementSize) { n, t in
         let root = Int32(truncatingIfNeeded: root)
         if let pending { return pending.start { swiftmpi_iscatter(send, n, t, receive, n, t, root, comm, &$0) } }
-        if _fastPath(!serializesCalls) { return MPI_Scatter(send, n, t, receive, n, t, root, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Scatter(send, n, t, receive, n, t, root, comm) } }
         return serialized { swiftmpi_iscatter(send, n, t, receive, n, t, root, comm, &$0) }
     }, .scatter)
 }
@@ -138,7 +138,7 @@ func rawSend(
     try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
         let (dest, tag) = (Int32(truncatingIfNeeded: dest), Int32(truncatingIfNeeded: tag))
         if let pending { return pending.start { swiftmpi_isend(send, n, t, dest, tag, comm, &$0) } }
-        if _fastPath(!serializesCalls) { return MPI_Send(send, n, t, dest, tag, comm) }
+        if _fastPath(mayWaitInMPI) { return MPI_Send(send, n, t, dest, tag, comm) }
         return serialized { swiftmpi_isend(send, n, t, dest, tag, comm, &$0) }
     }, .send)
 }
@@ -208,10 +208,11 @@ func rawRecv(
 /// Waits for the message that a blocking receive of `source` and `tag` matches, and takes it
 /// (`MPI_Mprobe`; serialised, `MPI_Improbe` polled). Returns MPI's code.
 ///
-/// While non-blocking receives are queued, unmatched (see ``ProbedReceives``), a message that one of them
-/// can match goes to it, as to a receive posted in MPI before this one: the blocking receive probes
-/// behind the queue (``ProbedReceives/probeBehindQueued(source:tag:comm:take:message:status:)``) until
-/// it finds a message no queued receive wants, or no queued receive overlaps its source and tag any more.
+/// While non-blocking receives are queued, unmatched (see ``ProbedReceives``), it polls instead
+/// (``ProbedReceives/probeBehindQueued(source:tag:comm:take:message:status:)``), advancing the queue
+/// at each poll: the queued receives keep matching their messages while this one waits (see
+/// ``mayWaitInMPI``), and a message that one of them can match goes to it, as to a receive posted in
+/// MPI before this one.
 @inline(__always)
 func matchMessage(
     source: Int32, tag: Int32, comm: MPI_Comm, message: inout MPI_Message, status: inout MPI_Status
@@ -220,13 +221,13 @@ func matchMessage(
        let code = matchBehindQueued(source: source, tag: tag, comm: comm, message: &message, status: &status) {
         return code
     }
-    return _fastPath(!serializesCalls)
+    return _fastPath(mayWaitInMPI)
         ? swiftmpi_mprobe(source, tag, comm, &message, &status)
         : probeSerialized(source: source, tag: tag, comm: comm, message: &message, status: &status)
 }
 
-/// ``matchMessage(source:tag:comm:message:status:)`` while receives are queued: `nil` once no queued
-/// receive overlaps `source` and `tag` (the caller then probes directly).
+/// ``matchMessage(source:tag:comm:message:status:)`` while receives are queued: `nil` once none is (the
+/// caller then probes as usual).
 @inline(never)
 func matchBehindQueued(
     source: Int32, tag: Int32, comm: MPI_Comm, message: inout MPI_Message, status: inout MPI_Status
@@ -260,7 +261,7 @@ func receiveIntoScratch(
 /// Receives a matched message: `MPI_Mrecv`, or serialised `MPI_Imrecv` polled.
 @inline(__always)
 func receiveMatched(_ buffer: UnsafeMutableRawPointer?, _ n: Int32, _ t: MPI_Datatype, _ message: inout MPI_Message) -> Int32 {
-    if _fastPath(!serializesCalls) {
+    if _fastPath(mayWaitInMPI) {
         var received = MPI_Status()
         return swiftmpi_mrecv(buffer, n, t, &message, &received)
     }
@@ -293,7 +294,7 @@ func rawSendrecv(
     var outcome = rawRecv(receive, count: receiveCount, type: type, elementSize: elementSize, source: source,
                           tag: receiveTag, comm: comm, pending: pending)
     if pending != nil { return outcome }
-    let waitCode = _fastPath(!serializesCalls) ? swiftmpi_wait(&request) : completeSerialized(&request)
+    let waitCode = _fastPath(mayWaitInMPI) ? swiftmpi_wait(&request) : completeSerialized(&request)
     if outcome.code == 0 { outcome.code = waitCode }
     return outcome
 }

@@ -40,7 +40,7 @@ func rawNeighborAllgather(
     elementSize: Int, comm: MPI_Comm
 ) throws(MPIError) {
     try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
-        if _fastPath(!serializesCalls) { return MPI_Neighbor_allgather(send, n, t, receive, n, t, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Neighbor_allgather(send, n, t, receive, n, t, comm) } }
         return serialized { swiftmpi_ineighbor_allgather(send, n, t, receive, n, t, comm, &$0) }
     }, .neighborAllgather)
 }
@@ -52,7 +52,7 @@ func rawNeighborAlltoall(
     elementSize: Int, comm: MPI_Comm
 ) throws(MPIError) {
     try check(withMessage(count: blockCount, of: type, elementSize: elementSize) { n, t in
-        if _fastPath(!serializesCalls) { return MPI_Neighbor_alltoall(send, n, t, receive, n, t, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Neighbor_alltoall(send, n, t, receive, n, t, comm) } }
         return serialized { swiftmpi_ineighbor_alltoall(send, n, t, receive, n, t, comm, &$0) }
     }, .neighborAlltoall)
 }
@@ -68,12 +68,12 @@ func rawNeighborAllgatherv(
     try checkVariable(withVariableMessage(
         VariableSide(count: sendCount), VariableSide(counts: receiveCounts, displacements: displacements), of: type
     ) { t, n, _, _, _, rc, rd in
-        if _fastPath(!serializesCalls) { return MPI_Neighbor_allgatherv(send, n, t, receive, rc, rd, t, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Neighbor_allgatherv(send, n, t, receive, rc, rd, t, comm) } }
         return serialized { swiftmpi_ineighbor_allgatherv(send, n, t, receive, rc!, rd!, t, comm, &$0) }
     } large: {
         let (rc, rd) = (receiveCounts.baseAddress, displacements.baseAddress)
         if _fastPath(!serializesCalls) {
-            return swiftmpi_neighbor_allgatherv_c(send, sendCount, type, receive, rc, rd, type, comm)
+            return waitingInCollective { swiftmpi_neighbor_allgatherv_c(send, sendCount, type, receive, rc, rd, type, comm) }
         }
         return serialized { swiftmpi_ineighbor_allgatherv_c(send, sendCount, type, receive, rc, rd, type, comm, &$0) }
     }, .neighborAllgatherv, argument: "receiveCounts")
@@ -92,13 +92,13 @@ func rawNeighborAlltoallv(
         VariableSide(counts: sendCounts, displacements: sendDisplacements),
         VariableSide(counts: receiveCounts, displacements: receiveDisplacements), of: type
     ) { t, _, sc, sd, _, rc, rd in
-        if _fastPath(!serializesCalls) { return MPI_Neighbor_alltoallv(send, sc, sd, t, receive, rc, rd, t, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Neighbor_alltoallv(send, sc, sd, t, receive, rc, rd, t, comm) } }
         return serialized { swiftmpi_ineighbor_alltoallv(send, sc!, sd!, t, receive, rc!, rd!, t, comm, &$0) }
     } large: {
         let (sc, sd) = (sendCounts.baseAddress, sendDisplacements.baseAddress)
         let (rc, rd) = (receiveCounts.baseAddress, receiveDisplacements.baseAddress)
         if _fastPath(!serializesCalls) {
-            return swiftmpi_neighbor_alltoallv_c(send, sc, sd, type, receive, rc, rd, type, comm)
+            return waitingInCollective { swiftmpi_neighbor_alltoallv_c(send, sc, sd, type, receive, rc, rd, type, comm) }
         }
         return serialized { swiftmpi_ineighbor_alltoallv_c(send, sc, sd, type, receive, rc, rd, type, comm, &$0) }
     }, .neighborAlltoallv, argument: "receiveCounts")
@@ -109,8 +109,8 @@ func rawCartCreate(
     _ comm: MPI_Comm, dimensions: [Int32], periods: [Int32], reorder: Bool, _ newHandle: inout MPI_Comm
 ) throws(MPIError) {
     try admitCallingThread("Communicator.cartesian")
-    let code = locked {
-        swiftmpi_cart_create(comm, Int32(dimensions.count), dimensions, periods, reorder ? 1 : 0, &newHandle)
+    let code = waitingInCollective {
+        locked { swiftmpi_cart_create(comm, Int32(dimensions.count), dimensions, periods, reorder ? 1 : 0, &newHandle) }
     }
     try check(code, "MPI_Cart_create")
 }
@@ -118,7 +118,7 @@ func rawCartCreate(
 /// `MPI_Cart_sub` (collective; holds the lock while serialised, like `MPI_Comm_split`).
 func rawCartSub(_ comm: MPI_Comm, remain: [Int32], _ newHandle: inout MPI_Comm) throws(MPIError) {
     try admitCallingThread("CartesianCommunicator.sub")
-    try check(locked { swiftmpi_cart_sub(comm, remain, &newHandle) }, "MPI_Cart_sub")
+    try check(waitingInCollective { locked { swiftmpi_cart_sub(comm, remain, &newHandle) } }, "MPI_Cart_sub")
 }
 
 /// `MPI_Cart_get`: the dimensions, periodicity and this process's coordinates.

@@ -269,11 +269,11 @@ func rawAllgatherv(
     try checkVariable(withVariableMessage(
         VariableSide(count: count), VariableSide(counts: receiveCounts, displacements: displacements), of: type
     ) { t, n, _, _, _, rc, rd in
-        if _fastPath(!serializesCalls) { return MPI_Allgatherv(send, n, t, receive, rc, rd, t, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Allgatherv(send, n, t, receive, rc, rd, t, comm) } }
         return serialized { swiftmpi_iallgatherv(send, n, t, receive, rc!, rd!, t, comm, &$0) }
     } large: {
         let (rc, rd) = (receiveCounts.baseAddress, displacements.baseAddress)
-        if _fastPath(!serializesCalls) { return swiftmpi_allgatherv_c(send, count, type, receive, rc, rd, type, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { swiftmpi_allgatherv_c(send, count, type, receive, rc, rd, type, comm) } }
         return serialized { swiftmpi_iallgatherv_c(send, count, type, receive, rc, rd, type, comm, &$0) }
     }, .allgatherv, argument: "displacements")
 }
@@ -297,11 +297,11 @@ func rawGatherv(
         VariableSide(count: count), VariableSide(counts: receiveCounts, displacements: displacements), of: type
     ) { t, n, _, _, _, rc, rd in
         let root = Int32(truncatingIfNeeded: root)
-        if _fastPath(!serializesCalls) { return MPI_Gatherv(send, n, t, receive, rc, rd, t, root, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Gatherv(send, n, t, receive, rc, rd, t, root, comm) } }
         return serialized { swiftmpi_igatherv(send, n, t, receive, rc, rd, t, root, comm, &$0) }
     } large: {
         let (rc, rd, root) = (receiveCounts.baseAddress, displacements?.baseAddress, Int32(truncatingIfNeeded: root))
-        if _fastPath(!serializesCalls) { return swiftmpi_gatherv_c(send, count, type, receive, rc, rd, type, root, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { swiftmpi_gatherv_c(send, count, type, receive, rc, rd, type, root, comm) } }
         return serialized { swiftmpi_igatherv_c(send, count, type, receive, rc, rd, type, root, comm, &$0) }
     }, .gatherv, argument: "displacements")
 }
@@ -324,11 +324,11 @@ func rawScatterv(
         VariableSide(counts: sendCounts, displacements: displacements), VariableSide(count: count), of: type
     ) { t, _, sc, sd, n, _, _ in
         let root = Int32(truncatingIfNeeded: root)
-        if _fastPath(!serializesCalls) { return MPI_Scatterv(send, sc, sd, t, receive, n, t, root, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Scatterv(send, sc, sd, t, receive, n, t, root, comm) } }
         return serialized { swiftmpi_iscatterv(send, sc, sd, t, receive, n, t, root, comm, &$0) }
     } large: {
         let (sc, sd, root) = (sendCounts.baseAddress, displacements?.baseAddress, Int32(truncatingIfNeeded: root))
-        if _fastPath(!serializesCalls) { return swiftmpi_scatterv_c(send, sc, sd, type, receive, count, type, root, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { swiftmpi_scatterv_c(send, sc, sd, type, receive, count, type, root, comm) } }
         return serialized { swiftmpi_iscatterv_c(send, sc, sd, type, receive, count, type, root, comm, &$0) }
     }, .scatterv, argument: "displacements")
 }
@@ -350,12 +350,12 @@ func rawAlltoallv(
         VariableSide(counts: sendCounts, displacements: sendDisplacements),
         VariableSide(counts: receiveCounts, displacements: receiveDisplacements), of: type
     ) { t, _, sc, sd, _, rc, rd in
-        if _fastPath(!serializesCalls) { return MPI_Alltoallv(send, sc, sd, t, receive, rc, rd, t, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Alltoallv(send, sc, sd, t, receive, rc, rd, t, comm) } }
         return serialized { swiftmpi_ialltoallv(send, sc!, sd!, t, receive, rc!, rd!, t, comm, &$0) }
     } large: {
         let (sc, sd) = (sendCounts.baseAddress, sendDisplacements.baseAddress)
         let (rc, rd) = (receiveCounts.baseAddress, receiveDisplacements.baseAddress)
-        if _fastPath(!serializesCalls) { return swiftmpi_alltoallv_c(send, sc, sd, type, receive, rc, rd, type, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { swiftmpi_alltoallv_c(send, sc, sd, type, receive, rc, rd, type, comm) } }
         return serialized { swiftmpi_ialltoallv_c(send, sc, sd, type, receive, rc, rd, type, comm, &$0) }
     }, .alltoallv, argument: "counts")
 }
@@ -372,7 +372,7 @@ func rawReduceScatterBlock(
                                                 size: size, rank: rank), .reduceScatterBlock)
     }
     let n = Int32(truncatingIfNeeded: count)
-    if _fastPath(!serializesCalls) { return try check(MPI_Reduce_scatter_block(send, receive, n, type, op, comm), .reduceScatterBlock) }
+    if _fastPath(!serializesCalls) { return try check(waitingInCollective { MPI_Reduce_scatter_block(send, receive, n, type, op, comm) }, .reduceScatterBlock) }
     try check(serialized { swiftmpi_ireduce_scatter_block(send, receive, n, type, op, comm, &$0) }, .reduceScatterBlock)
 }
 
@@ -395,7 +395,7 @@ func rawReduceScatter(
     let code = withUnsafeTemporaryAllocation(of: Int32.self, capacity: Swift.max(1, counts.count)) { c32 in
         for (i, c) in counts.enumerated() { c32[i] = Int32(truncatingIfNeeded: c) }
         let c = UnsafePointer(c32.baseAddress!)
-        if _fastPath(!serializesCalls) { return MPI_Reduce_scatter(send, receive, c, type, op, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Reduce_scatter(send, receive, c, type, op, comm) } }
         return serialized { swiftmpi_ireduce_scatter(send, receive, c, type, op, comm, &$0) }
     }
     try check(code, .reduceScatter)
@@ -412,7 +412,7 @@ func reduceScatterAsReduces(
         let code = inChunks(count: count(r), elementSize: elementSize) { chunk, n in
             let (s, d) = (base.map { $0 + chunk }, r == rank ? receive.map { $0 + chunk } : nil)
             let root = Int32(truncatingIfNeeded: r)
-            if _fastPath(!serializesCalls) { return MPI_Reduce(s, d, n, type, op, root, comm) }
+            if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Reduce(s, d, n, type, op, root, comm) } }
             return serialized { swiftmpi_ireduce(s, d, n, type, op, root, comm, &$0) }
         }
         if code != 0 { return code }
@@ -428,7 +428,7 @@ func rawExscan(
 ) throws(MPIError) {
     try check(inChunks(count: count, elementSize: elementSize) { offset, n in
         let (s, r) = (send.map { $0 + offset }, receive.map { $0 + offset })
-        if _fastPath(!serializesCalls) { return MPI_Exscan(s, r, n, type, op, comm) }
+        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Exscan(s, r, n, type, op, comm) } }
         return serialized { swiftmpi_iexscan(s, r, n, type, op, comm, &$0) }
     }, .exscan)
 }
@@ -436,31 +436,30 @@ func rawExscan(
 /// Waits for a matching message without receiving it (`MPI_Probe`; serialised: `MPI_Iprobe` polled), or
 /// with `wait` false looks once (`MPI_Iprobe`). The outcome's count is in elements of `type` (-1 when the
 /// message is no whole number of them), and its source -1 when nothing was found. While non-blocking
-/// receives are queued, a message that one of them matches is theirs and is not found (see
-/// ``ProbedReceives/probeBehindQueued(source:tag:comm:take:message:status:)``).
+/// receives are queued, it polls, advancing them, and a message that one of them matches is theirs and
+/// is not found (see ``ProbedReceives/probeBehindQueued(source:tag:comm:take:message:status:)``).
 @usableFromInline
 func rawProbe(source: Int32, tag: Int32, type: MPI_Datatype, comm: MPI_Comm, wait: Bool) -> ReceiveOutcome {
     var status = MPI_Status()
     var found: Int32 = 0
     var polls = 0
-    var behindQueued = true
     while true {
-        let code: Int32
-        if behindQueued && ProbedReceives.shared.isNotEmpty {
+        var code: Int32 = 0
+        var probed = false
+        if ProbedReceives.shared.isNotEmpty {
             var unused = swiftmpi_message_null()
             if let probe = ProbedReceives.shared.probeBehindQueued(
                 source: source, tag: tag, comm: comm, take: false, message: &unused, status: &status) {
-                (code, found) = (probe.code, probe.found ? 1 : 0)
-            } else {
-                // No queued receive overlaps: probe directly from now on.
-                behindQueued = false
-                continue
+                (code, found, probed) = (probe.code, probe.found ? 1 : 0, true)
             }
-        } else if wait && _fastPath(!serializesCalls) {
-            code = swiftmpi_probe(source, tag, comm, &status)
-            found = 1
-        } else {
-            code = locked { swiftmpi_iprobe(source, tag, comm, &found, &status) }
+        }
+        if !probed {
+            if wait && _fastPath(mayWaitInMPI) {
+                code = swiftmpi_probe(source, tag, comm, &status)
+                found = 1
+            } else {
+                code = locked { swiftmpi_iprobe(source, tag, comm, &found, &status) }
+            }
         }
         if code != 0 {
             var failed = ReceiveOutcome()
@@ -469,8 +468,7 @@ func rawProbe(source: Int32, tag: Int32, type: MPI_Datatype, comm: MPI_Comm, wai
         }
         if found != 0 { return ReceiveOutcome(code: 0, status: &status, type: type) }
         if !wait { return ReceiveOutcome() }
-        polls += 1
-        if polls > 100 { sched_yield() }
+        pollPause(&polls)
     }
 }
 

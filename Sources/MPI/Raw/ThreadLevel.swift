@@ -26,6 +26,9 @@ import Musl
 //   ``MPIError/threadLevel(operation:provided:reason:)`` before anything is
 //   communicated (``admitCallingThread(_:)``), and a communicator released on
 //   another thread is freed at that thread's next call.
+//
+// At every level, while non-blocking receives are queued unmatched, blocking
+// calls keep matching them (see "While non-blocking receives are queued" below).
 
 /// How the raw layer calls MPI.
 @usableFromInline
@@ -80,6 +83,48 @@ func configureCalls(provided: ThreadLevel) {
 @inlinable @inline(__always)
 var serializesCalls: Bool { callMode == .serialized }
 
+// MARK: - While non-blocking receives are queued
+
+// A non-blocking receive is not posted in MPI: it waits in ``ProbedReceives``
+// until the package's probes match its message (so that no message is written
+// past its buffer), and only the package's polls match it. A call that waited
+// inside MPI meanwhile would leave it unmatched, and a partner rank whose
+// blocking send of a large message waits for it (the C pattern `MPI_Irecv`,
+// `MPI_Send`, `MPI_Wait`, or a send before a collective) would never return.
+// So while receives are queued, blocking point-to-point calls poll their
+// non-blocking counterparts, advancing the queue at each poll (a blocking send
+// and an `MPI_Isend` match the same receives), and blocking collectives, which
+// must stay blocking (a blocking collective does not match a non-blocking one
+// on another rank), have the progress engine's thread advance the queue while
+// they wait (``waitingInCollective(_:)``).
+
+/// Whether a blocking point-to-point call may wait inside its blocking MPI function, rather than run as
+/// its non-blocking counterpart polled by ``serialized(_:)``: not when calls are serialised (the lock
+/// would be held while other ranks are waited for), and not while non-blocking receives are queued,
+/// unmatched (see above). One relaxed load more than ``serializesCalls``.
+@inline(__always)
+var mayWaitInMPI: Bool { !serializesCalls && !ProbedReceives.shared.isNotEmpty }
+
+/// Runs a blocking collective's MPI call; while non-blocking receives are queued, unmatched, the progress
+/// engine's thread advances them until the call returns (see above).
+///
+/// Only where MPI may be called from several threads at once (`MPI_THREAD_MULTIPLE`). At
+/// `MPI_THREAD_SERIALIZED` the collectives are already polled (``serialized(_:)``), and each poll advances
+/// the queue; below it only the calling thread may call MPI, so the queue waits until the call returns.
+@inline(__always)
+func waitingInCollective(_ call: () -> Int32) -> Int32 {
+    if _fastPath(!ProbedReceives.shared.isNotEmpty) { return call() }
+    return waitingInCollectiveSlowPath(call)
+}
+
+@inline(never)
+func waitingInCollectiveSlowPath(_ call: () -> Int32) -> Int32 {
+    guard callMode == .direct else { return call() }
+    ProgressEngine.shared.beginAdvancingQueuedReceives()
+    defer { ProgressEngine.shared.endAdvancingQueuedReceives() }
+    return call()
+}
+
 // MARK: - Below MPI_THREAD_SERIALIZED: the calling thread
 
 /// Throws ``MPIError/threadLevel(operation:provided:reason:)`` when MPI provides
@@ -131,8 +176,10 @@ func lockedSlowPath(_ body: () -> Int32) -> Int32 {
 }
 
 /// Starts a non-blocking call with `start` under the lock, then completes it with
-/// `MPI_Test` under the lock, releasing the lock between tests: the serialised
-/// form of a blocking call. Returns the first failing MPI return code, or 0.
+/// `MPI_Test` under the lock, releasing the lock between tests: the polled form
+/// of a blocking call, at `MPI_THREAD_SERIALIZED` and while non-blocking receives
+/// are queued (see ``mayWaitInMPI``), which each poll advances. Returns the first
+/// failing MPI return code, or 0.
 @usableFromInline @inline(never)
 func serialized(_ start: (inout MPI_Request) -> Int32) -> Int32 {
     var request = swiftmpi_request_null()
@@ -155,6 +202,7 @@ func completeSerialized(_ request: inout MPI_Request) -> Int32 {
     var polls = 0
     while true {
         pollPause(&polls)
+        ProbedReceives.shared.advanceIfQueued()
         let code = mpiLock.withLock { _ in swiftmpi_test(&request, &done) }
         if code != 0 || done != 0 { return code }
     }
@@ -188,6 +236,7 @@ func probeSerialized(
         let code = mpiLock.withLock { _ in swiftmpi_improbe(source, tag, comm, &found, &message, &status) }
         if code != 0 || found != 0 { return code }
         pollPause(&polls)
+        ProbedReceives.shared.advanceIfQueued()
     }
 }
 
@@ -198,7 +247,7 @@ func rawCommDup(_ comm: MPI_Comm, _ newHandle: inout MPI_Comm) throws(MPIError) 
     try admitCallingThread("Communicator.duplicate")
     let code: Int32
     if _fastPath(!serializesCalls) {
-        code = swiftmpi_comm_dup(comm, &newHandle)
+        code = waitingInCollective { swiftmpi_comm_dup(comm, &newHandle) }
     } else {
         code = serialized { swiftmpi_comm_idup(comm, &newHandle, &$0) }
     }
@@ -213,7 +262,7 @@ func rawCommDup(_ comm: MPI_Comm, _ newHandle: inout MPI_Comm) throws(MPIError) 
 /// ranks (split from one thread at a time there, or use `MPI_THREAD_MULTIPLE`).
 func rawCommSplit(_ comm: MPI_Comm, color: Int32, key: Int32, _ newHandle: inout MPI_Comm) throws(MPIError) {
     try admitCallingThread("Communicator.split")
-    try check(locked { swiftmpi_comm_split(comm, color, key, &newHandle) }, "MPI_Comm_split")
+    try check(waitingInCollective { locked { swiftmpi_comm_split(comm, color, key, &newHandle) } }, "MPI_Comm_split")
 }
 
 /// `MPI_Comm_free` (local in Open MPI and MPICH), returning MPI's code. Below

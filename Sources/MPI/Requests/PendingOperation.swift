@@ -439,6 +439,9 @@ final class ProbedReceives: @unchecked Sendable {
     /// Whether any receive is queued (a relaxed read, for the fast paths).
     var isNotEmpty: Bool { count.load(ordering: .relaxed) != 0 }
 
+    /// How many receives are queued (a relaxed read).
+    var queuedCount: Int { count.load(ordering: .relaxed) }
+
     func append(_ operation: PendingOperation) {
         queue.withLock { queue in
             queue.append(operation)
@@ -475,25 +478,38 @@ final class ProbedReceives: @unchecked Sendable {
         count.store(queue.count, ordering: .relaxed)
     }
 
-    /// Probes once for a message of `source` and `tag` on `comm` for a blocking receive or a probe, which
-    /// must leave to an older queued receive a message that both can match (as a receive posted in MPI
-    /// would have taken it first).
+    /// Advances the queue if a receive is queued: one poll of the receives for a call that waits outside
+    /// MPI (see ``mayWaitInMPI``).
+    @inline(__always)
+    func advanceIfQueued() {
+        if isNotEmpty { advance() }
+    }
+
+    /// Probes once, without waiting, for a message of `source` and `tag` on `comm` for a blocking receive
+    /// or a probe, behind the queued receives. Returns `nil` when no receive is queued (after advancing the
+    /// queue): the caller can then wait in MPI (`MPI_Mprobe`, `MPI_Probe`).
     ///
-    /// Advances the queue, then looks at the message (`MPI_Iprobe`) unless no queued receive can match the
-    /// same messages. A message that a queued receive still waiting matches too is not found: the next
-    /// advance gives it to that receive. Else the message is found, and, with `take`, taken
-    /// (`MPI_Improbe` of exactly its source and tag, under the queue's lock, so that no queued receive
-    /// is matched in between). Returns `nil` when no queued receive overlaps `source` and `tag`: the
-    /// caller then probes directly, as before any receive was queued.
+    /// Advances the queue first. A receive started after the queued ones must leave them a message that
+    /// both can match, as a receive posted in MPI after them would: when a queued receive still waiting
+    /// overlaps `source` and `tag`, the message is looked at first (`MPI_Iprobe`), and one that such a
+    /// receive matches too is not found (the next advance gives it to that receive). Else the message is
+    /// found and, with `take`, taken (`MPI_Improbe` of exactly its source and tag, under the queue's lock,
+    /// so that no queued receive is matched in between).
     func probeBehindQueued(
         source: Int32, tag: Int32, comm: MPI_Comm, take: Bool, message: inout MPI_Message, status: inout MPI_Status
     ) -> (code: Int32, found: Bool)? {
         queue.withLock { queue -> (code: Int32, found: Bool)? in
             advance(&queue)
+            guard !queue.isEmpty else { return nil }
+            var found: Int32 = 0
             let wanted = ProbedReceive(
                 buffer: nil, count: 0, type: swiftmpi_byte(), elementSize: 1, source: source, tag: tag, comm: comm)
-            guard queue.contains(where: { $0.receive?.overlaps(wanted) ?? false }) else { return nil }
-            var found: Int32 = 0
+            guard queue.contains(where: { $0.receive?.overlaps(wanted) ?? false }) else {
+                let code = take
+                    ? locked { swiftmpi_improbe(source, tag, comm, &found, &message, &status) }
+                    : locked { swiftmpi_iprobe(source, tag, comm, &found, &status) }
+                return (code, code == 0 && found != 0)
+            }
             var seen = MPI_Status()
             let code = locked { swiftmpi_iprobe(source, tag, comm, &found, &seen) }
             guard code == 0, found != 0 else { return (code, false) }

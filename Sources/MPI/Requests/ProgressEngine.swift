@@ -124,6 +124,9 @@ final class ProgressEngine: @unchecked Sendable {
     /// Posted when an operation is awaited, so that an idle or backing-off engine wakes at once.
     private let wake: UnsafeMutablePointer<sem_t>
     private let started = Atomic<Bool>(false)
+    /// How many threads wait in a blocking collective while non-blocking receives are queued: while any
+    /// does, the engine advances the queue (see ``waitingInCollective(_:)``).
+    private let collectivesWaiting = Atomic<Int>(0)
 
     /// Polls of the engine since it started, and polls that completed something (for the benchmark).
     let polls = Atomic<Int>(0)
@@ -140,6 +143,19 @@ final class ProgressEngine: @unchecked Sendable {
         submitted.withLock { $0.append(pending) }
         if !started.load(ordering: .acquiring) { startThread() }
         sem_post(wake)
+    }
+
+    /// A thread is about to wait in a blocking collective while receives are queued: the engine advances
+    /// them until ``endAdvancingQueuedReceives()``.
+    func beginAdvancingQueuedReceives() {
+        collectivesWaiting.add(1, ordering: .relaxed)
+        if !started.load(ordering: .acquiring) { startThread() }
+        sem_post(wake)
+    }
+
+    /// The blocking collective of ``beginAdvancingQueuedReceives()`` returned.
+    func endAdvancingQueuedReceives() {
+        collectivesWaiting.subtract(1, ordering: .relaxed)
     }
 
     private func startThread() {
@@ -170,7 +186,21 @@ final class ProgressEngine: @unchecked Sendable {
                 idle = 0
             }
             if active.isEmpty {
-                sem_wait(wake)
+                guard collectivesWaiting.load(ordering: .relaxed) > 0, ProbedReceives.shared.isNotEmpty,
+                      RuntimeState.phaseIsInitialized() else {
+                    idle = 0
+                    sem_wait(wake)
+                    continue
+                }
+                // Only queued receives to advance, for a thread waiting in a blocking collective.
+                let queued = ProbedReceives.shared.queuedCount
+                ProbedReceives.shared.advance()
+                if ProbedReceives.shared.queuedCount < queued {
+                    idle = 0
+                } else {
+                    idle += 1
+                    pause(idle)
+                }
                 continue
             }
             // One atomic load per poll while polls complete requests (MPIRuntime.finalize() sets the phase

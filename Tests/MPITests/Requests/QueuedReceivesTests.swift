@@ -1,0 +1,133 @@
+// Tests of non-blocking receives that wait, unmatched, in the package's queue
+// (Sources/MPI/Requests/PendingOperation.swift, ProbedReceives) while blocking
+// calls run: MPI's order for receives (a newer receive, blocking or probed, leaves
+// to an older one a message that both can match), and blocking point-to-point
+// calls and collectives that keep matching the queued receives, so that a
+// partner's blocking send of a large message returns (Sources/MPI/Raw/ThreadLevel.swift).
+// Also run at SWIFT_MPI_THREAD_LEVEL=serialized by Scripts/test.
+import MPI
+import MPITestSupport
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+final class QueuedReceivesTests: MPITestCase {
+    func testBlockingReceivesAndProbesLeaveTheirMessagesToOlderRequests() throws {
+        // MPI's order for receives: a receive cannot take a message that an older receive, still waiting,
+        // matches too. The older receives here are requests, the newer ones blocking.
+        let (left, right) = ringNeighbours(rank: rank, size: size)
+        let older = try irecv([Int32(0)], source: left, tag: 40)
+        let olderAnySource = try irecv([Int32(0), 0], source: anySource, tag: 41)
+        var sends = RequestSet<Void>()
+        sends.append(try isend([Int32(1000 + rank)], dest: right, tag: 40))
+        sends.append(try isend([Int32(2000 + rank)], dest: right, tag: 40))
+        sends.append(try isend([Int32(3000 + rank), 1], dest: right, tag: 41))
+        sends.append(try isend([Int32(4000 + rank), 2], dest: right, tag: 41))
+        // The blocking receive gets the second message of tag 40; the request, started first, the first.
+        XCTAssertEqual(try recv([Int32(0)], source: left, tag: 40).0, [Int32(2000 + left)], here)
+        let olderMessage = try older.wait()
+        XCTAssertEqual(olderMessage, [Int32(1000 + left)], here)
+        // The same for a receive of any size, behind an any-source request.
+        let (second, status, _) = try recv(Int32.self, source: left, tag: 41)
+        XCTAssertEqual(second, [Int32(4000 + left), 2], here)
+        XCTAssertEqual(status.count, 2, here)
+        let olderAnySourceMessage = try olderAnySource.wait()
+        XCTAssertEqual(olderAnySourceMessage, [Int32(3000 + left), 1], here)
+        let olderAnyTag = try irecv([Int64(0)], source: left, tag: anyTag)
+        sends.append(try isend([Int64(5000 + rank)], dest: right, tag: 42))
+        sends.append(try isend([Int64(6000 + rank), 4], dest: right, tag: 42))
+        sends.append(try isend([Int64(7000 + rank), 3], dest: right, tag: 43))
+        // A probe does not report the message that an older any-tag request takes: the first of tag 42
+        // (one element) is the request's, so the probe sees the second (two elements).
+        let probed = try probe(Int64.self, source: left, tag: 42)
+        XCTAssertEqual(probed.tag, 42, here)
+        XCTAssertEqual(probed.count, 2, here)
+        let olderAnyTagMessage = try olderAnyTag.wait()
+        XCTAssertEqual(olderAnyTagMessage, [Int64(5000 + left)], here)
+        XCTAssertEqual(try recv([Int64(0), 0], source: left, tag: anyTag).0, [Int64(6000 + left), 4], here)
+        XCTAssertNil(try iprobe(Int64.self, source: left, tag: 42), here)
+        XCTAssertEqual(try recv([Int64(0), 0], source: left, tag: 43).0, [Int64(7000 + left), 3], here)
+        _ = try sends.waitAll()
+        try barrier()
+    }
+
+    func testABlockingReceiveBehindARequestThatMatchesLater() throws {
+        // The blocking receive is likely to start before the messages come (their sender sleeps 20 ms after
+        // the receiver's signal); the older request must still get the first one when it comes.
+        let (left, right) = ringNeighbours(rank: rank, size: size)
+        let older = try irecv([Int32(0)], source: left, tag: 50)
+        let go = try irecv([UInt8(0)], source: right, tag: 51)
+        try send([UInt8(1)], dest: left, tag: 51)
+        _ = try go.wait()
+        usleep(20_000)
+        var sends = RequestSet<Void>()
+        sends.append(try isend([Int32(1)], dest: right, tag: 50))
+        sends.append(try isend([Int32(2)], dest: right, tag: 50))
+        XCTAssertEqual(try recv([Int32(0)], source: left, tag: 50).0, [Int32(2)], here)
+        let olderMessage = try older.wait()
+        XCTAssertEqual(olderMessage, [Int32(1)], here)
+        _ = try sends.waitAll()
+        // A sendrecv's receive takes part in the same order.
+        let olderRing = try irecv([Int32(0)], source: left, tag: 52)
+        var ringSends = RequestSet<Void>()
+        ringSends.append(try isend([Int32(10 + rank)], dest: right, tag: 52))
+        let got = try sendrecv([Int32(20 + rank)], [Int32(0)], source: left, dest: right,
+                               sendtag: 52, recvtag: 52).0
+        XCTAssertEqual(got, [Int32(20 + left)], here)
+        let olderRingMessage = try olderRing.wait()
+        XCTAssertEqual(olderRingMessage, [Int32(10 + left)], here)
+        _ = try ringSends.waitAll()
+        try barrier()
+    }
+
+    func testBlockingCallsKeepMatchingUnmatchedRequests() throws {
+        // Messages of 2 MiB, above every eager limit: a blocking send returns only once the message is
+        // matched. In C these patterns complete because MPI_Irecv posts the receive; here the package must
+        // keep matching the queued receives while a blocking call waits.
+        let (left, right) = ringNeighbours(rank: rank, size: size)
+        let n = 1 << 18
+        let big = { (r: Int, i: Int) in [Double](repeating: Double(r * 10 + i), count: n) }
+        let template = [Double](repeating: 0, count: n)
+        // The C pattern MPI_Irecv, MPI_Send, MPI_Wait.
+        let first = try irecv(template, source: left, tag: 60)
+        try send(big(rank, 1), dest: right, tag: 60)
+        let firstMessage = try first.wait()
+        XCTAssertEqual(firstMessage, big(left, 1), here)
+        // A rank waits in a blocking collective while its left neighbour's blocking send needs its request
+        // (from MPI_THREAD_SERIALIZED: below it, nothing matches the request while the collective waits).
+        try XCTSkipIf(MPIRuntime.threadLevel < .serialized, "needs MPI_THREAD_SERIALIZED or more")
+        let second = try irecv(template, source: left, tag: 61)
+        if rank % 2 == 0 {
+            try send(big(rank, 2), dest: right, tag: 61)
+            try barrier()
+        } else {
+            try barrier()
+            try send(big(rank, 2), dest: right, tag: 61)
+        }
+        let secondMessage = try second.wait()
+        XCTAssertEqual(secondMessage, big(left, 2), here)
+        // A probe and blocking receives of other tags wait while the left neighbour's blocking send of the
+        // request's message, sent before theirs, waits for the request.
+        let third = try irecv(template, source: left, tag: 62)
+        var small = RequestSet<Void>()
+        if rank % 2 == 0 {
+            try send(big(rank, 3), dest: right, tag: 62)
+            small.append(try isend([Int32(rank)], dest: right, tag: 63))
+            small.append(try isend([Int32(rank + 100)], dest: right, tag: 64))
+        }
+        XCTAssertEqual(try probe(Int32.self, source: left, tag: 64).count, 1, here)
+        XCTAssertEqual(try recv([Int32(0)], source: left, tag: 64).0, [Int32(left + 100)], here)
+        XCTAssertEqual(try recv([Int32(0)], source: left, tag: 63).0, [Int32(left)], here)
+        if rank % 2 != 0 {
+            try send(big(rank, 3), dest: right, tag: 62)
+            small.append(try isend([Int32(rank)], dest: right, tag: 63))
+            small.append(try isend([Int32(rank + 100)], dest: right, tag: 64))
+        }
+        _ = try small.waitAll()
+        let thirdMessage = try third.wait()
+        XCTAssertEqual(thirdMessage, big(left, 3), here)
+        try barrier()
+    }
+}
