@@ -217,7 +217,7 @@ func rawRecv(
 func matchMessage(
     source: Int32, tag: Int32, comm: MPI_Comm, message: inout MPI_Message, status: inout MPI_Status
 ) -> Int32 {
-    if _slowPath(ProbedReceives.shared.isNotEmpty),
+    if _slowPath(ProbedReceives.isNotEmpty),
        let code = matchBehindQueued(source: source, tag: tag, comm: comm, message: &message, status: &status) {
         return code
     }

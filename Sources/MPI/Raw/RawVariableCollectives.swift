@@ -446,7 +446,7 @@ func rawProbe(source: Int32, tag: Int32, type: MPI_Datatype, comm: MPI_Comm, wai
     while true {
         var code: Int32 = 0
         var probed = false
-        if ProbedReceives.shared.isNotEmpty {
+        if ProbedReceives.isNotEmpty {
             var unused = swiftmpi_message_null()
             if let probe = ProbedReceives.shared.probeBehindQueued(
                 source: source, tag: tag, comm: comm, take: false, message: &unused, status: &status) {

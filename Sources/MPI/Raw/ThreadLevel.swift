@@ -103,7 +103,7 @@ var serializesCalls: Bool { callMode == .serialized }
 /// would be held while other ranks are waited for), and not while non-blocking receives are queued,
 /// unmatched (see above). One relaxed load more than ``serializesCalls``.
 @inline(__always)
-var mayWaitInMPI: Bool { !serializesCalls && !ProbedReceives.shared.isNotEmpty }
+var mayWaitInMPI: Bool { !serializesCalls && !ProbedReceives.isNotEmpty }
 
 /// Runs a blocking collective's MPI call; while non-blocking receives are queued, unmatched, the progress
 /// engine's thread advances them until the call returns (see above).
@@ -113,7 +113,7 @@ var mayWaitInMPI: Bool { !serializesCalls && !ProbedReceives.shared.isNotEmpty }
 /// the queue; below it only the calling thread may call MPI, so the queue waits until the call returns.
 @inline(__always)
 func waitingInCollective(_ call: () -> Int32) -> Int32 {
-    if _fastPath(!ProbedReceives.shared.isNotEmpty) { return call() }
+    if _fastPath(!ProbedReceives.isNotEmpty) { return call() }
     return waitingInCollectiveSlowPath(call)
 }
 

@@ -250,7 +250,7 @@ class PendingOperation: @unchecked Sendable {
     /// Polls once: advances the queued receives (this one among them), then tests this operation's
     /// requests. Returns whether the operation is done.
     func pollOnce() -> Bool {
-        if ProbedReceives.shared.isNotEmpty { ProbedReceives.shared.advance() }
+        if ProbedReceives.isNotEmpty { ProbedReceives.shared.advance() }
         if queued.load(ordering: .acquiring) { return false }
         testSlots()
         return isDone
@@ -264,7 +264,7 @@ class PendingOperation: @unchecked Sendable {
         guard RuntimeState.phaseIsInitialized() else { return finishFinalized() }
         waitBegins()
         var polls = 0
-        while isReceive || serializesCalls || ProbedReceives.shared.isNotEmpty {
+        while isReceive || serializesCalls || ProbedReceives.isNotEmpty {
             if pollOnce() { return finish() }
             pollPause(&polls)
         }
@@ -425,6 +425,10 @@ final class PendingInput<Input>: PendingOperation, @unchecked Sendable {
     }
 }
 
+/// How many receives ``ProbedReceives`` holds, written under its lock: a global, which the compiler
+/// initialises statically, so that the blocking calls' check of it is one load.
+private let queuedReceiveCount = Atomic<Int>(0)
+
 /// The receives that have not matched yet, in the order they were started.
 ///
 /// Whoever polls requests advances the whole queue in order, so that two
@@ -434,18 +438,18 @@ final class ProbedReceives: @unchecked Sendable {
     static let shared = ProbedReceives()
 
     private let queue = Mutex<[PendingOperation]>([])
-    private let count = Atomic<Int>(0)
 
-    /// Whether any receive is queued (a relaxed read, for the fast paths).
-    var isNotEmpty: Bool { count.load(ordering: .relaxed) != 0 }
+    /// Whether any receive is queued (a relaxed read, for the fast paths: one load, with no lazy
+    /// initialisation of ``shared``).
+    static var isNotEmpty: Bool { queuedReceiveCount.load(ordering: .relaxed) != 0 }
 
     /// How many receives are queued (a relaxed read).
-    var queuedCount: Int { count.load(ordering: .relaxed) }
+    static var queuedCount: Int { queuedReceiveCount.load(ordering: .relaxed) }
 
     func append(_ operation: PendingOperation) {
         queue.withLock { queue in
             queue.append(operation)
-            count.store(queue.count, ordering: .relaxed)
+            queuedReceiveCount.store(queue.count, ordering: .relaxed)
         }
     }
 
@@ -475,14 +479,14 @@ final class ProbedReceives: @unchecked Sendable {
         } else if !queue.isEmpty {
             while !pass(&queue) {}
         }
-        count.store(queue.count, ordering: .relaxed)
+        queuedReceiveCount.store(queue.count, ordering: .relaxed)
     }
 
     /// Advances the queue if a receive is queued: one poll of the receives for a call that waits outside
     /// MPI (see ``mayWaitInMPI``).
     @inline(__always)
     func advanceIfQueued() {
-        if isNotEmpty { advance() }
+        if Self.isNotEmpty { advance() }
     }
 
     /// Probes once, without waiting, for a message of `source` and `tag` on `comm` for a blocking receive

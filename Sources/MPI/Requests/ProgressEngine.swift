@@ -186,16 +186,16 @@ final class ProgressEngine: @unchecked Sendable {
                 idle = 0
             }
             if active.isEmpty {
-                guard collectivesWaiting.load(ordering: .relaxed) > 0, ProbedReceives.shared.isNotEmpty,
+                guard collectivesWaiting.load(ordering: .relaxed) > 0, ProbedReceives.isNotEmpty,
                       RuntimeState.phaseIsInitialized() else {
                     idle = 0
                     sem_wait(wake)
                     continue
                 }
                 // Only queued receives to advance, for a thread waiting in a blocking collective.
-                let queued = ProbedReceives.shared.queuedCount
+                let queued = ProbedReceives.queuedCount
                 ProbedReceives.shared.advance()
-                if ProbedReceives.shared.queuedCount < queued {
+                if ProbedReceives.queuedCount < queued {
                     idle = 0
                 } else {
                     idle += 1
@@ -276,7 +276,7 @@ struct RequestPoller {
 
     /// Polls `operations` once; afterwards each one's `isDone` tells whether it is done.
     mutating func poll(_ operations: [PendingOperation]) {
-        if ProbedReceives.shared.isNotEmpty { ProbedReceives.shared.advance() }
+        if ProbedReceives.isNotEmpty { ProbedReceives.shared.advance() }
         handles.removeAll(keepingCapacity: true)
         owners.removeAll(keepingCapacity: true)
         for operation in operations where !operation.queued.load(ordering: .acquiring) {
