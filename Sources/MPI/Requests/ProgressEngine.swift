@@ -19,7 +19,10 @@ import Musl
 // resumes their tasks. When a poll completes nothing it backs off: 100 polls
 // back to back, then `sched_yield` until 2,000 polls, then sleeps of 20 µs
 // doubling to 1 ms, each cut short by a newly awaited request. With nothing to
-// poll it sleeps until a request is awaited. Every MPI call goes through
+// poll it sleeps until a request is awaited, or until a thread waits in a
+// blocking collective while non-blocking receives are queued: then it advances
+// the queue (with the same back-off) until that collective returns, so that the
+// receives keep matching (Raw/ThreadLevel.swift, waitingInCollective). Every MPI call goes through
 // `locked`, so at MPI_THREAD_SERIALIZED the engine takes the package's lock
 // like every other caller; below MPI_THREAD_SERIALIZED only MPI's main thread
 // may call MPI, so there an awaited request is completed on the awaiting
