@@ -433,7 +433,7 @@ public final class PersistentPlan<T: MPIScalar> {
             let code = mpiLock.withLock { _ in swiftmpi_testall(count, requests, &done, statuses) }
             if code != 0 || done != 0 { return code }
             pollPause(&polls)
-            ProbedReceives.shared.advanceIfQueued()
+            ProbedReceives.advanceIfQueued()
         }
     }
 

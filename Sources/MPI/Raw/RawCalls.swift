@@ -84,7 +84,9 @@ func rawGather(
     try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
         let root = Int32(truncatingIfNeeded: root)
         if let pending { return pending.start { swiftmpi_igather(send, n, t, receive, n, t, root, comm, &$0) } }
-        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Gather(send, n, t, receive, n, t, root, comm) } }
+        if _fastPath(!serializesCalls) {
+            return waitingInCollective { MPI_Gather(send, n, t, receive, n, t, root, comm) }
+        }
         return serialized { swiftmpi_igather(send, n, t, receive, n, t, root, comm, &$0) }
     }, .gather)
 }
@@ -125,7 +127,9 @@ func rawScatter(
     try check(withMessage(count: rowCount, of: type, elementSize: elementSize) { n, t in
         let root = Int32(truncatingIfNeeded: root)
         if let pending { return pending.start { swiftmpi_iscatter(send, n, t, receive, n, t, root, comm, &$0) } }
-        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Scatter(send, n, t, receive, n, t, root, comm) } }
+        if _fastPath(!serializesCalls) {
+            return waitingInCollective { MPI_Scatter(send, n, t, receive, n, t, root, comm) }
+        }
         return serialized { swiftmpi_iscatter(send, n, t, receive, n, t, root, comm, &$0) }
     }, .scatter)
 }

@@ -40,7 +40,9 @@ func rawNeighborAllgather(
     elementSize: Int, comm: MPI_Comm
 ) throws(MPIError) {
     try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
-        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Neighbor_allgather(send, n, t, receive, n, t, comm) } }
+        if _fastPath(!serializesCalls) {
+            return waitingInCollective { MPI_Neighbor_allgather(send, n, t, receive, n, t, comm) }
+        }
         return serialized { swiftmpi_ineighbor_allgather(send, n, t, receive, n, t, comm, &$0) }
     }, .neighborAllgather)
 }
@@ -52,7 +54,9 @@ func rawNeighborAlltoall(
     elementSize: Int, comm: MPI_Comm
 ) throws(MPIError) {
     try check(withMessage(count: blockCount, of: type, elementSize: elementSize) { n, t in
-        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Neighbor_alltoall(send, n, t, receive, n, t, comm) } }
+        if _fastPath(!serializesCalls) {
+            return waitingInCollective { MPI_Neighbor_alltoall(send, n, t, receive, n, t, comm) }
+        }
         return serialized { swiftmpi_ineighbor_alltoall(send, n, t, receive, n, t, comm, &$0) }
     }, .neighborAlltoall)
 }
@@ -68,12 +72,16 @@ func rawNeighborAllgatherv(
     try checkVariable(withVariableMessage(
         VariableSide(count: sendCount), VariableSide(counts: receiveCounts, displacements: displacements), of: type
     ) { t, n, _, _, _, rc, rd in
-        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Neighbor_allgatherv(send, n, t, receive, rc, rd, t, comm) } }
+        if _fastPath(!serializesCalls) {
+            return waitingInCollective { MPI_Neighbor_allgatherv(send, n, t, receive, rc, rd, t, comm) }
+        }
         return serialized { swiftmpi_ineighbor_allgatherv(send, n, t, receive, rc!, rd!, t, comm, &$0) }
     } large: {
         let (rc, rd) = (receiveCounts.baseAddress, displacements.baseAddress)
         if _fastPath(!serializesCalls) {
-            return waitingInCollective { swiftmpi_neighbor_allgatherv_c(send, sendCount, type, receive, rc, rd, type, comm) }
+            return waitingInCollective {
+                swiftmpi_neighbor_allgatherv_c(send, sendCount, type, receive, rc, rd, type, comm)
+            }
         }
         return serialized { swiftmpi_ineighbor_allgatherv_c(send, sendCount, type, receive, rc, rd, type, comm, &$0) }
     }, .neighborAllgatherv, argument: "receiveCounts")
@@ -92,13 +100,17 @@ func rawNeighborAlltoallv(
         VariableSide(counts: sendCounts, displacements: sendDisplacements),
         VariableSide(counts: receiveCounts, displacements: receiveDisplacements), of: type
     ) { t, _, sc, sd, _, rc, rd in
-        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Neighbor_alltoallv(send, sc, sd, t, receive, rc, rd, t, comm) } }
+        if _fastPath(!serializesCalls) {
+            return waitingInCollective { MPI_Neighbor_alltoallv(send, sc, sd, t, receive, rc, rd, t, comm) }
+        }
         return serialized { swiftmpi_ineighbor_alltoallv(send, sc!, sd!, t, receive, rc!, rd!, t, comm, &$0) }
     } large: {
         let (sc, sd) = (sendCounts.baseAddress, sendDisplacements.baseAddress)
         let (rc, rd) = (receiveCounts.baseAddress, receiveDisplacements.baseAddress)
         if _fastPath(!serializesCalls) {
-            return waitingInCollective { swiftmpi_neighbor_alltoallv_c(send, sc, sd, type, receive, rc, rd, type, comm) }
+            return waitingInCollective {
+                swiftmpi_neighbor_alltoallv_c(send, sc, sd, type, receive, rc, rd, type, comm)
+            }
         }
         return serialized { swiftmpi_ineighbor_alltoallv_c(send, sc, sd, type, receive, rc, rd, type, comm, &$0) }
     }, .neighborAlltoallv, argument: "receiveCounts")

@@ -269,11 +269,15 @@ func rawAllgatherv(
     try checkVariable(withVariableMessage(
         VariableSide(count: count), VariableSide(counts: receiveCounts, displacements: displacements), of: type
     ) { t, n, _, _, _, rc, rd in
-        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Allgatherv(send, n, t, receive, rc, rd, t, comm) } }
+        if _fastPath(!serializesCalls) {
+            return waitingInCollective { MPI_Allgatherv(send, n, t, receive, rc, rd, t, comm) }
+        }
         return serialized { swiftmpi_iallgatherv(send, n, t, receive, rc!, rd!, t, comm, &$0) }
     } large: {
         let (rc, rd) = (receiveCounts.baseAddress, displacements.baseAddress)
-        if _fastPath(!serializesCalls) { return waitingInCollective { swiftmpi_allgatherv_c(send, count, type, receive, rc, rd, type, comm) } }
+        if _fastPath(!serializesCalls) {
+            return waitingInCollective { swiftmpi_allgatherv_c(send, count, type, receive, rc, rd, type, comm) }
+        }
         return serialized { swiftmpi_iallgatherv_c(send, count, type, receive, rc, rd, type, comm, &$0) }
     }, .allgatherv, argument: "displacements")
 }
@@ -297,11 +301,15 @@ func rawGatherv(
         VariableSide(count: count), VariableSide(counts: receiveCounts, displacements: displacements), of: type
     ) { t, n, _, _, _, rc, rd in
         let root = Int32(truncatingIfNeeded: root)
-        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Gatherv(send, n, t, receive, rc, rd, t, root, comm) } }
+        if _fastPath(!serializesCalls) {
+            return waitingInCollective { MPI_Gatherv(send, n, t, receive, rc, rd, t, root, comm) }
+        }
         return serialized { swiftmpi_igatherv(send, n, t, receive, rc, rd, t, root, comm, &$0) }
     } large: {
         let (rc, rd, root) = (receiveCounts.baseAddress, displacements?.baseAddress, Int32(truncatingIfNeeded: root))
-        if _fastPath(!serializesCalls) { return waitingInCollective { swiftmpi_gatherv_c(send, count, type, receive, rc, rd, type, root, comm) } }
+        if _fastPath(!serializesCalls) {
+            return waitingInCollective { swiftmpi_gatherv_c(send, count, type, receive, rc, rd, type, root, comm) }
+        }
         return serialized { swiftmpi_igatherv_c(send, count, type, receive, rc, rd, type, root, comm, &$0) }
     }, .gatherv, argument: "displacements")
 }
@@ -324,11 +332,15 @@ func rawScatterv(
         VariableSide(counts: sendCounts, displacements: displacements), VariableSide(count: count), of: type
     ) { t, _, sc, sd, n, _, _ in
         let root = Int32(truncatingIfNeeded: root)
-        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Scatterv(send, sc, sd, t, receive, n, t, root, comm) } }
+        if _fastPath(!serializesCalls) {
+            return waitingInCollective { MPI_Scatterv(send, sc, sd, t, receive, n, t, root, comm) }
+        }
         return serialized { swiftmpi_iscatterv(send, sc, sd, t, receive, n, t, root, comm, &$0) }
     } large: {
         let (sc, sd, root) = (sendCounts.baseAddress, displacements?.baseAddress, Int32(truncatingIfNeeded: root))
-        if _fastPath(!serializesCalls) { return waitingInCollective { swiftmpi_scatterv_c(send, sc, sd, type, receive, count, type, root, comm) } }
+        if _fastPath(!serializesCalls) {
+            return waitingInCollective { swiftmpi_scatterv_c(send, sc, sd, type, receive, count, type, root, comm) }
+        }
         return serialized { swiftmpi_iscatterv_c(send, sc, sd, type, receive, count, type, root, comm, &$0) }
     }, .scatterv, argument: "displacements")
 }
@@ -350,12 +362,16 @@ func rawAlltoallv(
         VariableSide(counts: sendCounts, displacements: sendDisplacements),
         VariableSide(counts: receiveCounts, displacements: receiveDisplacements), of: type
     ) { t, _, sc, sd, _, rc, rd in
-        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Alltoallv(send, sc, sd, t, receive, rc, rd, t, comm) } }
+        if _fastPath(!serializesCalls) {
+            return waitingInCollective { MPI_Alltoallv(send, sc, sd, t, receive, rc, rd, t, comm) }
+        }
         return serialized { swiftmpi_ialltoallv(send, sc!, sd!, t, receive, rc!, rd!, t, comm, &$0) }
     } large: {
         let (sc, sd) = (sendCounts.baseAddress, sendDisplacements.baseAddress)
         let (rc, rd) = (receiveCounts.baseAddress, receiveDisplacements.baseAddress)
-        if _fastPath(!serializesCalls) { return waitingInCollective { swiftmpi_alltoallv_c(send, sc, sd, type, receive, rc, rd, type, comm) } }
+        if _fastPath(!serializesCalls) {
+            return waitingInCollective { swiftmpi_alltoallv_c(send, sc, sd, type, receive, rc, rd, type, comm) }
+        }
         return serialized { swiftmpi_ialltoallv_c(send, sc, sd, type, receive, rc, rd, type, comm, &$0) }
     }, .alltoallv, argument: "counts")
 }
@@ -372,7 +388,10 @@ func rawReduceScatterBlock(
                                                 size: size, rank: rank), .reduceScatterBlock)
     }
     let n = Int32(truncatingIfNeeded: count)
-    if _fastPath(!serializesCalls) { return try check(waitingInCollective { MPI_Reduce_scatter_block(send, receive, n, type, op, comm) }, .reduceScatterBlock) }
+    if _fastPath(!serializesCalls) {
+        return try check(
+            waitingInCollective { MPI_Reduce_scatter_block(send, receive, n, type, op, comm) }, .reduceScatterBlock)
+    }
     try check(serialized { swiftmpi_ireduce_scatter_block(send, receive, n, type, op, comm, &$0) }, .reduceScatterBlock)
 }
 
@@ -395,7 +414,9 @@ func rawReduceScatter(
     let code = withUnsafeTemporaryAllocation(of: Int32.self, capacity: Swift.max(1, counts.count)) { c32 in
         for (i, c) in counts.enumerated() { c32[i] = Int32(truncatingIfNeeded: c) }
         let c = UnsafePointer(c32.baseAddress!)
-        if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Reduce_scatter(send, receive, c, type, op, comm) } }
+        if _fastPath(!serializesCalls) {
+            return waitingInCollective { MPI_Reduce_scatter(send, receive, c, type, op, comm) }
+        }
         return serialized { swiftmpi_ireduce_scatter(send, receive, c, type, op, comm, &$0) }
     }
     try check(code, .reduceScatter)

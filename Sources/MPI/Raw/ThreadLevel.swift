@@ -202,7 +202,7 @@ func completeSerialized(_ request: inout MPI_Request) -> Int32 {
     var polls = 0
     while true {
         pollPause(&polls)
-        ProbedReceives.shared.advanceIfQueued()
+        ProbedReceives.advanceIfQueued()
         let code = mpiLock.withLock { _ in swiftmpi_test(&request, &done) }
         if code != 0 || done != 0 { return code }
     }
@@ -236,7 +236,7 @@ func probeSerialized(
         let code = mpiLock.withLock { _ in swiftmpi_improbe(source, tag, comm, &found, &message, &status) }
         if code != 0 || found != 0 { return code }
         pollPause(&polls)
-        ProbedReceives.shared.advanceIfQueued()
+        ProbedReceives.advanceIfQueued()
     }
 }
 

@@ -172,7 +172,9 @@ func exchangeAsAlltoallw(
             displacements.withUnsafeBufferPointer { d in
                 let (st, rt) = (t.baseAddress!, t.baseAddress! + n)
                 let (sc, rc, z) = (c.baseAddress!, c.baseAddress! + n, d.baseAddress!)
-                if _fastPath(!serializesCalls) { return waitingInCollective { swiftmpi_alltoallw(send, sc, z, st, receive, rc, z, rt, comm) } }
+                if _fastPath(!serializesCalls) {
+                    return waitingInCollective { swiftmpi_alltoallw(send, sc, z, st, receive, rc, z, rt, comm) }
+                }
                 return serialized { swiftmpi_ialltoallw(send, sc, z, st, receive, rc, z, rt, comm, &$0) }
             }
         }

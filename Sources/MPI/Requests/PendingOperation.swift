@@ -45,10 +45,16 @@ struct ProbedReceive {
 extension ProbedReceive {
     /// Whether a message could match both receives.
     func overlaps(_ other: ProbedReceive) -> Bool {
+        overlaps(source: other.source, tag: other.tag, comm: other.comm)
+    }
+
+    /// Whether a message could match both this receive and one of `source` and `tag` (wildcards
+    /// allowed) on `comm`.
+    func overlaps(source: Int32, tag: Int32, comm: MPI_Comm) -> Bool {
         let any = (source: swiftmpi_any_source(), tag: swiftmpi_any_tag())
-        return comm == other.comm
-            && (source == any.source || other.source == any.source || source == other.source)
-            && (tag == any.tag || other.tag == any.tag || tag == other.tag)
+        return self.comm == comm
+            && (self.source == any.source || source == any.source || self.source == source)
+            && (self.tag == any.tag || tag == any.tag || self.tag == tag)
     }
 
     /// Whether a message from `source` with `tag` on `comm` matches this receive.
@@ -250,7 +256,7 @@ class PendingOperation: @unchecked Sendable {
     /// Polls once: advances the queued receives (this one among them), then tests this operation's
     /// requests. Returns whether the operation is done.
     func pollOnce() -> Bool {
-        if ProbedReceives.isNotEmpty { ProbedReceives.shared.advance() }
+        ProbedReceives.advanceIfQueued()
         if queued.load(ordering: .acquiring) { return false }
         testSlots()
         return isDone
@@ -482,11 +488,11 @@ final class ProbedReceives: @unchecked Sendable {
         queuedReceiveCount.store(queue.count, ordering: .relaxed)
     }
 
-    /// Advances the queue if a receive is queued: one poll of the receives for a call that waits outside
-    /// MPI (see ``mayWaitInMPI``).
+    /// Advances the queue if a receive is queued: one poll of the receives, for every call that polls
+    /// (waits, the progress engine, and the polled blocking calls: see ``mayWaitInMPI``).
     @inline(__always)
-    func advanceIfQueued() {
-        if Self.isNotEmpty { advance() }
+    static func advanceIfQueued() {
+        if isNotEmpty { shared.advance() }
     }
 
     /// Probes once, without waiting, for a message of `source` and `tag` on `comm` for a blocking receive
@@ -506,9 +512,7 @@ final class ProbedReceives: @unchecked Sendable {
             advance(&queue)
             guard !queue.isEmpty else { return nil }
             var found: Int32 = 0
-            let wanted = ProbedReceive(
-                buffer: nil, count: 0, type: swiftmpi_byte(), elementSize: 1, source: source, tag: tag, comm: comm)
-            guard queue.contains(where: { $0.receive?.overlaps(wanted) ?? false }) else {
+            guard queue.contains(where: { $0.receive?.overlaps(source: source, tag: tag, comm: comm) ?? false }) else {
                 let code = take
                     ? locked { swiftmpi_improbe(source, tag, comm, &found, &message, &status) }
                     : locked { swiftmpi_iprobe(source, tag, comm, &found, &status) }

@@ -22,8 +22,8 @@ import Musl
 // poll it sleeps until a request is awaited, or until a thread waits in a
 // blocking collective while non-blocking receives are queued: then it advances
 // the queue (with the same back-off) until that collective returns, so that the
-// receives keep matching (Raw/ThreadLevel.swift, waitingInCollective). Every MPI call goes through
-// `locked`, so at MPI_THREAD_SERIALIZED the engine takes the package's lock
+// receives keep matching (Raw/ThreadLevel.swift, waitingInCollective). Every
+// MPI call goes through `locked`, so at MPI_THREAD_SERIALIZED the engine takes the package's lock
 // like every other caller; below MPI_THREAD_SERIALIZED only MPI's main thread
 // may call MPI, so there an awaited request is completed on the awaiting
 // thread instead (which then waits).
@@ -279,7 +279,7 @@ struct RequestPoller {
 
     /// Polls `operations` once; afterwards each one's `isDone` tells whether it is done.
     mutating func poll(_ operations: [PendingOperation]) {
-        if ProbedReceives.isNotEmpty { ProbedReceives.shared.advance() }
+        ProbedReceives.advanceIfQueued()
         handles.removeAll(keepingCapacity: true)
         owners.removeAll(keepingCapacity: true)
         for operation in operations where !operation.queued.load(ordering: .acquiring) {
