@@ -153,6 +153,25 @@ public func isendrecv<T: MPIScalar>(
     return Request(pending, output: ShapedArray(_uncheckedShape: recvbuf._shape, storage: storage))
 }
 
+/// The plain-array form of ``isendrecv(_:_:source:dest:sendtag:recvtag:comm:status:)-(ShapedArray<T>,_,_,_,_,_,_,_)``.
+///
+/// The corresponding C functions are `MPI_Isend`, `MPI_Improbe` and `MPI_Imrecv`.
+@inlinable
+public func isendrecv<T: MPIScalar>(
+    _ sendbuf: [T], _ recvbuf: [T], source: Int, dest: Int, sendtag: Int = 0,
+    recvtag: Int = anyTag, comm: Communicator? = nil, status: Status? = nil
+) throws(MPIError) -> Request<[T]> {
+    let comm = try Communicator.resolve(comm, .sendrecv)
+    let pending = PendingInput(.sendrecv, input: sendbuf)
+    pending.status = status
+    pending.argument = "recvbuf"
+    let result = try [T].filled(count: recvbuf.count) { (output) throws(MPIError) in
+        try sendrecvCore(sendbuf, into: &output, source: source, dest: dest, sendtag: sendtag, recvtag: recvtag,
+                         comm: comm, pending: pending, status: nil, argument: "recvbuf")
+    }
+    return Request(pending, output: result)
+}
+
 // MARK: - Collectives
 
 /// Starts a barrier, and returns the request that completes when every rank has entered it.
@@ -201,6 +220,28 @@ public func ibcast<T: MPIScalar>(
     return Request(pending, output: ShapedArray(_uncheckedShape: x._shape, storage: storage))
 }
 
+/// The plain-array form of ``ibcast(_:root:comm:)-(ShapedArray<T>,_,_)``: on the root the result is `x`,
+/// elsewhere a new array of `x.count` elements.
+///
+/// The corresponding C function is `MPI_Ibcast`.
+@inlinable
+public func ibcast<T: MPIScalar>(
+    _ x: [T], root: Int, comm: Communicator? = nil
+) throws(MPIError) -> Request<[T]> {
+    let comm = try Communicator.resolve(comm, .bcast)
+    let pending = PendingInput(.bcast, input: x)
+    let count = x.count
+    guard comm.rank != root else {
+        var unused = ResultBuffer<T>.none
+        try bcastCore(x, into: &unused, count: count, root: root, comm: comm, pending: pending)
+        return Request(pending, output: x)
+    }
+    let result = try [T].filled(count: count) { (output) throws(MPIError) in
+        try bcastCore(x, into: &output, count: count, root: root, comm: comm, pending: pending)
+    }
+    return Request(pending, output: result)
+}
+
 /// Starts gathering every rank's `x` on `root`.
 ///
 /// The non-blocking form of ``gather(_:root:comm:token:)-(ShapedArray<T>,_,_,_)``: on the root
@@ -229,6 +270,17 @@ public func igather<T: MPIScalar>(
         try gatherCore(x, into: &output, root: root, comm: comm, pending: pending)
     }
     return Request(pending, output: ShapedArray(_uncheckedShape: prepending(comm.size, to: x._shape), storage: storage))
+}
+
+/// The plain-array form of ``igather(_:root:comm:)-(ShapedArray<T>,_,_)``: `x` is a rank-1 array, so on
+/// the root the result has shape `[size, x.count]`, as with the blocking form.
+///
+/// The corresponding C function is `MPI_Igather`.
+@inlinable
+public func igather<T: MPIScalar>(
+    _ x: [T], root: Int, comm: Communicator? = nil
+) throws(MPIError) -> Request<ShapedArray<T>> {
+    try igather(ShapedArray(x), root: root, comm: comm)
 }
 
 /// Starts scattering the rows of the root's `x`, one to each rank.
@@ -260,6 +312,20 @@ public func iscatter<T: MPIScalar>(
     return Request(pending, output: ShapedArray(_uncheckedShape: rowShape, storage: storage))
 }
 
+/// The plain-array form of ``iscatter(_:root:comm:)-(ShapedArray<T>,_,_)``: on the root `x` has `size`
+/// elements and on the other ranks it is a one-element template; every rank gets a 0-d array, as with
+/// the blocking form.
+///
+/// The corresponding C function is `MPI_Iscatter`.
+@inlinable
+public func iscatter<T: MPIScalar>(
+    _ x: [T], root: Int, comm: Communicator? = nil
+) throws(MPIError) -> Request<ShapedArray<T>> {
+    let rank = try Communicator.resolve(comm, .scatter).rank
+    let shaped = rank == root || x.count != 1 ? ShapedArray(x) : ShapedArray(_uncheckedShape: [], scalars: x)
+    return try iscatter(shaped, root: root, comm: comm)
+}
+
 /// Starts gathering every rank's `x` on every rank.
 ///
 /// The non-blocking form of ``allgather(_:comm:token:)-(ShapedArray<T>,_,_)``: the result has
@@ -281,6 +347,17 @@ public func iallgather<T: MPIScalar>(
         try allgatherCore(x, into: &output, comm: comm, pending: pending)
     }
     return Request(pending, output: ShapedArray(_uncheckedShape: prepending(comm.size, to: x._shape), storage: storage))
+}
+
+/// The plain-array form of ``iallgather(_:comm:)-(ShapedArray<T>,_)``: the result has shape
+/// `[size, x.count]`, as with the blocking form.
+///
+/// The corresponding C function is `MPI_Iallgather`.
+@inlinable
+public func iallgather<T: MPIScalar>(
+    _ x: [T], comm: Communicator? = nil
+) throws(MPIError) -> Request<ShapedArray<T>> {
+    try iallgather(ShapedArray(x), comm: comm)
 }
 
 /// Starts sending row `i` of `x` to rank `i` and receiving row `i` of the result from rank `i`.
@@ -306,6 +383,23 @@ public func ialltoall<T: MPIScalar>(
                          pending: pending)
     }
     return Request(pending, output: ShapedArray(_uncheckedShape: x._shape, storage: storage))
+}
+
+/// The plain-array form of ``ialltoall(_:comm:)-(ShapedArray<T>,_)``: `x.count` must equal `size`, and
+/// element `i` goes to rank `i`, as with the blocking form.
+///
+/// The corresponding C function is `MPI_Ialltoall`.
+@inlinable
+public func ialltoall<T: MPIScalar>(
+    _ x: [T], comm: Communicator? = nil
+) throws(MPIError) -> Request<[T]> {
+    let comm = try Communicator.resolve(comm, .alltoall)
+    let pending = PendingInput(.alltoall, input: x)
+    let result = try [T].filled(count: x.count) { (output) throws(MPIError) in
+        try alltoallCore(x, into: &output, blocks: .rows(firstAxis: x.count, shape: nil), comm: comm,
+                         pending: pending)
+    }
+    return Request(pending, output: result)
 }
 
 /// Starts combining `x` elementwise across all ranks with `op`; the request completes with the result.
@@ -381,6 +475,26 @@ public func ireduce<T: MPIScalar>(
     return Request(pending, output: ShapedArray(_uncheckedShape: x._shape, storage: storage))
 }
 
+/// The plain-array form of ``ireduce(_:op:root:comm:)-(ShapedArray<T>,_,_,_)``.
+///
+/// The corresponding C function is `MPI_Ireduce`.
+@inlinable
+public func ireduce<T: MPIScalar>(
+    _ x: [T], op: ReductionOp, root: Int, comm: Communicator? = nil
+) throws(MPIError) -> Request<[T]> {
+    let comm = try Communicator.resolve(comm, .reduce)
+    let pending = PendingInput(.reduce, input: x)
+    guard comm.rank == root else {
+        var unused = ResultBuffer<T>.none
+        try reduceCore(x, into: &unused, op: op, root: root, comm: comm, pending: pending)
+        return Request(pending, output: x)
+    }
+    let result = try [T].filled(count: x.count) { (output) throws(MPIError) in
+        try reduceCore(x, into: &output, op: op, root: root, comm: comm, pending: pending)
+    }
+    return Request(pending, output: result)
+}
+
 /// Starts the inclusive prefix reduction of `x` over ranks `0...rank` with `op`.
 ///
 /// The non-blocking form of ``scan(_:op:comm:token:)-(ShapedArray<T>,_,_,_)``.
@@ -404,4 +518,19 @@ public func iscan<T: MPIScalar>(
         try scanCore(x, into: &output, op: op, comm: comm, pending: pending)
     }
     return Request(pending, output: ShapedArray(_uncheckedShape: x._shape, storage: storage))
+}
+
+/// The plain-array form of ``iscan(_:op:comm:)-(ShapedArray<T>,_,_)``.
+///
+/// The corresponding C function is `MPI_Iscan`.
+@inlinable
+public func iscan<T: MPIScalar>(
+    _ x: [T], op: ReductionOp, comm: Communicator? = nil
+) throws(MPIError) -> Request<[T]> {
+    let comm = try Communicator.resolve(comm, .scan)
+    let pending = PendingInput(.scan, input: x)
+    let result = try [T].filled(count: x.count) { (output) throws(MPIError) in
+        try scanCore(x, into: &output, op: op, comm: comm, pending: pending)
+    }
+    return Request(pending, output: result)
 }

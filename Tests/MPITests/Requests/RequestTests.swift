@@ -38,10 +38,26 @@ final class RequestTests: MPITestCase {
             try ialltoall(blocks).wait().assertEqual(try alltoall(blocks).0, label)
             try ibarrier().wait()
         }
-        // The plain-array forms.
-        let plain = (0..<4).map { T.make(rank * 5 + $0) }
-        let plainSum = try iallreduce(plain, op: .sum).wait()
-        XCTAssertEqual(plainSum, try allreduce(plain, op: .sum).0, here)
+        // The plain-array forms, against the blocking plain-array forms (the same result types).
+        for count in [4, 0, 1] {
+            let plain = (0..<count).map { T.make(rank * 5 + $0) }
+            let label = "\(T.self) [T] of \(count) \(here)"
+            XCTAssertEqual(try iallreduce(plain, op: .sum).wait(), try allreduce(plain, op: .sum).0, label)
+            XCTAssertEqual(try iscan(plain, op: .sum).wait(), try scan(plain, op: .sum).0, label)
+            try iallgather(plain).wait().assertEqual(try allgather(plain).0, label)
+            for root in 0..<size {
+                XCTAssertEqual(try ibcast(plain, root: root).wait(), try bcast(plain, root: root).0, label)
+                try igather(plain, root: root).wait().assertEqual(try gather(plain, root: root).0, label)
+                XCTAssertEqual(try ireduce(plain, op: .sum, root: root).wait(),
+                               try reduce(plain, op: .sum, root: root).0, label)
+            }
+        }
+        let perRank = (0..<size).map { T.make(rank * 7 + $0) }
+        XCTAssertEqual(try ialltoall(perRank).wait(), try alltoall(perRank).0, here)
+        for root in 0..<size {
+            let rows = rank == root ? perRank : [T.make(0)]
+            try iscatter(rows, root: root).wait().assertEqual(try scatter(rows, root: root).0, "root \(root) \(here)")
+        }
     }
 
     func testPointToPointMatchesItsBlockingForms() throws {
@@ -74,6 +90,11 @@ final class RequestTests: MPITestCase {
         try isend(array, dest: right, tag: 6).wait()
         let plainMessage = try r.wait()
         XCTAssertEqual(plainMessage, [Int64(left), Int64(left * 2)], here)
+        let plainStatus = Status()
+        let exchanged = try isendrecv(array, [Int64](repeating: 0, count: 2), source: left, dest: right, sendtag: 7,
+                                      recvtag: 7, status: plainStatus).wait()
+        XCTAssertEqual(exchanged, try sendrecv(array, [0, 0], source: left, dest: right, sendtag: 7, recvtag: 7).0, here)
+        XCTAssertEqual([plainStatus.source, plainStatus.tag, plainStatus.count], [left, 7, 2], here)
     }
 
     func testTestCompletesExactlyOnceAndGivesTheResult() throws {
