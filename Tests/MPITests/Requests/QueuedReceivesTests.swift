@@ -95,6 +95,15 @@ final class QueuedReceivesTests: MPITestCase {
         try send(big(rank, 1), dest: right, tag: 60)
         let firstMessage = try first.wait()
         XCTAssertEqual(firstMessage, big(left, 1), here)
+        // The sends' set completed before the receives' set (MPI_Waitall on the sends first): the sends'
+        // wait keeps matching the queued receive that the left neighbour's send needs.
+        var receives = RequestSet<[Double]>()
+        receives.append(try irecv(template, source: left, tag: 65))
+        var sends = RequestSet<Void>()
+        sends.append(try isend(big(rank, 5), dest: right, tag: 65))
+        _ = try sends.waitAll()
+        let fifth = try receives.waitAll()
+        XCTAssertEqual(fifth, [big(left, 5)], here)
         // A rank waits in a blocking collective while its left neighbour's blocking send needs its request
         // (from MPI_THREAD_SERIALIZED: below it, nothing matches the request while the collective waits).
         try XCTSkipIf(MPIRuntime.threadLevel < .serialized, "needs MPI_THREAD_SERIALIZED or more")
