@@ -43,9 +43,11 @@ struct Call {
 /// Runs one call: its argument checks, the hooks, then `body` with what the checks returned.
 ///
 /// With the diagnostics off (the default) this is the checks and `body`, plus
-/// two predictable branches. With the cross-rank check on, the ranks agree on
+/// a few predictable branches. With the cross-rank check on, the ranks agree on
 /// their calls after the local checks ran but before any rank throws, so that an
-/// argument error found on one rank is thrown on every rank. Below
+/// argument error found on one rank is thrown on every rank, and a collective
+/// runs under its communicator's collective lock (``holdCollectiveOrder(_:)``),
+/// so that each rank checks its collectives in the order it calls them. Below
 /// `MPI_THREAD_SERIALIZED`, a call from another thread than MPI's main thread
 /// throws ``MPIError/threadLevel(operation:provided:reason:)`` first.
 ///
@@ -59,6 +61,8 @@ func perform<Checked, R>(
     _ body: (Checked) throws(MPIError) -> R
 ) throws(MPIError) -> R {
     try admitCallingThread(call.operation.name)
+    let ordered = _slowPath(diagnostics.any) && holdCollectiveOrder(call)
+    defer { if _slowPath(ordered) { releaseCollectiveOrder(call) } }
     let entry = recordStart(call)
     do throws(MPIError) {
         let checked: Checked

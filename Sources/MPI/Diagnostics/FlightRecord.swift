@@ -12,9 +12,10 @@ import Musl
 // always on. The watchdog reads it to say where a rank is stuck, and the debug
 // log prints the same entries.
 
-/// The counters of one communicator: its collective calls so far, and its id in the flight record.
+/// The counters of one communicator: its collective calls so far, its id in the flight record, and
+/// the lock that orders its collectives while the cross-rank check is on.
 ///
-/// Owned by the communicator's storage; a trivial value that points at two words.
+/// Owned by the communicator's storage; a trivial value that points at three words.
 @usableFromInline
 struct CallCounters {
     @usableFromInline let words: UnsafeMutablePointer<Int>
@@ -23,18 +24,60 @@ struct CallCounters {
     nonisolated(unsafe) private static var nextID = 0
 
     static func make() -> CallCounters {
-        let words = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+        let words = UnsafeMutablePointer<Int>.allocate(capacity: 3)
         words[0] = 0
         words[1] = swiftmpi_atomic_increment(&nextID)
+        let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        var attributes = pthread_mutexattr_t()
+        pthread_mutexattr_init(&attributes)
+        pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_RECURSIVE))
+        pthread_mutex_init(lock, &attributes)
+        pthread_mutexattr_destroy(&attributes)
+        words[2] = Int(bitPattern: lock)
         return CallCounters(words: words)
     }
 
     @usableFromInline init(words: UnsafeMutablePointer<Int>) { self.words = words }
 
-    func deallocate() { words.deallocate() }
+    func deallocate() {
+        pthread_mutex_destroy(collectiveLock)
+        collectiveLock.deallocate()
+        words.deallocate()
+    }
 
     /// The communicator's id in the flight record.
     @inlinable var id: Int { words[1] }
+
+    /// Held by a collective call of the communicator from its start to its return while the
+    /// cross-rank check is on (recursive: a collective that calls another on the same communicator
+    /// takes it again). See ``holdCollectiveOrder(_:)``.
+    var collectiveLock: UnsafeMutablePointer<pthread_mutex_t> {
+        UnsafeMutablePointer(bitPattern: words[2])!
+    }
+}
+
+/// With the cross-rank check on, takes `call`'s communicator's collective lock if `call` is a
+/// collective, and returns whether it did; ``releaseCollectiveOrder(_:)`` gives it back.
+///
+/// MPI matches the collectives of a communicator in the order each process calls them. Tasks that
+/// call collectives on one communicator at once (two `async let` of non-blocking collectives, say)
+/// call them in whatever order the tasks happen to run, which can differ between ranks; MPI then
+/// matches the wrong calls, without an error. The check's exchange is itself a collective on the
+/// communicator, so unordered it could be matched the same wrong way and miss this. Under the lock,
+/// each process numbers, checks and starts (or, for a blocking call, completes) its collectives of a
+/// communicator one at a time, so the check compares the n-th collective of every rank with the n-th
+/// of every other and reports the mismatch on every rank. Off (the default), nothing is taken.
+@usableFromInline @inline(never)
+func holdCollectiveOrder(_ call: Call) -> Bool {
+    guard diagnostics.checkCollectives && call.operation.isCollective else { return false }
+    pthread_mutex_lock(call.comm.counters.collectiveLock)
+    return true
+}
+
+/// Gives back the lock that ``holdCollectiveOrder(_:)`` took.
+@usableFromInline @inline(never)
+func releaseCollectiveOrder(_ call: Call) {
+    pthread_mutex_unlock(call.comm.counters.collectiveLock)
 }
 
 /// One call in the flight record.

@@ -206,6 +206,13 @@ public enum MPIRuntime {
     /// operation, scalar type, element count, root and op, and throws on every
     /// rank when they differ.
     ///
+    /// While it is on, the collectives of one communicator also run one at a time
+    /// on each rank (a lock of the communicator, held from a call's start to its
+    /// return, or to its request's start), so that the check compares every rank's
+    /// n-th collective with the others' n-th even when several tasks call
+    /// collectives on the communicator at once (see the article Requests, section
+    /// "Collectives from several tasks").
+    ///
     /// Off by default, since the check costs one small allgather per
     /// collective; `SWIFT_MPI_CHECK=1` in the environment turns it on when MPI
     /// is set up. Set it to the same value on every rank, between operations.
