@@ -60,9 +60,32 @@ func perform<Checked, R>(
     _ call: Call, pending: PendingOperation? = nil, checks: () throws(MPIError) -> Checked,
     _ body: (Checked) throws(MPIError) -> R
 ) throws(MPIError) -> R {
+    if _slowPath(diagnostics.checkCollectives) {
+        return try performInCollectiveOrder(call, pending: pending, checks: checks, body)
+    }
+    return try performHooked(call, pending: pending, checks: checks, body)
+}
+
+/// ``perform(_:pending:checks:_:)`` with the cross-rank check on: the call under its communicator's
+/// collective lock when it is a collective (``holdCollectiveOrder(_:)``). Out of line, so that the
+/// default path stays as small as it was.
+@usableFromInline @inline(never)
+func performInCollectiveOrder<Checked, R>(
+    _ call: Call, pending: PendingOperation?, checks: () throws(MPIError) -> Checked,
+    _ body: (Checked) throws(MPIError) -> R
+) throws(MPIError) -> R {
+    let held = holdCollectiveOrder(call)
+    defer { if held { releaseCollectiveOrder(call) } }
+    return try performHooked(call, pending: pending, checks: checks, body)
+}
+
+/// The hooks of ``perform(_:pending:checks:_:)`` around `checks` and `body`.
+@inlinable @inline(__always)
+func performHooked<Checked, R>(
+    _ call: Call, pending: PendingOperation?, checks: () throws(MPIError) -> Checked,
+    _ body: (Checked) throws(MPIError) -> R
+) throws(MPIError) -> R {
     try admitCallingThread(call.operation.name)
-    let ordered = _slowPath(diagnostics.any) && holdCollectiveOrder(call)
-    defer { if _slowPath(ordered) { releaseCollectiveOrder(call) } }
     let entry = recordStart(call)
     do throws(MPIError) {
         let checked: Checked

@@ -67,7 +67,7 @@ struct CallCounters {
 /// each process numbers, checks and starts (or, for a blocking call, completes) its collectives of a
 /// communicator one at a time, so the check compares the n-th collective of every rank with the n-th
 /// of every other and reports the mismatch on every rank. Off (the default), nothing is taken.
-@usableFromInline @inline(never)
+@usableFromInline
 func holdCollectiveOrder(_ call: Call) -> Bool {
     guard diagnostics.checkCollectives && call.operation.isCollective else { return false }
     pthread_mutex_lock(call.comm.counters.collectiveLock)
@@ -75,7 +75,7 @@ func holdCollectiveOrder(_ call: Call) -> Bool {
 }
 
 /// Gives back the lock that ``holdCollectiveOrder(_:)`` took.
-@usableFromInline @inline(never)
+@usableFromInline
 func releaseCollectiveOrder(_ call: Call) {
     pthread_mutex_unlock(call.comm.counters.collectiveLock)
 }
