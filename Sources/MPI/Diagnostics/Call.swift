@@ -46,8 +46,9 @@ struct Call {
 /// a few predictable branches. With the cross-rank check on, the ranks agree on
 /// their calls after the local checks ran but before any rank throws, so that an
 /// argument error found on one rank is thrown on every rank, and a collective
-/// runs under its communicator's collective lock (``holdCollectiveOrder(_:)``),
-/// so that each rank checks its collectives in the order it calls them. Below
+/// runs from its check to its return under its communicator's collective lock
+/// (``holdCollectiveOrder(_:)``), so that each rank checks its collectives in the
+/// order it calls them. Below
 /// `MPI_THREAD_SERIALIZED`, a call from another thread than MPI's main thread
 /// throws ``MPIError/threadLevel(operation:provided:reason:)`` first.
 ///
@@ -60,45 +61,24 @@ func perform<Checked, R>(
     _ call: Call, pending: PendingOperation? = nil, checks: () throws(MPIError) -> Checked,
     _ body: (Checked) throws(MPIError) -> R
 ) throws(MPIError) -> R {
-    if _slowPath(diagnostics.checkCollectives) {
-        return try performInCollectiveOrder(call, pending: pending, checks: checks, body)
-    }
-    return try performHooked(call, pending: pending, checks: checks, body)
-}
-
-/// ``perform(_:pending:checks:_:)`` with the cross-rank check on: the call under its communicator's
-/// collective lock when it is a collective (``holdCollectiveOrder(_:)``). Out of line, so that the
-/// default path stays as small as it was.
-@usableFromInline @inline(never)
-func performInCollectiveOrder<Checked, R>(
-    _ call: Call, pending: PendingOperation?, checks: () throws(MPIError) -> Checked,
-    _ body: (Checked) throws(MPIError) -> R
-) throws(MPIError) -> R {
-    let held = holdCollectiveOrder(call)
-    defer { if held { releaseCollectiveOrder(call) } }
-    return try performHooked(call, pending: pending, checks: checks, body)
-}
-
-/// The hooks of ``perform(_:pending:checks:_:)`` around `checks` and `body`.
-@inlinable @inline(__always)
-func performHooked<Checked, R>(
-    _ call: Call, pending: PendingOperation?, checks: () throws(MPIError) -> Checked,
-    _ body: (Checked) throws(MPIError) -> R
-) throws(MPIError) -> R {
     try admitCallingThread(call.operation.name)
     let entry = recordStart(call)
+    // Whether `diagnose` took the communicator's collective lock, which is held until the call returns.
+    var ordered = false
     do throws(MPIError) {
         let checked: Checked
         if _fastPath(!diagnostics.any) {
             checked = try checks()
         } else {
-            checked = try diagnose(call, entry, checks)
+            checked = try diagnose(call, entry, ordered: &ordered, checks)
         }
         let result = try body(checked)
         if let pending { pending.park(entry) } else { recordEnd(entry, failed: false) }
+        if _slowPath(ordered) { releaseCollectiveOrder(call) }
         return result
     } catch {
         recordEnd(entry, failed: true)
+        if ordered { releaseCollectiveOrder(call) }
         throw error
     }
 }
@@ -114,8 +94,17 @@ func perform<R>(
 /// The hooks with the diagnostics on: the debug line, then the cross-rank agreement.
 @usableFromInline @inline(never)
 func diagnose<Checked>(
-    _ call: Call, _ entry: UnsafeMutablePointer<FlightEntry>?, _ checks: () throws(MPIError) -> Checked
+    _ call: Call, _ entry: UnsafeMutablePointer<FlightEntry>?, ordered: inout Bool,
+    _ checks: () throws(MPIError) -> Checked
 ) throws(MPIError) -> Checked {
+    let checksAcrossRanks = diagnostics.checkCollectives && call.operation.isCollective
+    // Under the lock from here to the call's return (the caller releases it), so that the
+    // collectives of this communicator are numbered, checked and started one at a time.
+    var sequence = 0
+    if checksAcrossRanks {
+        sequence = holdCollectiveOrder(call)
+        ordered = true
+    }
     let outcome: Result<Checked, MPIError>
     do throws(MPIError) {
         outcome = .success(try checks())
@@ -123,10 +112,10 @@ func diagnose<Checked>(
         outcome = .failure(error)
     }
     if diagnostics.debugLog, let entry { debugPrintLine("r\(worldRank) | \(entry.pointee.summary)") }
-    if diagnostics.checkCollectives && call.operation.isCollective {
+    if checksAcrossRanks {
         var failure: MPIError?
         if case .failure(let error) = outcome { failure = error }
-        try agreeAcrossRanks(call, sequence: entry?.pointee.sequence ?? 0, failedHere: failure)
+        try agreeAcrossRanks(call, sequence: sequence, failedHere: failure)
     }
     return try outcome.get()
 }

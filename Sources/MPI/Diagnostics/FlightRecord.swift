@@ -15,7 +15,8 @@ import Musl
 /// The counters of one communicator: its collective calls so far, its id in the flight record, and
 /// the lock that orders its collectives while the cross-rank check is on.
 ///
-/// Owned by the communicator's storage; a trivial value that points at three words.
+/// Owned by the communicator's storage; a trivial value that points at four words: the collectives
+/// begun, the id, the lock's address, and the collectives checked across ranks under the lock.
 @usableFromInline
 struct CallCounters {
     @usableFromInline let words: UnsafeMutablePointer<Int>
@@ -24,8 +25,9 @@ struct CallCounters {
     nonisolated(unsafe) private static var nextID = 0
 
     static func make() -> CallCounters {
-        let words = UnsafeMutablePointer<Int>.allocate(capacity: 3)
+        let words = UnsafeMutablePointer<Int>.allocate(capacity: 4)
         words[0] = 0
+        words[3] = 0
         words[1] = swiftmpi_atomic_increment(&nextID)
         let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         var attributes = pthread_mutexattr_t()
@@ -56,8 +58,8 @@ struct CallCounters {
     }
 }
 
-/// With the cross-rank check on, takes `call`'s communicator's collective lock if `call` is a
-/// collective, and returns whether it did; ``releaseCollectiveOrder(_:)`` gives it back.
+/// With the cross-rank check on, takes the collective lock of the communicator of `call`, a
+/// collective; ``releaseCollectiveOrder(_:)`` gives it back when the call returns.
 ///
 /// MPI matches the collectives of a communicator in the order each process calls them. Tasks that
 /// call collectives on one communicator at once (two `async let` of non-blocking collectives, say)
@@ -67,11 +69,13 @@ struct CallCounters {
 /// each process numbers, checks and starts (or, for a blocking call, completes) its collectives of a
 /// communicator one at a time, so the check compares the n-th collective of every rank with the n-th
 /// of every other and reports the mismatch on every rank. Off (the default), nothing is taken.
-@usableFromInline
-func holdCollectiveOrder(_ call: Call) -> Bool {
-    guard diagnostics.checkCollectives && call.operation.isCollective else { return false }
+///
+/// Returns the call's number among the communicator's collectives checked so far, counted under
+/// the lock (the flight record's number is counted before it, in the order the calls began).
+func holdCollectiveOrder(_ call: Call) -> Int {
     pthread_mutex_lock(call.comm.counters.collectiveLock)
-    return true
+    call.comm.counters.words[3] += 1
+    return call.comm.counters.words[3]
 }
 
 /// Gives back the lock that ``holdCollectiveOrder(_:)`` took.
