@@ -74,11 +74,10 @@ func perform<Checked, R>(
         }
         let result = try body(checked)
         if let pending { pending.park(entry) } else { recordEnd(entry, failed: false) }
-        if _slowPath(ordered) { releaseCollectiveOrder(call) }
+        if _slowPath(ordered) { releaseCollectiveOrder(call.comm.counters) }
         return result
     } catch {
-        recordEnd(entry, failed: true)
-        if ordered { releaseCollectiveOrder(call) }
+        recordEnd(entry, failed: true, releasing: ordered ? call.comm.counters : nil)
         throw error
     }
 }

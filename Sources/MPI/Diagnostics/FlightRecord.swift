@@ -80,8 +80,8 @@ func holdCollectiveOrder(_ call: Call) -> Int {
 
 /// Gives back the lock that ``holdCollectiveOrder(_:)`` took.
 @usableFromInline
-func releaseCollectiveOrder(_ call: Call) {
-    pthread_mutex_unlock(call.comm.counters.collectiveLock)
+func releaseCollectiveOrder(_ counters: CallCounters) {
+    pthread_mutex_unlock(counters.collectiveLock)
 }
 
 /// One call in the flight record.
@@ -194,6 +194,14 @@ func recordEnd(_ entry: UnsafeMutablePointer<FlightEntry>?, failed: Bool) {
     guard let entry else { return }
     entry.pointee.failed = failed
     withUnsafeMutablePointer(to: &entry.pointee.end) { swiftmpi_atomic_store($0, swiftmpi_coarse_ns() | 1) }
+}
+
+/// Writes the end of a call into its flight record entry, then gives back the collective lock
+/// that the call holds, if any (``holdCollectiveOrder(_:)``).
+@usableFromInline
+func recordEnd(_ entry: UnsafeMutablePointer<FlightEntry>?, failed: Bool, releasing counters: CallCounters?) {
+    recordEnd(entry, failed: failed)
+    if let counters { releaseCollectiveOrder(counters) }
 }
 
 extension FlightEntry {
