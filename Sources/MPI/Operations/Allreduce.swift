@@ -3,7 +3,11 @@ import CMPI
 // allreduce (MPI_Allreduce): its core, then its forms (ShapedArray, [T], scalar, into:).
 
 /// The core of allreduce: the op check, the hooks and the raw call, from `x` into `output`.
-@inlinable
+///
+/// Always inlined: left to the optimiser, its non-blocking callers kept it out of line once the
+/// cross-rank check's lock flag joined `perform` (callgrind, one rank, 8 B: `iallreduce` start +
+/// wait 1,658 instructions per call out of line, 1,568 inlined; 1,636 before the flag).
+@inlinable @inline(__always)
 func allreduceCore<Input: MPIBuffer, Output: MPIBuffer>(
     _ x: Input, into output: inout Output, op: ReductionOp, comm: ResolvedCommunicator,
     pending: PendingOperation? = nil
