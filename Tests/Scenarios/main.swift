@@ -6,6 +6,9 @@
 //   mpi-scenarios skipped-collective  the last rank skips one allreduce
 //   mpi-scenarios different-order     rank 0 calls barrier then allreduce, the others the reverse
 //   mpi-scenarios unmatched-recv      rank 0 receives a message that nobody sends
+//   mpi-scenarios absent-from-default the last rank never makes the default communicator (its first
+//                                     use is collective: MPI_Comm_dup of the world), which the
+//                                     others wait in
 //   mpi-scenarios loop SECONDS        allreduce in a loop for SECONDS (for cut links and killed hosts)
 //   mpi-scenarios exit-early STATUS   the last rank exits with STATUS while the others loop in allreduce
 //   mpi-scenarios resident-memory [CALLS]
@@ -31,12 +34,23 @@ func say(_ text: String) {
 
 let arguments = CommandLine.arguments.dropFirst()
 guard let scenario = arguments.first else {
-    say("usage: mpi-scenarios ok|skipped-collective|different-order|unmatched-recv|loop SECONDS|exit-early STATUS"
-        + "|resident-memory [CALLS]")
+    say("usage: mpi-scenarios ok|skipped-collective|different-order|unmatched-recv|absent-from-default|loop SECONDS"
+        + "|exit-early STATUS|resident-memory [CALLS]")
     exit(2)
 }
 
 do {
+    if scenario == "absent-from-default" {
+        let world = Communicator.world
+        if world.rank == world.size - 1 {
+            say("rank \(world.rank): not making the default communicator")
+            var pause = timespec(tv_sec: 60, tv_nsec: 0)
+            nanosleep(&pause, nil)
+        }
+        _ = try Communicator.default
+        say("rank \(world.rank): finished (a rank absent from a collective went unnoticed)")
+        exit(0)
+    }
     let comm = try Communicator.default
     let (rank, size) = (comm.rank, comm.size)
     // Some calls that complete, so that the record has history.

@@ -114,6 +114,11 @@ func diagnose<Checked>(
     if checksAcrossRanks {
         var failure: MPIError?
         if case .failure(let error) = outcome { failure = error }
+        // Marked in the flight record while it waits, so that the watchdog says a collective stuck here has
+        // not started: some rank has not reached its collective on this communicator (a skipped call, or
+        // tasks whose agreements wait for each other across ranks; see <doc:Requests>).
+        entry?.pointee.agreeing = true
+        defer { entry?.pointee.agreeing = false }
         try agreeAcrossRanks(call, sequence: sequence, failedHere: failure)
     }
     return try outcome.get()

@@ -110,6 +110,10 @@ struct FlightEntry {
     /// Whether the call is a request's operation in flight that nobody waits for yet: not stuck,
     /// whatever its age (the watchdog skips it until a wait begins, see ``waitBegins(_:)``).
     var parked = false
+    /// Whether the call is in the cross-rank check's agreement (`SWIFT_MPI_CHECK=1`), which waits for
+    /// every rank of the communicator to start its collective: set and cleared around the agreement
+    /// by `diagnose`.
+    var agreeing = false
 
     @usableFromInline init() {}
 }
@@ -169,6 +173,7 @@ func recordStart(_ call: Call) -> UnsafeMutablePointer<FlightEntry>? {
     entry.pointee.op = call.op?.kind.rawValue ?? 255
     entry.pointee.failed = false
     entry.pointee.parked = false
+    entry.pointee.agreeing = false
     entry.pointee.serial = serial
     return entry
 }
@@ -211,8 +216,20 @@ extension FlightEntry {
         var line = operation
         if sequence > 0 { line += " #\(sequence)" }
         line += " on communicator \(communicator) (rank \(rank) of \(communicatorSize))"
-        if MPIOperation(rawValue: self.operation) == .barrier { return line }
-        line += ": "
+        switch MPIOperation(rawValue: self.operation) {
+        case .barrier, .duplicate, .split, .cartesian, .cartesianSub: break  // no data
+        default: line += ": " + dataSummary
+        }
+        if agreeing {
+            line += "; not started: in the cross-rank check's agreement (SWIFT_MPI_CHECK=1), which waits until "
+                + "every rank of the communicator starts this collective"
+        }
+        return line
+    }
+
+    /// The data part of ``summary``: the op, count and type, root, peer and tag where they apply.
+    private var dataSummary: String {
+        var line = ""
         if op != 255, let kind = ReductionOp.Kind(rawValue: op) { line += "\(ReductionOp(kind)), " }
         line += "\(count) × \(scalarType.map { "\($0)" } ?? "?")"
         if root >= 0 { line += ", root \(root)" }

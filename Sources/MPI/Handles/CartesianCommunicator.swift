@@ -239,7 +239,9 @@ public struct CartesianCommunicator: Sendable, Hashable, CustomStringConvertible
                 actual: "\(keeping)")
         }
         var newHandle = swiftmpi_comm_null()
-        try rawCartSub(resolved.handle, remain: keeping.map { $0 ? 1 : 0 }, &newHandle)
+        try perform(Call(.cartesianSub, resolved, UInt8.self, count: 0)) { () throws(MPIError) in
+            try rawCartSub(resolved.handle, remain: keeping.map { $0 ? 1 : 0 }, &newHandle)
+        }
         let made = try Communicator.adopting(newHandle, dimensions: keeping.filter { $0 }.count)
         return CartesianCommunicator(
             communicator: made, dimensions: zip(dimensions, keeping).filter { $0.1 }.map { $0.0 },
@@ -345,8 +347,10 @@ extension Communicator {
                 expected: "\(dimensions.count) entries (one per dimension)", actual: "\(periodic.count)")
         }
         var newHandle = swiftmpi_comm_null()
-        try rawCartCreate(resolved.handle, dimensions: dimensions.map { Int32($0) },
-                          periods: periodic.map { $0 ? 1 : 0 }, reorder: reorder, &newHandle)
+        try perform(Call(.cartesian, resolved, UInt8.self, count: 0)) { () throws(MPIError) in
+            try rawCartCreate(resolved.handle, dimensions: dimensions.map { Int32($0) },
+                              periods: periodic.map { $0 ? 1 : 0 }, reorder: reorder, &newHandle)
+        }
         if newHandle == swiftmpi_comm_null() { return nil }
         let made = try Communicator.adopting(newHandle, dimensions: dimensions.count)
         let coordinates = try rawCartCoordinates(newHandle, rank: made.rank, dimensions: dimensions.count)

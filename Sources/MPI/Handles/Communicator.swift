@@ -151,10 +151,13 @@ public struct Communicator: Sendable, Hashable, CustomStringConvertible {
         return try duplicateWithoutCheck(ownership: .owned)
     }
 
-    /// `MPI_Comm_dup` without the runtime check (used while the runtime makes the default communicator).
+    /// `MPI_Comm_dup` without the runtime check (used while the runtime makes the default communicator),
+    /// recorded and watched like every collective.
     func duplicateWithoutCheck(ownership: CommunicatorStorage.Ownership) throws(MPIError) -> Communicator {
         var newHandle = swiftmpi_comm_null()
-        try rawCommDup(handle, &newHandle)
+        try perform(Call(.duplicate, resolved, UInt8.self, count: 0)) { () throws(MPIError) in
+            try rawCommDup(handle, &newHandle)
+        }
         let made = CommunicatorStorage(handle: newHandle, ownership: ownership)
         try check(locked { MPI_Comm_set_errhandler(newHandle, swiftmpi_errors_return()) }, "MPI_Comm_set_errhandler")
         return try Communicator(storage: made)
@@ -220,7 +223,7 @@ public struct Communicator: Sendable, Hashable, CustomStringConvertible {
     }
 
     private func split(mpiColor color: Int?, key: Int, expectedColor: String) throws(MPIError) -> Communicator? {
-        _ = try Communicator.resolve(self, "Communicator.split")
+        let resolved = try Communicator.resolve(self, MPIOperation.split)
         var argumentError: MPIError?
         if let color, color < 0 || color > Int(Int32.max) {
             argumentError = MPIError.invalidArgument(
@@ -234,7 +237,9 @@ public struct Communicator: Sendable, Hashable, CustomStringConvertible {
         let mpiColor = argumentError == nil ? color.map { Int32($0) } ?? swiftmpi_undefined() : swiftmpi_undefined()
         let mpiKey = argumentError == nil ? Int32(key) : 0
         var newHandle = swiftmpi_comm_null()
-        try rawCommSplit(handle, color: mpiColor, key: mpiKey, &newHandle)
+        try perform(Call(.split, resolved, UInt8.self, count: 0)) { () throws(MPIError) in
+            try rawCommSplit(handle, color: mpiColor, key: mpiKey, &newHandle)
+        }
         if newHandle == swiftmpi_comm_null() {
             if let argumentError { throw argumentError }
             return nil

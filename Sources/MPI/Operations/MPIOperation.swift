@@ -58,6 +58,14 @@ public enum MPIOperation: UInt8, Sendable, CaseIterable, CustomStringConvertible
     case neighborAlltoall
     /// ``neighborAlltoallv(_:sendCounts:receiveCounts:comm:token:)`` (`MPI_Neighbor_alltoallv`).
     case neighborAlltoallv
+    /// ``Communicator/duplicate()``, and the first use of ``Communicator/default`` (`MPI_Comm_dup`).
+    case duplicate
+    /// ``Communicator/split(color:key:)-(Int,_)`` and its optional-color form (`MPI_Comm_split`).
+    case split
+    /// ``Communicator/cartesian(dimensions:periodic:reorder:)`` (`MPI_Cart_create`).
+    case cartesian
+    /// ``CartesianCommunicator/sub(keeping:)`` (`MPI_Cart_sub`).
+    case cartesianSub
 
     /// The operation's name, as in mpi4jax: for example `allreduce`.
     public var name: String {
@@ -89,6 +97,10 @@ public enum MPIOperation: UInt8, Sendable, CaseIterable, CustomStringConvertible
         case .neighborAllgatherv: "neighborAllgatherv"
         case .neighborAlltoall: "neighborAlltoall"
         case .neighborAlltoallv: "neighborAlltoallv"
+        case .duplicate: "Communicator.duplicate"
+        case .split: "Communicator.split"
+        case .cartesian: "Communicator.cartesian"
+        case .cartesianSub: "CartesianCommunicator.sub"
         }
     }
 
@@ -96,6 +108,9 @@ public enum MPIOperation: UInt8, Sendable, CaseIterable, CustomStringConvertible
     public var description: String { name }
 
     /// Whether every process of the communicator takes part (a collective operation).
+    ///
+    /// The operations that make communicators (``duplicate``, ``split``, ``cartesian``,
+    /// ``cartesianSub``) are collective too: they are numbered, recorded and watched like the others.
     public var isCollective: Bool {
         switch self {
         case .send, .recv, .sendrecv, .probe, .iprobe, .persistentStart, .persistentWait: false

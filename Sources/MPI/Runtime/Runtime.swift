@@ -213,6 +213,13 @@ public enum MPIRuntime {
     /// collectives on the communicator at once (see the article Requests, section
     /// "Collectives from several tasks").
     ///
+    /// The check's agreement waits for every rank of the communicator, so while it
+    /// is on, starting a collective blocks until every rank has started it, the
+    /// non-blocking forms' starts included. Tasks that start collectives at once on
+    /// communicators of their own can then wait for each other across ranks, with
+    /// every thread of the cooperative pool blocked: a hang that the same program
+    /// does not have with the check off (the article Requests has the measurement).
+    ///
     /// Off by default, since the check costs one small allgather per
     /// collective; `SWIFT_MPI_CHECK=1` in the environment turns it on when MPI
     /// is set up. Set it to the same value on every rank, between operations.

@@ -1,7 +1,9 @@
 // Tests of Sources/MPI/Diagnostics/FlightRecord.swift and Watchdog.swift (in
 // process; the watchdog ending a hung job is tested by Scripts/test's scenarios).
+import Foundation
 @testable import MPI
 import MPITestSupport
+import Synchronization
 import XCTest
 
 final class FlightRecordTests: MPITestCase {
@@ -50,6 +52,77 @@ final class FlightRecordTests: MPITestCase {
         XCTAssertTrue(lines[0].contains("(timeout 3.000 s, SWIFT_MPI_TIMEOUT)"), lines[0])
         XCTAssertTrue(lines[1].contains("completed calls, oldest first"), lines[1])
         XCTAssertTrue(try XCTUnwrap(lines.last).contains("ending the job (MPI_Abort, exit code 70)"))
+    }
+
+    func testCommunicatorsAreMadeByRecordedCollectives() throws {
+        _ = try world.duplicate()
+        _ = try world.split(color: rank % 2)
+        let grid = try XCTUnwrap(try world.cartesian(dimensions: [size]))
+        _ = try grid.sub(keeping: [true])
+        let lines = Array(MPIRuntime.flightRecord.suffix(4))
+        XCTAssertEqual(lines.count, 4)
+        for (line, name) in zip(lines, ["Communicator.duplicate #", "Communicator.split #", "Communicator.cartesian #",
+                                        "CartesianCommunicator.sub #"]) {
+            XCTAssertTrue(line.hasPrefix(name), "\(line) \(here)")
+            XCTAssertTrue(line.contains("(rank \(rank) of \(size)); took "), "\(line) \(here)")
+        }
+    }
+
+    /// Runs `body` on every rank, the last one (of two or more) 2.5 s after the others, with the
+    /// watchdog at 0.2 s reporting to a handler, and returns the lines that report a stuck call.
+    private func stuckLines(_ body: () throws -> Void) throws -> [String] {
+        final class Reports: Sendable { let lines = Mutex<[String]>([]) }
+        let reports = Reports()
+        let saved = MPIRuntime.watchdogTimeout
+        watchdogSettings.reportHandler.withLock { handler in
+            handler = { lines in reports.lines.withLock { $0.append(contentsOf: lines) } }
+        }
+        defer {
+            MPIRuntime.watchdogTimeout = saved
+            watchdogSettings.reportHandler.withLock { $0 = nil }
+        }
+        MPIRuntime.watchdogTimeout = 0.2
+        // The watchdog reads a new timeout within a second, then sees a call stuck twice 20 ms apart.
+        if isLate { Thread.sleep(forTimeInterval: 2.5) }
+        try body()
+        MPIRuntime.watchdogTimeout = saved
+        return reports.lines.withLock { $0 }.filter { $0.contains(" stuck for ") }
+    }
+
+    private var isLate: Bool { size > 1 && rank == size - 1 }
+
+    func testARankWaitingToMakeACommunicatorIsReported() throws {
+        // MPI_Comm_dup is collective: the ranks that arrive first wait in it for the last, and their
+        // watchdogs see that (as they would a rank that never comes).
+        var made: Communicator?
+        let lines = try stuckLines { made = try world.duplicate() }
+        XCTAssertEqual(try XCTUnwrap(made).size, size)
+        if isLate || size == 1 {
+            XCTAssertTrue(lines.isEmpty, "\(lines) \(here)")
+        } else {
+            let line = try XCTUnwrap(lines.first, "no report \(here)")
+            XCTAssertTrue(line.contains(" in Communicator.duplicate #"), line)
+        }
+    }
+
+    func testACollectiveWaitingInTheCrossRankCheckIsReportedAsNotStarted() throws {
+        // With the check on, a collective first waits in the check's agreement until every rank of the
+        // communicator starts it; the watchdogs of the ranks that wait there say that it has not started.
+        let comm = try world.duplicate()
+        MPIRuntime.checksCollectiveArguments = true
+        defer { MPIRuntime.checksCollectiveArguments = false }
+        var sum: [Int] = []
+        let lines = try stuckLines { sum = try allreduce([rank], op: .sum, comm: comm).0 }
+        XCTAssertEqual(sum, [size * (size - 1) / 2], here)
+        if isLate || size == 1 {
+            XCTAssertTrue(lines.isEmpty, "\(lines) \(here)")
+        } else {
+            let line = try XCTUnwrap(lines.first, "no report \(here)")
+            XCTAssertTrue(line.contains(" in allreduce #"), line)
+            XCTAssertTrue(line.contains("; not started: in the cross-rank check's agreement (SWIFT_MPI_CHECK=1)"), line)
+        }
+        // Once the agreement is over, the entry no longer says so.
+        XCTAssertFalse(try XCTUnwrap(FlightEntry.recent().last).summary.contains("agreement"), here)
     }
 
     func testTheTimeoutCanBeChangedAndTurnedOff() {
