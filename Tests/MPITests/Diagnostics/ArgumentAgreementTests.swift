@@ -98,6 +98,25 @@ final class ArgumentAgreementTests: XCTestCase {
         if size == 1 { XCTAssertEqual(mismatchedRounds, 0) }
     }
 
+    func testCallsThatMakeCommunicatorsAreCheckedToo() throws {
+        // Rank 0 duplicates the world while the others split it: unchecked, MPI would match
+        // MPI_Comm_dup with MPI_Comm_split. Checked, every rank throws before either starts.
+        let world = Communicator.world
+        guard world.size > 1 else {
+            XCTAssertEqual(try world.duplicate().size, 1)
+            return
+        }
+        XCTAssertThrowsError(
+            try world.rank == 0 ? world.duplicate() : world.split(color: 0)
+        ) { error in
+            guard case MPIError.invalidArgument(_, "operation", _, _) = error as! MPIError else {
+                return XCTFail("unexpected error \(error)")
+            }
+        }
+        // Nothing was started: the same calls on every rank still work.
+        XCTAssertEqual(try world.split(color: world.rank % 2).size, (world.size + 1 - world.rank % 2) / 2)
+    }
+
     func testSwitchingTheCheckOffRestoresPlainCalls() throws {
         // With the check off, a call with matching arguments costs no extra communication:
         // the result is the same, and the switch reads back.
