@@ -71,10 +71,47 @@ extension ShapedArray: MPIBuffer where Scalar: MPIScalar {
 /// and `Array`, whose storage is a reference-counted heap buffer that copy on
 /// write uniquifies before the address is taken. Do not conform a type whose
 /// storage is borrowed (an unsafe pointer) or moves.
-public protocol RequestBuffer: MPIBuffer {}
+public protocol RequestBuffer: MPIBuffer {
+    /// The object that owns the elements, which a request keeps alive (and so copied on write) while MPI
+    /// reads them.
+    ///
+    /// One reference, so that a started operation retains and releases its input once. The default
+    /// keeps a copy of the whole value in a box (one allocation per operation).
+    var _requestStorageOwner: AnyObject { get }
+}
 
-extension Array: RequestBuffer where Element: MPIScalar {}
-extension ShapedArray: RequestBuffer where Scalar: MPIScalar {}
+extension RequestBuffer {
+    /// A copy of the value, boxed: the default ``RequestBuffer/_requestStorageOwner``.
+    @inlinable
+    public var _requestStorageOwner: AnyObject { KeptValue(self) }
+}
+
+/// A copy of a ``RequestBuffer`` value, kept alive by a request (the default storage owner).
+@usableFromInline
+final class KeptValue<Value> {
+    @usableFromInline let value: Value
+
+    @inlinable init(_ value: Value) { self.value = value }
+}
+
+extension Array: RequestBuffer where Element: MPIScalar {
+    /// The array's storage object: an `Array` is one reference to it where there is no Objective-C
+    /// bridging (elsewhere, a boxed copy of the array).
+    @inlinable
+    public var _requestStorageOwner: AnyObject {
+        #if _runtime(_ObjC)
+        KeptValue(self)
+        #else
+        unsafeBitCast(self, to: AnyObject.self)
+        #endif
+    }
+}
+
+extension ShapedArray: RequestBuffer where Scalar: MPIScalar {
+    /// The block that holds the elements, or the storage object of the array that does.
+    @inlinable
+    public var _requestStorageOwner: AnyObject { _storage.block ?? _storage.array._requestStorageOwner }
+}
 
 /// One scalar, as the input or the result of a primitive's scalar form, held without allocating.
 @usableFromInline

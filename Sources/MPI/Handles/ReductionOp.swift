@@ -36,26 +36,29 @@ public struct ReductionOp: Hashable, Sendable, CustomStringConvertible {
 
     @inlinable init(_ kind: Kind) { self.kind = kind }
 
+    // The operations are computed and inlined, not stored: a stored static is read through its
+    // accessor, a call in every reduction of a client module.
+
     /// Sum (`MPI_SUM`).
-    public static let sum = ReductionOp(.sum)
+    @inlinable public static var sum: ReductionOp { ReductionOp(.sum) }
     /// Product (`MPI_PROD`).
-    public static let product = ReductionOp(.product)
+    @inlinable public static var product: ReductionOp { ReductionOp(.product) }
     /// Minimum (`MPI_MIN`).
-    public static let min = ReductionOp(.min)
+    @inlinable public static var min: ReductionOp { ReductionOp(.min) }
     /// Maximum (`MPI_MAX`).
-    public static let max = ReductionOp(.max)
+    @inlinable public static var max: ReductionOp { ReductionOp(.max) }
     /// Logical and (`MPI_LAND`).
-    public static let logicalAnd = ReductionOp(.logicalAnd)
+    @inlinable public static var logicalAnd: ReductionOp { ReductionOp(.logicalAnd) }
     /// Logical or (`MPI_LOR`).
-    public static let logicalOr = ReductionOp(.logicalOr)
+    @inlinable public static var logicalOr: ReductionOp { ReductionOp(.logicalOr) }
     /// Logical exclusive or (`MPI_LXOR`).
-    public static let logicalXor = ReductionOp(.logicalXor)
+    @inlinable public static var logicalXor: ReductionOp { ReductionOp(.logicalXor) }
     /// Bitwise and (`MPI_BAND`).
-    public static let bitwiseAnd = ReductionOp(.bitwiseAnd)
+    @inlinable public static var bitwiseAnd: ReductionOp { ReductionOp(.bitwiseAnd) }
     /// Bitwise or (`MPI_BOR`).
-    public static let bitwiseOr = ReductionOp(.bitwiseOr)
+    @inlinable public static var bitwiseOr: ReductionOp { ReductionOp(.bitwiseOr) }
     /// Bitwise exclusive or (`MPI_BXOR`).
-    public static let bitwiseXor = ReductionOp(.bitwiseXor)
+    @inlinable public static var bitwiseXor: ReductionOp { ReductionOp(.bitwiseXor) }
 
     /// Every predefined reduction operation.
     public static let allCases: [ReductionOp] = [

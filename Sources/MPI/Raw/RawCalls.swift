@@ -14,13 +14,15 @@ import CMPI
 //
 // With `pending` (the non-blocking forms, Requests/), each starts its
 // non-blocking counterpart into the pending operation instead and returns; the
-// pending operation completes it (Requests/PendingOperation.swift).
+// pending operation completes it (Requests/PendingOperation.swift). The closures
+// capture it unretained (``UnretainedPending``): the core holds it for the call.
 
 @usableFromInline
 func rawAllgather(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype,
     elementSize: Int, comm: MPI_Comm, operation: MPIOperation = .allgather, pending: PendingOperation? = nil
 ) throws(MPIError) {
+    let pending = UnretainedPending.from(pending)
     try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
         if let pending { return pending.start { swiftmpi_iallgather(send, n, t, receive, n, t, comm, &$0) } }
         if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Allgather(send, n, t, receive, n, t, comm) } }
@@ -33,6 +35,7 @@ func rawAllreduce(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype,
     elementSize: Int, op: MPI_Op, comm: MPI_Comm, pending: PendingOperation? = nil
 ) throws(MPIError) {
+    let pending = UnretainedPending.from(pending)
     try check(inChunks(count: count, elementSize: elementSize) { offset, n in
         let (s, r) = (send.map { $0 + offset }, receive.map { $0 + offset })
         if let pending { return pending.start { swiftmpi_iallreduce(s, r, n, type, op, comm, &$0) } }
@@ -47,6 +50,7 @@ func rawAlltoall(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, blockCount: Int, type: MPI_Datatype,
     elementSize: Int, comm: MPI_Comm, pending: PendingOperation? = nil
 ) throws(MPIError) {
+    let pending = UnretainedPending.from(pending)
     try check(withMessage(count: blockCount, of: type, elementSize: elementSize) { n, t in
         if let pending { return pending.start { swiftmpi_ialltoall(send, n, t, receive, n, t, comm, &$0) } }
         if _fastPath(!serializesCalls) { return waitingInCollective { MPI_Alltoall(send, n, t, receive, n, t, comm) } }
@@ -67,6 +71,7 @@ func rawBcast(
     _ buffer: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype, elementSize: Int, root: Int, comm: MPI_Comm,
     pending: PendingOperation? = nil
 ) throws(MPIError) {
+    let pending = UnretainedPending.from(pending)
     try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
         let root = Int32(truncatingIfNeeded: root)
         if let pending { return pending.start { swiftmpi_ibcast(buffer, n, t, root, comm, &$0) } }
@@ -81,6 +86,7 @@ func rawGather(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype,
     elementSize: Int, root: Int, comm: MPI_Comm, pending: PendingOperation? = nil
 ) throws(MPIError) {
+    let pending = UnretainedPending.from(pending)
     try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
         let root = Int32(truncatingIfNeeded: root)
         if let pending { return pending.start { swiftmpi_igather(send, n, t, receive, n, t, root, comm, &$0) } }
@@ -97,6 +103,7 @@ func rawReduce(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype,
     elementSize: Int, op: MPI_Op, root: Int, comm: MPI_Comm, pending: PendingOperation? = nil
 ) throws(MPIError) {
+    let pending = UnretainedPending.from(pending)
     try check(inChunks(count: count, elementSize: elementSize) { offset, n in
         let (s, r, root) = (send.map { $0 + offset }, receive.map { $0 + offset }, Int32(truncatingIfNeeded: root))
         if let pending { return pending.start { swiftmpi_ireduce(s, r, n, type, op, root, comm, &$0) } }
@@ -110,6 +117,7 @@ func rawScan(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype,
     elementSize: Int, op: MPI_Op, comm: MPI_Comm, pending: PendingOperation? = nil
 ) throws(MPIError) {
+    let pending = UnretainedPending.from(pending)
     try check(inChunks(count: count, elementSize: elementSize) { offset, n in
         let (s, r) = (send.map { $0 + offset }, receive.map { $0 + offset })
         if let pending { return pending.start { swiftmpi_iscan(s, r, n, type, op, comm, &$0) } }
@@ -124,6 +132,7 @@ func rawScatter(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, rowCount: Int, type: MPI_Datatype,
     elementSize: Int, root: Int, comm: MPI_Comm, pending: PendingOperation? = nil
 ) throws(MPIError) {
+    let pending = UnretainedPending.from(pending)
     try check(withMessage(count: rowCount, of: type, elementSize: elementSize) { n, t in
         let root = Int32(truncatingIfNeeded: root)
         if let pending { return pending.start { swiftmpi_iscatter(send, n, t, receive, n, t, root, comm, &$0) } }
@@ -139,6 +148,7 @@ func rawSend(
     _ send: UnsafeRawPointer?, count: Int, type: MPI_Datatype, elementSize: Int, dest: Int, tag: Int, comm: MPI_Comm,
     pending: PendingOperation? = nil
 ) throws(MPIError) {
+    let pending = UnretainedPending.from(pending)
     try check(withMessage(count: count, of: type, elementSize: elementSize) { n, t in
         let (dest, tag) = (Int32(truncatingIfNeeded: dest), Int32(truncatingIfNeeded: tag))
         if let pending { return pending.start { swiftmpi_isend(send, n, t, dest, tag, comm, &$0) } }
@@ -285,9 +295,10 @@ func rawSendrecv(
     type: MPI_Datatype, elementSize: Int, comm: MPI_Comm, pending: PendingOperation? = nil
 ) -> ReceiveOutcome {
     var request = swiftmpi_request_null()
+    let unretained = UnretainedPending.from(pending)
     let sendCode = withMessage(count: sendCount, of: type, elementSize: elementSize) { n, t in
         let (dest, sendTag) = (Int32(truncatingIfNeeded: dest), Int32(truncatingIfNeeded: sendTag))
-        if let pending { return pending.start(slot: 1) { swiftmpi_isend(send, n, t, dest, sendTag, comm, &$0) } }
+        if let pending = unretained { return pending.start(slot: 1) { swiftmpi_isend(send, n, t, dest, sendTag, comm, &$0) } }
         return locked { swiftmpi_isend(send, n, t, dest, sendTag, comm, &request) }
     }
     guard sendCode == 0 else {

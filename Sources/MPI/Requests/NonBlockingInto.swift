@@ -15,7 +15,7 @@
 
 /// Starts an `into:` form: resolves `comm` for `pending`'s operation, lets `core` start the operation
 /// into the consumed `output`, and returns the request that owns the output (and, through `pending`,
-/// the input that MPI reads: a ``PendingInput``).
+/// the owner of the input that MPI reads).
 @inlinable
 func startInto<Output: RequestBuffer>(
     _ pending: PendingOperation, _ output: consuming Output, comm: Communicator?,
@@ -89,7 +89,7 @@ public func isendrecv<Input: RequestBuffer, Output: RequestBuffer>(
     _ sendbuf: Input, into output: consuming Output, source: Int, dest: Int, sendtag: Int = 0,
     recvtag: Int = anyTag, comm: Communicator? = nil, status: Status? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingInput(.sendrecv, input: sendbuf), output, comm: comm) {
+    try startInto(PendingOperation(.sendrecv, keeping: sendbuf._requestStorageOwner), output, comm: comm) {
         (output, comm, pending) throws(MPIError) in
         pending.status = status
         pending.argument = "output"
@@ -150,7 +150,7 @@ public func ibcast<Buffer: RequestBuffer>(
 public func igather<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingInput(.gather, input: x), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+    try startInto(PendingOperation(.gather, keeping: x._requestStorageOwner), output, comm: comm) { (output, comm, pending) throws(MPIError) in
         try gatherCore(x, into: &output, root: root, comm: comm, pending: pending)
     }
 }
@@ -173,7 +173,7 @@ public func igather<Input: RequestBuffer, Output: RequestBuffer>(
 public func iscatter<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingInput(.scatter, input: x), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+    try startInto(PendingOperation(.scatter, keeping: x._requestStorageOwner), output, comm: comm) { (output, comm, pending) throws(MPIError) in
         try scatterCore(x, into: &output, rootInput: .elements, shape: [x.scalarCount], root: root, comm: comm,
                         pending: pending)
     }
@@ -197,7 +197,7 @@ public func iscatter<Input: RequestBuffer, Output: RequestBuffer>(
 public func iallgather<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingInput(.allgather, input: x), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+    try startInto(PendingOperation(.allgather, keeping: x._requestStorageOwner), output, comm: comm) { (output, comm, pending) throws(MPIError) in
         try allgatherCore(x, into: &output, comm: comm, pending: pending)
     }
 }
@@ -220,7 +220,7 @@ public func iallgather<Input: RequestBuffer, Output: RequestBuffer>(
 public func ialltoall<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingInput(.alltoall, input: x), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+    try startInto(PendingOperation(.alltoall, keeping: x._requestStorageOwner), output, comm: comm) { (output, comm, pending) throws(MPIError) in
         try alltoallCore(x, into: &output, blocks: .elements, comm: comm, pending: pending)
     }
 }
@@ -247,7 +247,7 @@ public func ialltoall<Input: RequestBuffer, Output: RequestBuffer>(
 public func iallreduce<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, op: ReductionOp, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingInput(.allreduce, input: x), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+    try startInto(PendingOperation(.allreduce, keeping: x._requestStorageOwner), output, comm: comm) { (output, comm, pending) throws(MPIError) in
         try allreduceCore(x, into: &output, op: op, comm: comm, pending: pending)
     }
 }
@@ -274,7 +274,7 @@ public func iallreduce<Input: RequestBuffer, Output: RequestBuffer>(
 public func ireduce<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, op: ReductionOp, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingInput(.reduce, input: x), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+    try startInto(PendingOperation(.reduce, keeping: x._requestStorageOwner), output, comm: comm) { (output, comm, pending) throws(MPIError) in
         try reduceCore(x, into: &output, op: op, root: root, comm: comm, pending: pending)
     }
 }
@@ -299,7 +299,7 @@ public func ireduce<Input: RequestBuffer, Output: RequestBuffer>(
 public func iscan<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, op: ReductionOp, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingInput(.scan, input: x), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+    try startInto(PendingOperation(.scan, keeping: x._requestStorageOwner), output, comm: comm) { (output, comm, pending) throws(MPIError) in
         try scanCore(x, into: &output, op: op, comm: comm, pending: pending)
     }
 }

@@ -215,6 +215,46 @@ final class RequestTests: MPITestCase {
         XCTAssertEqual(aloneResult, expected, here)
     }
 
+    /// A request keeps its input's elements alive by one reference to their owner, whatever holds them: an
+    /// `Array`, a `ShapedArray` over an array, a `ShapedArray` over a library block. The inputs here have no
+    /// other owner, are 1 MiB (sent by rendezvous, so MPI reads them after the start), and arrays of the same
+    /// size are made and filled meanwhile, which would reuse freed storage.
+    func testTheRequestKeepsEveryKindOfInputAlive() throws {
+        let count = 1 << 17  // 1 MiB of Double
+        let (next, previous) = ((rank + 1) % size, (rank + size - 1) % size)
+        func values(of sender: Int) -> [Double] { (0..<count).map { Double(sender * count + $0) } }
+        func churn() -> Double {
+            var total = 0.0
+            for _ in 0..<4 {
+                let array = [Double](repeating: -1, count: count)
+                let shaped = ShapedArray<Double>(repeating: -2, shape: [count])
+                total += array[count - 1] + shaped[flat: count - 1]
+            }
+            return total
+        }
+        let starts: [(String, () throws -> Request<Void>)] = [
+            ("[Double]", { try isend(values(of: self.rank), dest: next, tag: 7) }),
+            ("ShapedArray over an array", {
+                try isend(ShapedArray(shape: [count], scalars: values(of: self.rank)), dest: next, tag: 7)
+            }),
+            ("ShapedArray over a block", {
+                let sender = Double(self.rank * count)
+                let block = ShapedArray<Double>(shape: [count]) { buffer in
+                    for i in 0..<count { buffer[i] = sender + Double(i) }
+                }
+                return try isend(block, dest: next, tag: 7)
+            }),
+        ]
+        for (kind, start) in starts {
+            let request = try start()
+            XCTAssertEqual(churn(), -12, "\(kind) \(here)")
+            var received = [Double](repeating: 0, count: count)
+            try recv(into: &received, source: previous, tag: 7)
+            try request.wait()
+            XCTAssertEqual(received, values(of: previous), "\(kind) \(here)")
+        }
+    }
+
     func testRequestSetTestSomeAndWaitAny() throws {
         var set = RequestSet<ShapedArray<Double>>()
         for i in 0..<5 { set.append(try iallreduce(ShapedArray([Double(i + rank)]), op: .sum)) }
