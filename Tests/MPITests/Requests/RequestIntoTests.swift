@@ -133,6 +133,22 @@ final class RequestIntoTests: MPITestCase {
         XCTAssertEqual(same, pattern([3], rank: rank, as: Double.self), here)
     }
 
+    /// A ``RequestBuffer`` of the caller's own: the request keeps it alive through the default storage owner
+    /// (a boxed copy), and MPI reads it as it was at the start.
+    func testACallersOwnRequestBufferIsKeptAlive() throws {
+        let count = 1 << 17  // 1 MiB: sent by rendezvous, read by MPI after the start
+        let (next, previous) = ((rank + 1) % size, (rank + size - 1) % size)
+        var input = Samples((0..<count).map { Double(rank * count + $0) })
+        let request = try isendrecv(input, into: Samples([Double](repeating: 0, count: count)),
+                                    source: previous, dest: next, sendtag: 3, recvtag: 3)
+        input.values[0] = -1  // copied on write: the request's boxed copy still holds the original
+        var churn = 0.0
+        for _ in 0..<4 { churn += [Double](repeating: -2, count: count)[count - 1] }
+        let received = try request.wait()
+        XCTAssertEqual(churn, -8, here)
+        XCTAssertEqual(received.values, (0..<count).map { Double(previous * count + $0) }, here)
+    }
+
     // MARK: Errors
 
     func testAnOutputOfTheWrongSizeFailsItsRequestAfterTheCollective() throws {
@@ -264,5 +280,25 @@ extension ShapedArray where Scalar: Equatable {
     fileprivate func assertEqual(_ other: ShapedArray, _ label: String, file: StaticString = #filePath,
                                  line: UInt = #line) {
         XCTAssertEqual(scalars, other.scalars, label, file: file, line: line)
+    }
+}
+
+/// A buffer type of a program's own, conforming to ``RequestBuffer`` with the default storage owner.
+private struct Samples: RequestBuffer {
+    typealias Scalar = Double
+    var values: [Double]
+
+    init(_ values: [Double]) { self.values = values }
+
+    var scalarCount: Int { values.count }
+
+    func withUnsafeMPIBuffer<R, E: Error>(_ body: (UnsafeRawPointer?) throws(E) -> R) throws(E) -> R {
+        try values.withUnsafeMPIBuffer(body)
+    }
+
+    mutating func withUnsafeMutableMPIBuffer<R, E: Error>(
+        _ body: (UnsafeMutableRawPointer?) throws(E) -> R
+    ) throws(E) -> R {
+        try values.withUnsafeMutableMPIBuffer(body)
     }
 }
