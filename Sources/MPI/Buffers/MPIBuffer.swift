@@ -81,7 +81,7 @@ public protocol RequestBuffer: MPIBuffer {
 }
 
 extension RequestBuffer {
-    /// A copy of the value, boxed: the default ``RequestBuffer/_requestStorageOwner``.
+    /// A copy of the value, boxed: the default `RequestBuffer._requestStorageOwner`.
     @inlinable
     public var _requestStorageOwner: AnyObject { KeptValue(self) }
 }

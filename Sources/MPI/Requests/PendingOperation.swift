@@ -77,7 +77,7 @@ extension ProbedReceive {
 /// class reference, so that making and releasing one costs no generic value
 /// witness calls (the input that MPI reads while the operation is in flight is
 /// kept alive, and so copied on write, by one reference to the object that owns its elements,
-/// ``RequestBuffer/_requestStorageOwner``; an error is boxed): the non-blocking forms make one per call.
+/// `RequestBuffer._requestStorageOwner`; an error is boxed): the non-blocking forms make one per call.
 @usableFromInline
 final class PendingOperation: @unchecked Sendable {
     @usableFromInline let operation: MPIOperation
