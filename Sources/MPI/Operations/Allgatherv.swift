@@ -12,20 +12,23 @@ func allgathervCore<Input: MPIBuffer, Output: MPIBuffer>(
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     let count = x.scalarCount
-    try perform(Call(.allgatherv, comm, T.self, count: 0), checks: { () throws(MPIError) -> Int in
-        let total = try checkCounts(counts, "counts", size: comm.size, .allgatherv)
-        let extent = try checkedExtent(counts: counts, total: total, displacements: displacements, "displacements",
-                                       .allgatherv)
-        try checkOwnCount(count, expected: counts[comm.rank], "x", "counts", .allgatherv)
-        return extent
-    }) { (extent) throws(MPIError) in
-        try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
-            try withVariableOutput(&output, extent: extent, exact: displacements == nil, .allgatherv) {
-                (destination) throws(MPIError) in
-                try counts.withUnsafeBufferPointer { (c) throws(MPIError) in
-                    try withDisplacements(displacements, of: c) { (d) throws(MPIError) in
-                        try rawAllgatherv(source, count: count, destination, receiveCounts: c, displacements: d,
-                                          type: T.mpiDatatype.handle, comm: comm.handle)
+    // The arrays' storage, taken once: closures that capture the arrays retain and release them.
+    try counts.withUnsafeBufferPointer { (c) throws(MPIError) in
+        try withOptionalBuffer(displacements) { (given) throws(MPIError) in
+            try perform(Call(.allgatherv, comm, T.self, count: 0), checks: { () throws(MPIError) -> Int in
+                let total = try checkCounts(c, "counts", size: comm.size, .allgatherv)
+                let extent = try checkedExtent(counts: c, total: total, displacements: given, "displacements",
+                                               .allgatherv)
+                try checkOwnCount(count, expected: c[comm.rank], "x", "counts", .allgatherv)
+                return extent
+            }) { (extent) throws(MPIError) in
+                try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
+                    try withVariableOutput(&output, extent: extent, exact: given == nil, .allgatherv) {
+                        (destination) throws(MPIError) in
+                        try withDisplacements(given, of: c) { (d) throws(MPIError) in
+                            try rawAllgatherv(source, count: count, destination, receiveCounts: c, displacements: d,
+                                              type: T.mpiDatatype.handle, comm: comm.handle)
+                        }
                     }
                 }
             }

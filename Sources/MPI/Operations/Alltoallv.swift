@@ -28,32 +28,38 @@ func alltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
     receiveDisplacements: [Int]?, comm: ResolvedCommunicator, exchange: Bool = false
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
-    try perform(Call(.alltoallv, comm, T.self, count: 0), checks: { () throws(MPIError) -> Int in
-        let sent = try checkCounts(sendCounts, "sendCounts", size: comm.size, .alltoallv)
-        let sendExtent = try checkedExtent(counts: sendCounts, total: sent, displacements: sendDisplacements,
-                                           "sendDisplacements", .alltoallv)
-        let received = try checkCounts(receiveCounts, "receiveCounts", size: comm.size, .alltoallv)
-        let count = x.scalarCount
-        if _slowPath(sendDisplacements == nil ? count != sendExtent : count < sendExtent) {
-            throw MPIError.shapeMismatch(
-                operation: MPIOperation.alltoallv.name, argument: "x",
-                expected: sendDisplacements == nil ? "\(sendExtent) elements (the sum of sendCounts)"
-                    : "at least \(sendExtent) elements (the largest send displacement + count)",
-                actual: "\(count) elements")
-        }
-        return try checkedExtent(counts: receiveCounts, total: received, displacements: receiveDisplacements,
-                                 "receiveDisplacements", .alltoallv)
-    }) { (extent) throws(MPIError) in
-        try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
-            try withVariableOutput(&output, extent: extent, exact: receiveDisplacements == nil, .alltoallv) {
-                (destination) throws(MPIError) in
-                try sendCounts.withUnsafeBufferPointer { (sc) throws(MPIError) in
-                    try receiveCounts.withUnsafeBufferPointer { (rc) throws(MPIError) in
-                        try withDisplacements(sendDisplacements, of: sc) { (sd) throws(MPIError) in
-                            try withDisplacements(receiveDisplacements, of: rc) { (rd) throws(MPIError) in
-                                try rawAlltoallv(source, sendCounts: sc, sendDisplacements: sd, destination,
-                                                 receiveCounts: rc, receiveDisplacements: rd,
-                                                 type: T.mpiDatatype.handle, comm: comm.handle, exchange: exchange)
+    // The arrays' storage, taken once: closures that capture the arrays retain and release them.
+    try sendCounts.withUnsafeBufferPointer { (sc) throws(MPIError) in
+        try receiveCounts.withUnsafeBufferPointer { (rc) throws(MPIError) in
+            try withOptionalBuffer(sendDisplacements) { (givenSD) throws(MPIError) in
+                try withOptionalBuffer(receiveDisplacements) { (givenRD) throws(MPIError) in
+                    try perform(Call(.alltoallv, comm, T.self, count: 0), checks: { () throws(MPIError) -> Int in
+                        let sent = try checkCounts(sc, "sendCounts", size: comm.size, .alltoallv)
+                        let sendExtent = try checkedExtent(counts: sc, total: sent, displacements: givenSD,
+                                                           "sendDisplacements", .alltoallv)
+                        let received = try checkCounts(rc, "receiveCounts", size: comm.size, .alltoallv)
+                        let count = x.scalarCount
+                        if _slowPath(givenSD == nil ? count != sendExtent : count < sendExtent) {
+                            throw MPIError.shapeMismatch(
+                                operation: MPIOperation.alltoallv.name, argument: "x",
+                                expected: givenSD == nil ? "\(sendExtent) elements (the sum of sendCounts)"
+                                    : "at least \(sendExtent) elements (the largest send displacement + count)",
+                                actual: "\(count) elements")
+                        }
+                        return try checkedExtent(counts: rc, total: received, displacements: givenRD,
+                                                 "receiveDisplacements", .alltoallv)
+                    }) { (extent) throws(MPIError) in
+                        try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
+                            try withVariableOutput(&output, extent: extent, exact: givenRD == nil, .alltoallv) {
+                                (destination) throws(MPIError) in
+                                try withDisplacements(givenSD, of: sc) { (sd) throws(MPIError) in
+                                    try withDisplacements(givenRD, of: rc) { (rd) throws(MPIError) in
+                                        try rawAlltoallv(source, sendCounts: sc, sendDisplacements: sd, destination,
+                                                         receiveCounts: rc, receiveDisplacements: rd,
+                                                         type: T.mpiDatatype.handle, comm: comm.handle,
+                                                         exchange: exchange)
+                                    }
+                                }
                             }
                         }
                     }

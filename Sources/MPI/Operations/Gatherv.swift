@@ -16,27 +16,28 @@ func gathervCore<Input: MPIBuffer, Output: MPIBuffer>(
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     let count = x.scalarCount
-    try perform(Call(.gatherv, comm, T.self, count: 0, root: root), checks: { () throws(MPIError) -> Int in
-        try comm.checkRank(root, "root", .gatherv)
-        let total = try checkCounts(counts, "counts", size: comm.size, .gatherv)
-        let extent = try checkedExtent(counts: counts, total: total, displacements: displacements, "displacements",
-                                       .gatherv)
-        try checkOwnCount(count, expected: counts[comm.rank], "x", "counts", .gatherv)
-        return extent
-    }) { (extent) throws(MPIError) in
-        try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
-            guard comm.rank == root else {
-                return try counts.withUnsafeBufferPointer { (c) throws(MPIError) in
-                    try rawGatherv(source, count: count, nil, receiveCounts: c, displacements: nil,
-                                   type: T.mpiDatatype.handle, root: root, comm: comm.handle)
-                }
-            }
-            try withVariableOutput(&output, extent: extent, exact: displacements == nil, .gatherv) {
-                (destination) throws(MPIError) in
-                try counts.withUnsafeBufferPointer { (c) throws(MPIError) in
-                    try withDisplacements(displacements, of: c) { (d) throws(MPIError) in
-                        try rawGatherv(source, count: count, destination, receiveCounts: c, displacements: d,
-                                       type: T.mpiDatatype.handle, root: root, comm: comm.handle)
+    // The arrays' storage, taken once: closures that capture the arrays retain and release them.
+    try counts.withUnsafeBufferPointer { (c) throws(MPIError) in
+        try withOptionalBuffer(displacements) { (given) throws(MPIError) in
+            try perform(Call(.gatherv, comm, T.self, count: 0, root: root), checks: { () throws(MPIError) -> Int in
+                try comm.checkRank(root, "root", .gatherv)
+                let total = try checkCounts(c, "counts", size: comm.size, .gatherv)
+                let extent = try checkedExtent(counts: c, total: total, displacements: given, "displacements",
+                                               .gatherv)
+                try checkOwnCount(count, expected: c[comm.rank], "x", "counts", .gatherv)
+                return extent
+            }) { (extent) throws(MPIError) in
+                try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
+                    guard comm.rank == root else {
+                        return try rawGatherv(source, count: count, nil, receiveCounts: c, displacements: nil,
+                                              type: T.mpiDatatype.handle, root: root, comm: comm.handle)
+                    }
+                    try withVariableOutput(&output, extent: extent, exact: given == nil, .gatherv) {
+                        (destination) throws(MPIError) in
+                        try withDisplacements(given, of: c) { (d) throws(MPIError) in
+                            try rawGatherv(source, count: count, destination, receiveCounts: c, displacements: d,
+                                           type: T.mpiDatatype.handle, root: root, comm: comm.handle)
+                        }
                     }
                 }
             }

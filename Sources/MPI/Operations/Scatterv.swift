@@ -19,35 +19,37 @@ func scattervCore<Input: MPIBuffer, Output: MPIBuffer>(
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     let isRoot = comm.rank == root
-    try perform(Call(.scatterv, comm, T.self, count: 0, root: root), checks: { () throws(MPIError) -> Int in
-        try comm.checkRank(root, "root", .scatterv)
-        let total = try checkCounts(counts, "counts", size: comm.size, .scatterv)
-        let extent = try checkedExtent(counts: counts, total: total, displacements: displacements, "displacements",
-                                       .scatterv)
-        if isRoot {
-            let count = x.scalarCount
-            if _slowPath(displacements == nil ? count != extent : count < extent) {
-                throw MPIError.shapeMismatch(
-                    operation: MPIOperation.scatterv.name, argument: "x",
-                    expected: displacements == nil ? "\(extent) elements (the sum of the counts)"
-                        : "at least \(extent) elements (the largest displacement + count)",
-                    actual: "\(count) elements")
-            }
-        }
-        return counts[comm.rank]
-    }) { (own) throws(MPIError) in
-        try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
-            try withVariableOutput(&output, extent: own, exact: true, .scatterv) { (destination) throws(MPIError) in
-                guard isRoot else {
-                    return try counts.withUnsafeBufferPointer { (c) throws(MPIError) in
-                        try rawScatterv(nil, sendCounts: c, displacements: nil, destination, count: own,
-                                        type: T.mpiDatatype.handle, root: root, comm: comm.handle)
+    // The arrays' storage, taken once: closures that capture the arrays retain and release them.
+    try counts.withUnsafeBufferPointer { (c) throws(MPIError) in
+        try withOptionalBuffer(displacements) { (given) throws(MPIError) in
+            try perform(Call(.scatterv, comm, T.self, count: 0, root: root), checks: { () throws(MPIError) -> Int in
+                try comm.checkRank(root, "root", .scatterv)
+                let total = try checkCounts(c, "counts", size: comm.size, .scatterv)
+                let extent = try checkedExtent(counts: c, total: total, displacements: given, "displacements",
+                                               .scatterv)
+                if isRoot {
+                    let count = x.scalarCount
+                    if _slowPath(given == nil ? count != extent : count < extent) {
+                        throw MPIError.shapeMismatch(
+                            operation: MPIOperation.scatterv.name, argument: "x",
+                            expected: given == nil ? "\(extent) elements (the sum of the counts)"
+                                : "at least \(extent) elements (the largest displacement + count)",
+                            actual: "\(count) elements")
                     }
                 }
-                try counts.withUnsafeBufferPointer { (c) throws(MPIError) in
-                    try withDisplacements(displacements, of: c) { (d) throws(MPIError) in
-                        try rawScatterv(source, sendCounts: c, displacements: d, destination, count: own,
-                                        type: T.mpiDatatype.handle, root: root, comm: comm.handle)
+                return c[comm.rank]
+            }) { (own) throws(MPIError) in
+                try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
+                    try withVariableOutput(&output, extent: own, exact: true, .scatterv) {
+                        (destination) throws(MPIError) in
+                        guard isRoot else {
+                            return try rawScatterv(nil, sendCounts: c, displacements: nil, destination, count: own,
+                                                   type: T.mpiDatatype.handle, root: root, comm: comm.handle)
+                        }
+                        try withDisplacements(given, of: c) { (d) throws(MPIError) in
+                            try rawScatterv(source, sendCounts: c, displacements: d, destination, count: own,
+                                            type: T.mpiDatatype.handle, root: root, comm: comm.handle)
+                        }
                     }
                 }
             }

@@ -76,6 +76,18 @@ func checkCounts(
     _ counts: [Int], _ argument: StaticString, size: Int, _ operation: MPIOperation,
     per: StaticString = "rank of the communicator"
 ) throws(MPIError) -> Int {
+    try counts.withUnsafeBufferPointer { (c) throws(MPIError) in
+        try checkCounts(c, argument, size: size, operation, per: per)
+    }
+}
+
+/// ``checkCounts(_:_:size:_:per:)`` on the counts' storage: what the v collectives' cores call, which
+/// take their arrays' storage once (closures that capture the arrays themselves retain and release them).
+@inlinable
+func checkCounts(
+    _ counts: UnsafeBufferPointer<Int>, _ argument: StaticString, size: Int, _ operation: MPIOperation,
+    per: StaticString = "rank of the communicator"
+) throws(MPIError) -> Int {
     if _slowPath(counts.count != size) {
         throw MPIError.invalidArgument(
             operation: operation.name, argument: "\(argument)",
@@ -91,7 +103,9 @@ func checkCounts(
 }
 
 @usableFromInline @inline(never)
-func negativeCountError(_ values: [Int], _ argument: StaticString, _ operation: MPIOperation) throws(MPIError) {
+func negativeCountError(
+    _ values: UnsafeBufferPointer<Int>, _ argument: StaticString, _ operation: MPIOperation
+) throws(MPIError) {
     let index = values.firstIndex { $0 < 0 } ?? 0
     throw MPIError.invalidArgument(
         operation: operation.name, argument: "\(argument)",
@@ -103,7 +117,8 @@ func negativeCountError(_ values: [Int], _ argument: StaticString, _ operation: 
 /// (the sum of the counts when `displacements` is `nil`, packed blocks).
 @inlinable
 func checkedExtent(
-    counts: [Int], total: Int, displacements: [Int]?, _ argument: StaticString, _ operation: MPIOperation
+    counts: UnsafeBufferPointer<Int>, total: Int, displacements: UnsafeBufferPointer<Int>?,
+    _ argument: StaticString, _ operation: MPIOperation
 ) throws(MPIError) -> Int {
     guard let displacements else { return total }
     if _slowPath(displacements.count != counts.count) {
@@ -174,27 +189,28 @@ func packedOffsets(_ counts: [Int]) -> [Int] {
     }
 }
 
+/// Calls `body` with the storage of `values`, or `nil`: for the optional displacements of the v
+/// collectives' cores, taken once around the whole call.
+@inlinable @inline(__always)
+func withOptionalBuffer<R>(
+    _ values: [Int]?, _ body: (UnsafeBufferPointer<Int>?) throws(MPIError) -> R
+) throws(MPIError) -> R {
+    guard let values else { return try body(nil) }
+    return try values.withUnsafeBufferPointer { (v) throws(MPIError) -> R in try body(v) }
+}
+
 /// Calls `body` with `displacements`, or the packed displacements of `counts` (their prefix sums).
 @inlinable @inline(__always)
 func withDisplacements<R>(
-    _ displacements: [Int]?, of counts: UnsafeBufferPointer<Int>,
+    _ displacements: UnsafeBufferPointer<Int>?, of counts: UnsafeBufferPointer<Int>,
     _ body: (UnsafeBufferPointer<Int>) throws(MPIError) -> R
 ) throws(MPIError) -> R {
-    if let displacements {
-        return try displacements.withUnsafeBufferPointer { (d) throws(MPIError) -> R in try body(d) }
-    }
-    var failure: MPIError?
-    let result: R? = withUnsafeTemporaryAllocation(of: Int.self, capacity: Swift.max(1, counts.count)) { d in
+    if let displacements { return try body(displacements) }
+    return try withUnsafeTemporaryAllocation(of: Int.self, capacity: Swift.max(1, counts.count)) {
+        (d) throws(MPIError) -> R in
         writePackedOffsets(of: counts, to: d)
-        do throws(MPIError) {
-            return try body(UnsafeBufferPointer(rebasing: d[0..<counts.count]))
-        } catch {
-            failure = error
-            return nil
-        }
+        return try body(UnsafeBufferPointer(rebasing: d[0..<counts.count]))
     }
-    if let failure { throw failure }
-    return result!
 }
 
 // MARK: - The easy forms' exchange of block sizes
