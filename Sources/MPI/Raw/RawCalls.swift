@@ -196,9 +196,10 @@ func rawRecv(
     _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype, elementSize: Int, source: Int32, tag: Int32,
     comm: MPI_Comm, pending: PendingOperation? = nil
 ) -> ReceiveOutcome {
-    if let pending {
-        return pending.startReceive(receive, count: count, type: type, elementSize: elementSize, source: source, tag: tag,
-                                    comm: comm)
+    // Optional chaining rather than `if let`, whose binding copied (retained and released) the operation.
+    if let started = pending?.startReceive(receive, count: count, type: type, elementSize: elementSize, source: source,
+                                           tag: tag, comm: comm) {
+        return started
     }
     var message = swiftmpi_message_null()
     var status = MPI_Status()
@@ -298,7 +299,9 @@ func rawSendrecv(
     let unretained = UnretainedPending.from(pending)
     let sendCode = withMessage(count: sendCount, of: type, elementSize: elementSize) { n, t in
         let (dest, sendTag) = (Int32(truncatingIfNeeded: dest), Int32(truncatingIfNeeded: sendTag))
-        if let pending = unretained { return pending.start(slot: 1) { swiftmpi_isend(send, n, t, dest, sendTag, comm, &$0) } }
+        if let pending = unretained {
+            return pending.start(slot: 1) { swiftmpi_isend(send, n, t, dest, sendTag, comm, &$0) }
+        }
         return locked { swiftmpi_isend(send, n, t, dest, sendTag, comm, &request) }
     }
     guard sendCode == 0 else {

@@ -150,7 +150,8 @@ public func ibcast<Buffer: RequestBuffer>(
 public func igather<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingOperation(.gather, keeping: x._requestStorageOwner), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+    try startInto(PendingOperation(.gather, keeping: x._requestStorageOwner), output, comm: comm) {
+        (output, comm, pending) throws(MPIError) in
         try gatherCore(x, into: &output, root: root, comm: comm, pending: pending)
     }
 }
@@ -173,7 +174,8 @@ public func igather<Input: RequestBuffer, Output: RequestBuffer>(
 public func iscatter<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingOperation(.scatter, keeping: x._requestStorageOwner), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+    try startInto(PendingOperation(.scatter, keeping: x._requestStorageOwner), output, comm: comm) {
+        (output, comm, pending) throws(MPIError) in
         try scatterCore(x, into: &output, rootInput: .elements, shape: [x.scalarCount], root: root, comm: comm,
                         pending: pending)
     }
@@ -197,7 +199,8 @@ public func iscatter<Input: RequestBuffer, Output: RequestBuffer>(
 public func iallgather<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingOperation(.allgather, keeping: x._requestStorageOwner), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+    try startInto(PendingOperation(.allgather, keeping: x._requestStorageOwner), output, comm: comm) {
+        (output, comm, pending) throws(MPIError) in
         try allgatherCore(x, into: &output, comm: comm, pending: pending)
     }
 }
@@ -220,7 +223,8 @@ public func iallgather<Input: RequestBuffer, Output: RequestBuffer>(
 public func ialltoall<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingOperation(.alltoall, keeping: x._requestStorageOwner), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+    try startInto(PendingOperation(.alltoall, keeping: x._requestStorageOwner), output, comm: comm) {
+        (output, comm, pending) throws(MPIError) in
         try alltoallCore(x, into: &output, blocks: .elements, comm: comm, pending: pending)
     }
 }
@@ -247,7 +251,8 @@ public func ialltoall<Input: RequestBuffer, Output: RequestBuffer>(
 public func iallreduce<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, op: ReductionOp, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingOperation(.allreduce, keeping: x._requestStorageOwner), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+    try startInto(PendingOperation(.allreduce, keeping: x._requestStorageOwner), output, comm: comm) {
+        (output, comm, pending) throws(MPIError) in
         try allreduceCore(x, into: &output, op: op, comm: comm, pending: pending)
     }
 }
@@ -274,7 +279,8 @@ public func iallreduce<Input: RequestBuffer, Output: RequestBuffer>(
 public func ireduce<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, op: ReductionOp, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingOperation(.reduce, keeping: x._requestStorageOwner), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+    try startInto(PendingOperation(.reduce, keeping: x._requestStorageOwner), output, comm: comm) {
+        (output, comm, pending) throws(MPIError) in
         try reduceCore(x, into: &output, op: op, root: root, comm: comm, pending: pending)
     }
 }
@@ -299,7 +305,8 @@ public func ireduce<Input: RequestBuffer, Output: RequestBuffer>(
 public func iscan<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, op: ReductionOp, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingOperation(.scan, keeping: x._requestStorageOwner), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+    try startInto(PendingOperation(.scan, keeping: x._requestStorageOwner), output, comm: comm) {
+        (output, comm, pending) throws(MPIError) in
         try scanCore(x, into: &output, op: op, comm: comm, pending: pending)
     }
 }

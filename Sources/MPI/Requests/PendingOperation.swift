@@ -208,10 +208,14 @@ final class PendingOperation: @unchecked Sendable {
         guard found != 0 else { return false }
         var matched = ReceiveOutcome(code: 0, status: &status, type: r.type)
         if matched.count == r.count {
-            matched.code = withMessage(count: r.count, of: r.type, elementSize: r.elementSize) { n, t in
-                _fastPath(!serializesCalls)
-                    ? swiftmpi_imrecv(r.buffer, n, t, &message, &requests.0)
-                    : locked { swiftmpi_imrecv(r.buffer, n, t, &message, &requests.0) }
+            // Through the slot's address: a closure that wrote `requests.0` would capture `self`, a retain and
+            // a release around the receive.
+            matched.code = withUnsafeMutablePointer(to: &requests.0) { slot in
+                withMessage(count: r.count, of: r.type, elementSize: r.elementSize) { n, t in
+                    _fastPath(!serializesCalls)
+                        ? swiftmpi_imrecv(r.buffer, n, t, &message, slot)
+                        : locked { swiftmpi_imrecv(r.buffer, n, t, &message, slot) }
+                }
             }
         } else {
             matched.code = receiveIntoScratch(&message, status: &status, elementSize: r.elementSize, outcome: &matched)
@@ -490,17 +494,21 @@ final class ProbedReceives: @unchecked Sendable {
     /// again from the oldest (which now finds it); else the newer receive takes
     /// exactly that message (its source and tag).
     func advance() {
-        queue.withLock { queue in advance(&queue) }
+        // The helpers are static, so that the closure does not capture (retain and release) `self`.
+        queue.withLock { queue in Self.advance(&queue) }
     }
 
     /// ``advance()``, under the lock.
-    private func advance(_ queue: inout [PendingOperation]) {
+    private static func advance(_ queue: inout [PendingOperation]) {
         if queue.count == 1 {
-            if queue[0].probeOnce() {
-                queue[0].queued.store(false, ordering: .releasing)
-                // Not `removeAll(keepingCapacity:)`, which goes through the generic `replaceSubrange`.
-                queue.removeLast()
+            // Unretained: the queue holds the operation until `removeLast`.
+            let leaves = Unmanaged.passUnretained(queue[0])._withUnsafeGuaranteedRef { operation in
+                guard operation.probeOnce() else { return false }
+                operation.queued.store(false, ordering: .releasing)
+                return true
             }
+            // Not `removeAll(keepingCapacity:)`, which goes through the generic `replaceSubrange`.
+            if leaves { queue.removeLast() }
         } else if !queue.isEmpty {
             while !pass(&queue) {}
         }
@@ -528,7 +536,7 @@ final class ProbedReceives: @unchecked Sendable {
         source: Int32, tag: Int32, comm: MPI_Comm, take: Bool, message: inout MPI_Message, status: inout MPI_Status
     ) -> (code: Int32, found: Bool)? {
         queue.withLock { queue -> (code: Int32, found: Bool)? in
-            advance(&queue)
+            Self.advance(&queue)
             guard !queue.isEmpty else { return nil }
             var found: Int32 = 0
             guard queue.contains(where: { $0.receive?.overlaps(source: source, tag: tag, comm: comm) ?? false }) else {
@@ -554,7 +562,7 @@ final class ProbedReceives: @unchecked Sendable {
     }
 
     /// One pass over the queue; returns false when the pass must start again.
-    private func pass(_ queue: inout [PendingOperation]) -> Bool {
+    private static func pass(_ queue: inout [PendingOperation]) -> Bool {
         var unmatched: [ProbedReceive] = []
         var kept = 0
         var complete = true
