@@ -1,7 +1,11 @@
 import csv,glob,statistics,sys,re
-# Paired comparison of old/new runs; pairs whose C-malloc medians differ by more than 15 % (a latency
-# state flip between the two runs) are left out.
+# Paired comparison of alternated runs of two builds: DIR/old-runN.csv against DIR/new-runN.csv.
+# usage: compare-pairs.py DIR [MAX_C_CHANGE]
+# With MAX_C_CHANGE (0.15 in docs/performance/2026-12-03-receives), a pair whose two C-malloc medians
+# differ by more than that fraction (a flip of the machine's latency state between the two runs) is
+# left out; without it every pair is kept.
 D=sys.argv[1]
+LIMIT=float(sys.argv[2]) if len(sys.argv)>2 else float('inf')
 def load(f):
     d={}
     for r in csv.DictReader(open(f)):
@@ -18,7 +22,7 @@ for op,by in keys:
         o=[];n=[];p=[];cs=[]
         for a,b in pairs:
             ca,cb=a[(op,by,'C-malloc')],b[(op,by,'C-malloc')]
-            if abs(ca-cb)/min(ca,cb)>0.15: continue
+            if abs(ca-cb)/min(ca,cb)>LIMIT: continue
             f=(lambda d,c: d[(op,by,im)]-c) if by<65536 else (lambda d,c: d[(op,by,im)]/c)
             o.append(f(a,ca)); n.append(f(b,cb)); p.append(f(b,cb)-f(a,ca)); cs+= [ca,cb]
         if not p: continue
