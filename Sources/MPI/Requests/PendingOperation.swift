@@ -157,7 +157,7 @@ final class PendingOperation: @unchecked Sendable {
     /// Unserialised, `body` is called directly rather than through ``locked(_:)`` (as in ``testSlots()``):
     /// a closure over `self` costs a retain and a release of `self` around the MPI call.
     @usableFromInline @inline(__always)
-    final func start(slot: Int = 0, _ body: (inout MPI_Request) -> Int32) -> Int32 {
+    func start(slot: Int = 0, _ body: (inout MPI_Request) -> Int32) -> Int32 {
         if _fastPath(!serializesCalls) { return slot == 0 ? body(&requests.0) : body(&requests.1) }
         if slot == 0 { return locked { body(&requests.0) } }
         return locked { body(&requests.1) }
