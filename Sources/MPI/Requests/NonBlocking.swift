@@ -50,7 +50,7 @@ func checkStartableReduction(count: Int, _ operation: MPIOperation) throws(MPIEr
 public func isend<T: MPIScalar>(
     _ x: ShapedArray<T>, dest: Int, tag: Int = 0, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Void> {
-    let pending = PendingOperation(.send, keeping: x._requestStorageOwner)
+    let pending = PendingOperation.make(.send, keeping: x._requestStorageOwner)
     try sendCore(x, dest: dest, tag: tag, comm: Communicator.resolve(comm, .send), pending: pending)
     return Request(pending, output: ())
 }
@@ -62,7 +62,7 @@ public func isend<T: MPIScalar>(
 public func isend<T: MPIScalar>(
     _ x: [T], dest: Int, tag: Int = 0, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Void> {
-    let pending = PendingOperation(.send, keeping: x._requestStorageOwner)
+    let pending = PendingOperation.make(.send, keeping: x._requestStorageOwner)
     try sendCore(x, dest: dest, tag: tag, comm: Communicator.resolve(comm, .send), pending: pending)
     return Request(pending, output: ())
 }
@@ -93,7 +93,7 @@ public func irecv<T: MPIScalar>(
     status: Status? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .recv)
-    let pending = PendingOperation(.recv)
+    let pending = PendingOperation.make(.recv)
     pending.status = status
     let storage = try ScalarStorage<T>.filled(count: x.scalarCount) { (output) throws(MPIError) in
         try recvCore(into: &output, source: source, tag: tag, comm: comm, pending: pending, status: nil, argument: "x")
@@ -109,7 +109,7 @@ public func irecv<T: MPIScalar>(
     _ x: [T], source: Int = anySource, tag: Int = anyTag, comm: Communicator? = nil, status: Status? = nil
 ) throws(MPIError) -> Request<[T]> {
     let comm = try Communicator.resolve(comm, .recv)
-    let pending = PendingOperation(.recv)
+    let pending = PendingOperation.make(.recv)
     pending.status = status
     let result = try [T].filled(count: x.count) { (output) throws(MPIError) in
         try recvCore(into: &output, source: source, tag: tag, comm: comm, pending: pending, status: nil, argument: "x")
@@ -143,7 +143,7 @@ public func isendrecv<T: MPIScalar>(
     recvtag: Int = anyTag, comm: Communicator? = nil, status: Status? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .sendrecv)
-    let pending = PendingOperation(.sendrecv, keeping: sendbuf._requestStorageOwner)
+    let pending = PendingOperation.make(.sendrecv, keeping: sendbuf._requestStorageOwner)
     pending.status = status
     pending.argument = "recvbuf"
     let storage = try ScalarStorage<T>.filled(count: recvbuf.scalarCount) { (output) throws(MPIError) in
@@ -162,7 +162,7 @@ public func isendrecv<T: MPIScalar>(
     recvtag: Int = anyTag, comm: Communicator? = nil, status: Status? = nil
 ) throws(MPIError) -> Request<[T]> {
     let comm = try Communicator.resolve(comm, .sendrecv)
-    let pending = PendingOperation(.sendrecv, keeping: sendbuf._requestStorageOwner)
+    let pending = PendingOperation.make(.sendrecv, keeping: sendbuf._requestStorageOwner)
     pending.status = status
     pending.argument = "recvbuf"
     let result = try [T].filled(count: recvbuf.count) { (output) throws(MPIError) in
@@ -184,7 +184,7 @@ public func isendrecv<T: MPIScalar>(
 /// The corresponding C function is `MPI_Ibarrier`.
 @inlinable
 public func ibarrier(comm: Communicator? = nil) throws(MPIError) -> Request<Void> {
-    let pending = PendingOperation(.barrier)
+    let pending = PendingOperation.make(.barrier)
     try barrierCore(comm: Communicator.resolve(comm, .barrier), pending: pending)
     return Request(pending, output: ())
 }
@@ -207,7 +207,7 @@ public func ibcast<T: MPIScalar>(
     _ x: ShapedArray<T>, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .bcast)
-    let pending = PendingOperation(.bcast, keeping: x._requestStorageOwner)
+    let pending = PendingOperation.make(.bcast, keeping: x._requestStorageOwner)
     let count = x.scalarCount
     guard comm.rank != root else {
         var unused = ResultBuffer<T>.none
@@ -229,7 +229,7 @@ public func ibcast<T: MPIScalar>(
     _ x: [T], root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<[T]> {
     let comm = try Communicator.resolve(comm, .bcast)
-    let pending = PendingOperation(.bcast, keeping: x._requestStorageOwner)
+    let pending = PendingOperation.make(.bcast, keeping: x._requestStorageOwner)
     let count = x.count
     guard comm.rank != root else {
         var unused = ResultBuffer<T>.none
@@ -260,7 +260,7 @@ public func igather<T: MPIScalar>(
     _ x: ShapedArray<T>, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .gather)
-    let pending = PendingOperation(.gather, keeping: x._requestStorageOwner)
+    let pending = PendingOperation.make(.gather, keeping: x._requestStorageOwner)
     guard comm.rank == root else {
         var unused = ResultBuffer<T>.none
         try gatherCore(x, into: &unused, root: root, comm: comm, pending: pending)
@@ -301,7 +301,7 @@ public func iscatter<T: MPIScalar>(
     _ x: ShapedArray<T>, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .scatter)
-    let pending = PendingOperation(.scatter, keeping: x._requestStorageOwner)
+    let pending = PendingOperation.make(.scatter, keeping: x._requestStorageOwner)
     let isRoot = comm.rank == root
     let rowShape = isRoot && !x._shape.isEmpty ? droppingFirst(x._shape) : x._shape
     let rowCount = isRoot ? (comm.size == 0 ? 0 : x.scalarCount / comm.size) : x.scalarCount
@@ -342,7 +342,7 @@ public func iallgather<T: MPIScalar>(
     _ x: ShapedArray<T>, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .allgather)
-    let pending = PendingOperation(.allgather, keeping: x._requestStorageOwner)
+    let pending = PendingOperation.make(.allgather, keeping: x._requestStorageOwner)
     let storage = try ScalarStorage<T>.filled(count: x.scalarCount * comm.size) { (output) throws(MPIError) in
         try allgatherCore(x, into: &output, comm: comm, pending: pending)
     }
@@ -377,7 +377,7 @@ public func ialltoall<T: MPIScalar>(
     _ x: ShapedArray<T>, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .alltoall)
-    let pending = PendingOperation(.alltoall, keeping: x._requestStorageOwner)
+    let pending = PendingOperation.make(.alltoall, keeping: x._requestStorageOwner)
     let storage = try ScalarStorage<T>.filled(count: x.scalarCount) { (output) throws(MPIError) in
         try alltoallCore(x, into: &output, blocks: .rows(firstAxis: x._shape.first, shape: x._shape), comm: comm,
                          pending: pending)
@@ -394,7 +394,7 @@ public func ialltoall<T: MPIScalar>(
     _ x: [T], comm: Communicator? = nil
 ) throws(MPIError) -> Request<[T]> {
     let comm = try Communicator.resolve(comm, .alltoall)
-    let pending = PendingOperation(.alltoall, keeping: x._requestStorageOwner)
+    let pending = PendingOperation.make(.alltoall, keeping: x._requestStorageOwner)
     let result = try [T].filled(count: x.count) { (output) throws(MPIError) in
         try alltoallCore(x, into: &output, blocks: .rows(firstAxis: x.count, shape: nil), comm: comm,
                          pending: pending)
@@ -421,7 +421,7 @@ public func iallreduce<T: MPIScalar>(
     _ x: ShapedArray<T>, op: ReductionOp, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .allreduce)
-    let pending = PendingOperation(.allreduce, keeping: x._requestStorageOwner)
+    let pending = PendingOperation.make(.allreduce, keeping: x._requestStorageOwner)
     let storage = try ScalarStorage<T>.filled(count: x.scalarCount) { (output) throws(MPIError) in
         try allreduceCore(x, into: &output, op: op, comm: comm, pending: pending)
     }
@@ -436,7 +436,7 @@ public func iallreduce<T: MPIScalar>(
     _ x: [T], op: ReductionOp, comm: Communicator? = nil
 ) throws(MPIError) -> Request<[T]> {
     let comm = try Communicator.resolve(comm, .allreduce)
-    let pending = PendingOperation(.allreduce, keeping: x._requestStorageOwner)
+    let pending = PendingOperation.make(.allreduce, keeping: x._requestStorageOwner)
     let result = try [T].filled(count: x.count) { (output) throws(MPIError) in
         try allreduceCore(x, into: &output, op: op, comm: comm, pending: pending)
     }
@@ -463,7 +463,7 @@ public func ireduce<T: MPIScalar>(
     _ x: ShapedArray<T>, op: ReductionOp, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .reduce)
-    let pending = PendingOperation(.reduce, keeping: x._requestStorageOwner)
+    let pending = PendingOperation.make(.reduce, keeping: x._requestStorageOwner)
     guard comm.rank == root else {
         var unused = ResultBuffer<T>.none
         try reduceCore(x, into: &unused, op: op, root: root, comm: comm, pending: pending)
@@ -483,7 +483,7 @@ public func ireduce<T: MPIScalar>(
     _ x: [T], op: ReductionOp, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<[T]> {
     let comm = try Communicator.resolve(comm, .reduce)
-    let pending = PendingOperation(.reduce, keeping: x._requestStorageOwner)
+    let pending = PendingOperation.make(.reduce, keeping: x._requestStorageOwner)
     guard comm.rank == root else {
         var unused = ResultBuffer<T>.none
         try reduceCore(x, into: &unused, op: op, root: root, comm: comm, pending: pending)
@@ -513,7 +513,7 @@ public func iscan<T: MPIScalar>(
     _ x: ShapedArray<T>, op: ReductionOp, comm: Communicator? = nil
 ) throws(MPIError) -> Request<ShapedArray<T>> {
     let comm = try Communicator.resolve(comm, .scan)
-    let pending = PendingOperation(.scan, keeping: x._requestStorageOwner)
+    let pending = PendingOperation.make(.scan, keeping: x._requestStorageOwner)
     let storage = try ScalarStorage<T>.filled(count: x.scalarCount) { (output) throws(MPIError) in
         try scanCore(x, into: &output, op: op, comm: comm, pending: pending)
     }
@@ -528,7 +528,7 @@ public func iscan<T: MPIScalar>(
     _ x: [T], op: ReductionOp, comm: Communicator? = nil
 ) throws(MPIError) -> Request<[T]> {
     let comm = try Communicator.resolve(comm, .scan)
-    let pending = PendingOperation(.scan, keeping: x._requestStorageOwner)
+    let pending = PendingOperation.make(.scan, keeping: x._requestStorageOwner)
     let result = try [T].filled(count: x.count) { (output) throws(MPIError) in
         try scanCore(x, into: &output, op: op, comm: comm, pending: pending)
     }

@@ -56,7 +56,7 @@ public func irecv<Output: RequestBuffer>(
     into output: consuming Output, source: Int = anySource, tag: Int = anyTag, comm: Communicator? = nil,
     status: Status? = nil
 ) throws(MPIError) -> Request<Output> {
-    try startInto(PendingOperation(.recv), output, comm: comm) { (output, comm, pending) throws(MPIError) in
+    try startInto(PendingOperation.make(.recv), output, comm: comm) { (output, comm, pending) throws(MPIError) in
         pending.status = status
         pending.argument = "output"
         try recvCore(into: &output, source: source, tag: tag, comm: comm, pending: pending, status: nil,
@@ -89,7 +89,7 @@ public func isendrecv<Input: RequestBuffer, Output: RequestBuffer>(
     _ sendbuf: Input, into output: consuming Output, source: Int, dest: Int, sendtag: Int = 0,
     recvtag: Int = anyTag, comm: Communicator? = nil, status: Status? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingOperation(.sendrecv, keeping: sendbuf._requestStorageOwner), output, comm: comm) {
+    try startInto(PendingOperation.make(.sendrecv, keeping: sendbuf._requestStorageOwner), output, comm: comm) {
         (output, comm, pending) throws(MPIError) in
         pending.status = status
         pending.argument = "output"
@@ -118,7 +118,7 @@ public func isendrecv<Input: RequestBuffer, Output: RequestBuffer>(
 public func ibcast<Buffer: RequestBuffer>(
     inPlace buffer: consuming Buffer, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Buffer> {
-    try startInto(PendingOperation(.bcast), buffer, comm: comm) { (buffer, comm, pending) throws(MPIError) in
+    try startInto(PendingOperation.make(.bcast), buffer, comm: comm) { (buffer, comm, pending) throws(MPIError) in
         let count = buffer.scalarCount
         if comm.rank == root {
             var unused = ResultBuffer<Buffer.Scalar>.none
@@ -150,7 +150,7 @@ public func ibcast<Buffer: RequestBuffer>(
 public func igather<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingOperation(.gather, keeping: x._requestStorageOwner), output, comm: comm) {
+    try startInto(PendingOperation.make(.gather, keeping: x._requestStorageOwner), output, comm: comm) {
         (output, comm, pending) throws(MPIError) in
         try gatherCore(x, into: &output, root: root, comm: comm, pending: pending)
     }
@@ -174,7 +174,7 @@ public func igather<Input: RequestBuffer, Output: RequestBuffer>(
 public func iscatter<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingOperation(.scatter, keeping: x._requestStorageOwner), output, comm: comm) {
+    try startInto(PendingOperation.make(.scatter, keeping: x._requestStorageOwner), output, comm: comm) {
         (output, comm, pending) throws(MPIError) in
         try scatterCore(x, into: &output, rootInput: .elements, shape: [x.scalarCount], root: root, comm: comm,
                         pending: pending)
@@ -199,7 +199,7 @@ public func iscatter<Input: RequestBuffer, Output: RequestBuffer>(
 public func iallgather<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingOperation(.allgather, keeping: x._requestStorageOwner), output, comm: comm) {
+    try startInto(PendingOperation.make(.allgather, keeping: x._requestStorageOwner), output, comm: comm) {
         (output, comm, pending) throws(MPIError) in
         try allgatherCore(x, into: &output, comm: comm, pending: pending)
     }
@@ -223,7 +223,7 @@ public func iallgather<Input: RequestBuffer, Output: RequestBuffer>(
 public func ialltoall<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingOperation(.alltoall, keeping: x._requestStorageOwner), output, comm: comm) {
+    try startInto(PendingOperation.make(.alltoall, keeping: x._requestStorageOwner), output, comm: comm) {
         (output, comm, pending) throws(MPIError) in
         try alltoallCore(x, into: &output, blocks: .elements, comm: comm, pending: pending)
     }
@@ -251,7 +251,7 @@ public func ialltoall<Input: RequestBuffer, Output: RequestBuffer>(
 public func iallreduce<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, op: ReductionOp, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingOperation(.allreduce, keeping: x._requestStorageOwner), output, comm: comm) {
+    try startInto(PendingOperation.make(.allreduce, keeping: x._requestStorageOwner), output, comm: comm) {
         (output, comm, pending) throws(MPIError) in
         try allreduceCore(x, into: &output, op: op, comm: comm, pending: pending)
     }
@@ -279,7 +279,7 @@ public func iallreduce<Input: RequestBuffer, Output: RequestBuffer>(
 public func ireduce<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, op: ReductionOp, root: Int, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingOperation(.reduce, keeping: x._requestStorageOwner), output, comm: comm) {
+    try startInto(PendingOperation.make(.reduce, keeping: x._requestStorageOwner), output, comm: comm) {
         (output, comm, pending) throws(MPIError) in
         try reduceCore(x, into: &output, op: op, root: root, comm: comm, pending: pending)
     }
@@ -305,7 +305,7 @@ public func ireduce<Input: RequestBuffer, Output: RequestBuffer>(
 public func iscan<Input: RequestBuffer, Output: RequestBuffer>(
     _ x: Input, into output: consuming Output, op: ReductionOp, comm: Communicator? = nil
 ) throws(MPIError) -> Request<Output> where Input.Scalar == Output.Scalar {
-    try startInto(PendingOperation(.scan, keeping: x._requestStorageOwner), output, comm: comm) {
+    try startInto(PendingOperation.make(.scan, keeping: x._requestStorageOwner), output, comm: comm) {
         (output, comm, pending) throws(MPIError) in
         try scanCore(x, into: &output, op: op, comm: comm, pending: pending)
     }

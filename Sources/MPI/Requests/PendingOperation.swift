@@ -80,13 +80,13 @@ extension ProbedReceive {
 /// `RequestBuffer._requestStorageOwner`; an error is boxed): the non-blocking forms make one per call.
 @usableFromInline
 final class PendingOperation: @unchecked Sendable {
-    @usableFromInline let operation: MPIOperation
+    @exclusivity(unchecked) @usableFromInline private(set) var operation: MPIOperation
     /// The object that owns the elements of the input MPI reads while the operation is in flight, or `nil`.
     ///
     /// One reference: keeping a whole `ShapedArray` (its shape, its array and its block) cost three
     /// retains and three releases, through a generic subclass's value witnesses (callgrind, 1 rank, 8 B:
     /// `iallreduce(x, into:)` start + wait 1,512 instructions that way, 1,373 keeping nothing).
-    let kept: AnyObject?
+    @exclusivity(unchecked) private(set) var kept: AnyObject?
     /// Slot 0: the operation's request (a collective's, a send's, a matched receive's); slot 1: sendrecv's send.
     @exclusivity(unchecked) var requests = (swiftmpi_request_null(), swiftmpi_request_null())
     /// The first failing MPI return code of a start or a test, or 0.
@@ -403,6 +403,155 @@ final class PendingOperation: @unchecked Sendable {
             debugPrintLine("r\(worldRank) | \(operation.name) request dropped before completion: waiting for it")
         }
         waitHere()
+    }
+}
+
+// MARK: - The thread's pool of finished states
+//
+// Allocating a state object and destroying it cost about 320 instructions per
+// request (callgrind, `iallreduce(x, into:)` start + wait at 8 B: `malloc`,
+// `free`, the runtime's allocation and deallocation, the deinitialiser's
+// releases), more than the start of `MPI_Iallreduce` itself. A finished request's
+// state goes back to a pool of its thread (up to ``StatePool/capacity``), and the
+// next request started on that thread takes it from there, reset. A pooled state
+// is reused only when nobody else still holds it: the progress engine and a
+// request set keep their references for a while after the request completed,
+// and such a state is released instead.
+
+extension PendingOperation {
+    /// The state of a new request for `operation`, keeping `kept` alive: a finished one from the calling
+    /// thread's pool that nobody else holds, else a new one.
+    @usableFromInline
+    static func make(_ operation: MPIOperation, keeping kept: AnyObject? = nil) -> PendingOperation {
+        if let pool = StatePool.ofThisThread() {
+            while let raw = pool.pop() {
+                var reused = Unmanaged<PendingOperation>.fromOpaque(raw).takeRetainedValue()
+                if _fastPath(isKnownUniquelyReferenced(&reused)) {
+                    // Whoever held it last released it (release ordering); what it wrote is seen here.
+                    atomicMemoryFence(ordering: .acquiring)
+                    // Moved out of the variable, so that no copy (retain and release) is made for the reset.
+                    let state = consume reused
+                    state.reset(operation, keeping: kept)
+                    return state
+                }
+                // Still held elsewhere (by the progress engine's last poll, say): the pool's reference is
+                // released here, and the state is freed by its last holder.
+            }
+        }
+        return PendingOperation(operation, keeping: kept)
+    }
+
+    /// Gives the state of a destroyed request to the calling thread's pool, if the operation finished
+    /// and no request set took it over.
+    ///
+    /// Never inlined: ``Request``'s `deinit` calls it, and stays small enough that client modules
+    /// specialise it (inlined here, the `deinit` ran unspecialised, with a generic metadata lookup).
+    @usableFromInline @inline(never)
+    static func recycle(_ pending: PendingOperation) {
+        guard pending.finished, !pending.transferred else { return }
+        let pool = StatePool.ofThisThread() ?? StatePool.make()
+        guard pool.count < StatePool.capacity else { return }
+        // A pooled state keeps nothing alive (a request set or the engine that may still hold it never
+        // reads `kept`).
+        pending.kept = nil
+        pool.push(Unmanaged.passRetained(pending).toOpaque())
+    }
+
+    /// Makes a finished state, unique to the caller, as new: the state of a request for `operation`.
+    ///
+    /// Inlined (a call costs a retain and a release of `self` around it), and the references that are
+    /// usually `nil` are tested before they are cleared (clearing one is a call into the runtime).
+    @inline(__always)
+    private func reset(_ operation: MPIOperation, keeping kept: AnyObject?) {
+        self.operation = operation
+        self.kept = kept
+        requests = (swiftmpi_request_null(), swiftmpi_request_null())
+        code = 0
+        entry = nil
+        waited = false
+        receive = nil
+        outcome = ReceiveOutcome()
+        expected = 0
+        if status != nil { status = nil }
+        argument = "x"
+        finished = false
+        cancelled = false
+        transferred = false
+        if failure != nil { failure = nil }
+        queued.store(false, ordering: .relaxed)
+        cancelRequested.store(false, ordering: .relaxed)
+        continuation = nil
+        if wrongSizedOutput != nil { wrongSizedOutput = nil }
+    }
+}
+
+/// The key of the threads' ``StatePool``s plus one, or 0 before it is made: a global the compiler
+/// initialises statically, so that reading it is one load (a lazily made `static let` costs a
+/// `swift_once` call per read).
+private let statePoolKey = Atomic<Int>(0)
+/// Taken to make ``statePoolKey``.
+private let statePoolKeyLock = Mutex<Void>(())
+
+/// A thread's finished request states: a count and up to ``capacity`` retained ``PendingOperation``s, in
+/// memory of the thread's own (a `pthread` key's value), released when the thread exits.
+struct StatePool {
+    /// How many finished states a thread keeps.
+    static let capacity = 8
+
+    /// Word 0: the count; words 1 to ``capacity``: the states.
+    let words: UnsafeMutablePointer<UInt>
+
+    /// The calling thread's pool, or `nil` before it pooled anything.
+    @inline(__always)
+    static func ofThisThread() -> StatePool? {
+        let key = statePoolKey.load(ordering: .acquiring)
+        guard key != 0, let raw = pthread_getspecific(pthread_key_t(key - 1)) else { return nil }
+        return StatePool(words: raw.assumingMemoryBound(to: UInt.self))
+    }
+
+    /// Makes the calling thread's pool (and the key of the threads' pools, the first time).
+    static func make() -> StatePool {
+        let words = UnsafeMutablePointer<UInt>.allocate(capacity: capacity + 1)
+        words.initialize(repeating: 0, count: capacity + 1)
+        pthread_setspecific(makeKey(), words)
+        return StatePool(words: words)
+    }
+
+    /// The key of the threads' pools, made once; its destructor releases an exiting thread's states.
+    private static func makeKey() -> pthread_key_t {
+        statePoolKeyLock.withLock { _ in
+            let made = statePoolKey.load(ordering: .acquiring)
+            if made != 0 { return pthread_key_t(made - 1) }
+            var key = pthread_key_t()
+            let code = pthread_key_create(&key) { raw in
+                guard let raw else { return }
+                let pool = StatePool(words: raw.assumingMemoryBound(to: UInt.self))
+                while let state = pool.pop() { Unmanaged<PendingOperation>.fromOpaque(state).release() }
+                pool.words.deallocate()
+            }
+            precondition(code == 0, "swift-mpi: no pthread key for the request state pools (\(code))")
+            statePoolKey.store(Int(key) + 1, ordering: .releasing)
+            return key
+        }
+    }
+
+    var count: Int { Int(words[0]) }
+
+    /// Takes out the state pooled last (with the pool's reference), or `nil`.
+    @inline(__always)
+    func pop() -> UnsafeMutableRawPointer? {
+        let n = Int(words[0])
+        guard n > 0 else { return nil }
+        words[0] = UInt(n - 1)
+        return UnsafeMutableRawPointer(bitPattern: words[n])
+    }
+
+    /// Puts in a retained state (below capacity).
+    @inline(__always)
+    func push(_ state: UnsafeMutableRawPointer) {
+        let n = Int(words[0]) + 1
+        words[n] = UInt(bitPattern: state)
+        words[0] = UInt(n)
     }
 }
 

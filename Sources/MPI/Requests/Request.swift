@@ -87,6 +87,7 @@ public struct Request<Value>: ~Copyable {
 
     deinit {
         pending.dropped()
+        PendingOperation.recycle(pending)
     }
 }
 
