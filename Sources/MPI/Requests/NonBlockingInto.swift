@@ -3,7 +3,8 @@
 // the request takes the caller's output instead of allocating one, and hands
 // it back on completion. A program that keeps its buffers between steps
 // (`buffer = try iallreduce(x, into: buffer, op: .sum).wait()`) allocates
-// nothing per operation but the operation's state.
+// nothing per operation: the operation's state, too, is reused from its thread's
+// pool (PendingOperation.swift).
 //
 // The output is consumed: while the operation is in flight nobody else can
 // read or write it. Copy on write makes its storage unique before MPI is given

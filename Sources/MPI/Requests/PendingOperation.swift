@@ -77,7 +77,11 @@ extension ProbedReceive {
 /// class reference, so that making and releasing one costs no generic value
 /// witness calls (the input that MPI reads while the operation is in flight is
 /// kept alive, and so copied on write, by one reference to the object that owns its elements,
-/// `RequestBuffer._requestStorageOwner`; an error is boxed): the non-blocking forms make one per call.
+/// `RequestBuffer._requestStorageOwner`; an error is boxed): the non-blocking forms take one per call
+/// (``make(_:keeping:)``, from the thread's pool of finished states when it can).
+///
+/// A property added here must also be set back to its initial value in ``reset(_:keeping:)``, which makes
+/// a pooled state as new (every property but ``recorded``, which ``park(_:)`` writes before it is read).
 @usableFromInline
 final class PendingOperation: @unchecked Sendable {
     @exclusivity(unchecked) @usableFromInline private(set) var operation: MPIOperation
@@ -457,7 +461,9 @@ extension PendingOperation {
         pool.push(Unmanaged.passRetained(pending).toOpaque())
     }
 
-    /// Makes a finished state, unique to the caller, as new: the state of a request for `operation`.
+    /// Makes a finished state, unique to the caller, as new: the state of a request for `operation`. Sets
+    /// every stored property to its initial value, except ``recorded`` (written by ``park(_:)`` before
+    /// anything reads it).
     ///
     /// Inlined (a call costs a retain and a release of `self` around it), and the references that are
     /// usually `nil` are tested before they are cleared (clearing one is a call into the runtime).
