@@ -7,10 +7,13 @@ import Musl
 #endif
 
 // The flight record: every call of every operation is written, when it starts
-// and when it ends, into a small ring of the process's last calls. It costs a
-// few stores and two reads of the coarse monotonic clock per call, and is
-// always on. The watchdog reads it to say where a rank is stuck, and the debug
-// log prints the same entries.
+// and when it ends, into a small ring of the process's last calls. It is always
+// on, and costs a few stores and one atomic increment per call: while the
+// watchdog runs, a call's start and end are the watchdog's latest reading of the
+// coarse monotonic clock, which its thread publishes at each check (see
+// `FlightRecorder.now(_:)`); with the watchdog off, each reads the clock itself.
+// The watchdog reads the record to say where a rank is stuck, and the debug log
+// prints the same entries.
 
 /// The counters of one communicator: its collective calls so far, its id in the flight record, and
 /// the lock that orders its collectives while the cross-rank check is on.
@@ -126,7 +129,8 @@ struct FlightRecorder {
 
     /// The ring, once MPI is set up; `nil` before.
     var entries: UnsafeMutablePointer<FlightEntry>? = nil
-    /// How many calls were ever recorded: the next entry is at this index modulo the capacity.
+    /// Word 0: how many calls were ever recorded (the next entry is at this index modulo the capacity);
+    /// word 1: the watchdog's published clock (``now(_:)``).
     var written: UnsafeMutablePointer<Int>? = nil
 
     /// Allocates the ring (when MPI is set up; it is never freed).
@@ -134,10 +138,33 @@ struct FlightRecorder {
         guard flightRecorder.entries == nil else { return }
         let entries = UnsafeMutablePointer<FlightEntry>.allocate(capacity: capacity)
         entries.initialize(repeating: FlightEntry(), count: capacity)
-        let written = UnsafeMutablePointer<Int>.allocate(capacity: 1)
-        written.initialize(to: 0)
+        let written = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+        written.initialize(repeating: 0, count: 2)
         flightRecorder.written = written
         flightRecorder.entries = entries
+    }
+
+    /// The time a call records, in coarse monotonic nanoseconds with the lowest bit set (never 0): the
+    /// watchdog's latest reading of the clock while it runs, else a reading of the clock.
+    ///
+    /// Reading `CLOCK_MONOTONIC_COARSE` costs about 10 ns on the development machine, two thirds of the
+    /// record's cost per call with one read at the start and one at the end. While the watchdog runs, its
+    /// thread reads the clock at each check (every tenth of the timeout, at most every second) and
+    /// publishes the reading here, and calls take that instead: one load. A recorded time is then up to one
+    /// check interval earlier than the moment it stands for (more while the watchdog's thread waits for a
+    /// core), so durations in the record are known to about one interval, and the watchdog does not judge a
+    /// call by its start (`WatchdogTracker`).
+    @inline(__always)
+    static func now(_ written: UnsafeMutablePointer<Int>) -> UInt64 {
+        let published = (written + 1).withMemoryRebound(to: UInt64.self, capacity: 1) { swiftmpi_atomic_load($0) }
+        return _fastPath(published != 0) ? published : swiftmpi_coarse_ns() | 1
+    }
+
+    /// Publishes the watchdog's reading of the clock for the calls to record (``now(_:)``), or 0 (the
+    /// watchdog is off: calls read the clock themselves).
+    static func publish(_ reading: UInt64) {
+        guard let written = flightRecorder.written else { return }
+        (written + 1).withMemoryRebound(to: UInt64.self, capacity: 1) { swiftmpi_atomic_store($0, reading) }
     }
 }
 
@@ -158,7 +185,7 @@ func recordStart(_ call: Call) -> UnsafeMutablePointer<FlightEntry>? {
     }
     // The start first, then `end = 0` (release): a reader that sees the call in
     // progress (acquire) sees its start too, never the start of an older call.
-    withUnsafeMutablePointer(to: &entry.pointee.start) { swiftmpi_atomic_store($0, swiftmpi_coarse_ns() | 1) }
+    withUnsafeMutablePointer(to: &entry.pointee.start) { swiftmpi_atomic_store($0, FlightRecorder.now(written)) }
     withUnsafeMutablePointer(to: &entry.pointee.end) { swiftmpi_atomic_store($0, 0) }
     entry.pointee.scalarType = call.scalarType
     entry.pointee.count = call.count
@@ -185,7 +212,7 @@ func recordAgain(_ saved: FlightEntry) -> UnsafeMutablePointer<FlightEntry>? {
     let serial = swiftmpi_atomic_increment(written)
     let entry = entries + (serial & (FlightRecorder.capacity - 1))
     var copy = saved
-    copy.start = swiftmpi_coarse_ns() | 1
+    copy.start = FlightRecorder.now(written)
     copy.end = 0
     copy.parked = false
     copy.serial = serial
@@ -196,9 +223,9 @@ func recordAgain(_ saved: FlightEntry) -> UnsafeMutablePointer<FlightEntry>? {
 /// Writes the end of a call into its flight record entry.
 @usableFromInline
 func recordEnd(_ entry: UnsafeMutablePointer<FlightEntry>?, failed: Bool) {
-    guard let entry else { return }
+    guard let entry, let written = flightRecorder.written else { return }
     entry.pointee.failed = failed
-    withUnsafeMutablePointer(to: &entry.pointee.end) { swiftmpi_atomic_store($0, swiftmpi_coarse_ns() | 1) }
+    withUnsafeMutablePointer(to: &entry.pointee.end) { swiftmpi_atomic_store($0, FlightRecorder.now(written)) }
 }
 
 /// Writes the end of a call into its flight record entry, then gives back the collective lock
@@ -271,6 +298,11 @@ extension MPIRuntime {
     /// communicator, the communicator, the element count and type, the root,
     /// op, peer and tag where they apply, and how long the call took (or that it
     /// is still running). The record holds the last 64 calls.
+    ///
+    /// While the watchdog runs (``watchdogTimeout``), the calls record the time of its
+    /// latest check instead of reading the clock, so these durations are known to about
+    /// one check interval (a tenth of the timeout, at most 1 s); with the watchdog off,
+    /// to a few milliseconds (`CLOCK_MONOTONIC_COARSE`).
     public static var flightRecord: [String] {
         let now = swiftmpi_coarse_ns()
         return FlightEntry.recent().map { entry in

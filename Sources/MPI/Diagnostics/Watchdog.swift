@@ -36,7 +36,8 @@ extension MPIRuntime {
             let seconds = newValue ?? 0
             let nanoseconds = seconds > 0 ? UInt64(Swift.min(seconds, 1e9) * 1e9) : 0
             watchdogSettings.timeoutNanoseconds.store(nanoseconds, ordering: .relaxed)
-            if nanoseconds > 0 { startWatchdogThread() }
+            // Off: the calls read the clock themselves from now on (the thread, at its next check, too).
+            if nanoseconds > 0 { startWatchdogThread() } else { FlightRecorder.publish(0) }
         }
     }
 }
@@ -82,32 +83,55 @@ func startWatchdogThread() {
     if code != 0 { debugPrintLine("swift-mpi: watchdog: cannot start its thread (pthread_create: \(code))") }
 }
 
-/// The watchdog thread: wakes every tenth of the timeout (at most every second) and checks the record.
-///
-/// A call counts as stuck when two consecutive checks see it (the same entry,
-/// with the same start) running for longer than the timeout.
+/// The watchdog thread: every tenth of the timeout (at most every second) it publishes its reading of
+/// the clock for the flight record (`FlightRecorder.publish(_:)`) and checks the record.
 private func watchdogLoop() {
-    var suspect: (communicator: Int, sequence: Int, start: UInt64)?
+    var tracker = WatchdogTracker()
     while true {
         let timeout = watchdogSettings.timeoutNanoseconds.load(ordering: .relaxed)
+        if timeout != 0, RuntimeState.isUsable {
+            FlightRecorder.publish(swiftmpi_coarse_ns() | 1)
+            let entries = FlightEntry.recent()
+            let now = swiftmpi_coarse_ns()  // after the entries were read: every call seen running began before it
+            if let stuck = tracker.check(entries, now: now, timeout: timeout) {
+                watchdogFired(stuck, entries: entries, now: now, timeout: timeout)
+            }
+        } else {
+            // Off: the calls read the clock themselves.
+            FlightRecorder.publish(0)
+            tracker = WatchdogTracker()
+        }
         let interval = timeout == 0 ? 1_000_000_000 : Swift.min(1_000_000_000, Swift.max(10_000_000, timeout / 10))
         var pause = timespec(tv_sec: Int(interval / 1_000_000_000), tv_nsec: Int(interval % 1_000_000_000))
         nanosleep(&pause, nil)
-        guard timeout != 0, RuntimeState.isUsable else {
-            suspect = nil
-            continue
+    }
+}
+
+/// What the watchdog knows of the calls it saw running: when each was first seen.
+///
+/// A recorded start is the watchdog's previous reading of the clock (`FlightRecorder.now(_:)`), up
+/// to one check interval before the call began (longer when the watchdog's thread waited for a
+/// core), so a call is not judged by its start: it counts as stuck once it has been seen running,
+/// the same call (the same entry, serial and start), for longer than the timeout since the first
+/// check that saw it. A call seen running began before that check, so no call is reported before it
+/// has run for the timeout; a call is first seen within one interval of its start, so a stuck one is
+/// reported within the timeout plus two intervals.
+struct WatchdogTracker {
+    /// The calls seen running at the last check: serial and start, and when first seen.
+    private var seen: [(serial: Int, start: UInt64, firstSeen: UInt64)] = []
+
+    /// Records a check at `now` of `entries` (read before `now`), and returns the most recent call
+    /// running for longer than `timeout` since it was first seen, if any.
+    mutating func check(_ entries: [FlightEntry], now: UInt64, timeout: UInt64) -> FlightEntry? {
+        var stuck: FlightEntry?
+        var next: [(serial: Int, start: UInt64, firstSeen: UInt64)] = []
+        for entry in entries where entry.end == 0 && !entry.parked && entry.start <= now {
+            let firstSeen = seen.first { $0.serial == entry.serial && $0.start == entry.start }?.firstSeen ?? now
+            next.append((entry.serial, entry.start, firstSeen))
+            if now - firstSeen > timeout { stuck = entry }
         }
-        let entries = FlightEntry.recent()
-        let now = swiftmpi_coarse_ns()  // after the entries were read: no start is later than now
-        guard let stuck = entries.last(where: { $0.end == 0 && !$0.parked && $0.start <= now && now - $0.start > timeout })
-        else {
-            suspect = nil
-            continue
-        }
-        if let s = suspect, s == (stuck.communicator, stuck.sequence, stuck.start) {
-            watchdogFired(stuck, entries: entries, now: now, timeout: timeout)
-        }
-        suspect = (stuck.communicator, stuck.sequence, stuck.start)
+        seen = next
+        return stuck
     }
 }
 

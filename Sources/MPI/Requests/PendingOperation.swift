@@ -328,8 +328,8 @@ final class PendingOperation: @unchecked Sendable {
     func waitBegins() {
         guard !waited, !finished, entry != nil else { return }
         waited = true
-        if let own = ownEntry {
-            withUnsafeMutablePointer(to: &own.pointee.start) { swiftmpi_atomic_store($0, swiftmpi_coarse_ns() | 1) }
+        if let own = ownEntry, let written = flightRecorder.written {
+            withUnsafeMutablePointer(to: &own.pointee.start) { swiftmpi_atomic_store($0, FlightRecorder.now(written)) }
             own.pointee.parked = false
         } else {
             entry = recordAgain(recorded)

@@ -1,5 +1,6 @@
 // Tests of Sources/MPI/Diagnostics/FlightRecord.swift and Watchdog.swift (in
 // process; the watchdog ending a hung job is tested by Scripts/test's scenarios).
+import CMPI
 import Foundation
 @testable import MPI
 import MPITestSupport
@@ -140,5 +141,89 @@ final class FlightRecordTests: MPITestCase {
         if SwiftMPIEnvironment.string(.timeout) == nil {
             XCTAssertEqual(MPIRuntime.watchdogTimeout, 600)
         }
+    }
+
+    /// The clock the watchdog publishes for the calls to record (0 while it is off).
+    private var publishedClock: UInt64 {
+        let written = flightRecorder.written!
+        return (written + 1).withMemoryRebound(to: UInt64.self, capacity: 1) { swiftmpi_atomic_load($0) }
+    }
+
+    func testWhileTheWatchdogRunsACallRecordsItsClockAndOtherwiseReadsTheClock() throws {
+        let saved = MPIRuntime.watchdogTimeout
+        defer { MPIRuntime.watchdogTimeout = saved }
+        // On (checks every second): within a check interval, the thread has published its reading.
+        MPIRuntime.watchdogTimeout = 42
+        let deadline = Date().addingTimeInterval(3)
+        while publishedClock == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        var matched = false
+        for _ in 0..<5 where !matched {
+            let before = publishedClock
+            try barrier()
+            let entry = try XCTUnwrap(FlightEntry.recent().last)
+            // Unless the watchdog published a new reading meanwhile, the call took the published one.
+            if publishedClock == before {
+                XCTAssertNotEqual(before, 0, here)
+                XCTAssertEqual(entry.start, before, here)
+                XCTAssertEqual(entry.end, before, here)
+                matched = true
+            }
+        }
+        XCTAssertTrue(matched, "the watchdog published a new reading during each of 5 barriers \(here)")
+        // Off: nothing is published any more, and a call reads the clock itself.
+        MPIRuntime.watchdogTimeout = nil
+        // (A check under way as the timeout changed may publish once more; the thread's next check,
+        // within a second, takes it back.)
+        var checked = false
+        for _ in 0..<30 where !checked {
+            let low = swiftmpi_coarse_ns()
+            let unpublished = publishedClock == 0
+            try barrier()
+            let high = swiftmpi_coarse_ns()
+            guard unpublished, publishedClock == 0 else {
+                Thread.sleep(forTimeInterval: 0.1)
+                continue
+            }
+            let entry = try XCTUnwrap(FlightEntry.recent().last)
+            XCTAssertTrue(entry.start & 1 == 1 && entry.start >= low && entry.start <= high | 1, "\(entry.start) \(here)")
+            XCTAssertTrue(entry.end >= entry.start && entry.end <= high | 1, "\(entry.end) \(here)")
+            checked = true
+        }
+        XCTAssertTrue(checked, "the clock stayed published for 3 s after the watchdog was turned off \(here)")
+    }
+
+    func testTheWatchdogJudgesACallByWhenItFirstSawIt() throws {
+        // A recorded start may be far older than the call (the watchdog's last published reading): the call
+        // counts as stuck only after it has been seen running, the same call, for longer than the timeout.
+        let second: UInt64 = 1_000_000_000
+        var running = FlightEntry()
+        running.start = 1  // as old as can be
+        running.serial = 7
+        var tracker = WatchdogTracker()
+        XCTAssertNil(tracker.check([running], now: 100 * second, timeout: 3 * second))
+        XCTAssertNil(tracker.check([running], now: 102 * second, timeout: 3 * second))
+        XCTAssertEqual(tracker.check([running], now: 103 * second + 1, timeout: 3 * second)?.serial, 7)
+        // Another call in the same slot (a new serial) is new to the watchdog, and so is a wait that
+        // restarted the entry's start.
+        var next = running
+        next.serial = 71
+        XCTAssertNil(tracker.check([next], now: 104 * second, timeout: 3 * second))
+        var restarted = next
+        restarted.start = 105 * second | 1
+        XCTAssertNil(tracker.check([restarted], now: 108 * second, timeout: 3 * second))
+        XCTAssertEqual(tracker.check([restarted], now: 111 * second + 1, timeout: 3 * second)?.serial, 71)
+        // A call that ended, and a request nobody waits for (parked), are never stuck.
+        var ended = restarted
+        ended.end = 106 * second | 1
+        XCTAssertNil(tracker.check([ended], now: 200 * second, timeout: 3 * second))
+        var parked = running
+        parked.parked = true
+        XCTAssertNil(tracker.check([parked], now: 300 * second, timeout: 3 * second))
+        XCTAssertNil(tracker.check([parked], now: 400 * second, timeout: 3 * second))
+        // Of several stuck calls (other threads), the most recent is reported.
+        var other = running
+        other.serial = 9
+        XCTAssertNil(tracker.check([running, other], now: 500 * second, timeout: 3 * second))
+        XCTAssertEqual(tracker.check([running, other], now: 504 * second, timeout: 3 * second)?.serial, 9)
     }
 }
