@@ -84,16 +84,21 @@ func awaitPending(_ pending: PendingOperation) async throws(MPIError) {
 /// slices; see <doc:Performance>). Cancelling the task meanwhile withdraws a
 /// receive that has not matched, as it does on the engine.
 func pollBeforeSuspending(_ pending: PendingOperation) async throws(MPIError) -> Bool {
-    // The first batch of polls was made by `completesBeforeAwaiting`.
-    let start = monotonicMicroseconds()
-    let deadline = start + inlineAwaitMicroseconds
-    var sliceEnd = start + inlineAwaitSliceMicroseconds
+    // The first batch of polls was made by `completesBeforeAwaiting`. The clock (`CLOCK_MONOTONIC`, about
+    // 30 ns a read on the development machine) is first read after this function's first batch, so that an
+    // operation completing within it reads none; the times then count from there (a batch of polls later).
+    var deadline = Int.max
+    var sliceEnd = Int.max
     while true {
         for _ in 0..<inlineAwaitPolls {
             if try testPending(pending) { return true }
         }
         if Task.isCancelled { pending.cancelRequested.store(true, ordering: .relaxed) }
         let now = monotonicMicroseconds()
+        if deadline == .max {
+            deadline = now + inlineAwaitMicroseconds
+            sliceEnd = now + inlineAwaitSliceMicroseconds
+        }
         if now >= deadline { return false }
         if now >= sliceEnd {
             await Task.yield()
