@@ -426,39 +426,51 @@ extension PendingOperation {
     /// The state of a new request for `operation`, keeping `kept` alive: a finished one from the calling
     /// thread's pool that nobody else holds, else a new one.
     @usableFromInline
-    static func make(_ operation: MPIOperation, keeping kept: AnyObject? = nil) -> PendingOperation {
-        if let pool = StatePool.ofThisThread() {
-            while let raw = pool.pop() {
-                var reused = Unmanaged<PendingOperation>.fromOpaque(raw).takeRetainedValue()
-                if _fastPath(isKnownUniquelyReferenced(&reused)) {
-                    // Whoever held it last released it (release ordering); what it wrote is seen here.
-                    atomicMemoryFence(ordering: .acquiring)
-                    // Moved out of the variable, so that no copy (retain and release) is made for the reset.
-                    let state = consume reused
-                    state.reset(operation, keeping: kept)
-                    return state
-                }
-                // Still held elsewhere (by the progress engine's last poll, say): the pool's reference is
-                // released here, and the state is freed by its last holder.
-            }
+    static func make(_ operation: MPIOperation, keeping kept: consuming AnyObject? = nil) -> PendingOperation {
+        if let state = pooledState() {
+            state.reset(operation, keeping: kept)
+            return state
         }
         return PendingOperation(operation, keeping: kept)
     }
 
-    /// Gives the state of a destroyed request to the calling thread's pool, if the operation finished
-    /// and no request set took it over.
+    /// A finished state from the calling thread's pool that nobody else holds, or `nil`.
+    @inline(__always)
+    private static func pooledState() -> PendingOperation? {
+        guard let pool = StatePool.ofThisThread() else { return nil }
+        while let raw = pool.pop() {
+            var reused = Unmanaged<PendingOperation>.fromOpaque(raw).takeRetainedValue()
+            if _fastPath(isKnownUniquelyReferenced(&reused)) {
+                // Whoever held it last released it (release ordering); what it wrote is seen here.
+                atomicMemoryFence(ordering: .acquiring)
+                // Moved out of the variable, so that no copy (retain and release) is made for the reset.
+                return consume reused
+            }
+            // Still held elsewhere (by the progress engine's last poll, say): the pool's reference is
+            // released here, and the state is freed by its last holder.
+        }
+        return nil
+    }
+
+    /// Takes over a destroyed request's reference to its state: gives the state to the calling thread's
+    /// pool if the operation finished and no request set took it over, else releases it.
     ///
     /// Never inlined: ``Request``'s `deinit` calls it, and stays small enough that client modules
     /// specialise it (inlined here, the `deinit` ran unspecialised, with a generic metadata lookup).
     @usableFromInline @inline(never)
-    static func recycle(_ pending: PendingOperation) {
-        guard pending.finished, !pending.transferred else { return }
-        let pool = StatePool.ofThisThread() ?? StatePool.make()
-        guard pool.count < StatePool.capacity else { return }
-        // A pooled state keeps nothing alive (a request set or the engine that may still hold it never
-        // reads `kept`).
-        pending.kept = nil
-        pool.push(Unmanaged.passRetained(pending).toOpaque())
+    static func recycle(_ state: Unmanaged<PendingOperation>) {
+        let poolable = state._withUnsafeGuaranteedRef { (pending) -> Bool in
+            guard pending.finished, !pending.transferred else { return false }
+            // A pooled state keeps nothing alive (a request set or the engine that may still hold it never
+            // reads `kept`).
+            pending.kept = nil
+            return true
+        }
+        if poolable {
+            let pool = StatePool.ofThisThread() ?? StatePool.make()
+            if pool.count < StatePool.capacity { return pool.push(state.toOpaque()) }
+        }
+        state.release()
     }
 
     /// Makes a finished state, unique to the caller, as new: the state of a request for `operation`. Sets
@@ -468,9 +480,9 @@ extension PendingOperation {
     /// Inlined (a call costs a retain and a release of `self` around it), and the references that are
     /// usually `nil` are tested before they are cleared (clearing one is a call into the runtime).
     @inline(__always)
-    private func reset(_ operation: MPIOperation, keeping kept: AnyObject?) {
+    private func reset(_ operation: MPIOperation, keeping kept: consuming AnyObject?) {
         self.operation = operation
-        self.kept = kept
+        self.kept = consume kept
         requests = (swiftmpi_request_null(), swiftmpi_request_null())
         code = 0
         entry = nil

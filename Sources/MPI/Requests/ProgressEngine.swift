@@ -39,11 +39,11 @@ import Musl
 func completesBeforeAwaiting(_ pending: PendingOperation) throws(MPIError) -> Bool {
     if !pending.finished {
         if _slowPath(callMode == .mainThreadOnly) {
-            try waitForPending(pending)
+            try waitForPendingThrowing(pending)
             return true
         }
         for _ in 0..<inlineAwaitPolls {
-            if try testPending(pending) { return true }
+            if try testPending(pending).get() { return true }
         }
         return false
     }
@@ -91,7 +91,7 @@ func pollBeforeSuspending(_ pending: PendingOperation) async throws(MPIError) ->
     var sliceEnd = Int.max
     while true {
         for _ in 0..<inlineAwaitPolls {
-            if try testPending(pending) { return true }
+            if try testPending(pending).get() { return true }
         }
         if Task.isCancelled { pending.cancelRequested.store(true, ordering: .relaxed) }
         let now = monotonicMicroseconds()

@@ -21,17 +21,25 @@
 /// See <doc:Requests> for waiting on many requests, `async`/`await`, the
 /// progress engine, cancellation and the thread level.
 public struct Request<Value>: ~Copyable {
-    @usableFromInline let pending: PendingOperation
+    /// The operation's state, with the request's reference to it: `Unmanaged`, so that the `deinit` can
+    /// hand that reference over to the thread's pool of states (``PendingOperation/recycle(_:)``); a
+    /// strong property cannot be given up by a `deinit`, so pooling the state cost a retain for the pool
+    /// and then the release of the property.
+    @usableFromInline let state: Unmanaged<PendingOperation>
     /// The result, taken out by the completion. An optional so that completing moves it out of the
     /// request: a non-copyable type with a `deinit` cannot give up a stored property, so a plain
     /// property would be copied out (retained) and then released by the `deinit`.
     @usableFromInline var output: Value?
 
     @inlinable
-    init(_ pending: PendingOperation, output: Value) {
-        self.pending = pending
+    init(_ pending: consuming PendingOperation, output: Value) {
+        self.state = .passRetained(pending)
         self.output = output
     }
+
+    /// The operation's state (a new reference).
+    @inlinable
+    var pending: PendingOperation { state.takeUnretainedValue() }
 
     /// Moves the result out (once, on completion).
     @inlinable
@@ -40,7 +48,7 @@ public struct Request<Value>: ~Copyable {
     }
 
     /// The operation this request completes, for example ``MPIOperation/allreduce``.
-    public var operation: MPIOperation { pending.operation }
+    public var operation: MPIOperation { state._withUnsafeGuaranteedRef { $0.operation } }
 
     /// Waits on the calling thread until the operation completes, and returns its result.
     ///
@@ -52,7 +60,7 @@ public struct Request<Value>: ~Copyable {
     ///   `MPI_THREAD_SERIALIZED` on another thread than MPI's main thread.
     @inlinable
     public consuming func wait() throws(MPIError) -> Value {
-        try waitForPending(pending)
+        if let error = state._withUnsafeGuaranteedRef({ waitForPending($0) }) { throw error }
         return takeOutput()
     }
 
@@ -65,8 +73,11 @@ public struct Request<Value>: ~Copyable {
     /// - Throws: The errors the blocking form throws, when the operation completed with one.
     @inlinable
     public consuming func test() throws(MPIError) -> RequestTest<Value> {
-        if try testPending(pending) { return .completed(takeOutput()) }
-        return .pending(self)
+        switch state._withUnsafeGuaranteedRef({ testPending($0) }) {
+        case .success(true): return .completed(takeOutput())
+        case .success(false): return .pending(self)
+        case .failure(let error): throw error
+        }
     }
 
     /// Suspends the calling task until the operation completes, and returns its result.
@@ -79,15 +90,18 @@ public struct Request<Value>: ~Copyable {
     /// other operations cannot be cancelled and complete as usual.
     ///
     /// - Throws: The errors of ``wait()``, and ``MPIError/cancelled(operation:)``.
-    @inlinable
+    @inlinable @inline(__always)
     public consuming func value() async throws(MPIError) -> Value {
-        if try !completesBeforeAwaiting(pending) { try await awaitPending(pending) }
+        let completed = state._withUnsafeGuaranteedRef { (pending) -> Result<Bool, MPIError> in
+            Result { () throws(MPIError) in try completesBeforeAwaiting(pending) }
+        }
+        if try !completed.get() { try await awaitPending(pending) }
         return takeOutput()
     }
 
     deinit {
-        pending.dropped()
-        PendingOperation.recycle(pending)
+        state._withUnsafeGuaranteedRef { $0.dropped() }
+        PendingOperation.recycle(state)
     }
 }
 
@@ -101,29 +115,46 @@ public enum RequestTest<Value>: ~Copyable {
     case pending(Request<Value>)
 }
 
-/// Waits for a request's operation on the calling thread and throws its error.
+/// Waits for a request's operation on the calling thread; returns its error.
+///
+/// Returns the error rather than throwing it: called in a closure of `Unmanaged._withUnsafeGuaranteedRef`,
+/// which rethrows untyped errors.
 @usableFromInline
-func waitForPending(_ pending: PendingOperation) throws(MPIError) {
-    try admitCallingThread(pending.operation.name)
-    pending.waitHere()
-    try pending.result()
+func waitForPending(_ pending: PendingOperation) -> MPIError? {
+    do throws(MPIError) {
+        try admitCallingThread(pending.operation.name)
+        pending.waitHere()
+        try pending.result()
+        return nil
+    } catch {
+        return error
+    }
 }
 
-/// Polls a request's operation once; returns whether it completed, and throws its error if so.
+/// ``waitForPending(_:)``, throwing the error.
+func waitForPendingThrowing(_ pending: PendingOperation) throws(MPIError) {
+    if let error = waitForPending(pending) { throw error }
+}
+
+/// Polls a request's operation once; returns whether it completed, or its error if it completed with one.
 @usableFromInline
-func testPending(_ pending: PendingOperation) throws(MPIError) -> Bool {
-    try admitCallingThread(pending.operation.name)
-    guard !pending.finished else {
+func testPending(_ pending: PendingOperation) -> Result<Bool, MPIError> {
+    do throws(MPIError) {
+        try admitCallingThread(pending.operation.name)
+        guard !pending.finished else {
+            try pending.result()
+            return .success(true)
+        }
+        guard RuntimeState.phaseIsInitialized() else {
+            pending.finishFinalized()
+            try pending.result()
+            return .success(true)
+        }
+        guard pending.pollOnce() else { return .success(false) }
+        pending.finish()
         try pending.result()
-        return true
+        return .success(true)
+    } catch {
+        return .failure(error)
     }
-    guard RuntimeState.phaseIsInitialized() else {
-        pending.finishFinalized()
-        try pending.result()
-        return true
-    }
-    guard pending.pollOnce() else { return false }
-    pending.finish()
-    try pending.result()
-    return true
 }

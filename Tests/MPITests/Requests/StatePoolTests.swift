@@ -28,7 +28,7 @@ final class StatePoolTests: MPITestCase {
     func testAStateHeldElsewhereIsNotReused() {
         let held = PendingOperation.make(.barrier)
         held.finished = true
-        PendingOperation.recycle(held)  // pooled, and still held here
+        PendingOperation.recycle(.passRetained(held))  // pooled (a reference of its own), and still held here
         let next = PendingOperation.make(.barrier)
         XCTAssertFalse(next === held, "a state that something else holds must not be handed out \(here)")
         XCTAssertFalse(next.finished, here)
@@ -40,12 +40,12 @@ final class StatePoolTests: MPITestCase {
         do {
             let unfinished = PendingOperation.make(.barrier)
             unfinishedState = unfinished
-            PendingOperation.recycle(unfinished)
+            PendingOperation.recycle(.passRetained(unfinished))
             let transferred = PendingOperation.make(.barrier)
             transferred.finished = true
             transferred.transferred = true
             transferredState = transferred
-            PendingOperation.recycle(transferred)
+            PendingOperation.recycle(.passRetained(transferred))
         }
         XCTAssertNil(unfinishedState, "an unfinished state is not kept by the pool \(here)")
         XCTAssertNil(transferredState, "a state a request set took over is not kept by the pool \(here)")
@@ -61,7 +61,7 @@ final class StatePoolTests: MPITestCase {
             let state = PendingOperation.make(.barrier)
             state.finished = true
             observed.state = state
-            PendingOperation.recycle(state)
+            PendingOperation.recycle(.passRetained(state))
             pooled.signal()
         }
         thread.start()
@@ -73,6 +73,53 @@ final class StatePoolTests: MPITestCase {
             waited += 1
         }
         XCTAssertNil(observed.state, "the exited thread's pool still holds its state \(here)")
+    }
+
+    func testRequestsLeaveNoStateBehindBeyondThePool() throws {
+        // More requests than the pool holds, completed by a request set, by wait, by test and by being
+        // dropped: afterwards at most `StatePool.capacity` of their states are alive (pooled). A
+        // reference left over by a request keeps its state alive (and out of reuse): every one of them.
+        final class Weak { weak var state: PendingOperation? }
+        let x = pattern([4], rank: rank, as: Double.self)
+        let expected = try allreduce(x, op: .sum).0
+        let n = StatePool.capacity + 8
+        var observed: [Weak] = []
+        func observe(_ state: PendingOperation) {
+            let weak = Weak()
+            weak.state = state
+            observed.append(weak)
+        }
+        do {
+            var set = RequestSet<ShapedArray<Double>>()
+            for i in 0..<n {
+                let request = try iallreduce(x, op: .sum)
+                observe(request.pending)
+                switch i % 4 {
+                case 0:
+                    set.append(request)
+                case 1:
+                    let value = try request.wait()
+                    XCTAssertEqual(value, expected, here)
+                case 2:
+                    var pending = request
+                    while true {
+                        switch try pending.test() {
+                        case .completed(let value):
+                            XCTAssertEqual(value, expected, here)
+                        case .pending(let again):
+                            pending = again
+                            continue
+                        }
+                        break
+                    }
+                default:
+                    _ = consume request  // dropped in flight: waits for its operation
+                }
+            }
+            for value in try set.waitAll() { XCTAssertEqual(value, expected, here) }
+        }
+        let alive = observed.filter { $0.state != nil }.count
+        XCTAssertLessThanOrEqual(alive, StatePool.capacity, "states kept alive after their requests completed \(here)")
     }
 
     // MARK: Nothing carries over
