@@ -298,6 +298,18 @@ static inline uint64_t swiftmpi_atomic_load(const uint64_t *_Nonnull value) {
     return __atomic_load_n(value, __ATOMIC_ACQUIRE);
 }
 
+// MARK: - The calling thread's pool of request states (not MPI)
+
+/// The calling thread's pool of finished request states (`StatePool` in Requests/PendingOperation.swift), or
+/// NULL: a thread-local variable, one `%fs`-relative load in an executable, where `pthread_getspecific` is
+/// a call of 17 instructions. The variable is a static of an inline function, so every object file that
+/// calls the function has a variable of its own: only `StatePool.slotOfThisThread()`, never inlined, may
+/// call it.
+static inline void *_Nullable *_Nonnull swiftmpi_state_pool_slot(void) {
+    static __thread void *_Nullable pool;
+    return &pool;
+}
+
 // MARK: - Variable-size collectives, reduce-scatter, exscan and probes (issue 11)
 
 #pragma clang assume_nonnull begin

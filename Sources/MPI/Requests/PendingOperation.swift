@@ -511,7 +511,11 @@ private let statePoolKey = Atomic<Int>(0)
 private let statePoolKeyLock = Mutex<Void>(())
 
 /// A thread's finished request states: a count and up to ``capacity`` retained ``PendingOperation``s, in
-/// memory of the thread's own (a `pthread` key's value), released when the thread exits.
+/// memory of the thread's own, released when the thread exits.
+///
+/// The thread finds its pool in a thread-local variable of the C shim (``slotOfThisThread()``: a call and a
+/// load, where `pthread_getspecific` is a call of 17 instructions, two per request); a `pthread` key, whose
+/// value is the same pool, releases it when the thread exits, and clears the variable first.
 struct StatePool {
     /// How many finished states a thread keeps.
     static let capacity = 8
@@ -522,9 +526,17 @@ struct StatePool {
     /// The calling thread's pool, or `nil` before it pooled anything.
     @inline(__always)
     static func ofThisThread() -> StatePool? {
-        let key = statePoolKey.load(ordering: .acquiring)
-        guard key != 0, let raw = pthread_getspecific(pthread_key_t(key - 1)) else { return nil }
+        guard let raw = slotOfThisThread().pointee else { return nil }
         return StatePool(words: raw.assumingMemoryBound(to: UInt.self))
+    }
+
+    /// The calling thread's variable that holds its pool (`swiftmpi_state_pool_slot`).
+    ///
+    /// Never inlined: the C shim's function has a thread-local variable of its own in each object file
+    /// that calls it, so it is called from this function only.
+    @inline(never)
+    static func slotOfThisThread() -> UnsafeMutablePointer<UnsafeMutableRawPointer?> {
+        swiftmpi_state_pool_slot()
     }
 
     /// Makes the calling thread's pool (and the key of the threads' pools, the first time).
@@ -532,6 +544,7 @@ struct StatePool {
         let words = UnsafeMutablePointer<UInt>.allocate(capacity: capacity + 1)
         words.initialize(repeating: 0, count: capacity + 1)
         pthread_setspecific(makeKey(), words)
+        slotOfThisThread().pointee = UnsafeMutableRawPointer(words)
         return StatePool(words: words)
     }
 
@@ -543,6 +556,8 @@ struct StatePool {
             var key = pthread_key_t()
             let code = pthread_key_create(&key) { raw in
                 guard let raw else { return }
+                // The exiting thread's own variable: a request destroyed by a later destructor makes a new pool.
+                StatePool.slotOfThisThread().pointee = nil
                 let pool = StatePool(words: raw.assumingMemoryBound(to: UInt.self))
                 while let state = pool.pop() { Unmanaged<PendingOperation>.fromOpaque(state).release() }
                 pool.words.deallocate()
