@@ -126,10 +126,9 @@ public func irecv<T: MPIScalar>(
     let comm = try Communicator.resolve(comm, .recv)
     return try startRequest(PendingOperation.make(.recv)) { (pending) throws(MPIError) in
         pending.status = status
-        let result = try [T].filled(count: x.count) { (output) throws(MPIError) in
+        return try [T].filled(count: x.count) { (output) throws(MPIError) in
             try recvCore(into: &output, source: source, tag: tag, comm: comm, pending: pending, status: nil, argument: "x")
         }
-        return result
     }
 }
 
@@ -182,11 +181,10 @@ public func isendrecv<T: MPIScalar>(
     return try startRequest(PendingOperation.make(.sendrecv, keeping: sendbuf._requestStorageOwner)) { (pending) throws(MPIError) in
         pending.status = status
         pending.argument = "recvbuf"
-        let result = try [T].filled(count: recvbuf.count) { (output) throws(MPIError) in
+        return try [T].filled(count: recvbuf.count) { (output) throws(MPIError) in
             try sendrecvCore(sendbuf, into: &output, source: source, dest: dest, sendtag: sendtag, recvtag: recvtag,
                              comm: comm, pending: pending, status: nil, argument: "recvbuf")
         }
-        return result
     }
 }
 
@@ -255,10 +253,9 @@ public func ibcast<T: MPIScalar>(
             try bcastCore(x, into: &unused, count: count, root: root, comm: comm, pending: pending)
             return x
         }
-        let result = try [T].filled(count: count) { (output) throws(MPIError) in
+        return try [T].filled(count: count) { (output) throws(MPIError) in
             try bcastCore(x, into: &output, count: count, root: root, comm: comm, pending: pending)
         }
-        return result
     }
 }
 
@@ -419,11 +416,10 @@ public func ialltoall<T: MPIScalar>(
 ) throws(MPIError) -> Request<[T]> {
     let comm = try Communicator.resolve(comm, .alltoall)
     return try startRequest(PendingOperation.make(.alltoall, keeping: x._requestStorageOwner)) { (pending) throws(MPIError) in
-        let result = try [T].filled(count: x.count) { (output) throws(MPIError) in
+        return try [T].filled(count: x.count) { (output) throws(MPIError) in
             try alltoallCore(x, into: &output, blocks: .rows(firstAxis: x.count, shape: nil), comm: comm,
                              pending: pending)
         }
-        return result
     }
 }
 
@@ -463,10 +459,9 @@ public func iallreduce<T: MPIScalar>(
 ) throws(MPIError) -> Request<[T]> {
     let comm = try Communicator.resolve(comm, .allreduce)
     return try startRequest(PendingOperation.make(.allreduce, keeping: x._requestStorageOwner)) { (pending) throws(MPIError) in
-        let result = try [T].filled(count: x.count) { (output) throws(MPIError) in
+        return try [T].filled(count: x.count) { (output) throws(MPIError) in
             try allreduceCore(x, into: &output, op: op, comm: comm, pending: pending)
         }
-        return result
     }
 }
 
@@ -517,10 +512,9 @@ public func ireduce<T: MPIScalar>(
             try reduceCore(x, into: &unused, op: op, root: root, comm: comm, pending: pending)
             return x
         }
-        let result = try [T].filled(count: x.count) { (output) throws(MPIError) in
+        return try [T].filled(count: x.count) { (output) throws(MPIError) in
             try reduceCore(x, into: &output, op: op, root: root, comm: comm, pending: pending)
         }
-        return result
     }
 }
 
@@ -559,9 +553,8 @@ public func iscan<T: MPIScalar>(
 ) throws(MPIError) -> Request<[T]> {
     let comm = try Communicator.resolve(comm, .scan)
     return try startRequest(PendingOperation.make(.scan, keeping: x._requestStorageOwner)) { (pending) throws(MPIError) in
-        let result = try [T].filled(count: x.count) { (output) throws(MPIError) in
+        return try [T].filled(count: x.count) { (output) throws(MPIError) in
             try scanCore(x, into: &output, op: op, comm: comm, pending: pending)
         }
-        return result
     }
 }

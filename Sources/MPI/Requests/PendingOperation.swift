@@ -503,12 +503,9 @@ extension PendingOperation {
     }
 }
 
-/// The key of the threads' ``StatePool``s plus one, or 0 before it is made: a global the compiler
-/// initialises statically, so that reading it is one load (a lazily made `static let` costs a
-/// `swift_once` call per read).
-private let statePoolKey = Atomic<Int>(0)
-/// Taken to make ``statePoolKey``.
-private let statePoolKeyLock = Mutex<Void>(())
+/// The key of the threads' ``StatePool``s, or `nil` before it is made: used when a thread makes its pool
+/// (a thread finds its pool through ``StatePool/slotOfThisThread()``), and by its destructor.
+private let statePoolKey = Mutex<pthread_key_t?>(nil)
 
 /// A thread's finished request states: a count and up to ``capacity`` retained ``PendingOperation``s, in
 /// memory of the thread's own, released when the thread exits.
@@ -550,9 +547,8 @@ struct StatePool {
 
     /// The key of the threads' pools, made once; its destructor releases an exiting thread's states.
     private static func makeKey() -> pthread_key_t {
-        statePoolKeyLock.withLock { _ in
-            let made = statePoolKey.load(ordering: .acquiring)
-            if made != 0 { return pthread_key_t(made - 1) }
+        statePoolKey.withLock { made in
+            if let made { return made }
             var key = pthread_key_t()
             let code = pthread_key_create(&key) { raw in
                 guard let raw else { return }
@@ -563,7 +559,7 @@ struct StatePool {
                 pool.words.deallocate()
             }
             precondition(code == 0, "swift-mpi: no pthread key for the request state pools (\(code))")
-            statePoolKey.store(Int(key) + 1, ordering: .releasing)
+            made = key
             return key
         }
     }

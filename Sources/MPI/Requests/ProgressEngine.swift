@@ -39,7 +39,7 @@ import Musl
 func completesBeforeAwaiting(_ pending: PendingOperation) throws(MPIError) -> Bool {
     if !pending.finished {
         if _slowPath(callMode == .mainThreadOnly) {
-            try waitForPendingThrowing(pending)
+            if let error = waitForPending(pending) { throw error }
             return true
         }
         for _ in 0..<inlineAwaitPolls {

@@ -131,11 +131,6 @@ func waitForPending(_ pending: PendingOperation) -> MPIError? {
     }
 }
 
-/// ``waitForPending(_:)``, throwing the error.
-func waitForPendingThrowing(_ pending: PendingOperation) throws(MPIError) {
-    if let error = waitForPending(pending) { throw error }
-}
-
 /// Polls a request's operation once; returns whether it completed, or its error if it completed with one.
 @usableFromInline
 func testPending(_ pending: PendingOperation) -> Result<Bool, MPIError> {
