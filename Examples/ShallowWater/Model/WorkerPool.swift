@@ -11,6 +11,10 @@ import Synchronization
 /// Between jobs a thread spins for up to two milliseconds (the next time step comes
 /// a few microseconds after the last one ends) and then sleeps on a condition
 /// variable, so an idle pool costs nothing. The pool's threads never call MPI.
+///
+/// `stop()` joins the threads: a thread still exiting when the process exits and
+/// finalises MPI can crash inside Open MPI 4.1, whose memory patcher is unloaded
+/// under the thread's exit-time `madvise` (see the package's Troubleshooting article).
 final class WorkerPool: @unchecked Sendable {
     /// Threads taking part in a job, the caller included.
     let count: Int
@@ -24,14 +28,33 @@ final class WorkerPool: @unchecked Sendable {
     // acquire it; `run` clears `job` only after every worker has finished.
     private var job: ((_ task: Int, _ thread: Int) -> Void)?
     private var taskCount = 0
+    /// The pool's threads, joined by `stop()`.
+    private var threads: [pthread_t] = []
+
+    /// What a new thread of the pool runs.
+    private final class Start {
+        let pool: WorkerPool
+        let index: Int
+        init(_ pool: WorkerPool, _ index: Int) {
+            self.pool = pool
+            self.index = index
+        }
+    }
 
     /// Starts `threads - 1` threads (none for 1).
     init(threads: Int) {
         count = max(1, threads)
         for index in 1..<count {
-            let thread = Thread { [self] in self.work(index) }
-            thread.name = "shallow-water worker \(index)"
-            thread.start()
+            let start = Unmanaged.passRetained(Start(self, index)).toOpaque()
+            var thread = pthread_t()
+            let made = pthread_create(&thread, nil, { raw in
+                let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
+                Thread.current.name = "shallow-water worker \(start.index)"
+                start.pool.work(start.index)
+                return nil
+            }, start)
+            precondition(made == 0, "shallow-water: a worker thread could not be started (\(made))")
+            self.threads.append(thread)
         }
     }
 
@@ -80,14 +103,17 @@ final class WorkerPool: @unchecked Sendable {
         return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
     }
 
-    /// Ends the pool's threads once they are idle. The pool cannot run jobs afterwards.
+    /// Ends the pool's threads once they are idle, and waits until they have exited. The pool cannot
+    /// run jobs afterwards. Not to be called from one of the pool's threads.
     func stop() {
-        guard count > 1 else { return }
+        guard count > 1, !stopped.load(ordering: .acquiring) else { return }
         stopped.store(true, ordering: .releasing)
         condition.lock()
         generation.wrappingAdd(1, ordering: .releasing)
         condition.broadcast()
         condition.unlock()
+        for thread in threads { pthread_join(thread, nil) }
+        threads = []
     }
 
     private func work(_ index: Int) {

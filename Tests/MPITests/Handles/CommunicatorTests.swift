@@ -466,15 +466,12 @@ final class CommunicatorDefaultFirstUseTests: XCTestCase {
             var values: [Communicator?] = []
         }
         let results = Results()
-        let threads = (0..<8).map { _ in
-            Thread {
-                let comm = try? Communicator.default
-                results.lock.withLock { results.values.append(comm) }
-            }
+        runOnJoinedThreads(8) { _ in
+            let comm = try? Communicator.default
+            results.lock.withLock { results.values.append(comm) }
         }
-        threads.forEach { $0.start() }
-        while results.lock.withLock({ results.values.count }) < threads.count { usleep(1000) }
         let made = results.lock.withLock { results.values }
+        XCTAssertEqual(made.count, 8)
         XCTAssertFalse(made.contains(nil), "Communicator.default threw on a thread")
         XCTAssertEqual(Set(made.compactMap { $0 }).count, 1)
         XCTAssertTrue(RuntimeState.hasMadeDefaultCommunicator)

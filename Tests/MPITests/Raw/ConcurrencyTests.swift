@@ -256,21 +256,16 @@ private func pointToPointRounds(comm: Communicator, shared: Communicator, task: 
 }
 
 /// Runs `body(0..<count)` on `count` threads of their own at once, and returns the
-/// failures they report (a thrown error counts as one).
+/// failures they report (a thrown error counts as one) once every thread has exited
+/// (``runOnJoinedThreads(_:stackSize:_:)``: a thread still exiting when the process
+/// finalises MPI at exit can crash in Open MPI).
 private func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) throws -> [String]) -> [String] {
-    let finished = DispatchSemaphore(value: 0)
     let box = FailureBox()
-    for index in 0..<count {
-        let thread = Thread {
-            let found: [String]
-            do { found = try body(index) } catch { found = ["thread \(index) threw \(error)"] }
-            box.append(found)
-            finished.signal()
-        }
-        thread.stackSize = 8 << 20
-        thread.start()
+    runOnJoinedThreads(count) { index in
+        let found: [String]
+        do { found = try body(index) } catch { found = ["thread \(index) threw \(error)"] }
+        box.append(found)
     }
-    for _ in 0..<count { finished.wait() }
     return box.all
 }
 

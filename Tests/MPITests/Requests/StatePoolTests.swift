@@ -7,6 +7,7 @@
 import Foundation
 @testable import MPI
 import MPITestSupport
+import Synchronization
 import XCTest
 
 final class StatePoolTests: MPITestCase {
@@ -56,22 +57,16 @@ final class StatePoolTests: MPITestCase {
             weak var state: PendingOperation?
         }
         let observed = Observed()
-        let pooled = DispatchSemaphore(value: 0)
-        let thread = Thread {
+        let pooled = Mutex(false)
+        runOnJoinedThreads(1) { _ in
             let state = PendingOperation.make(.barrier)
             state.finished = true
             observed.state = state
             PendingOperation.recycle(.passRetained(state))
-            pooled.signal()
+            pooled.withLock { $0 = observed.state != nil }
         }
-        thread.start()
-        pooled.wait()
-        // The pthread key's destructor runs as the thread exits, after its closure returned.
-        var waited = 0
-        while observed.state != nil && waited < 5_000 {
-            usleep(1_000)
-            waited += 1
-        }
+        XCTAssertTrue(pooled.withLock { $0 }, "the thread's pool did not keep its finished state \(here)")
+        // The pthread key's destructor runs as the thread exits, after its closure returned: by the join.
         XCTAssertNil(observed.state, "the exited thread's pool still holds its state \(here)")
     }
 

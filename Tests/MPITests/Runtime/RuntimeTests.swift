@@ -178,17 +178,10 @@ final class ThreadLevelEnvironmentTests: XCTestCase {
     }
 }
 
-/// Runs `body` on a thread of its own and returns its result.
+/// Runs `body` on a thread of its own and returns its result once the thread has exited.
 private func onAnotherThread<R: Sendable>(_ body: @escaping @Sendable () -> R) -> R {
     let result = Slot<R>(nil)
-    let finished = DispatchSemaphore(value: 0)
-    let thread = Thread {
-        result.put(body())
-        finished.signal()
-    }
-    thread.stackSize = 8 << 20
-    thread.start()
-    finished.wait()
+    runOnJoinedThreads(1) { _ in result.put(body()) }
     return result.take()!
 }
 
