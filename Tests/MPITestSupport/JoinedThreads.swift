@@ -2,13 +2,13 @@
 // joined, so that a test returns only once each thread has exited.
 //
 // A thread that merely signals the end of its work is still exiting when the
-// test returns: glibc then releases its stack with `madvise`. If that test is
-// the last of its process, the process exits and the package finalises MPI at
-// the same time, and Open MPI 4.1 unloads its memory patcher (which intercepts
-// `madvise`) under the exiting thread, which then returns into unmapped code:
-// a crash after every test passed (seen once in CI, ConcurrencyTests at 3 ranks
-// on Open MPI; the same race as StanfordLegion/realm#331 on Open MPI 5). Joined
-// threads have finished exiting, `madvise` included.
+// test returns, freeing its memory. If that test is the last of its process,
+// the process exits and the package finalises MPI at the same time, and Open
+// MPI 4.1 unloads its components, among them the memory hooks that calls such
+// as `madvise` pass through, under the exiting thread: the likely cause of a
+// crash after every test passed (seen once in CI, ConcurrencyTests at 3 ranks on
+// Open MPI: a thread returned from `madvise` into unmapped code; the same kind of
+// race as StanfordLegion/realm#331 on Open MPI 5). Joined threads have exited.
 import Synchronization
 
 #if canImport(Glibc)

@@ -13,8 +13,8 @@ import Synchronization
 /// variable, so an idle pool costs nothing. The pool's threads never call MPI.
 ///
 /// `stop()` joins the threads: a thread still exiting when the process exits and
-/// finalises MPI can crash inside Open MPI 4.1, whose memory patcher is unloaded
-/// under the thread's exit-time `madvise` (see the package's Troubleshooting article).
+/// finalises MPI can crash in Open MPI 4.1, which unloads its memory hooks then
+/// (see the package's Troubleshooting article).
 final class WorkerPool: @unchecked Sendable {
     /// Threads taking part in a job, the caller included.
     let count: Int
