@@ -109,7 +109,7 @@ public func allgatherv<T: MPIScalar>(
     _ x: [T], counts: [Int], comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> ([T], Token) {
     let comm = try Communicator.resolve(comm, .allgatherv)
-    let total = counts.reduce(0) { $0 + Swift.max(0, $1) }
+    let total = try checkCounts(counts, "counts", size: comm.size, .allgatherv)
     let result = try [T].filled(count: total) { (output) throws(MPIError) in
         try allgathervCore(x, into: &output, counts: counts, displacements: nil, comm: comm)
     }

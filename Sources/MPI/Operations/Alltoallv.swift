@@ -233,7 +233,7 @@ public func alltoallv<T: MPIScalar>(
     _ x: [T], sendCounts: [Int], receiveCounts: [Int], comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> ([T], Token) {
     let comm = try Communicator.resolve(comm, .alltoallv)
-    let total = receiveCounts.reduce(0) { $0 + Swift.max(0, $1) }
+    let total = try checkCounts(receiveCounts, "receiveCounts", size: comm.size, .alltoallv)
     let result = try [T].filled(count: total) { (output) throws(MPIError) in
         try alltoallvCore(x, into: &output, sendCounts: sendCounts, sendDisplacements: nil,
                           receiveCounts: receiveCounts, receiveDisplacements: nil, comm: comm)

@@ -141,7 +141,7 @@ public func gatherv<T: MPIScalar>(
         try gathervCore(x, into: &unused, counts: counts, displacements: nil, root: root, comm: comm)
         return (nil, advance(token))
     }
-    let total = counts.reduce(0) { $0 + Swift.max(0, $1) }
+    let total = try checkCounts(counts, "counts", size: comm.size, .gatherv)
     let result = try [T].filled(count: total) { (output) throws(MPIError) in
         try gathervCore(x, into: &output, counts: counts, displacements: nil, root: root, comm: comm)
     }

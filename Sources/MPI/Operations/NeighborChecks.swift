@@ -62,8 +62,8 @@ struct NeighborPlan {
     @usableFromInline let argument: StaticString
 
     /// Checks `counts` as ``checkCounts(_:_:size:_:per:)`` does (one per neighbour, none negative,
-    /// `argument` naming them in their own unit), and that their elements (`unitSize` per unit)
-    /// add up to less than `Int.max` (``checkCounts(_:_:size:_:per:)`` saturates its sum there).
+    /// `argument` naming them in their own unit, their sum less than `Int.max`), and that their
+    /// elements (`unitSize` per unit) add up to less than `Int.max` too.
     @inlinable
     init(
         _ counts: [Int], unitSize: Int = 1, neighbors: Int, _ argument: StaticString, _ operation: MPIOperation
@@ -71,7 +71,7 @@ struct NeighborPlan {
         let units = try checkCounts(counts, argument, size: neighbors, operation,
                                     per: "neighbour of the communicator's topology")
         let (total, overflow) = units.multipliedReportingOverflow(by: unitSize)
-        if _slowPath(overflow || (units == Int.max && unitSize > 0)) {
+        if _slowPath(overflow || total == Int.max) {
             throw MPIError.invalidArgument(
                 operation: operation.name, argument: "\(argument)",
                 expected: unitSize == 1 ? "counts whose sum is less than \(Int.max)"

@@ -94,7 +94,8 @@ func scattervRows<T: MPIScalar>(
     let rowShape = (0..<Int(received[1])).map { Int(received[2 + $0]) }
     let rowSize = rowShape.reduce(1, *)
     let counts = (0..<size).map { Int(received[2 + scattervMaxRowAxes + $0]) * rowSize }
-    let rows = counts[comm.rank] / Swift.max(1, rowSize)
+    // From the header, not from `counts`: rows of zero elements (a row shape such as [0]) still count.
+    let rows = Int(received[2 + scattervMaxRowAxes + comm.rank])
     let input = comm.rank == root ? x! : ShapedArray<T>(_uncheckedShape: [0], scalars: [])
     let result = try ScalarStorage<T>.filled(count: counts[comm.rank]) { (output) throws(MPIError) in
         try scattervCore(input, into: &output, counts: counts, displacements: nil, root: root, comm: comm)

@@ -69,8 +69,8 @@ func rowsOf<T>(_ x: ShapedArray<T>) -> (rows: Int, rowShape: [Int], rowSize: Int
     return (x._shape.first ?? 1, rowShape, rowShape.reduce(1, *))
 }
 
-/// Checks a count array: one count per rank (or per `per`), none negative. Returns their sum
-/// (`Int.max` when it overflows).
+/// Checks a count array: one count per rank (or per `per`), none negative, their sum less than
+/// `Int.max`. Returns their sum.
 @inlinable
 func checkCounts(
     _ counts: [Int], _ argument: StaticString, size: Int, _ operation: MPIOperation,
@@ -97,7 +97,12 @@ func checkCounts(
     for c in counts {
         if _slowPath(c < 0) { try negativeCountError(counts, argument, operation) }
         let (sum, overflow) = total.addingReportingOverflow(c)
-        total = overflow ? Int.max : sum
+        if _slowPath(overflow || sum == Int.max) {
+            throw MPIError.invalidArgument(
+                operation: operation.name, argument: "\(argument)", expected: "counts whose sum is less than \(Int.max)",
+                actual: "\(Array(counts))")
+        }
+        total = sum
     }
     return total
 }
@@ -130,7 +135,14 @@ func checkedExtent(
     var extent = 0
     for (d, c) in zip(displacements, counts) {
         if _slowPath(d < 0) { try negativeCountError(displacements, argument, operation) }
-        if c > 0 { extent = Swift.max(extent, d + c) }
+        guard c > 0 else { continue }
+        let (end, overflow) = d.addingReportingOverflow(c)
+        if _slowPath(overflow) {
+            throw MPIError.invalidArgument(
+                operation: operation.name, argument: "\(argument)",
+                expected: "displacements whose blocks end within Int", actual: "\(d) with a count of \(c)")
+        }
+        extent = Swift.max(extent, end)
     }
     return extent
 }

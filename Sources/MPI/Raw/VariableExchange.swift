@@ -15,8 +15,8 @@ import CMPI
 // nothing (all but the root's in gatherv and scatterv) have count 0.
 //
 // Every rank must take the fallback or none. In allgatherv, gatherv and
-// scatterv the decision depends on the counts alone
-// (``takesAlltoallwFallback(_:)``), which every rank passes alike. In
+// scatterv the decision depends on the counts and their packed displacements
+// (``takesAlltoallwFallback(_:)``), which every rank computes alike. In
 // alltoallv each rank knows only its own counts (``alltoallvNeedsExchange``),
 // so its explicit forms have no fallback; the easy form's header exchange
 // carries each rank's send total, and where the total of all ranks is above
@@ -24,14 +24,30 @@ import CMPI
 // their own decisions (Alltoallv.swift), unless the library has the
 // large-count functions (the same on every rank), which it then never needs.
 
-/// Whether `counts` (the same on every rank) need the alltoallw fallback: one is
-/// above `limit` and no common divisor k ≤ `limit` brings every one of them to
-/// at most `limit`.
+/// Whether `counts` (the same on every rank) need the alltoallw fallback: one of them, or one of
+/// their packed displacements (their running sums, 0 for an empty block, as passed to MPI), is
+/// above `limit`, and no common divisor k ≤ `limit` brings every one of them to at most `limit`.
+///
+/// The packed displacements count because a rank that is given no displacements (every rank of the
+/// easy forms, the explicit forms called without them) packs the blocks, and they pass the limit
+/// before any count does: blocks of 2^30, 2^30 + 1 and 1 elements fit, the third one's displacement
+/// 2^31 + 1 does not, and no unit divides it. Every rank computes them alike, so every rank decides
+/// alike. (The counts' greatest common divisor divides their sums, so it is the unit of both.)
 ///
 /// `limit` is `Int32.max` in the library; tests pass a small one.
 @usableFromInline
 func countsNeedExchange(_ counts: UnsafeBufferPointer<Int>, limit: Int = maxDirectCount) -> Bool {
-    countUnit(VariableSide(counts: counts, displacements: nil), VariableSide(count: 0), limit: limit) == nil
+    var largest = 0
+    var divisor = 0
+    var offset = 0
+    for count in counts {
+        largest = Swift.max(largest, count, count > 0 ? offset : 0)
+        divisor = greatestCommonDivisor(divisor, count)
+        let (sum, overflow) = offset.addingReportingOverflow(Swift.max(0, count))
+        offset = overflow ? Int.max : sum
+    }
+    guard _slowPath(largest > limit) else { return false }
+    return !(divisor > 0 && divisor <= limit && largest / divisor <= limit)
 }
 
 /// Whether allgatherv, gatherv or scatterv with these `counts` (the same on every rank) runs as the

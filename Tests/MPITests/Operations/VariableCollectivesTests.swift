@@ -86,6 +86,20 @@ final class VariableCollectivesTests: MPITestCase {
         assertInvalidArgument("allgatherv", "displacements", here) {
             try allgatherv(x, into: &output, counts: counts, displacements: counts + [0])
         }
+        // Counts whose sum does not fit in an Int, and a block that would end past Int.max: typed
+        // errors on every rank (not an overflow trap), in the result and into: forms and in gatherv.
+        let overflowing = size == 1 ? [Int.max] : [Int.max / 2 + 1, Int.max / 2 + 1] + [Int](repeating: 0, count: size - 2)
+        assertInvalidArgument("allgatherv", "counts", here) { try allgatherv(x, counts: overflowing) }
+        assertInvalidArgument("allgatherv", "counts", here) { try allgatherv(x, into: &output, counts: overflowing) }
+        assertInvalidArgument("gatherv", "counts", here) { try gatherv(x, counts: overflowing, root: 0) }
+        if size > 1 {
+            // Rank 1's block has 2 elements: at Int.max - 1 it would end past Int.max.
+            var displacements = [Int](repeating: 0, count: size)
+            displacements[1] = Int.max - 1
+            assertInvalidArgument("allgatherv", "displacements", here) {
+                try allgatherv(x, into: &output, counts: counts, displacements: displacements)
+            }
+        }
         // An x of another length than counts[rank], on every rank.
         assertShapeMismatch(operation: "allgatherv", argument: "x", expectedContains: ["\(counts[rank] + 1)"],
                             actualContains: ["\(x.count)"], here) {
@@ -199,6 +213,20 @@ final class VariableCollectivesTests: MPITestCase {
             var output = [Int16](repeating: -1, count: counts[rank])
             try scatterv(reversed, into: &output, counts: counts, displacements: displacements, root: root)
             XCTAssertEqual(output, block(rank, rowShape: []).scalars, here)
+        }
+    }
+
+    func testScattervRowsOfZeroElements() throws {
+        // Rows of shape [0] hold no elements, but each rank still gets its own number of rows.
+        let counts = (0..<size).map(rows)
+        for root in 0..<size {
+            let all = ShapedArray<Float>(shape: [counts.reduce(0, +), 0], scalars: [])
+            let x = rank == root ? all : ShapedArray<Float>(shape: [0], scalars: [])
+            let (mine, _) = try scatterv(x, rowCounts: rank == root ? counts : [], root: root)
+            XCTAssertEqual(mine.shape, [rows(rank), 0], "root \(root) \(here)")
+            let (gathered, _) = try gatherv(block(rank, rowShape: [0], as: Float.self), root: root)
+            let (back, _) = try scatterv(gathered, root: root)
+            XCTAssertEqual(back.shape, [rows(rank), 0], "round trip, root \(root) \(here)")
         }
     }
 

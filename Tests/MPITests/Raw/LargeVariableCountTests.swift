@@ -104,6 +104,12 @@ final class LargeVariableCountTests: MPITestCase {
         XCTAssertFalse(needsExchange([(1 << 31) + 1, 3]), "2^31 + 1 = 3 · 715827883: unit 3")
         XCTAssertTrue(needsExchange([(1 << 31) + 1]), "one block is its own unit, above Int32.max")
         XCTAssertFalse(needsExchange([]))
+        // The packed displacements count too (a rank given no displacements packs the blocks).
+        XCTAssertTrue(needsExchange([6, 6, 1], limit: 10), "the counts fit, the third block's displacement 12 does not")
+        XCTAssertFalse(needsExchange([6, 6, 0], limit: 10), "the last, empty block's displacement 12 is passed as 0")
+        XCTAssertFalse(needsExchange([8, 8, 2], limit: 10), "unit 2: counts 4, 4 and 1, displacements 0, 4 and 8")
+        XCTAssertTrue(needsExchange([1 << 30, (1 << 30) + 1, 1]), "the third block's displacement is 2^31 + 1")
+        XCTAssertFalse(needsExchange([(1 << 30) + 1, (1 << 30) + 1, (1 << 30) + 1]), "unit 2^30 + 1")
     }
 
     func testAlltoallvTakesTheFallbackExactlyWhenThisRanksOwnCountsAndDisplacementsHaveNoUnit() {
