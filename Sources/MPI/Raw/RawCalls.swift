@@ -257,9 +257,15 @@ func matchBehindQueued(
 }
 
 /// Receives a matched message of the wrong size into scratch storage (an error path only).
+///
+/// `underQueueLock`: called by a queued non-blocking receive, under the queue's lock
+/// (``PendingOperation/probeOnce(source:tag:)``), where the receive must complete without advancing
+/// the queue (its lock is not recursive): `MPI_Mrecv` directly, or serialised, `MPI_Imrecv` polled
+/// without advancing it. The message is matched already, so nothing else can take it meanwhile.
 @usableFromInline @inline(never)
 func receiveIntoScratch(
-    _ message: inout MPI_Message, status: inout MPI_Status, elementSize: Int, outcome: inout ReceiveOutcome
+    _ message: inout MPI_Message, status: inout MPI_Status, elementSize: Int, outcome: inout ReceiveOutcome,
+    underQueueLock: Bool = false
 ) -> Int32 {
     var bytes: Int64 = 0
     let code = locked { swiftmpi_status_bytes(&status, &bytes) }
@@ -269,7 +275,12 @@ func receiveIntoScratch(
     let scratch = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(1, Int(bytes)), alignment: 64)
     defer { scratch.deallocate() }
     return withMessage(count: Int(bytes), of: swiftmpi_byte(), elementSize: 1) { n, t in
-        receiveMatched(scratch, n, t, &message)
+        guard underQueueLock else { return receiveMatched(scratch, n, t, &message) }
+        if !serializesCalls {
+            var received = MPI_Status()
+            return swiftmpi_mrecv(scratch, n, t, &message, &received)
+        }
+        return serialized(advancingQueue: false) { swiftmpi_imrecv(scratch, n, t, &message, &$0) }
     }
 }
 

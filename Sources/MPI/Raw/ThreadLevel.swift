@@ -19,7 +19,7 @@ import Musl
 //   for rank 1, whose thread B holds rank 1's lock in allreduce on c2, waiting
 //   for rank 0). So each raw function makes its blocking call's non-blocking
 //   counterpart, started under the lock, and completes it with MPI_Test under
-//   the lock, releasing the lock between tests (``serialized(_:)``); receives
+//   the lock, releasing the lock between tests (``serialized(advancingQueue:_:)``); receives
 //   poll MPI_Improbe the same way.
 // * MPI_THREAD_FUNNELED and MPI_THREAD_SINGLE: only the thread that initialised
 //   MPI may call it. A call from another thread throws
@@ -99,7 +99,7 @@ var serializesCalls: Bool { callMode == .serialized }
 // they wait (``waitingInCollective(_:)``).
 
 /// Whether a blocking point-to-point call may wait inside its blocking MPI function, rather than run as
-/// its non-blocking counterpart polled by ``serialized(_:)``: not when calls are serialised (the lock
+/// its non-blocking counterpart polled by ``serialized(advancingQueue:_:)``: not when calls are serialised (the lock
 /// would be held while other ranks are waited for), and not while non-blocking receives are queued,
 /// unmatched (see above). One relaxed load more than ``serializesCalls``.
 @inline(__always)
@@ -109,7 +109,7 @@ var mayWaitInMPI: Bool { !serializesCalls && !ProbedReceives.isNotEmpty }
 /// engine's thread advances them until the call returns (see above).
 ///
 /// Only where MPI may be called from several threads at once (`MPI_THREAD_MULTIPLE`). At
-/// `MPI_THREAD_SERIALIZED` the collectives are already polled (``serialized(_:)``), and each poll advances
+/// `MPI_THREAD_SERIALIZED` the collectives are already polled (``serialized(advancingQueue:_:)``), and each poll advances
 /// the queue; below it only the calling thread may call MPI, so the queue waits until the call returns.
 @inline(__always)
 func waitingInCollective(_ call: () -> Int32) -> Int32 {
@@ -180,8 +180,12 @@ func lockedSlowPath(_ body: () -> Int32) -> Int32 {
 /// of a blocking call, at `MPI_THREAD_SERIALIZED` and while non-blocking receives
 /// are queued (see ``mayWaitInMPI``), which each poll advances. Returns the first
 /// failing MPI return code, or 0.
+///
+/// `advancingQueue: false` is for a call made under the queue's own lock (a queued receive that
+/// matched a message of the wrong size, ``PendingOperation/probeOnce(source:tag:)``), which must not
+/// advance the queue again: the queue's lock is not recursive.
 @usableFromInline @inline(never)
-func serialized(_ start: (inout MPI_Request) -> Int32) -> Int32 {
+func serialized(advancingQueue: Bool = true, _ start: (inout MPI_Request) -> Int32) -> Int32 {
     var request = swiftmpi_request_null()
     var done: Int32 = 0
     let code = mpiLock.withLock { _ -> Int32 in
@@ -191,18 +195,19 @@ func serialized(_ start: (inout MPI_Request) -> Int32) -> Int32 {
         return swiftmpi_test(&request, &done)
     }
     guard code == 0, done == 0 else { return code }
-    return completeSerialized(&request)
+    return completeSerialized(&request, advancingQueue: advancingQueue)
 }
 
 /// Completes a started request with `MPI_Test` under the lock, releasing the lock
-/// between tests (``pollPause(_:)``).
+/// between tests (``pollPause(_:)``), and advancing the queued receives between them
+/// unless `advancingQueue` is false (see ``serialized(advancingQueue:_:)``).
 @usableFromInline @inline(never)
-func completeSerialized(_ request: inout MPI_Request) -> Int32 {
+func completeSerialized(_ request: inout MPI_Request, advancingQueue: Bool = true) -> Int32 {
     var done: Int32 = 0
     var polls = 0
     while true {
         pollPause(&polls)
-        ProbedReceives.advanceIfQueued()
+        if advancingQueue { ProbedReceives.advanceIfQueued() }
         let code = mpiLock.withLock { _ in swiftmpi_test(&request, &done) }
         if code != 0 || done != 0 { return code }
     }

@@ -222,7 +222,8 @@ final class PendingOperation: @unchecked Sendable {
                 }
             }
         } else {
-            matched.code = receiveIntoScratch(&message, status: &status, elementSize: r.elementSize, outcome: &matched)
+            matched.code = receiveIntoScratch(&message, status: &status, elementSize: r.elementSize, outcome: &matched,
+                                              underQueueLock: true)
         }
         outcome = matched
         receive = nil

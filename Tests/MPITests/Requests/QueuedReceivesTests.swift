@@ -139,4 +139,35 @@ final class QueuedReceivesTests: MPITestCase {
         XCTAssertEqual(thirdMessage, big(left, 3), here)
         try barrier()
     }
+
+    func testAQueuedReceiveThatMatchesALargeMessageOfAnotherSizeThrowsAndTheQueueGoesOn() throws {
+        // A queued receive that matches a message of another size takes it into scratch memory, under the
+        // queue's lock. A large message (a rendezvous, not complete at its first test) is then received
+        // without advancing the queue from there: the lock is not recursive (this used to stop the process).
+        let (left, right) = ringNeighbours(rank: rank, size: size)
+        let count = 1 << 20  // 8 MiB
+        let small = try irecv(ShapedArray([Double(0)]), source: left, tag: 60)
+        let next = try irecv([Int32(0)], source: left, tag: 61)
+        let large = try isend(ShapedArray<Double>(repeating: 1, shape: [count]), dest: right, tag: 60)
+        let second = try isend([Int32(7 + rank)], dest: right, tag: 61)
+        var thrown: MPIError?
+        do { _ = try small.wait() } catch { thrown = error }
+        XCTAssertEqual(thrown, MPIError.shapeMismatch(
+            operation: "recv", argument: "x", expected: "a message of 1 elements (the template's size)",
+            actual: "a message of \(count) elements"), here)
+        let nextMessage = try next.wait()
+        XCTAssertEqual(nextMessage, [Int32(7 + left)], here)
+        try large.wait()
+        try second.wait()
+        // The same with this receive alone in the queue.
+        let alone = try irecv([Int32(0), 0], source: left, tag: 62)
+        let third = try isend([Int32](repeating: 3, count: count), dest: right, tag: 62)
+        thrown = nil
+        do { _ = try alone.wait() } catch { thrown = error }
+        XCTAssertEqual(thrown, MPIError.shapeMismatch(
+            operation: "recv", argument: "x", expected: "a message of 2 elements (the template's size)",
+            actual: "a message of \(count) elements"), here)
+        try third.wait()
+        try barrier()
+    }
 }
