@@ -136,7 +136,8 @@ func admitCallingThread(_ operation: @autoclosure () -> String) throws(MPIError)
 }
 
 /// The check of ``admitCallingThread(_:)``; on MPI's main thread, it also frees
-/// the communicators that other threads released.
+/// the communicators that other threads released, and polls the requests that
+/// they dropped in flight (``pollOrphanedRequests()``).
 @usableFromInline @inline(never)
 func checkCallingThread(_ operation: String) throws(MPIError) {
     guard isMPIMainThread() else {
@@ -152,6 +153,7 @@ func checkCallingThread(_ operation: String) throws(MPIError) {
         return taken
     }
     for var communicator in pending where RuntimeState.isActive { _ = swiftmpi_comm_free(&communicator.handle) }
+    pollOrphanedRequests()
 }
 
 /// Whether the calling thread is the one that initialised MPI.

@@ -382,23 +382,33 @@ final class PendingOperation: @unchecked Sendable {
         if let failure { throw failure.error }
     }
 
-    /// Called when a request is destroyed: when it was dropped before it completed, waits, and says so in the
-    /// debug log. One inlined test for a completed request.
+    /// Whether a request destroyed now was dropped before its operation completed (which the request
+    /// then hands to ``droppedInFlight(keeping:)``). One inlined test.
     @inlinable @inline(__always)
-    func dropped() {
-        if _slowPath(!finished && !transferred) { droppedInFlight() }
-    }
+    var isDroppedInFlight: Bool { _slowPath(!finished && !transferred) }
 
-    /// ``dropped()`` for a request whose operation is still in flight.
+    /// Called when a request is destroyed before its operation completed: waits for it, and says so in the
+    /// debug log. `output`, an ``OrphanedOutput`` of what MPI writes for the operation (the request's
+    /// output), is kept alive with the operation if it must be left to MPI's main thread.
+    ///
+    /// Below `MPI_THREAD_SERIALIZED`, on another thread than MPI's main thread, MPI may not be called
+    /// to complete it: the operation and `output` then go to ``orphanedRequests``, which keeps what MPI
+    /// reads and writes alive until MPI's main thread, polling them at its calls of the package, sees the
+    /// operation complete (``pollOrphanedRequests()``); the request's error,
+    /// ``MPIError/threadLevel(operation:provided:reason:)`` when a completion on that thread threw it, has
+    /// been thrown already.
     @usableFromInline @inline(never)
-    func droppedInFlight() {
+    func droppedInFlight(keeping output: AnyObject) {
         guard !finished, !transferred else { return }
         do throws(MPIError) {
             try admitCallingThread(operation.name)
         } catch {
-            // Below MPI_THREAD_SERIALIZED on another thread than MPI's main thread: MPI may not be called here.
-            debugPrintLine("r\(worldRank) | \(operation.name) request dropped before completion on a thread that "
-                + "may not call MPI: left in flight (\(error))")
+            let orphan = Orphan(operation: self, output: output)
+            orphanedRequests.withLock { $0.append(orphan) }
+            if diagnostics.debugLog {
+                debugPrintLine("r\(worldRank) | \(operation.name) request dropped before completion on a thread that "
+                    + "may not call MPI: MPI's main thread polls it at its calls until it completes (\(error))")
+            }
             return
         }
         // A request can be dropped late (at exit, after MPI was finalised outside the package): ask MPI
@@ -409,6 +419,55 @@ final class PendingOperation: @unchecked Sendable {
         }
         waitHere()
     }
+}
+
+/// The output of a request left to MPI's main thread (``PendingOperation/droppedInFlight(keeping:)``), kept
+/// alive until the operation completes: the result that MPI writes, or the caller's `into:` output.
+@usableFromInline
+final class OrphanedOutput<Output> {
+    let output: Output
+    @usableFromInline init(_ output: Output) { self.output = output }
+}
+
+/// Requests dropped in flight on threads that may not call MPI (below `MPI_THREAD_SERIALIZED`, on another
+/// thread than MPI's main thread), with their outputs: MPI's main thread polls them at each of its calls
+/// of the package until they complete (``pollOrphanedRequests()``, from ``checkCallingThread(_:)``).
+let orphanedRequests = Mutex<[Orphan]>([])
+
+/// A request in ``orphanedRequests``: its operation, and its output, only kept alive (never read), so
+/// that handing it to MPI's main thread is safe.
+struct Orphan: @unchecked Sendable {
+    let operation: PendingOperation
+    let output: AnyObject
+}
+
+/// Polls the requests that other threads left in flight (``orphanedRequests``) once each, on MPI's main
+/// thread below `MPI_THREAD_SERIALIZED`, and releases those that completed, with what MPI used for them;
+/// their results and errors are dropped. A poll, not a wait: the call that polls may be what the
+/// operation waits for (a send that the orphaned receive's partner answers, say).
+func pollOrphanedRequests() {
+    var orphans = orphanedRequests.withLock { orphans in
+        let taken = orphans
+        orphans = []
+        return taken
+    }
+    guard !orphans.isEmpty else { return }
+    orphans.removeAll { orphan in
+        let operation = orphan.operation
+        if !operation.finished {
+            guard RuntimeState.phaseIsInitialized() else {
+                operation.finishFinalized()
+                return true
+            }
+            guard operation.pollOnce() else { return false }
+            operation.finish()
+        }
+        if diagnostics.debugLog {
+            debugPrintLine("r\(worldRank) | \(operation.operation.name) request left by another thread: completed")
+        }
+        return true
+    }
+    if !orphans.isEmpty { orphanedRequests.withLock { $0.append(contentsOf: orphans) } }
 }
 
 // MARK: - The thread's pool of finished states

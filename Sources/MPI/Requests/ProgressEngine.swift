@@ -25,12 +25,12 @@ import Musl
 // receives keep matching (Raw/ThreadLevel.swift, waitingInCollective). Every
 // MPI call goes through `locked`, so at MPI_THREAD_SERIALIZED the engine takes the package's lock
 // like every other caller; below MPI_THREAD_SERIALIZED only MPI's main thread
-// may call MPI, so there an awaited request is completed on the awaiting
-// thread instead (which then waits).
+// may call MPI, so there no engine runs and an awaited request is completed on
+// the main actor, whose thread (the process's main thread) must be MPI's main thread.
 
 /// The start of an await, with no suspension point: whether `pending` is complete after the first
-/// ``inlineAwaitPolls`` polls (throwing its error if it failed). Below `MPI_THREAD_SERIALIZED` the
-/// operation is completed here, on the awaiting thread (see above).
+/// ``inlineAwaitPolls`` polls (throwing its error if it failed). Below `MPI_THREAD_SERIALIZED` it
+/// only reports a finished operation: the wait runs on the main actor (``awaitPending(_:)``).
 ///
 /// Synchronous, so that `value()` calls no `async` function for an operation that completes within
 /// a few polls (most small ones): each `async` call costs a task switch check and a frame from the
@@ -38,10 +38,7 @@ import Musl
 @usableFromInline
 func completesBeforeAwaiting(_ pending: PendingOperation) throws(MPIError) -> Bool {
     if !pending.finished {
-        if _slowPath(callMode == .mainThreadOnly) {
-            if let error = waitForPending(pending) { throw error }
-            return true
-        }
+        if _slowPath(callMode == .mainThreadOnly) { return false }
         for _ in 0..<inlineAwaitPolls {
             if try testPending(pending).get() { return true }
         }
@@ -55,6 +52,7 @@ func completesBeforeAwaiting(_ pending: PendingOperation) throws(MPIError) -> Bo
 /// until `pending` completes (on the progress engine), and throws its error.
 @usableFromInline
 func awaitPending(_ pending: PendingOperation) async throws(MPIError) {
+    if _slowPath(callMode == .mainThreadOnly) { return try await waitOnMainActor(pending) }
     if try await pollBeforeSuspending(pending) { return }
     pending.waitBegins()
     await withTaskCancellationHandler {
@@ -65,6 +63,16 @@ func awaitPending(_ pending: PendingOperation) async throws(MPIError) {
         pending.cancelRequested.store(true, ordering: .relaxed)
     }
     try pending.result()
+}
+
+/// Below `MPI_THREAD_SERIALIZED`: waits for `pending` on the main actor, that is on the process's main
+/// thread, which must be the thread that initialised MPI (else the wait throws
+/// ``MPIError/threadLevel(operation:provided:reason:)``). A task of the cooperative pool (where a
+/// `nonisolated` `async` function such as ``Request/value()`` runs) may not call MPI at that level, and no
+/// engine runs; the main thread is blocked until the operation completes.
+func waitOnMainActor(_ pending: PendingOperation) async throws(MPIError) {
+    let error = await MainActor.run { waitForPending(pending) }
+    if let error { throw error }
 }
 
 /// Polls `pending` on the awaiting task before it is handed to the progress engine; returns whether it

@@ -7,7 +7,9 @@
 /// ``value()`` consume it, and ``test()`` either consumes it and gives the result
 /// or gives the request back. A request dropped before it completed waits for
 /// its operation when it is destroyed (and says so in the debug log), so that no
-/// operation is left in flight with nobody to complete it.
+/// operation is left in flight with nobody to complete it; below
+/// `MPI_THREAD_SERIALIZED`, on a thread that may not call MPI, it is left to MPI's
+/// main thread instead, with what MPI uses for it (see <doc:Requests#Thread-level>).
 ///
 /// The request owns what MPI uses while the operation is in flight: it keeps the
 /// input alive, and because ``ShapedArray`` and `Array` copy on write, changing
@@ -57,7 +59,8 @@ public struct Request<Value>: ~Copyable {
     /// - Returns: The result the blocking form returns (`Void` for send and barrier).
     /// - Throws: The errors the blocking form throws when it completes; ``MPIError/finalized(operation:)``
     ///   when MPI was finalised first; ``MPIError/threadLevel(operation:provided:reason:)`` below
-    ///   `MPI_THREAD_SERIALIZED` on another thread than MPI's main thread.
+    ///   `MPI_THREAD_SERIALIZED` on another thread than MPI's main thread, which then completes the
+    ///   operation at its own calls and drops its result (see <doc:Requests#Thread-level>).
     @inlinable
     public consuming func wait() throws(MPIError) -> Value {
         if let error = state._withUnsafeGuaranteedRef({ waitForPending($0) }) { throw error }
@@ -87,7 +90,9 @@ public struct Request<Value>: ~Copyable {
     /// every awaited request together and resumes the task when its request
     /// completes (see <doc:Requests>). Cancelling the task cancels a receive that has not
     /// matched a message yet, which then throws ``MPIError/cancelled(operation:)``;
-    /// other operations cannot be cancelled and complete as usual.
+    /// other operations cannot be cancelled and complete as usual. Below
+    /// `MPI_THREAD_SERIALIZED` no engine runs: the wait runs on the main actor, whose thread must be
+    /// MPI's main thread (see <doc:Requests#Thread-level>).
     ///
     /// - Throws: The errors of ``wait()``, and ``MPIError/cancelled(operation:)``.
     @inlinable @inline(__always)
@@ -100,8 +105,19 @@ public struct Request<Value>: ~Copyable {
     }
 
     deinit {
-        state._withUnsafeGuaranteedRef { $0.dropped() }
+        if state._withUnsafeGuaranteedRef({ $0.isDroppedInFlight }) {
+            let output = orphanedOutput()
+            state._withUnsafeGuaranteedRef { $0.droppedInFlight(keeping: output) }
+        }
         PendingOperation.recycle(state)
+    }
+
+    /// The output in a box that keeps it alive, for a request dropped in flight: out of line, so that the
+    /// `deinit`, which runs unspecialised, asks for the box's generic type only when a request is dropped
+    /// in flight (inlined, that lookup, about 1,100 instructions, ran on every request).
+    @usableFromInline @inline(never)
+    func orphanedOutput() -> AnyObject {
+        OrphanedOutput(output)
     }
 }
 

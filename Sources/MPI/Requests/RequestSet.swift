@@ -159,9 +159,9 @@ public struct RequestSet<Value>: ~Copyable {
     }
 
     deinit {
-        for operation in live where !operation.finished {
+        for (operation, index) in zip(live, liveIndices) where !operation.finished {
             operation.transferred = false
-            operation.dropped()
+            operation.droppedInFlight(keeping: OrphanedOutput(outputs[index]))
         }
     }
 }
