@@ -26,8 +26,11 @@ import Synchronization
 /// out of them. The MPI standard calls `MPI_Comm_free` collective, but only
 /// marks the communicator for deallocation once its pending operations end, and
 /// Open MPI 4.1 and MPICH 4.0 free locally (measured: one rank's `MPI_Comm_free`
-/// returns at once while the others have not called it yet); this package's
-/// operations are all blocking, so none is pending when a value is dropped.
+/// returns at once while the others have not called it yet). A request still
+/// in flight on a communicator whose last copy goes away completes as in MPI: a
+/// started operation is MPI's pending operation, and a non-blocking receive
+/// that has not matched yet (the package probes it, so MPI does not know it)
+/// keeps the handle, which is freed when that receive has matched.
 /// Call ``free()`` where the last copy's lifetime differs between ranks (for
 /// example a copy kept in a cache on some ranks only), or to free at a point of
 /// your choice. Dropping the last copy may happen on any thread: at

@@ -152,7 +152,7 @@ func checkCallingThread(_ operation: String) throws(MPIError) {
         released = []
         return taken
     }
-    for var communicator in pending where RuntimeState.isActive { _ = swiftmpi_comm_free(&communicator.handle) }
+    for var communicator in pending where RuntimeState.isActive { _ = freeHandle(&communicator.handle) }
     pollOrphanedRequests()
 }
 
@@ -274,7 +274,8 @@ func rawCommSplit(_ comm: MPI_Comm, color: Int32, key: Int32, _ newHandle: inout
 
 /// `MPI_Comm_free` (local in Open MPI and MPICH), returning MPI's code. Below
 /// `MPI_THREAD_SERIALIZED`, a communicator released on another thread than MPI's
-/// main thread is freed at that thread's next call (and 0 returned).
+/// main thread is freed at that thread's next call (and 0 returned), and one that a queued
+/// receive still uses when that receive leaves the queue.
 @discardableResult
 func rawCommFree(_ handle: inout MPI_Comm) -> Int32 {
     if _slowPath(callMode == .mainThreadOnly) && !isMPIMainThread() {
@@ -283,5 +284,11 @@ func rawCommFree(_ handle: inout MPI_Comm) -> Int32 {
         handle = swiftmpi_comm_null()
         return 0
     }
+    return freeHandle(&handle)
+}
+
+/// `MPI_Comm_free`, put off while a queued receive uses the communicator (``ProbedReceives/freeCommunicator(_:)``).
+private func freeHandle(_ handle: inout MPI_Comm) -> Int32 {
+    if _slowPath(ProbedReceives.isNotEmpty) { return ProbedReceives.shared.freeCommunicator(&handle) }
     return locked { swiftmpi_comm_free(&handle) }
 }

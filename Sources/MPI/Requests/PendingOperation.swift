@@ -706,6 +706,53 @@ final class ProbedReceives: @unchecked Sendable {
 
     private let queue = Mutex<[PendingOperation]>([])
 
+    /// Communicators freed while a queued receive still used them, freed in MPI when none does
+    /// (``freeCommunicator(_:)``), and whether there are any (a relaxed read in ``advance()``).
+    private let communicatorsToFree = Mutex<[FreedCommunicator]>([])
+    private let hasCommunicatorsToFree = Atomic<Bool>(false)
+
+    /// A communicator handle in ``communicatorsToFree`` (a plain handle, used under the queue's lock).
+    private struct FreedCommunicator: @unchecked Sendable {
+        var handle: MPI_Comm
+    }
+
+    /// Frees a communicator's handle (`MPI_Comm_free`), or, while a queued receive still uses it, takes it
+    /// and frees it when the last such receive leaves the queue; returns MPI's code (0 when put off).
+    ///
+    /// MPI lets a program free a communicator with a receive pending on it, and the receive completes. A
+    /// queued receive is not posted in MPI, but probed by the package on its communicator's handle at each
+    /// advance: freed at once, that handle would be probed after `MPI_Comm_free` (an error, or, once MPI
+    /// reuses the handle, another communicator's messages).
+    func freeCommunicator(_ handle: inout MPI_Comm) -> Int32 {
+        let target = handle
+        let putOff = queue.withLock { queue -> Bool in
+            guard queue.contains(where: { $0.receive?.comm == target }) else { return false }
+            communicatorsToFree.withLock { $0.append(FreedCommunicator(handle: target)) }
+            hasCommunicatorsToFree.store(true, ordering: .relaxed)
+            return true
+        }
+        guard !putOff else {
+            handle = swiftmpi_comm_null()
+            return 0
+        }
+        return locked { swiftmpi_comm_free(&handle) }
+    }
+
+    /// Frees the handles of ``communicatorsToFree`` that no queued receive uses any more.
+    private func freeUnusedCommunicators() {
+        queue.withLock { queue in
+            communicatorsToFree.withLock { freed in
+                freed.removeAll { entry in
+                    guard !queue.contains(where: { $0.receive?.comm == entry.handle }) else { return false }
+                    var handle = entry.handle
+                    if RuntimeState.isActive { _ = locked { swiftmpi_comm_free(&handle) } }
+                    return true
+                }
+                hasCommunicatorsToFree.store(!freed.isEmpty, ordering: .relaxed)
+            }
+        }
+    }
+
     /// Whether any receive is queued (a relaxed read, for the fast paths: one load, with no lazy
     /// initialisation of ``shared``).
     static var isNotEmpty: Bool { queuedReceiveCount.load(ordering: .relaxed) != 0 }
@@ -734,6 +781,7 @@ final class ProbedReceives: @unchecked Sendable {
     func advance() {
         // The helpers are static, so that the closure does not capture (retain and release) `self`.
         queue.withLock { queue in Self.advance(&queue) }
+        if _slowPath(hasCommunicatorsToFree.load(ordering: .relaxed)) { freeUnusedCommunicators() }
     }
 
     /// ``advance()``, under the lock.
@@ -773,7 +821,8 @@ final class ProbedReceives: @unchecked Sendable {
     func probeBehindQueued(
         source: Int32, tag: Int32, comm: MPI_Comm, take: Bool, message: inout MPI_Message, status: inout MPI_Status
     ) -> (code: Int32, found: Bool)? {
-        queue.withLock { queue -> (code: Int32, found: Bool)? in
+        defer { if _slowPath(hasCommunicatorsToFree.load(ordering: .relaxed)) { freeUnusedCommunicators() } }
+        return queue.withLock { queue -> (code: Int32, found: Bool)? in
             Self.advance(&queue)
             guard !queue.isEmpty else { return nil }
             var found: Int32 = 0

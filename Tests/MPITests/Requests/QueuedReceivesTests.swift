@@ -170,4 +170,36 @@ final class QueuedReceivesTests: MPITestCase {
         try third.wait()
         try barrier()
     }
+
+    func testAQueuedReceiveKeepsItsCommunicatorUntilItMatches() throws {
+        // MPI lets a program free a communicator with a receive pending on it (MPI_Irecv, MPI_Comm_free,
+        // MPI_Wait). A queued receive is probed by the package on the communicator's handle, so that
+        // handle's MPI_Comm_free is put off until the receive has matched: it is neither probed freed nor
+        // given by MPI to a new communicator whose messages the receive would then take.
+        let (left, right) = ringNeighbours(rank: rank, size: size)
+        var sends = RequestSet<Void>()
+        let freed = try Communicator.world.duplicate()
+        let receive = try irecv([Int32(0)], source: left, tag: 80, comm: freed)
+        sends.append(try isend([Int32(500 + rank)], dest: right, tag: 80, comm: freed))
+        try freed.free()
+        let next = try Communicator.world.duplicate()
+        sends.append(try isend([Int32(700 + rank)], dest: right, tag: 80, comm: next))
+        // The same when the communicator's last copy goes away instead of `free()`.
+        var scopedReceive: Request<[Int32]>? = nil
+        do {
+            let scoped = try Communicator.world.duplicate()
+            scopedReceive = try irecv([Int32(0)], source: left, tag: 81, comm: scoped)
+            sends.append(try isend([Int32(600 + rank)], dest: right, tag: 81, comm: scoped))
+        }
+        let another = try Communicator.world.duplicate()
+        sends.append(try isend([Int32(800 + rank)], dest: right, tag: 81, comm: another))
+        let message = try receive.wait()
+        XCTAssertEqual(message, [Int32(500 + left)], here)
+        let scopedMessage = try scopedReceive.take()!.wait()
+        XCTAssertEqual(scopedMessage, [Int32(600 + left)], here)
+        XCTAssertEqual(try recv([Int32(0)], source: left, tag: 80, comm: next).0, [Int32(700 + left)], here)
+        XCTAssertEqual(try recv([Int32(0)], source: left, tag: 81, comm: another).0, [Int32(800 + left)], here)
+        _ = try sends.waitAll()
+        try barrier()
+    }
 }
