@@ -25,7 +25,8 @@ extension MPIRuntime {
     /// and ends the whole job with `MPI_Abort` and exit code ``watchdogExitCode``
     /// instead of hanging. MPI's finalisation at exit is not watched: a rank that
     /// ends early waits there, legitimately, for the others to end too. The default is 600 seconds; the environment variable
-    /// `SWIFT_MPI_TIMEOUT` sets it when MPI is set up (`0` or `off` turns it off).
+    /// `SWIFT_MPI_TIMEOUT` sets it when MPI is set up (`0` or `off` turns it off). A value set here
+    /// before MPI is set up stays, unless `SWIFT_MPI_TIMEOUT` is set.
     /// Set it to the same value on every rank. A value of 0 or less turns the watchdog off.
     public static var watchdogTimeout: Double? {
         get {
@@ -33,13 +34,18 @@ extension MPIRuntime {
             return nanoseconds == 0 ? nil : Double(nanoseconds) / 1e9
         }
         set {
-            let seconds = newValue ?? 0
-            let nanoseconds = seconds > 0 ? UInt64(Swift.min(seconds, 1e9) * 1e9) : 0
-            watchdogSettings.timeoutNanoseconds.store(nanoseconds, ordering: .relaxed)
-            // Off: the calls read the clock themselves from now on (the thread, at its next check, too).
-            if nanoseconds > 0 { startWatchdogThread() } else { FlightRecorder.publish(0) }
+            watchdogSettings.setInCode.store(true, ordering: .relaxed)
+            applyWatchdogTimeout(newValue ?? 0)
         }
     }
+}
+
+/// Sets the watchdog's timeout (0 or less: off), and starts its thread for a timeout.
+func applyWatchdogTimeout(_ seconds: Double) {
+    let nanoseconds = seconds > 0 ? UInt64(Swift.min(seconds, 1e9) * 1e9) : 0
+    watchdogSettings.timeoutNanoseconds.store(nanoseconds, ordering: .relaxed)
+    // Off: the calls read the clock themselves from now on (the thread, at its next check, too).
+    if nanoseconds > 0 { startWatchdogThread() } else { FlightRecorder.publish(0) }
 }
 
 /// The default timeout: 600 s (see docs/failures.md for the measurements behind it).
@@ -51,21 +57,27 @@ final class WatchdogSettings: Sendable {
     let timeoutNanoseconds = Atomic<UInt64>(0)
     /// Whether the thread has been started.
     let started = Atomic<Bool>(false)
+    /// Whether the program set ``MPIRuntime/watchdogTimeout`` (which the environment then overrides only
+    /// when `SWIFT_MPI_TIMEOUT` is set).
+    let setInCode = Atomic<Bool>(false)
     /// Called instead of ending the job (tests of the report itself).
     let reportHandler = Mutex<(@Sendable ([String]) -> Void)?>(nil)
 }
 
 let watchdogSettings = WatchdogSettings()
 
-/// Reads `SWIFT_MPI_TIMEOUT` when MPI is set up, and starts the watchdog when a timeout is set.
+/// Reads `SWIFT_MPI_TIMEOUT` when MPI is set up, and starts the watchdog when a timeout is set. Without
+/// the variable, a timeout the program set before (``MPIRuntime/watchdogTimeout``) stays; else the default.
 func configureWatchdogFromEnvironment() {
-    let seconds: Double
-    if let text = SwiftMPIEnvironment.string(.timeout), SwiftMPIEnvironment.parseFlag(text) == false {
-        seconds = 0
-    } else {
-        seconds = SwiftMPIEnvironment.seconds(.timeout, default: defaultWatchdogTimeout)
+    guard let text = SwiftMPIEnvironment.string(.timeout) else {
+        if !watchdogSettings.setInCode.load(ordering: .relaxed) { applyWatchdogTimeout(defaultWatchdogTimeout) }
+        return
     }
-    MPIRuntime.watchdogTimeout = seconds
+    if SwiftMPIEnvironment.parseFlag(text) == false {
+        applyWatchdogTimeout(0)
+    } else {
+        applyWatchdogTimeout(SwiftMPIEnvironment.seconds(.timeout, default: defaultWatchdogTimeout))
+    }
 }
 
 /// Starts the watchdog's thread once.

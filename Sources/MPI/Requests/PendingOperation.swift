@@ -338,6 +338,15 @@ final class PendingOperation: @unchecked Sendable {
         }
     }
 
+    /// A wait that began for the operation returned before it completed (``RequestSet/waitAny()``, which
+    /// handed out another request): the entry is parked again, so that the watchdog does not take the
+    /// program's work until its next wait for a call stuck in MPI.
+    func waitEnds() {
+        guard waited, !finished else { return }
+        waited = false
+        ownEntry?.pointee.parked = true
+    }
+
     /// Closes the entry, if it is still this operation's.
     private func closeEntry(failed: Bool) {
         recordEnd(ownEntry, failed: failed)

@@ -87,6 +87,8 @@ public struct RequestSet<Value>: ~Copyable {
     public mutating func waitAny() throws(MPIError) -> (index: Int, result: Result<Value, MPIError>)? {
         guard remaining > 0 else { return nil }
         for operation in live { operation.waitBegins() }
+        // The requests still in flight when it returns are not waited for any more.
+        defer { for operation in live { operation.waitEnds() } }
         var polls = 0
         while true {
             let done = try pollOnce()

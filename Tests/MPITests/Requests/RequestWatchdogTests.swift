@@ -57,6 +57,26 @@ final class RequestWatchdogTests: MPITestCase {
         }
     }
 
+    func testTheRequestsThatWaitAnyLeavesInFlightAreNotStuck() throws {
+        try withWatchdog(timeout: 0.3, tag: 231) { reports in
+            var set = RequestSet<[Int16]>()
+            set.append(try irecv([Int16(0)], source: rank, tag: 231, comm: world))  // its message comes last
+            set.append(try irecv([Int16(0)], source: rank, tag: 232, comm: world))
+            let sent = try isend([Int16(8)], dest: rank, tag: 232, comm: world)
+            let first = try set.waitAny()
+            XCTAssertEqual(first?.index, 1, here)
+            try sent.wait()
+            // The other receive is in flight, and nobody waits for it: no report, however long.
+            Thread.sleep(forTimeInterval: 1.2)
+            XCTAssertTrue(reports.lines.withLock { $0.isEmpty }, "reported a request that nobody waits for \(here)")
+            let last = try isend([Int16(9)], dest: rank, tag: 231, comm: world)
+            let rest = try set.waitAll()
+            try last.wait()
+            XCTAssertEqual(rest, [[9]], here)
+            XCTAssertTrue(reports.lines.withLock { $0.isEmpty }, here)
+        }
+    }
+
     func testAWaitThatDoesNotEndIsReported() throws {
         try withWatchdog(timeout: 0.3, tag: 231) { reports in
             let receive = try irecv([Int16(0)], source: rank, tag: 231, comm: world)
