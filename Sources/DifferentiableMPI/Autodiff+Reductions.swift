@@ -13,8 +13,8 @@ extension Autodiff {
     /// for `.sum` (the pullback is the identity, as in mpi4jax: the output is
     /// replicated, so its cotangent is already the whole derivative), and for
     /// `.max` and `.min` (the cotangent of each element goes to the rank that
-    /// holds the extreme, the lowest such rank on ties; an element that is NaN
-    /// on some rank gets no cotangent). Differentiating it with another `op`
+    /// holds the extreme, the lowest such rank on ties; when the reduced element
+    /// is NaN, no rank gets its cotangent). Differentiating it with another `op`
     /// stops the process with a message naming the op.
     ///
     /// - Parameters:

@@ -18,9 +18,10 @@ import Musl
 /// result of, say, `Autodiff.gather`,
 /// that rank skips the pullback's scatter while the other ranks wait in it
 /// forever. The pullbacks of alltoall, gather, perRank, reduce, scan and
-/// scatter communicate collectively and are affected; the pullbacks of
-/// allreduce, allgather and bcast do not communicate, and sendrecv's is
-/// point-to-point.
+/// scatter, and of alltoallv, gatherv, scatterv, reduceScatter,
+/// reduceScatterBlock, exscan and the neighbour collectives, communicate
+/// collectively and are affected; the pullbacks of allreduce, allgather,
+/// allgatherv and bcast do not communicate, and sendrecv's is point-to-point.
 ///
 /// When the checks are enabled, every rank first counts the collective
 /// pullbacks it runs on each communicator, and before each one the ranks agree,
@@ -79,7 +80,14 @@ public enum PullbackChecks {
     }
 
     /// The primitives whose pullbacks communicate collectively, in the order of their codes.
-    static let checkedOperations = ["alltoall", "gather", "perRank", "reduce", "scan", "scatter"]
+    ///
+    /// Every name passed to `runPullback` with the check on must be here: an unknown name gets code 0,
+    /// which does not tell two such pullbacks apart. New names go at the end, so that codes stay.
+    static let checkedOperations = [
+        "alltoall", "gather", "perRank", "reduce", "scan", "scatter",
+        "alltoallv", "gatherv", "scatterv", "reduceScatter", "reduceScatterBlock", "exscan",
+        "neighborAllgather", "neighborAllgatherv", "neighborAlltoall", "neighborAlltoallv",
+    ]
 
     static func operationName(_ code: Int64) -> String {
         let index = Int(code) - 1
