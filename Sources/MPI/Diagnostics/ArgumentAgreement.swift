@@ -3,7 +3,7 @@ import CMPI
 // The opt-in cross-rank argument check (`SWIFT_MPI_CHECK=1` or
 // `MPIRuntime.checksCollectiveArguments`). Before each collective, the ranks
 // agree on what they are calling (operation, scalar type, element count, root,
-// op) and on whether their own argument checks passed, with one small allgather,
+// op, blocking or not) and on whether their own argument checks passed, with one small allgather,
 // and every rank throws when they differ or when any rank's checks failed. MPI,
 // like mpi4jax, trusts the ranks to match; a mismatch otherwise hangs, fails on
 // some ranks only, or reinterprets bytes.
@@ -11,7 +11,7 @@ import CMPI
 /// The fields compared across ranks, in order.
 private let agreedFields = [
     "operation", "scalar type", "scalar size", "element count", "root", "reduction op", "collective number",
-    "local checks",
+    "form", "local checks",
 ]
 
 /// FNV-1a, stable across processes (Swift's `Hasher` is seeded per process).
@@ -30,14 +30,18 @@ func stableHash(_ text: String) -> Int64 {
 ///
 /// A rank whose checks failed throws its own error; the others throw
 /// ``MPIError/peerFailed(operation:rank:reason:)`` naming the first such rank.
-func agreeAcrossRanks(_ call: Call, sequence: Int, failedHere failure: MPIError?) throws(MPIError) {
+///
+/// `nonBlocking`: whether the call is MPI's non-blocking collective (a non-blocking form, except at
+/// `MPI_THREAD_SERIALIZED`, where every collective is), which MPI does not match with a blocking one.
+func agreeAcrossRanks(_ call: Call, sequence: Int, nonBlocking: Bool, failedHere failure: MPIError?) throws(MPIError) {
     let comm = call.comm
     let operation = call.operation.name
     let typeName = "\(call.scalarType)"
     let fieldCount = agreedFields.count
     var local: [Int64] = [
         Int64(call.operation.rawValue), stableHash(typeName), Int64(call.scalarType.size), Int64(call.count),
-        Int64(call.root), Int64(call.op.map { Int($0.kind.rawValue) } ?? -1), Int64(sequence), failure == nil ? 0 : 1,
+        Int64(call.root), Int64(call.op.map { Int($0.kind.rawValue) } ?? -1), Int64(sequence), nonBlocking ? 1 : 0,
+        failure == nil ? 0 : 1,
     ]
     var all = [Int64](repeating: 0, count: fieldCount * comm.size)
     // Through the raw layer, so that it is serialised like every call at MPI_THREAD_SERIALIZED.
@@ -61,6 +65,10 @@ func agreeAcrossRanks(_ call: Call, sequence: Int, failedHere failure: MPIError?
         func describe(_ value: Int64) -> String {
             if field == 5 {
                 return value < 0 ? "none" : ReductionOp.Kind(rawValue: UInt8(value)).map { "\(ReductionOp($0))" } ?? "\(value)"
+            }
+            if field == 7 {
+                return value == 0 ? "the blocking form (a blocking collective does not match a non-blocking one)"
+                    : "a non-blocking form"
             }
             return "\(value)"
         }

@@ -70,7 +70,7 @@ func perform<Checked, R>(
         if _fastPath(!diagnostics.any) {
             checked = try checks()
         } else {
-            checked = try diagnose(call, entry, ordered: &ordered, checks)
+            checked = try diagnose(call, entry, nonBlocking: pending != nil && !serializesCalls, ordered: &ordered, checks)
         }
         let result = try body(checked)
         if let pending { pending.park(entry) } else { recordEnd(entry, failed: false) }
@@ -93,7 +93,7 @@ func perform<R>(
 /// The hooks with the diagnostics on: the debug line, then the cross-rank agreement.
 @usableFromInline @inline(never)
 func diagnose<Checked>(
-    _ call: Call, _ entry: UnsafeMutablePointer<FlightEntry>?, ordered: inout Bool,
+    _ call: Call, _ entry: UnsafeMutablePointer<FlightEntry>?, nonBlocking: Bool, ordered: inout Bool,
     _ checks: () throws(MPIError) -> Checked
 ) throws(MPIError) -> Checked {
     let checksAcrossRanks = diagnostics.checkCollectives && call.operation.isCollective
@@ -119,7 +119,7 @@ func diagnose<Checked>(
         // tasks whose agreements wait for each other across ranks; see <doc:Requests>).
         entry?.pointee.agreeing = true
         defer { entry?.pointee.agreeing = false }
-        try agreeAcrossRanks(call, sequence: sequence, failedHere: failure)
+        try agreeAcrossRanks(call, sequence: sequence, nonBlocking: nonBlocking, failedHere: failure)
     }
     return try outcome.get()
 }

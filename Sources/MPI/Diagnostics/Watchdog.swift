@@ -180,6 +180,9 @@ private func watchdogFired(_ stuck: FlightEntry, entries: [FlightEntry], now: UI
     let grace = Swift.min(1_000_000_000, Swift.max(10_000_000, timeout / 10))
     var pause = timespec(tv_sec: Int(grace / 1_000_000_000), tv_nsec: Int(grace % 1_000_000_000))
     nanosleep(&pause, nil)
+    // Finalised meanwhile (the call returned, and the program ended its use of MPI): MPI_Abort may not
+    // be called any more, and nothing is stuck.
+    guard RuntimeState.isUsable else { return }
     // MPI_Abort normally ends every process of the job at once. Should it not
     // return or end this process (MPI's state is that of a hung call, or the
     // launcher cannot be reached), SIGALRM's default action ends the process after

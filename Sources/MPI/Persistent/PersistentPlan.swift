@@ -163,6 +163,9 @@ public final class PersistentPlan<T: MPIScalar> {
 
     /// What the plan is doing.
     var state = State.idle
+    /// How many ``withSendBuffers(_:)`` and ``withReceiveBuffers(_:)`` calls are running: the plan
+    /// cannot start while its buffers are open to the program.
+    private var openBuffers = 0
     /// The requests: the receives first (so that `MPI_Startall` posts them before the sends), then the sends.
     let requests: UnsafeMutablePointer<MPI_Request>
     /// One status per request, written by the completion.
@@ -292,12 +295,14 @@ public final class PersistentPlan<T: MPIScalar> {
     /// sends begin, and the call returns without waiting for any of them.
     ///
     /// Until the returned exchange's ``PersistentExchange/wait()`` returns, MPI owns the
-    /// buffers: ``withSendBuffers(_:)`` and ``withReceiveBuffers(_:)`` throw.
+    /// buffers: ``withSendBuffers(_:)`` and ``withReceiveBuffers(_:)`` throw. Nor can a plan
+    /// start from inside those calls, while its buffers are open to the program.
     ///
     /// - Returns: The exchange in flight, to be completed with ``PersistentExchange/wait()``.
     /// - Throws: ``MPIError/invalidArgument(operation:argument:expected:actual:)`` (argument
-    ///   `self`) when an exchange of this plan is already in flight, or the plan's last
-    ///   exchange failed, and (argument `comm`) when its communicator has been freed;
+    ///   `self`) when an exchange of this plan is already in flight, the plan's last
+    ///   exchange failed, or its buffers are open (inside ``withSendBuffers(_:)`` or
+    ///   ``withReceiveBuffers(_:)``), and (argument `comm`) when its communicator has been freed;
     ///   ``MPIError/finalized(operation:)`` after finalisation; the MPI error of
     ///   `MPI_Startall`. Nothing is started when it throws.
     ///
@@ -305,7 +310,7 @@ public final class PersistentPlan<T: MPIScalar> {
     public func start() throws(MPIError) -> PersistentExchange<T> {
         let comm = try Communicator.resolve(communicator, .persistentStart)
         let call = Call(.persistentStart, comm, T.self, count: receiveOffsets.last!, peer: singlePeer, tag: singleTag)
-        try perform(call, checks: { () throws(MPIError) in try checkIdle(MPIOperation.persistentStart.name) }) {
+        try perform(call, checks: { () throws(MPIError) in try checkIdle(MPIOperation.persistentStart.name, starting: true) }) {
             (_: Void) throws(MPIError) in
             let code = locked { swiftmpi_startall(Int32(madeRequests), requests) }
             try check(code, .persistentStart)
@@ -492,6 +497,8 @@ public final class PersistentPlan<T: MPIScalar> {
     ///   in flight, when MPI is reading the buffers; what `body` throws.
     public func withSendBuffers<R>(_ body: (SendBuffers) throws(MPIError) -> R) throws(MPIError) -> R {
         try checkIdle("PersistentPlan.withSendBuffers")
+        openBuffers += 1
+        defer { openBuffers -= 1 }
         return try body(SendBuffers(base: sendStorage, offsets: sendOffsets))
     }
 
@@ -507,6 +514,8 @@ public final class PersistentPlan<T: MPIScalar> {
     ///   is in flight, when MPI may be writing the buffers; what `body` throws.
     public func withReceiveBuffers<R>(_ body: (ReceiveBuffers) throws(MPIError) -> R) throws(MPIError) -> R {
         try checkIdle("PersistentPlan.withReceiveBuffers")
+        openBuffers += 1
+        defer { openBuffers -= 1 }
         return try body(ReceiveBuffers(base: receiveStorage, offsets: receiveOffsets))
     }
 
@@ -583,9 +592,15 @@ public final class PersistentPlan<T: MPIScalar> {
     // MARK: Checks
 
     /// Throws unless the plan is idle.
-    private func checkIdle(_ operation: String) throws(MPIError) {
+    private func checkIdle(_ operation: String, starting: Bool = false) throws(MPIError) {
         switch state {
         case .idle:
+            if _slowPath(starting && openBuffers > 0) {
+                throw MPIError.invalidArgument(
+                    operation: operation, argument: "self",
+                    expected: "a plan whose buffers are closed (start() outside withSendBuffers and withReceiveBuffers)",
+                    actual: "a plan started inside withSendBuffers or withReceiveBuffers")
+            }
             return
         case .active, .tested:
             throw MPIError.invalidArgument(

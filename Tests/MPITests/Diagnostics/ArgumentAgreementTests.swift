@@ -47,6 +47,31 @@ final class ArgumentAgreementTests: XCTestCase {
         XCTAssertEqual(n, comm.size)
     }
 
+    func testABlockingCollectiveAgainstANonBlockingOneThrowsOnEveryRank() throws {
+        // MPI does not match a blocking collective with a non-blocking one (at MPI_THREAD_SERIALIZED the
+        // package runs every collective as MPI's non-blocking one, so there they match).
+        guard comm.size > 1 else { return }
+        let x = [Double(comm.rank)]
+        let blocking = comm.rank == 0
+        let serialized = MPIRuntime.threadLevel == .serialized
+        do throws(MPIError) {
+            let sum = blocking ? try allreduce(x, op: .sum).0 : try iallreduce(x, op: .sum).wait()
+            XCTAssertTrue(serialized, "a blocking allreduce against a non-blocking one passed the check")
+            XCTAssertEqual(sum, [Double(comm.size * (comm.size - 1) / 2)])
+        } catch {
+            XCTAssertFalse(serialized, "\(error)")
+            guard case let .invalidArgument(operation, argument, expected, actual) = error else {
+                return XCTFail("unexpected error \(error)")
+            }
+            XCTAssertEqual(operation, "allreduce")
+            XCTAssertEqual(argument, "form")
+            XCTAssertTrue(expected.contains("rank 0 passed the blocking form"), expected)
+            XCTAssertEqual(actual, "rank 1 passed a non-blocking form")
+        }
+        let (n, _) = try allreduce(1, op: .sum)
+        XCTAssertEqual(n, comm.size)
+    }
+
     func testTypeRootAndOpMismatchesThrowOnEveryRank() throws {
         guard comm.size > 1 else { return }
         let odd = comm.rank % 2 == 1

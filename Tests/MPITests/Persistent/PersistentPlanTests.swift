@@ -132,6 +132,17 @@ final class PersistentPlanTests: MPITestCase {
         try exchange.wait()
         // The refused writes changed nothing: the messages are the ones filled before the start.
         try checkRing(plan, step: 1)
+        // Nor can the plan start while its buffers are open: a write after the start would race MPI's read.
+        let open = MPIError.invalidArgument(
+            operation: "persistent start", argument: "self",
+            expected: "a plan whose buffers are closed (start() outside withSendBuffers and withReceiveBuffers)",
+            actual: "a plan started inside withSendBuffers or withReceiveBuffers")
+        assertThrows(open) { try plan.withSendBuffers { (_) throws(MPIError) in _ = try plan.start() } }
+        assertThrows(open) { try plan.withReceiveBuffers { (_) throws(MPIError) in _ = try plan.start() } }
+        // Closed again, it starts: every rank runs the same steps, so the ring still matches.
+        try fill(plan, step: 2)
+        try plan.start().wait()
+        try checkRing(plan, step: 2)
     }
 
     /// Polls until every message has completed. At every size each rank polls, so every rendezvous progresses.
