@@ -135,6 +135,16 @@ func monotonicMicroseconds() -> Int {
 final class ProgressEngine: @unchecked Sendable {
     static let shared = ProgressEngine()
 
+    /// Held by the engine's thread from its check that MPI is in use to the end of its poll; taken by
+    /// finalisation (``waitForPoll()``) between setting the phase and `MPI_Finalize`.
+    private static let pollGate = Mutex<Void>(())
+
+    /// Returns once no poll of the engine is running; a later poll sees MPI finalised and makes no MPI
+    /// call. Called by finalisation after it set the phase, before `MPI_Finalize`.
+    static func waitForPoll() {
+        pollGate.withLock { _ in }
+    }
+
     /// Operations awaited since the engine last looked (each holds its task's continuation).
     private let submitted = Mutex<[PendingOperation]>([])
     /// Posted when an operation is awaited, so that an idle or backing-off engine wakes at once.
@@ -224,7 +234,16 @@ final class ProgressEngine: @unchecked Sendable {
             // engine has gone `engineSpinPolls` polls without a completion, where it pauses anyway: a
             // request awaited by a task that nobody waits for any more (at exit, say) must not be polled
             // after MPI was finalised outside the package.
-            guard RuntimeState.phaseIsInitialized(), idle < engineSpinPolls || !MPIRuntime.isFinalized else {
+            // The check and the poll under `pollGate`, which finalisation takes after it set the phase and
+            // before it calls MPI_Finalize: a poll that saw MPI in use ends before MPI does.
+            let polled = Self.pollGate.withLock { _ -> Bool in
+                guard RuntimeState.phaseIsInitialized(), idle < engineSpinPolls || !MPIRuntime.isFinalized else {
+                    return false
+                }
+                poller.poll(active)
+                return true
+            }
+            guard polled else {
                 for operation in active {
                     operation.finishFinalized()
                     operation.continuation.take()?.resume()
@@ -233,7 +252,6 @@ final class ProgressEngine: @unchecked Sendable {
                 continue
             }
             polls.add(1, ordering: .relaxed)
-            poller.poll(active)
             var resumed = 0
             var kept = 0
             for i in active.indices {

@@ -393,6 +393,8 @@ final class RuntimeState: @unchecked Sendable {
             defaultCommunicatorIsReady.store(false, ordering: .releasing)
             // Never initialised by this package: nothing to end, and no MPI call.
             guard let current = state else { return .success(()) }
+            // The progress engine's poll in progress, if any, ends before MPI does; later ones see the phase.
+            ProgressEngine.waitForPoll()
             state = nil
             guard !MPIRuntime.isFinalized else { return .success(()) }
             // Local: frees the package's Float16 operations. The package's
