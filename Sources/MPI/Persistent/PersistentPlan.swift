@@ -57,8 +57,9 @@ public struct PersistentMessage: Sendable, Hashable, CustomStringConvertible {
         self.shape = shape
     }
 
-    /// The number of elements: the product of ``shape`` (1 for an empty shape).
-    public var count: Int { shape.reduce(1, &*) }
+    /// The number of elements: the product of ``shape`` (1 for an empty shape, 0 when a dimension is 0,
+    /// whatever the others).
+    public var count: Int { shape.contains(0) ? 0 : shape.reduce(1, &*) }
 
     /// For example `peer 3, tag 12, shape [3, 40]`.
     public var description: String { "peer \(peer == procNull ? "procNull" : "\(peer)"), tag \(tag), shape \(shape)" }

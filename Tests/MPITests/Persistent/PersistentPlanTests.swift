@@ -339,6 +339,11 @@ final class PersistentPlanTests: MPITestCase {
                                       actual: "[\(huge)], \(huge) elements")) {
             try PersistentPlan<Double>(sends: [PersistentMessage(peer: right, tag: 1, count: huge)], receives: [], comm: world)
         }
+        // Dimensions whose product overflows before a 0: a message of no elements (not an overflow trap).
+        let vanishing = PersistentMessage(peer: right, tag: 1, shape: [1 << 40, 1 << 40, 0])
+        XCTAssertEqual(vanishing.count, 0)
+        let emptyMessage = try PersistentPlan<Double>(sends: [vanishing], receives: [], comm: world)
+        try emptyMessage.withSendBuffers { (buffers) throws(MPIError) in XCTAssertEqual(buffers[0].count, 0) }
         // The accessors' arguments.
         let plan = try PersistentPlan<Double>(sends: [ok], receives: [], comm: world)
         assertThrows(.shapeMismatch(operation: "PersistentPlan.setSend", argument: "array",
