@@ -15,6 +15,18 @@ final class ShapedArrayTests: MPITestCase {
         XCTAssertNil(x.scalar)
     }
 
+    func testAnUninitialisedArrayWhoseInitializerThrowsDestroysNothingUnwritten() {
+        // Of a type with references: the unwritten elements must not be destroyed (they hold no strings).
+        struct Failure: Error {}
+        XCTAssertThrowsError(try ShapedArray<String>(shape: [3]) { (_: UnsafeMutableBufferPointer<String>) throws(Failure) in
+            throw Failure()
+        })
+        let written = ShapedArray<String>(shape: [2]) { buffer in
+            buffer.initialize(repeating: "swift")
+        }
+        XCTAssertEqual(written.scalars, ["swift", "swift"])
+    }
+
     func testRowMajorIndexing() {
         let x = ShapedArray(shape: [2, 3, 4], scalars: Array(0..<24))
         XCTAssertEqual(x[flat: 4], 4)
