@@ -361,34 +361,41 @@ final class StorageBlocks: Sendable {
 /// path allocates through the standard library's specialised code, about 330
 /// instructions cheaper per array than `Array(unsafeUninitializedCapacity:)`,
 /// whose allocator runs unspecialised and looks up the storage class's
-/// metadata at run time. For a trivial type, elements that are claimed but not yet
-/// written hold no references. Another type (a `ShapedArray<String>`, say, made by
-/// ``ShapedArray/init(shape:unsafeUninitializedCapacityInitializingWith:)``) takes
-/// `Array(unsafeUninitializedCapacity:)`, so that an initializer that throws leaves no
-/// unwritten element to be destroyed (`_isPOD` is a constant once specialised).
+/// metadata at run time. Only trivial scalar types are used here, so elements
+/// that are claimed but not yet written hold no references (other types take
+/// ``makeArrayOfReferences(count:_:)``).
 @inlinable
 func makeUninitializedArray<Scalar, E: Error>(
     count: Int, _ initializer: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> Void
 ) throws(E) -> [Scalar] {
-    if !_isPOD(Scalar.self) {
-        var failure: E?
-        let array = [Scalar](unsafeUninitializedCapacity: count) { buffer, initializedCount in
-            do throws(E) {
-                try initializer(buffer)
-                initializedCount = count
-            } catch {
-                failure = error
-                initializedCount = 0
-            }
-        }
-        if let failure { throw failure }
-        return array
-    }
     var array = [Scalar]()
     array.append(contentsOf: UninitializedElements<Scalar>(count: count))
     var failure: E?
     array.withUnsafeMutableBufferPointer { buffer in
         do throws(E) { try initializer(buffer) } catch { failure = error }
+    }
+    if let failure { throw failure }
+    return array
+}
+
+/// ``makeUninitializedArray(count:_:)`` for a type that is not trivial (a `ShapedArray<String>`, say,
+/// made by ``ShapedArray/init(shape:unsafeUninitializedCapacityInitializingWith:)``):
+/// `Array(unsafeUninitializedCapacity:)`, so that an initializer that throws leaves no unwritten
+/// element to be destroyed. Not taken by the primitives' results (their types are trivial): asking
+/// `_isPOD` inside their generic allocation cost 64 to 234 instructions per call.
+@inlinable
+func makeArrayOfReferences<Scalar, E: Error>(
+    count: Int, _ initializer: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> Void
+) throws(E) -> [Scalar] {
+    var failure: E?
+    let array = [Scalar](unsafeUninitializedCapacity: count) { buffer, initializedCount in
+        do throws(E) {
+            try initializer(buffer)
+            initializedCount = count
+        } catch {
+            failure = error
+            initializedCount = 0
+        }
     }
     if let failure { throw failure }
     return array

@@ -116,7 +116,11 @@ public struct ShapedArray<Scalar> {
     ) throws(E) {
         precondition(shape.allSatisfy { $0 >= 0 }, "ShapedArray: negative extent in shape \(shape)")
         _shape = shape
-        _storage = try ScalarStorage.uninitialized(count: shapeProduct(shape), initializer)
+        if _isPOD(Scalar.self) {
+            _storage = try ScalarStorage.uninitialized(count: shapeProduct(shape), initializer)
+        } else {
+            _storage = ScalarStorage(try makeArrayOfReferences(count: shapeProduct(shape), initializer))
+        }
     }
 
     @inlinable
