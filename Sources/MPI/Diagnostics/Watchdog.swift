@@ -73,7 +73,8 @@ func configureWatchdogFromEnvironment() {
         if !watchdogSettings.setInCode.load(ordering: .relaxed) { applyWatchdogTimeout(defaultWatchdogTimeout) }
         return
     }
-    if SwiftMPIEnvironment.parseFlag(text) == false {
+    // `0`, `off` (and the other false words), or a number of seconds of 0 or less: off, as in code.
+    if SwiftMPIEnvironment.parseFlag(text) == false || Double(text).map({ $0 <= 0 }) == true {
         applyWatchdogTimeout(0)
     } else {
         applyWatchdogTimeout(SwiftMPIEnvironment.seconds(.timeout, default: defaultWatchdogTimeout))

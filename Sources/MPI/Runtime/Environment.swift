@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -120,7 +122,12 @@ package enum SwiftMPIEnvironment {
         return (0, 1)
     }
 
+    /// The invalid settings reported so far (`NAME=value`): each is reported once, however often it is read
+    /// (after a failed initialisation, every call reads the thread level again).
+    private static let reported = Mutex<Set<String>>([])
+
     private static func reportInvalid(_ variable: EnvironmentVariable, _ text: String, expected: String, default: String) {
+        guard reported.withLock({ $0.insert("\(variable.rawValue)=\(text)").inserted }) else { return }
         let line = "swift-mpi: ignoring \(variable.rawValue)=\(text): expected \(expected); using \(`default`)\n"
         line.withCString { _ = write(2, $0, strlen($0)) }
     }

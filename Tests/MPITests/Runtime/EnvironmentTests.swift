@@ -66,6 +66,17 @@ final class EnvironmentTests: XCTestCase {
         }
     }
 
+    func testTheWatchdogsTimeoutIsOffForZeroOrFewerSeconds() {
+        let saved = MPIRuntime.watchdogTimeout
+        defer { MPIRuntime.watchdogTimeout = saved }
+        for (text, expected) in [("off", nil), ("0", nil), ("0.0", nil), ("-1", nil), ("2.5", 2.5), ("soon", 600)] as [(String, Double?)] {
+            with(.timeout, text) {
+                configureWatchdogFromEnvironment()
+                XCTAssertEqual(MPIRuntime.watchdogTimeout, expected, text)
+            }
+        }
+    }
+
     func testEveryVariableIsNamedSWIFT_MPI() {
         for variable in EnvironmentVariable.allCases {
             XCTAssertTrue(variable.name.hasPrefix("SWIFT_MPI_"), variable.name)
