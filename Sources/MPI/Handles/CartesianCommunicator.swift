@@ -330,7 +330,7 @@ extension Communicator {
             guard d >= 1 && d <= Int(Int32.max) else {
                 throw MPIError.invalidArgument(
                     operation: operation, argument: "dimensions",
-                    expected: "dimensions of at least 1 process each", actual: "\(dimensions)")
+                    expected: "each dimension in 1...\(Int32.max)", actual: "\(dimensions)")
             }
             let (p, overflow) = product.multipliedReportingOverflow(by: d)
             product = overflow ? Int.max : p
@@ -365,7 +365,12 @@ extension Communicator {
         topology.kind = 1
         topology.indegree = Int32(2 * dimensions)
         topology.outdegree = Int32(2 * dimensions)
-        try check(locked { swiftmpi_cart_null_neighbors(handle, &topology.hasNullNeighbors) }, "MPI_Cart_get")
+        let code = locked { swiftmpi_cart_null_neighbors(handle, &topology.hasNullNeighbors) }
+        if code != MPI_SUCCESS {
+            var unused = handle
+            rawCommFree(&unused)  // not adopted: nothing else frees it
+            try check(code, "MPI_Cart_get")
+        }
         let made = CommunicatorStorage(handle: handle, ownership: .owned, topology: topology)
         try check(locked { MPI_Comm_set_errhandler(handle, swiftmpi_errors_return()) }, "MPI_Comm_set_errhandler")
         return try Communicator(storage: made)

@@ -283,11 +283,17 @@ public struct Communicator: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Two communicators are equal when they are the same MPI communicator.
-    public static func == (lhs: Communicator, rhs: Communicator) -> Bool { lhs.storage.handle == rhs.storage.handle }
+    /// Two communicators are equal when they are the same MPI communicator. A freed communicator
+    /// equals only its own copies (not other freed ones, nor a later communicator that MPI gave
+    /// the same handle).
+    public static func == (lhs: Communicator, rhs: Communicator) -> Bool {
+        lhs.storage === rhs.storage
+            || (lhs.storage.handle == rhs.storage.handle && lhs.storage.handle != swiftmpi_comm_null())
+    }
 
-    /// Hashes the MPI handle.
-    public func hash(into hasher: inout Hasher) { hasher.combine(storage.handle) }
+    /// Hashes the MPI handle the communicator had when it was made, so that a hash does not change
+    /// when the communicator is freed (in a `Set`, say).
+    public func hash(into hasher: inout Hasher) { hasher.combine(storage.madeHandle) }
 
     /// For example `Communicator(rank: 0, size: 4)`.
     public var description: String { "Communicator(rank: \(rank), size: \(size))" }
@@ -307,6 +313,8 @@ final class CommunicatorStorage: @unchecked Sendable {
     }
 
     @usableFromInline private(set) var handle: MPI_Comm
+    /// `handle` as it was made (it becomes `MPI_COMM_NULL` when freed): what ``Communicator`` hashes.
+    let madeHandle: MPI_Comm
     let ownership: Ownership
     /// The topology of a communicator made by `cartesian` or `CartesianCommunicator.sub`, read
     /// once when it is made, for the neighbour collectives; `nil`: asked of MPI on each use.
@@ -316,6 +324,7 @@ final class CommunicatorStorage: @unchecked Sendable {
 
     init(handle: MPI_Comm, ownership: Ownership, topology: RawTopology? = nil) {
         self.handle = handle
+        self.madeHandle = handle
         self.ownership = ownership
         self.topology = topology
     }

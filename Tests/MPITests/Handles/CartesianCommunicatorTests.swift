@@ -189,7 +189,7 @@ final class CartesianCommunicatorTests: MPITestCase {
         let cases: [([Int], [Bool]?, String)] = [
             ([size + 1], nil, "dimensions"), ([size, 2], nil, "dimensions"), ([0], nil, "dimensions"),
             ([-1], nil, "dimensions"), ([], nil, "dimensions"), ([size], [true, false], "periodic"),
-            ([Int.max, Int.max], nil, "dimensions"),
+            ([Int.max, Int.max], nil, "dimensions"), ([1 << 32], nil, "dimensions"),
         ]
         for (dims, periodic, argument) in cases {
             let error = assertThrowsError("\(dims)") { try world.cartesian(dimensions: dims, periodic: periodic) }
@@ -199,6 +199,11 @@ final class CartesianCommunicatorTests: MPITestCase {
             }
             XCTAssertEqual(op, operation)
             XCTAssertEqual(arg, argument, "\(dims)")
+        }
+        // A dimension above Int32.max is named as such (it is not "below 1").
+        assertThrows(.invalidArgument(operation: operation, argument: "dimensions",
+                                      expected: "each dimension in 1...2147483647", actual: "[4294967296]")) {
+            try world.cartesian(dimensions: [1 << 32])
         }
         // Every rank threw before anything was communicated: the world still works.
         XCTAssertEqual(try allreduce(1, op: .sum, comm: world).0, size)

@@ -127,6 +127,26 @@ final class CommunicatorTests: MPITestCase {
 
     // MARK: free
 
+    func testEqualityAndHashDoNotChangeWhenACommunicatorIsFreed() throws {
+        let a = try world.duplicate(), b = try world.duplicate()
+        let aCopy = a
+        var set: Set<Communicator> = [a, b]
+        XCTAssertEqual(try Communicator(handle: world.handle), world, "the same MPI communicator")
+        XCTAssertEqual(try Communicator(handle: world.handle).hashValue, world.hashValue)
+        try a.free()
+        try b.free()
+        XCTAssertTrue(set.contains(aCopy), "a freed communicator is still found in a set it was put in")
+        XCTAssertEqual(a, aCopy)
+        XCTAssertNotEqual(a, b, "two freed communicators are not the same communicator")
+        XCTAssertEqual(set.count, 2)
+        set.remove(b)
+        XCTAssertEqual(set, [a])
+        // MPI may give a later communicator the handle a freed one had: still not the same.
+        let c = try world.duplicate()
+        XCTAssertNotEqual(c, a)
+        XCTAssertNotEqual(c, b)
+    }
+
     func testFreeFreesNowAndEveryCopyRefusesOperations() throws {
         let dup = try world.duplicate()
         let copy = dup
