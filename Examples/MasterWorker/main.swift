@@ -9,6 +9,11 @@
 // answer is the sum of the squares 0...n, checked by the master. A job of -1
 // tells a worker task to stop.
 import MPI
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// The tags of the two kinds of message.
 let jobTag = 1, answerTag = 2
@@ -25,9 +30,15 @@ func workerTask(master: Int, task: Int) async throws -> Int {
     }
 }
 
+// Every rank reads the same argument, so every rank rejects a bad one alike, before MPI starts.
+let jobsArgument = CommandLine.arguments.dropFirst().first
+guard let jobs = jobsArgument.map({ Int($0) }) ?? 40, jobs >= 0 else {
+    let usage = "usage: mpi-master-worker [JOBS] (JOBS a whole number of 0 or more; got \(jobsArgument ?? ""))\n"
+    _ = usage.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+    exit(2)
+}
 let comm = try Communicator.default
 let (rank, size) = (comm.rank, comm.size)
-let jobs = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 40
 let tasksPerWorker = 3
 let master = 0
 
