@@ -33,14 +33,15 @@ func checkReceiveTag(_ tag: Int, _ argument: StaticString, _ operation: MPIOpera
 }
 
 /// Turns a receive's outcome into an error: an MPI error, a truncated message
-/// (larger than the template), or a message smaller than the template; and
-/// otherwise fills `status`.
+/// (larger than the template), a message smaller than the template, or one whose
+/// bytes are no whole number of the template's elements; and otherwise fills `status`.
 @inlinable
 func finishReceive(
     _ outcome: ReceiveOutcome, expected: Int, _ operation: MPIOperation, argument: StaticString, status: Status?
 ) throws(MPIError) {
     if _slowPath(outcome.code != 0 || outcome.count != expected) {
-        try receiveFailure(outcome.code, received: outcome.count, expected: expected, operation, argument: "\(argument)")
+        try receiveFailure(outcome.code, received: outcome.count, bytes: outcome.bytes, expected: expected, operation,
+                           argument: "\(argument)")
     }
     if let status {
         status.source = outcome.source
@@ -51,7 +52,7 @@ func finishReceive(
 
 @usableFromInline @inline(never)
 func receiveFailure(
-    _ code: Int32, received: Int, expected: Int, _ operation: MPIOperation, argument: String
+    _ code: Int32, received: Int, bytes: Int, expected: Int, _ operation: MPIOperation, argument: String
 ) throws(MPIError) {
     if code != 0 {
         let error = makeMPIError(code, operation.name)
@@ -66,5 +67,7 @@ func receiveFailure(
     throw MPIError.shapeMismatch(
         operation: operation.name, argument: argument,
         expected: "a message of \(expected) elements (the template's size)",
-        actual: "a message of \(received) elements")
+        actual: received >= 0
+            ? "a message of \(received) elements"
+            : "a message of \(bytes) bytes, no whole number of the template's elements (sent with another type)")
 }

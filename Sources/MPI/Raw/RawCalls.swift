@@ -164,6 +164,8 @@ struct ReceiveOutcome {
     @usableFromInline var source: Int = -1
     @usableFromInline var tag: Int = -1
     @usableFromInline var count: Int = -1
+    /// The message's size in bytes when it is no whole number of elements (then `count` is -1).
+    @usableFromInline var bytes: Int = -1
 
     @inlinable init() {}
 
@@ -270,8 +272,9 @@ func receiveIntoScratch(
     var bytes: Int64 = 0
     let code = locked { swiftmpi_status_bytes(&status, &bytes) }
     guard code == 0 else { return code }
-    // A message whose bytes are no whole number of elements was sent with another type.
-    if outcome.count < 0 { outcome.count = Int(bytes) / Swift.max(1, elementSize) }
+    // A message whose bytes are no whole number of elements was sent with another type
+    // (MPI_Get_elements_x said MPI_UNDEFINED): its count stays -1, which no template has.
+    if outcome.count < 0 { outcome.bytes = Int(bytes) }
     let scratch = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(1, Int(bytes)), alignment: 64)
     defer { scratch.deallocate() }
     return withMessage(count: Int(bytes), of: swiftmpi_byte(), elementSize: 1) { n, t in

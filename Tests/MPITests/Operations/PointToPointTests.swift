@@ -281,6 +281,45 @@ final class PointToPointTests: MPITestCase {
         XCTAssertEqual(try allreduce(1, op: .sum).0, size)
     }
 
+    func testAMessageOfNoWholeNumberOfElementsThrowsShapeMismatch() throws {
+        // Sent as bytes, received as 2-byte elements: MPI counts no whole number of elements
+        // (MPI_UNDEFINED); rounding 3 bytes down to 1 element took it for the template's size
+        // and returned the template's storage unwritten.
+        let actual = ["3 bytes", "no whole number"]
+        let bytes: [Int8] = [1, 2, 3]
+        if canSendAroundARing(of: size) {
+            try send(bytes, dest: right, tag: 54)
+            assertShapeMismatch(operation: "recv", argument: "x", expectedContains: ["1"], actualContains: actual) {
+                try recv(Int16(0), source: left, tag: 54)
+            }
+            try send([Int8(1)], dest: right, tag: 55)
+            assertShapeMismatch(operation: "recv", argument: "x", expectedContains: ["0"],
+                                actualContains: ["1 bytes", "no whole number"]) {
+                try recv([Int16](), source: left, tag: 55)
+            }
+            // The request's path (a receive queued before its message arrives, or matched at once).
+            let receive = try irecv([Int16(0)], source: left, tag: 56)
+            try send(bytes, dest: right, tag: 56)
+            var thrown: MPIError?
+            do { _ = try receive.wait() } catch { thrown = error }
+            XCTAssertEqual(thrown, MPIError.shapeMismatch(
+                operation: "recv", argument: "x", expected: "a message of 1 elements (the template's size)",
+                actual: "a message of 3 bytes, no whole number of the template's elements (sent with another type)"),
+                here)
+            // sendrecv receiving the bytes (its own message, empty, goes with another tag).
+            let sent = try isend(bytes, dest: right, tag: 57)
+            assertShapeMismatch(operation: "sendrecv", argument: "recvbuf", expectedContains: ["1"],
+                                actualContains: actual) {
+                try sendrecv([Int16](), [Int16(0)], source: left, dest: right, sendtag: 58, recvtag: 57)
+            }
+            try sent.wait()
+            XCTAssertEqual(try recv([Int16](), source: left, tag: 58).0, [], here)
+            try barrier()
+        }
+        // The failed receives took their messages: the next ones are received normally.
+        XCTAssertEqual(try sendrecv([Int16(7)], [Int16(0)], source: left, dest: right).0, [7], here)
+    }
+
     func testSendrecvWithItselfChecksTheTemplateSize() throws {
         // A rank may exchange with itself (source and dest its own rank), at any size.
         let (same, _) = try sendrecv([1.0, 2.0], [0.0, 0.0], source: rank, dest: rank)
