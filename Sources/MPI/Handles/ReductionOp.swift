@@ -26,6 +26,12 @@ import CMPI
 /// a NaN survives depends on the rank that holds it, the number of ranks and the
 /// library (a NaN on the last rank survived, one on rank 0 was dropped), and
 /// `reduce` and `allreduce` can disagree.
+///
+/// MPI's `min` and `max` of unsigned integers are checked once when the package sets MPI up (a
+/// local `MPI_Reduce_local` of values above the signed range, no message): MPICH 4.0.x compares them
+/// as signed integers (pmodels/mpich#6083; `min` of 117 and 130 as `UInt8` gave 130), and where the
+/// library does, the package reduces them with operations of its own instead (see
+/// <doc:Troubleshooting>).
 public struct ReductionOp: Hashable, Sendable, CustomStringConvertible {
     @usableFromInline
     enum Kind: UInt8, Sendable {
@@ -145,8 +151,20 @@ public struct ReductionOp: Hashable, Sendable, CustomStringConvertible {
     /// ``otherHandle(for:scalarKind:operation:)``.
     @inlinable @inline(__always)
     func checkedHandle<T: MPIScalar>(for type: T.Type, operation: MPIOperation) throws(MPIError) -> MPI_Op {
+        if T.mpiScalarKind == .unsignedInteger, kind == .min || kind == .max {
+            return try unsignedOrderHandle(byteWidth: MemoryLayout<T>.size, operation: operation)
+        }
         if T.mpiScalarKind != .halfPrecision, let op = predefinedHandle(for: T.mpiScalarKind) { return op }
         return try otherHandle(for: T.self, scalarKind: T.mpiScalarKind, operation: operation)
+    }
+
+    /// `min` or `max` of unsigned integers of `byteWidth` bytes: MPI's, or the package's own
+    /// where the library compares unsigned integers as signed (see ``UnsignedOrderOps``).
+    @usableFromInline @inline(never)
+    func unsignedOrderHandle(byteWidth: Int, operation: MPIOperation) throws(MPIError) -> MPI_Op {
+        let state = try RuntimeState.current(for: operation.name)
+        if let ops = state.unsignedOrderOps { return ops.handle(byteWidth: byteWidth, minimum: kind == .min) }
+        return kind == .min ? swiftmpi_op_min() : swiftmpi_op_max()
     }
 
     /// ``checkedHandle(for:operation:)`` for half precision, and the typed error for an invalid pair.
@@ -227,6 +245,97 @@ final class HalfPrecisionOps: @unchecked Sendable {
             _ = swiftmpi_op_free(&op)
         }
     }
+}
+
+/// `min` and `max` of unsigned integers, created by the package where the MPI library's own
+/// compare unsigned integers as signed, and freed when the package finalises.
+///
+/// MPICH 4.0.x (pmodels/mpich#6083, fixed in 4.1) reduces `MPI_UINT8_T` to `MPI_UINT64_T` with
+/// `MPI_MIN` and `MPI_MAX` as if they were signed: values from 2^(bits-1) up count as negative, so
+/// `min` of 117 and 130 as `UInt8` is 130, on every rank and without an error.
+/// ``checkIfNeeded()`` finds this out with `MPI_Reduce_local` (local, no message) when the package sets
+/// MPI up; where it is so, the reductions use these commutative operations on the same
+/// datatypes instead, so the messages are the same as MPI's own. A C rank in the same reduction
+/// that passes `MPI_MIN` or `MPI_MAX` gets the library's wrong answer either way.
+final class UnsignedOrderOps: @unchecked Sendable {
+    /// The operations for 1, 2, 4 and 8 bytes, `min` first: indexed by ``index(byteWidth:minimum:)``.
+    private let ops: [MPI_Op]
+
+    private init(ops: [MPI_Op]) { self.ops = ops }
+
+    private static func index(byteWidth: Int, minimum: Bool) -> Int {
+        let size = byteWidth == 1 ? 0 : byteWidth == 2 ? 1 : byteWidth == 4 ? 2 : 3
+        return 2 * size + (minimum ? 0 : 1)
+    }
+
+    /// The operation for unsigned integers of `byteWidth` bytes (1, 2, 4 or 8).
+    func handle(byteWidth: Int, minimum: Bool) -> MPI_Op {
+        ops[Self.index(byteWidth: byteWidth, minimum: minimum)]
+    }
+
+    /// The package's operations if MPI's `min` or `max` is wrong for an unsigned type, else `nil`.
+    /// Local calls only (`MPI_Reduce_local`, `MPI_Op_create`); MPI must be initialised.
+    static func checkIfNeeded() throws(MPIError) -> UnsignedOrderOps? {
+        let wrong = [
+            try comparesAsSigned(UInt8.self, swiftmpi_uint8()), try comparesAsSigned(UInt16.self, swiftmpi_uint16()),
+            try comparesAsSigned(UInt32.self, swiftmpi_uint32()), try comparesAsSigned(UInt64.self, swiftmpi_uint64()),
+        ]
+        return wrong.contains(true) ? try create() : nil
+    }
+
+    /// Whether MPI's `min` or `max` of `T`, above the signed range, gives the wrong one of two values.
+    private static func comparesAsSigned<T: FixedWidthInteger & UnsignedInteger>(
+        _: T.Type, _ type: MPI_Datatype
+    ) throws(MPIError) -> Bool {
+        let high = T(1) << (T.bitWidth - 1) | 2
+        var input: [T] = [3, high]
+        var minimum: [T] = [high, 3]
+        var maximum: [T] = [high, 3]
+        try check(MPI_Reduce_local(&input, &minimum, 2, type, swiftmpi_op_min()), "MPI_Reduce_local")
+        try check(MPI_Reduce_local(&input, &maximum, 2, type, swiftmpi_op_max()), "MPI_Reduce_local")
+        return minimum != [3, 3] || maximum != [high, high]
+    }
+
+    /// Creates the eight operations (`MPI_Op_create`, a local call).
+    private static func create() throws(MPIError) -> UnsignedOrderOps {
+        // As for HalfPrecisionOps, each closure's C type is inferred from MPI_Op_create.
+        var made = [MPI_Op](repeating: swiftmpi_op_null(), count: 8)
+        var codes: [Int32] = []
+        codes.append(swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt8.self, min) }, 1, &made[0]))
+        codes.append(swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt8.self, max) }, 1, &made[1]))
+        codes.append(swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt16.self, min) }, 1, &made[2]))
+        codes.append(swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt16.self, max) }, 1, &made[3]))
+        codes.append(swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt32.self, min) }, 1, &made[4]))
+        codes.append(swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt32.self, max) }, 1, &made[5]))
+        codes.append(swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt64.self, min) }, 1, &made[6]))
+        codes.append(swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt64.self, max) }, 1, &made[7]))
+        let ops = UnsignedOrderOps(ops: made)
+        if let failure = codes.first(where: { $0 != 0 }) {
+            ops.free()
+            throw makeMPIError(failure, "MPI_Op_create")
+        }
+        return ops
+    }
+
+    /// Frees the operations that were created (`MPI_Op_free`, a local call); MPI must not be finalised.
+    func free() {
+        for var op in ops where op != swiftmpi_op_null() {
+            _ = swiftmpi_op_free(&op)
+        }
+    }
+}
+
+/// `inoutvec[i] = f(invec[i], inoutvec[i])` over `length` values of `T`.
+@inline(__always)
+private func combineOrdered<T>(
+    _ input: UnsafeMutableRawPointer?, _ inout_: UnsafeMutableRawPointer?, _ length: UnsafeMutablePointer<Int32>?,
+    _: T.Type, _ f: (T, T) -> T
+) {
+    guard let input, let inout_, let length else { return }
+    let n = Int(length.pointee)
+    let a = input.assumingMemoryBound(to: T.self)
+    let b = inout_.assumingMemoryBound(to: T.self)
+    for i in 0..<n { b[i] = f(a[i], b[i]) }
 }
 
 /// `min` for the Float16 reductions: a NaN if either is NaN (see ``propagatedNaN(_:_:)``),

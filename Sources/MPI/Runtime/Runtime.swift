@@ -265,6 +265,8 @@ final class RuntimeState: @unchecked Sendable {
     @usableFromInline let world: Communicator
     /// The `Float16` reduction operations, created here and freed when the package finalises.
     let halfPrecisionOps: HalfPrecisionOps
+    /// The package's unsigned `min` and `max`, made only where MPI's compare unsigned integers as signed.
+    let unsignedOrderOps: UnsignedOrderOps?
     /// The default communicator once it has been made (on first use). Guarded by `lock`.
     private var madeDefaultCommunicator: Communicator?
 
@@ -282,6 +284,12 @@ final class RuntimeState: @unchecked Sendable {
         try check(MPI_Comm_get_attr(worldHandle, swiftmpi_tag_ub_keyval(), &value, &flag), "MPI_Comm_get_attr")
         tagUpperBound = (flag != 0 ? value.map { Int($0.pointee) } : nil) ?? 32767
         halfPrecisionOps = try HalfPrecisionOps.create()
+        do {
+            unsignedOrderOps = try UnsignedOrderOps.checkIfNeeded()
+        } catch {
+            halfPrecisionOps.free()
+            throw error
+        }
     }
 
     private nonisolated(unsafe) static var state: RuntimeState?
@@ -400,6 +408,7 @@ final class RuntimeState: @unchecked Sendable {
             // Local: frees the package's Float16 operations. The package's
             // communicators are left to MPI_Finalize: no collective call here.
             current.halfPrecisionOps.free()
+            current.unsignedOrderOps?.free()
             guard current.ownsMPI else { return .success(()) }
             let code = MPI_Finalize()
             return code == 0 ? .success(()) : .failure(makeMPIError(code, "MPI_Finalize"))

@@ -92,7 +92,30 @@ final class ReductionsTests: MPITestCase {
             try checkReductions(Float16.self, op)
             try checkReductions(Int16.self, op)
             try checkReductions(Int.self, op)
+            // Every unsigned width, with values above the signed range (see reductionValue).
+            try checkReductions(UInt8.self, op)
+            try checkReductions(UInt16.self, op)
             try checkReductions(UInt32.self, op)
+            try checkReductions(UInt64.self, op)
+            try checkReductions(UInt.self, op)
+        }
+    }
+
+    func testUnsignedMinAndMaxInTheOtherReductions() throws {
+        // Values above the signed range on odd ranks: MPICH 4.0.x's own MPI_MIN and MPI_MAX
+        // compare unsigned integers as signed; every reduction takes the package's operation.
+        let value: (Int) -> UInt64 = { r in r % 2 == 1 ? UInt64.max - UInt64(r) : UInt64(r + 1) }
+        let all = (0..<size).map(value)
+        let x = (0..<size).map { _ in value(rank) }
+        for (op, fold) in [(ReductionOp.min, { (a: UInt64, b: UInt64) in Swift.min(a, b) }), (.max, Swift.max)] {
+            let context = "\(op) \(here)"
+            XCTAssertEqual(try iallreduce([value(rank)], op: op).wait(), [all.reduce(all[0], fold)], context)
+            if rank > 0 {
+                XCTAssertEqual(try exscan([value(rank)], op: op).0, [all[0..<rank].reduce(all[0], fold)], context)
+            } else {
+                _ = try exscan([value(rank)], op: op)
+            }
+            XCTAssertEqual(try reduceScatterBlock(x, op: op).0, [all.reduce(all[0], fold)], context)
         }
     }
 
