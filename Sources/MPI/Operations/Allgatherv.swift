@@ -109,7 +109,9 @@ public func allgatherv<T: MPIScalar>(
     _ x: [T], counts: [Int], comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> ([T], Token) {
     let comm = try Communicator.resolve(comm, .allgatherv)
-    let total = try checkCounts(counts, "counts", size: comm.size, .allgatherv)
+    // Sized without throwing: invalid counts throw in the core's checks, where SWIFT_MPI_CHECK=1
+    // has every rank agree on the failure (a throw here skipped that, and the other ranks hung).
+    let total = (try? checkCounts(counts, "counts", size: comm.size, .allgatherv)) ?? 0
     let result = try [T].filled(count: total) { (output) throws(MPIError) in
         try allgathervCore(x, into: &output, counts: counts, displacements: nil, comm: comm)
     }

@@ -233,7 +233,9 @@ public func alltoallv<T: MPIScalar>(
     _ x: [T], sendCounts: [Int], receiveCounts: [Int], comm: Communicator? = nil, token: Token? = nil
 ) throws(MPIError) -> ([T], Token) {
     let comm = try Communicator.resolve(comm, .alltoallv)
-    let total = try checkCounts(receiveCounts, "receiveCounts", size: comm.size, .alltoallv)
+    // Sized without throwing: invalid counts throw in the core's checks, where SWIFT_MPI_CHECK=1
+    // has every rank agree on the failure (a throw here skipped that, and the other ranks hung).
+    let total = (try? checkCounts(receiveCounts, "receiveCounts", size: comm.size, .alltoallv)) ?? 0
     let result = try [T].filled(count: total) { (output) throws(MPIError) in
         try alltoallvCore(x, into: &output, sendCounts: sendCounts, sendDisplacements: nil,
                           receiveCounts: receiveCounts, receiveDisplacements: nil, comm: comm)

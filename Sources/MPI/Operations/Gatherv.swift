@@ -141,7 +141,9 @@ public func gatherv<T: MPIScalar>(
         try gathervCore(x, into: &unused, counts: counts, displacements: nil, root: root, comm: comm)
         return (nil, advance(token))
     }
-    let total = try checkCounts(counts, "counts", size: comm.size, .gatherv)
+    // Sized without throwing: invalid counts throw in the core's checks, where SWIFT_MPI_CHECK=1
+    // has every rank agree on the failure (a throw here skipped that, and the other ranks hung).
+    let total = (try? checkCounts(counts, "counts", size: comm.size, .gatherv)) ?? 0
     let result = try [T].filled(count: total) { (output) throws(MPIError) in
         try gathervCore(x, into: &output, counts: counts, displacements: nil, root: root, comm: comm)
     }

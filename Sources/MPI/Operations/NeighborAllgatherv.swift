@@ -18,17 +18,18 @@ func neighborAllgathervPlan(
     return plan
 }
 
-/// The core of neighborAllgatherv: the checks (unless `plan` holds them), the hooks and the raw call,
-/// from `x` into `output` (the in-neighbours' blocks one after the other).
+/// The core of neighborAllgatherv: the checks (unless `plan` holds their outcome), the hooks and the
+/// raw call, from `x` into `output` (the in-neighbours' blocks one after the other).
 @inlinable
 func neighborAllgathervCore<Input: MPIBuffer, Output: MPIBuffer>(
-    _ x: Input, into output: inout Output, receiveCounts: [Int], comm: ResolvedCommunicator, plan: NeighborPlan?,
+    _ x: Input, into output: inout Output, receiveCounts: [Int], comm: ResolvedCommunicator,
+    plan: Result<NeighborPlan, MPIError>?,
     known: RawTopology? = nil
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     let count = x.scalarCount
     try perform(Call(.neighborAllgatherv, comm, T.self, count: 0), checks: { () throws(MPIError) -> NeighborPlan in
-        if let plan { return plan }
+        if let plan { return try plan.get() }
         return try neighborAllgathervPlan(count, receiveCounts: receiveCounts, comm: comm, known: known)
     }) { (plan) throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
@@ -79,9 +80,12 @@ public func neighborAllgatherv<T: MPIScalar>(
     _ x: [T], receiveCounts: [Int], comm: Communicator, token: Token? = nil
 ) throws(MPIError) -> ([T], Token) {
     let resolved = try Communicator.resolve(comm, .neighborAllgatherv)
-    let plan = try neighborAllgathervPlan(x.count, receiveCounts: receiveCounts, comm: resolved,
-                                          known: comm.storage.topology)
-    let result = try [T].filled(count: plan.total) { (output) throws(MPIError) in
+    // Planned without throwing: a failed plan throws in the core's checks, where SWIFT_MPI_CHECK=1
+    // has every rank agree on the failure (a throw here skipped that, and the other ranks hung).
+    let plan = Result { () throws(MPIError) in
+        try neighborAllgathervPlan(x.count, receiveCounts: receiveCounts, comm: resolved, known: comm.storage.topology)
+    }
+    let result = try [T].filled(count: (try? plan.get())?.total ?? 0) { (output) throws(MPIError) in
         zeroResult(output, topology: comm.storage.topology)
         try neighborAllgathervCore(x, into: &output, receiveCounts: receiveCounts, comm: resolved, plan: plan)
     }
@@ -137,13 +141,18 @@ public func neighborAllgatherv<T: MPIScalar>(
     let resolved = try Communicator.resolve(comm, .neighborAllgatherv)
     let topology = try neighborTopology(comm, resolved, .neighborAllgatherv)
     let (_, rowShape, rowSize) = rowsOf(x)
-    let plan = try neighborAllgathervPlan(x.scalarCount, receiveCounts: receiveRowCounts, rowSize: rowSize,
-                                          "receiveRowCounts", comm: resolved, known: topology)
-    let result = try ScalarStorage<T>.filled(count: plan.total) { (output) throws(MPIError) in
+    // Planned without throwing: a failed plan throws in the core's checks, where SWIFT_MPI_CHECK=1
+    // has every rank agree on the failure (a throw here skipped that, and the other ranks hung).
+    let plan = Result { () throws(MPIError) in
+        try neighborAllgathervPlan(x.scalarCount, receiveCounts: receiveRowCounts, rowSize: rowSize,
+                                   "receiveRowCounts", comm: resolved, known: topology)
+    }
+    let result = try ScalarStorage<T>.filled(count: (try? plan.get())?.total ?? 0) { (output) throws(MPIError) in
         zeroResult(output, topology: topology)
         try neighborAllgathervCore(x, into: &output, receiveCounts: receiveRowCounts, comm: resolved, plan: plan)
     }
-    return (VariableBlocks(_uncheckedData: ShapedArray(_uncheckedShape: prepending(plan.units, to: rowShape),
+    let units = try plan.get().units  // the core succeeded, so the plan did
+    return (VariableBlocks(_uncheckedData: ShapedArray(_uncheckedShape: prepending(units, to: rowShape),
                                                        storage: result),
                            counts: receiveRowCounts), advance(token))
 }

@@ -47,18 +47,18 @@ func neighborAlltoallvPlan(
     return NeighborExchangePlan(send: send, receive: receive)
 }
 
-/// The core of neighborAlltoallv: the checks (unless `plan` holds them), the hooks and the raw call,
+/// The core of neighborAlltoallv: the checks (unless `plan` holds their outcome), the hooks and the raw call,
 /// from `x` (the out-neighbours' blocks one after the other) into `output` (the in-neighbours').
 @inlinable
 func neighborAlltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
     _ x: Input, into output: inout Output, sendCounts: [Int], receiveCounts: [Int], comm: ResolvedCommunicator,
-    plan: NeighborExchangePlan?, known: RawTopology? = nil
+    plan: Result<NeighborExchangePlan, MPIError>?, known: RawTopology? = nil
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     let count = x.scalarCount
     try perform(Call(.neighborAlltoallv, comm, T.self, count: 0), checks: {
         () throws(MPIError) -> NeighborExchangePlan in
-        if let plan { return plan }
+        if let plan { return try plan.get() }
         return try neighborAlltoallvPlan(count, sendCounts: sendCounts, receiveCounts: receiveCounts, comm: comm,
                                          known: known)
     }) { (plan) throws(MPIError) in
@@ -120,9 +120,13 @@ public func neighborAlltoallv<T: MPIScalar>(
     _ x: [T], sendCounts: [Int], receiveCounts: [Int], comm: Communicator, token: Token? = nil
 ) throws(MPIError) -> ([T], Token) {
     let resolved = try Communicator.resolve(comm, .neighborAlltoallv)
-    let plan = try neighborAlltoallvPlan(x.count, sendCounts: sendCounts, receiveCounts: receiveCounts,
-                                         comm: resolved, known: comm.storage.topology)
-    let result = try [T].filled(count: plan.receive.total) { (output) throws(MPIError) in
+    // Planned without throwing: a failed plan throws in the core's checks, where SWIFT_MPI_CHECK=1
+    // has every rank agree on the failure (a throw here skipped that, and the other ranks hung).
+    let plan = Result { () throws(MPIError) in
+        try neighborAlltoallvPlan(x.count, sendCounts: sendCounts, receiveCounts: receiveCounts, comm: resolved,
+                                  known: comm.storage.topology)
+    }
+    let result = try [T].filled(count: (try? plan.get())?.receive.total ?? 0) { (output) throws(MPIError) in
         zeroResult(output, topology: comm.storage.topology)
         try neighborAlltoallvCore(x, into: &output, sendCounts: sendCounts, receiveCounts: receiveCounts,
                                   comm: resolved, plan: plan)
@@ -184,14 +188,20 @@ public func neighborAlltoallv<T: MPIScalar>(
     let resolved = try Communicator.resolve(comm, .neighborAlltoallv)
     let topology = try neighborTopology(comm, resolved, .neighborAlltoallv)
     let (_, rowShape, rowSize) = rowsOf(x)
-    let plan = try neighborAlltoallvPlan(x.scalarCount, sendCounts: sendRowCounts, receiveCounts: receiveRowCounts,
-                                         rows: x._shape, rowSize: rowSize, comm: resolved, known: topology)
-    let result = try ScalarStorage<T>.filled(count: plan.receive.total) { (output) throws(MPIError) in
+    // Planned without throwing: a failed plan throws in the core's checks, where SWIFT_MPI_CHECK=1
+    // has every rank agree on the failure (a throw here skipped that, and the other ranks hung).
+    let plan = Result { () throws(MPIError) in
+        try neighborAlltoallvPlan(x.scalarCount, sendCounts: sendRowCounts, receiveCounts: receiveRowCounts,
+                                  rows: x._shape, rowSize: rowSize, comm: resolved, known: topology)
+    }
+    let result = try ScalarStorage<T>.filled(count: (try? plan.get())?.receive.total ?? 0) {
+        (output) throws(MPIError) in
         zeroResult(output, topology: topology)
         try neighborAlltoallvCore(x, into: &output, sendCounts: sendRowCounts, receiveCounts: receiveRowCounts,
                                   comm: resolved, plan: plan)
     }
-    return (VariableBlocks(_uncheckedData: ShapedArray(_uncheckedShape: prepending(plan.receive.units, to: rowShape),
+    let units = try plan.get().receive.units  // the core succeeded, so the plan did
+    return (VariableBlocks(_uncheckedData: ShapedArray(_uncheckedShape: prepending(units, to: rowShape),
                                                        storage: result),
                            counts: receiveRowCounts), advance(token))
 }

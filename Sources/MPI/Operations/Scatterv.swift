@@ -40,7 +40,8 @@ func scattervCore<Input: MPIBuffer, Output: MPIBuffer>(
                 return c[comm.rank]
             }) { (own) throws(MPIError) in
                 try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
-                    try withVariableOutput(&output, extent: own, exact: true, .scatterv) {
+                    try withVariableOutput(&output, extent: own, exact: true, exactly: "this rank's entry of 'counts'",
+                                           .scatterv) {
                         (destination) throws(MPIError) in
                         guard isRoot else {
                             return try rawScatterv(nil, sendCounts: c, displacements: nil, destination, count: own,

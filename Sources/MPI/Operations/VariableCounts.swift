@@ -160,13 +160,13 @@ func checkOwnCount(
 }
 
 /// Runs `body` with the output's address when it can hold `extent` elements
-/// (exactly `extent` when `exact`), else on scratch storage of `extent` elements
-/// and then throws: the collective completes on every rank and nothing is
+/// (exactly `extent` when `exact`, which the error calls `exactly`), else on scratch storage of
+/// `extent` elements and then throws: the collective completes on every rank and nothing is
 /// written past the output's end.
 @inlinable @inline(__always)
 func withVariableOutput<Output: MPIBuffer>(
-    _ output: inout Output, extent: Int, exact: Bool, _ operation: MPIOperation,
-    _ body: (UnsafeMutableRawPointer?) throws(MPIError) -> Void
+    _ output: inout Output, extent: Int, exact: Bool, exactly: StaticString = "the sum of the counts",
+    _ operation: MPIOperation, _ body: (UnsafeMutableRawPointer?) throws(MPIError) -> Void
 ) throws(MPIError) {
     let count = output.scalarCount
     if _fastPath(count == extent || (!exact && count > extent)) {
@@ -176,7 +176,7 @@ func withVariableOutput<Output: MPIBuffer>(
     try completeIntoScratch(byteCount: extent * MemoryLayout<Output.Scalar>.stride, body)
     throw MPIError.shapeMismatch(
         operation: operation.name, argument: "output",
-        expected: exact ? "\(extent) elements (the sum of the counts)"
+        expected: exact ? "\(extent) elements (\(exactly))"
             : "at least \(extent) elements (the largest displacement + count)",
         actual: "\(count) elements")
 }

@@ -142,6 +142,51 @@ final class ArgumentAgreementTests: XCTestCase {
         XCTAssertEqual(try world.split(color: world.rank % 2).size, (world.size + 1 - world.rank % 2) / 2)
     }
 
+    func testExplicitVariableFormsWithCountsWrongOnOneRankThrowOnEveryRank() throws {
+        // Rank 0 passes one count too many. The result forms size their result from the counts;
+        // they threw before the core's checks, so rank 0 never joined the agreement and the other
+        // ranks failed on rank 0's next collective, then hung (found by an audit on 2026-12-04).
+        let (rank, size) = (comm.rank, comm.size)
+        let ones = [Int](repeating: 1, count: size)
+        let counts = rank == 0 ? ones + [1] : ones
+        let grid = try XCTUnwrap(try comm.cartesian(dimensions: [size], periodic: [true]))
+        let neighborCounts = rank == 0 ? [1, 1, 1] : [1, 1]
+        let cases: [(String, String, () throws -> Void)] = [
+            ("allgatherv", "counts", { _ = try allgatherv([1.0], counts: counts) }),
+            ("gatherv", "counts", { _ = try gatherv([1.0], counts: counts, root: 0) }),
+            ("alltoallv", "receiveCounts", {
+                _ = try alltoallv([Double](repeating: 1, count: size), sendCounts: ones, receiveCounts: counts)
+            }),
+            ("neighborAllgatherv", "receiveCounts", {
+                _ = try neighborAllgatherv([1.0], receiveCounts: neighborCounts, comm: grid.communicator)
+            }),
+            ("neighborAllgatherv", "receiveRowCounts", {
+                _ = try neighborAllgatherv(ShapedArray([1.0]), receiveRowCounts: neighborCounts, comm: grid.communicator)
+            }),
+            ("neighborAlltoallv", "receiveCounts", {
+                _ = try neighborAlltoallv([1.0, 2.0], sendCounts: [1, 1], receiveCounts: neighborCounts,
+                                          comm: grid.communicator)
+            }),
+            ("neighborAlltoallv", "receiveRowCounts", {
+                _ = try neighborAlltoallv(ShapedArray([1.0, 2.0]), sendRowCounts: [1, 1],
+                                          receiveRowCounts: neighborCounts, comm: grid.communicator)
+            }),
+        ]
+        for (operation, argument, call) in cases {
+            if rank == 0 {
+                XCTAssertThrowsError(try call(), "\(operation) \(argument)") { error in
+                    guard case MPIError.invalidArgument(operation, argument, _, _) = error as! MPIError else {
+                        return XCTFail("\(operation) \(argument): unexpected error \(error)")
+                    }
+                }
+            } else {
+                assertPeerFailed(operation: operation, rank: 0, "\(argument)") { try call() }
+            }
+        }
+        // Everybody is still in step.
+        XCTAssertEqual(try allreduce(1, op: .sum).0, size)
+    }
+
     func testSwitchingTheCheckOffRestoresPlainCalls() throws {
         // With the check off, a call with matching arguments costs no extra communication:
         // the result is the same, and the switch reads back.
