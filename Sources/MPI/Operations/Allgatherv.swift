@@ -26,6 +26,15 @@ func allgathervCore<Input: MPIBuffer, Output: MPIBuffer>(
                     try withVariableOutput(&output, extent: extent, exact: given == nil, .allgatherv) {
                         (destination) throws(MPIError) in
                         try withDisplacements(given, of: c) { (d) throws(MPIError) in
+                            if _slowPath(d.count == 1 && d[0] != 0 && c[0] > 0) {
+                                // MPICH 4.0.2 writes a one-rank communicator's block at element 0
+                                // whatever its displacement (in C too): the block's own address instead.
+                                return try [0].withUnsafeBufferPointer { (zero) throws(MPIError) in
+                                    try rawAllgatherv(source, count: count, destination! + d[0] * MemoryLayout<T>.stride,
+                                                      receiveCounts: c, displacements: zero,
+                                                      type: T.mpiDatatype.handle, comm: comm.handle)
+                                }
+                            }
                             try rawAllgatherv(source, count: count, destination, receiveCounts: c, displacements: d,
                                               type: T.mpiDatatype.handle, comm: comm.handle)
                         }

@@ -76,6 +76,19 @@ final class VariableCollectivesTests: MPITestCase {
         XCTAssertEqual(spread, expected, here)
     }
 
+    func testAllgathervDisplacementOnAOneRankCommunicator() throws {
+        // MPICH 4.0.2 put the block of a one-rank communicator at element 0 whatever its displacement.
+        let alone = try Communicator.world.split(color: rank)
+        for (displacement, count) in [(1, 2), (3, 1), (0, 2), (2, 0)] {
+            let x = (0..<count).map { Int16(10 * rank + $0) }
+            var output = [Int16](repeating: -1, count: 5)
+            try allgatherv(x, into: &output, counts: [count], displacements: [displacement], comm: alone)
+            var expected = [Int16](repeating: -1, count: 5)
+            for j in 0..<count { expected[displacement + j] = x[j] }
+            XCTAssertEqual(output, expected, "displacement \(displacement) \(here)")
+        }
+    }
+
     func testAllgathervErrors() throws {
         let counts = (0..<size).map(rows)
         let x: [Int32] = block(rank, rowShape: []).scalars
