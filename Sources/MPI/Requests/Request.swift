@@ -28,6 +28,22 @@ public struct Request<Value>: ~Copyable {
     /// strong property cannot be given up by a `deinit`, so pooling the state cost a retain for the pool
     /// and then the release of the property.
     @usableFromInline let state: Unmanaged<PendingOperation>
+    #if DEBUG
+    /// Always `nil`, in debug builds only: makes the request non-trivial whatever `Value` is, so that
+    /// its `deinit` runs.
+    ///
+    /// Swift 6.3 treats a generic non-copyable struct whose stored properties are all trivial for the
+    /// argument at hand as trivial in a client module built at `-Onone`, and skips its `deinit` when
+    /// such a value is dropped: `Request<Void>` (`isend`, `ibarrier`) held only `Unmanaged` and `Void?`,
+    /// so in debug builds a dropped request was neither waited for nor recycled (its state and input
+    /// leaked, and a send dropped in flight was never completed). Reproduced without MPI, two modules:
+    /// such a struct dropped as `<Void>` at `-Onone` skips its `deinit`; as `<[Int]>`, with this
+    /// property, or at `-O`, it runs. Not in release builds: there any such field (this one, or a
+    /// non-copyable one with an empty `deinit`) stopped clients from specialising the request's
+    /// `deinit`, which then looked up generic metadata on every request (callgrind: +425 instructions
+    /// per `iallreduce` start + wait).
+    @usableFromInline let anchor: AnyObject? = nil
+    #endif
     /// The result, taken out by the completion. An optional so that completing moves it out of the
     /// request: a non-copyable type with a `deinit` cannot give up a stored property, so a plain
     /// property would be copied out (retained) and then released by the `deinit`.

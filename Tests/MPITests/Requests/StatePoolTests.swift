@@ -26,6 +26,29 @@ final class StatePoolTests: MPITestCase {
         XCTAssertEqual(secondResult, expected, here)
     }
 
+    func testAVoidRequestsStateIsRecycledWhenItCompletesOrIsDropped() throws {
+        // Request<Void> (isend, ibarrier) held only trivial fields for Void, and Swift 6.3 at -Onone
+        // (this test module) then never ran its deinit: the state was never recycled, and a dropped
+        // request was not waited for (see Request.anchor).
+        let (left, right) = ringNeighbours(rank: rank, size: size)
+        // Each send is received before it is completed: MPICH does not complete a send to oneself
+        // (at one rank) before its receive.
+        let first = try isend([Int32(rank)], dest: right, tag: 70)
+        let firstState = ObjectIdentifier(first.pending)
+        XCTAssertEqual(try recv([Int32(0)], source: left, tag: 70).0, [Int32(left)], here)
+        try first.wait()
+        let second = try ibarrier()
+        XCTAssertEqual(ObjectIdentifier(second.pending), firstState, "a completed send's state is reused \(here)")
+        do { _ = consume second }  // dropped (in flight where other ranks are late): waits, then recycles
+        let third = try isend([Int32(rank)], dest: right, tag: 71)
+        XCTAssertEqual(ObjectIdentifier(third.pending), firstState, "a dropped barrier's state is reused \(here)")
+        XCTAssertEqual(try recv([Int32(0)], source: left, tag: 71).0, [Int32(left)], here)
+        do { _ = consume third }
+        let fourth = try ibarrier()
+        XCTAssertEqual(ObjectIdentifier(fourth.pending), firstState, "a dropped send's state is reused \(here)")
+        try fourth.wait()
+    }
+
     func testAStateHeldElsewhereIsNotReused() {
         let held = PendingOperation.make(.barrier)
         held.finished = true
