@@ -157,7 +157,7 @@ func checkCallingThread(_ operation: String) throws(MPIError) {
 }
 
 /// Whether the calling thread is the one that initialised MPI.
-private func isMPIMainThread() -> Bool {
+func isMPIMainThread() -> Bool {
     if let mainThread { return pthread_equal(mainThread, pthread_self()) != 0 }
     return swiftmpi_is_thread_main() != 0
 }

@@ -70,9 +70,22 @@ func awaitPending(_ pending: PendingOperation) async throws(MPIError) {
 /// ``MPIError/threadLevel(operation:provided:reason:)``). A task of the cooperative pool (where a
 /// `nonisolated` `async` function such as ``Request/value()`` runs) may not call MPI at that level, and no
 /// engine runs; the main thread is blocked until the operation completes.
+///
+/// The main actor need not run on the main thread: on Linux, a program with `async` top-level code
+/// or an `async` `main` hands its main thread to `dispatch_main()`, and main-actor code then runs on a
+/// worker thread of Dispatch, which may not call MPI at these levels. The error says so.
 func waitOnMainActor(_ pending: PendingOperation) async throws(MPIError) {
-    let error = await MainActor.run { waitForPending(pending) }
-    if let error { throw error }
+    let (error, onMPIThread) = await MainActor.run { (waitForPending(pending), isMPIMainThread()) }
+    guard let error else { return }
+    if !onMPIThread, case .threadLevel(let operation, let provided, _) = error {
+        throw MPIError.threadLevel(
+            operation: operation, provided: provided,
+            reason: "awaited on the main actor, which runs on another thread than the one that initialised MPI "
+                + "(on Linux, a program with async top-level code or an async main hands its main thread to "
+                + "dispatch_main, and main-actor code runs on a Dispatch worker); initialise MPI at .serialized or "
+                + ".multiple (MPIRuntime.initialize(threadLevel:) or SWIFT_MPI_THREAD_LEVEL)")
+    }
+    throw error
 }
 
 /// Polls `pending` on the awaiting task before it is handed to the progress engine; returns whether it
