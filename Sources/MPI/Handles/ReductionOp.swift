@@ -255,8 +255,8 @@ final class HalfPrecisionOps: @unchecked Sendable {
 /// `min` of 117 and 130 as `UInt8` is 130, on every rank and without an error.
 /// ``checkIfNeeded()`` finds this out with `MPI_Reduce_local` (local, no message) when the package sets
 /// MPI up; where it is so, the reductions use these commutative operations on the same
-/// datatypes instead, so the messages are the same as MPI's own. A C rank in the same reduction
-/// that passes `MPI_MIN` or `MPI_MAX` gets the library's wrong answer either way.
+/// datatypes and counts instead: the same MPI call with another `MPI_Op`. A C rank in the same
+/// reduction that passes `MPI_MIN` or `MPI_MAX` mixes two operations, which MPI does not allow.
 final class UnsignedOrderOps: @unchecked Sendable {
     /// The operations for 1, 2, 4 and 8 bytes, `min` first: indexed by ``index(byteWidth:minimum:)``.
     private let ops: [MPI_Op]
