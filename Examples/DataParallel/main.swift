@@ -40,6 +40,14 @@ let batches = 16
 let samples = batchSize * batches
 let learningRate = 1.0
 
+/// Prints `problem` and the usage to standard error and exits with status 2 (before MPI starts, so
+/// every rank, reading the same arguments, exits alike).
+func usage(_ problem: String) -> Never {
+    let text = "data-parallel: \(problem)\nusage: data-parallel [--epochs N] [--allreduce]\n"
+    _ = text.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+    exit(2)
+}
+
 /// The command line: `--epochs N` (10 by default) and `--allreduce`.
 func parseArguments() -> (epochs: Int, useAllreduce: Bool) {
     var epochs = 10
@@ -49,13 +57,13 @@ func parseArguments() -> (epochs: Int, useAllreduce: Bool) {
         switch argument {
         case "--epochs":
             guard let value = arguments.popFirst().flatMap({ Int($0) }), value > 0 else {
-                fatalError("--epochs needs a positive number")
+                usage("--epochs needs a positive whole number")
             }
             epochs = value
         case "--allreduce":
             useAllreduce = true
         default:
-            fatalError("unknown argument \(argument); usage: data-parallel [--epochs N] [--allreduce]")
+            usage("unknown argument \(argument)")
         }
     }
     return (epochs, useAllreduce)

@@ -102,6 +102,12 @@ do {
         try loop(duration: duration, leaver: nil, leaveAfter: 0, comm: comm)
     case "exit-early":
         guard arguments.count == 3, let leaver = Int(arguments[1]), let after = Double(arguments[2]) else { usage() }
+        // Every rank sees the same arguments and size, so every rank rejects a rank that no process has
+        // (which would otherwise loop for ever).
+        guard (0..<comm.size).contains(leaver) else {
+            printError("hosts-probe: exit-early RANK must be a rank of the job, 0 to \(comm.size - 1); got \(leaver)")
+            exit(2)
+        }
         try loop(duration: .infinity, leaver: leaver, leaveAfter: after, comm: comm)
     case "clean":
         guard arguments.count == 1 else { usage() }

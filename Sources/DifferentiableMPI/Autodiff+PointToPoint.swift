@@ -15,7 +15,13 @@ extension Autodiff {
     /// cotangent of the received data goes back to the rank it came from, with
     /// the tag it came with, and `sendbuf` gets the cotangent that `dest` sends
     /// back. The source and tag are those of the message that arrived, so
-    /// `anySource` and `anyTag` work too.
+    /// `anyTag` works. With `source: anySource`, make sure that no rank can still
+    /// be waiting in its forward receive when another rank runs the pullback (a
+    /// collective between the forward pass and the pullback, such as the
+    /// allreduce of the loss, does it): the pullback's message travels on the
+    /// same communicator with the forward message's tag, so a receive from
+    /// `anySource` still pending on its destination would take it as data.
+    /// A specific `source` has no such limit.
     public static func sendrecv<T: DifferentiableMPIScalar>(
         _ sendbuf: ShapedArray<T>, _ recvbuf: ShapedArray<T>, source: Int, dest: Int, sendtag: Int = 0,
         recvtag: Int = anyTag, comm: Communicator? = nil
