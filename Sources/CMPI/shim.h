@@ -291,6 +291,14 @@ static inline uint64_t swiftmpi_thread_cpu_ns(void) {
 static inline long swiftmpi_atomic_increment(long *_Nonnull value) {
     return __atomic_fetch_add(value, 1, __ATOMIC_RELAXED);
 }
+/// `*value`, atomically (relaxed).
+static inline long swiftmpi_atomic_load_long(const long *_Nonnull value) {
+    return __atomic_load_n(value, __ATOMIC_RELAXED);
+}
+/// `*value = newValue`, atomically (relaxed).
+static inline void swiftmpi_atomic_store_long(long *_Nonnull value, long newValue) {
+    __atomic_store_n(value, newValue, __ATOMIC_RELAXED);
+}
 static inline void swiftmpi_atomic_store(uint64_t *_Nonnull value, uint64_t newValue) {
     __atomic_store_n(value, newValue, __ATOMIC_RELEASE);
 }

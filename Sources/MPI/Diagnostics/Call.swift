@@ -73,7 +73,7 @@ func perform<Checked, R>(
             checked = try diagnose(call, entry, nonBlocking: pending != nil && !serializesCalls, ordered: &ordered, checks)
         }
         let result = try body(checked)
-        if let pending { pending.park(entry) } else { recordEnd(entry, failed: false) }
+        if let pending { pending.park(entry, call) } else { recordEnd(entry, failed: false) }
         if _slowPath(ordered) { releaseCollectiveOrder(call.comm.counters) }
         return result
     } catch {
@@ -93,7 +93,7 @@ func perform<R>(
 /// The hooks with the diagnostics on: the debug line, then the cross-rank agreement.
 @usableFromInline @inline(never)
 func diagnose<Checked>(
-    _ call: Call, _ entry: UnsafeMutablePointer<FlightEntry>?, nonBlocking: Bool, ordered: inout Bool,
+    _ call: Call, _ entry: FlightRecordEntry?, nonBlocking: Bool, ordered: inout Bool,
     _ checks: () throws(MPIError) -> Checked
 ) throws(MPIError) -> Checked {
     let checksAcrossRanks = diagnostics.checkCollectives && call.operation.isCollective
@@ -110,15 +110,15 @@ func diagnose<Checked>(
     } catch {
         outcome = .failure(error)
     }
-    if diagnostics.debugLog, let entry { debugPrintLine("r\(worldRank) | \(entry.pointee.summary)") }
+    if diagnostics.debugLog, let entry { debugPrintLine("r\(worldRank) | \(entry.snapshot.summary)") }
     if checksAcrossRanks {
         var failure: MPIError?
         if case .failure(let error) = outcome { failure = error }
         // Marked in the flight record while it waits, so that the watchdog says a collective stuck here has
         // not started: some rank has not reached its collective on this communicator (a skipped call, or
         // tasks whose agreements wait for each other across ranks; see <doc:Requests>).
-        entry?.pointee.agreeing = true
-        defer { entry?.pointee.agreeing = false }
+        entry?.setAgreeing(true)
+        defer { entry?.setAgreeing(false) }
         try agreeAcrossRanks(call, sequence: sequence, nonBlocking: nonBlocking, failedHere: failure)
     }
     return try outcome.get()

@@ -1,4 +1,5 @@
 import CMPI
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -8,7 +9,11 @@ import Musl
 
 // The flight record: every call of every operation is written, when it starts
 // and when it ends, into a small ring of the process's last calls. It is always
-// on, and costs a few stores and one atomic increment per call: while the
+// on, and costs a few stores and one atomic increment per call. The calls write
+// their slots while the watchdog's thread reads them, so every field of a slot
+// is an atomic word, written and read with relaxed ordering (plain loads and
+// stores on x86-64 and arm64), and each slot's serial is a sequence lock that
+// tells the reader when it copied a slot being rewritten. While the
 // watchdog runs, a call's start and end are the watchdog's latest reading of the
 // coarse monotonic clock, which its thread publishes at each check (see
 // `FlightRecorder.now(_:)`); with the watchdog off, each reads the clock itself.
@@ -26,6 +31,18 @@ struct CallCounters {
 
     /// The id that the next communicator gets: 0 is the world, 1 the default communicator, in the usual order.
     nonisolated(unsafe) private static var nextID = 0
+
+    /// Counts a collective of the communicator and returns its number (1 for the first).
+    ///
+    /// MPI requires the collectives of a communicator to be called in the same order on every process,
+    /// so a program that starts two at once from different threads is erroneous; the count is then
+    /// only approximate (relaxed load and store, no lock), but reading and writing it is no data race.
+    @inline(__always)
+    func countCollective() -> Int {
+        let next = swiftmpi_atomic_load_long(words) + 1
+        swiftmpi_atomic_store_long(words, next)
+        return next
+    }
 
     static func make() -> CallCounters {
         let words = UnsafeMutablePointer<Int>.allocate(capacity: 4)
@@ -87,14 +104,14 @@ func releaseCollectiveOrder(_ counters: CallCounters) {
     pthread_mutex_unlock(counters.collectiveLock)
 }
 
-/// One call in the flight record.
+/// One call in the flight record: a copy of a slot (``FlightSlot``), for the watchdog and the debug log.
 @usableFromInline
 struct FlightEntry {
     /// When the call started, in coarse monotonic nanoseconds; 0 for an unused entry.
     var start: UInt64 = 0
     /// When the call ended; 0 while it is in progress.
     var end: UInt64 = 0
-    var scalarType: (any MPIScalar.Type)? = nil
+    var scalarType: Any.Type? = nil
     var count = 0
     /// The collective's number on its communicator (1 for the first), or 0 for point-to-point calls.
     var sequence = 0
@@ -119,6 +136,147 @@ struct FlightEntry {
     var agreeing = false
 
     @usableFromInline init() {}
+
+    /// The entry of `call`, the collective number `sequence` on its communicator (0 for point-to-point
+    /// calls), before it starts.
+    @inline(__always)
+    init(_ call: Call, sequence: Int) {
+        scalarType = call.scalarType
+        count = call.count
+        self.sequence = sequence
+        communicator = call.comm.counters.id
+        communicatorSize = Int32(truncatingIfNeeded: call.comm.size)
+        rank = Int32(truncatingIfNeeded: call.comm.rank)
+        root = Int32(truncatingIfNeeded: call.root)
+        peer = Int32(truncatingIfNeeded: call.peer)
+        tag = Int32(truncatingIfNeeded: call.tag)
+        operation = call.operation.rawValue
+        op = call.op?.kind.rawValue ?? 255
+    }
+
+    /// A copy of `slot`'s fields (relaxed loads; `end` first, with acquire ordering, so that an
+    /// entry seen ended carries the `failed` of its end).
+    init(_ slot: borrowing FlightSlot) {
+        end = slot.end.load(ordering: .acquiring)
+        start = slot.start.load(ordering: .relaxed)
+        let bits = slot.scalarType.load(ordering: .relaxed)
+        scalarType = bits == 0 ? nil : unsafeBitCast(bits, to: Any.Type.self)
+        count = slot.count.load(ordering: .relaxed)
+        sequence = slot.sequence.load(ordering: .relaxed)
+        communicator = slot.communicator.load(ordering: .relaxed)
+        communicatorSize = slot.communicatorSize.load(ordering: .relaxed)
+        rank = slot.rank.load(ordering: .relaxed)
+        root = slot.root.load(ordering: .relaxed)
+        peer = slot.peer.load(ordering: .relaxed)
+        tag = slot.tag.load(ordering: .relaxed)
+        operation = slot.operation.load(ordering: .relaxed)
+        op = slot.op.load(ordering: .relaxed)
+        failed = slot.failed.load(ordering: .relaxed)
+        serial = slot.serial.load(ordering: .relaxed)
+        parked = slot.parked.load(ordering: .relaxed)
+        agreeing = slot.agreeing.load(ordering: .relaxed)
+    }
+}
+
+/// One slot of the ring: the fields of a ``FlightEntry``, each an atomic word.
+///
+/// A call writes its slot while the watchdog's thread may read it, and when more calls are in flight
+/// than the ring holds, two calls can write one slot; so every field is atomic (relaxed: a plain load or
+/// store on x86-64 and arm64), which makes the record free of data races without a lock. `serial` is a
+/// sequence lock for the reader: ``recordStart(_:)`` sets it to -1 before it writes the fields and to
+/// the call's serial after, and ``FlightEntry/recent()`` keeps a copy only when the serial it read
+/// before the fields is the one it reads after. The later single-field updates (the end, `parked`,
+/// `agreeing`, a wait's new start) are made by the slot's call only while the slot's serial is still its
+/// own (``FlightRecordEntry/isOwn``).
+///
+/// What this does not exclude, to keep each call free of locks and of atomic read-modify-writes beyond the
+/// one increment: a writer is not exclusive. If a call is preempted in the middle of writing its slot for
+/// as long as it takes 64 other calls to start, the two writers' fields can mix, and a flag checked and
+/// then stored can land on the later call's entry. The record is a diagnostic, and it stays free of data
+/// races either way.
+@usableFromInline
+struct FlightSlot: ~Copyable {
+    let serial = Atomic<Int>(0)
+    let start = Atomic<UInt64>(0)
+    let end = Atomic<UInt64>(0)
+    /// The bits of the element type (an `Any.Type`), or 0.
+    let scalarType = Atomic<UInt>(0)
+    let count = Atomic<Int>(0)
+    let sequence = Atomic<Int>(0)
+    let communicator = Atomic<Int>(0)
+    let communicatorSize = Atomic<Int32>(0)
+    let rank = Atomic<Int32>(0)
+    let root = Atomic<Int32>(-1)
+    let peer = Atomic<Int32>(-1)
+    let tag = Atomic<Int32>(-1)
+    let operation = Atomic<UInt8>(0)
+    let op = Atomic<UInt8>(255)
+    let failed = Atomic<Bool>(false)
+    let parked = Atomic<Bool>(false)
+    let agreeing = Atomic<Bool>(false)
+
+    init() {}
+
+    /// Writes `entry` with `serial` and `start`, running and not parked, under the sequence lock: the
+    /// serial -1, the fields, then `serial`.
+    @inline(__always)
+    func write(_ entry: FlightEntry, serial: Int, start: UInt64) {
+        self.serial.store(-1, ordering: .relaxed)
+        atomicMemoryFence(ordering: .releasing)
+        self.start.store(start, ordering: .relaxed)
+        end.store(0, ordering: .relaxed)
+        scalarType.store(entry.scalarType.map { unsafeBitCast($0, to: UInt.self) } ?? 0, ordering: .relaxed)
+        count.store(entry.count, ordering: .relaxed)
+        sequence.store(entry.sequence, ordering: .relaxed)
+        communicator.store(entry.communicator, ordering: .relaxed)
+        communicatorSize.store(entry.communicatorSize, ordering: .relaxed)
+        rank.store(entry.rank, ordering: .relaxed)
+        root.store(entry.root, ordering: .relaxed)
+        peer.store(entry.peer, ordering: .relaxed)
+        tag.store(entry.tag, ordering: .relaxed)
+        operation.store(entry.operation, ordering: .relaxed)
+        op.store(entry.op, ordering: .relaxed)
+        failed.store(entry.failed, ordering: .relaxed)
+        parked.store(false, ordering: .relaxed)
+        agreeing.store(entry.agreeing, ordering: .relaxed)
+        self.serial.store(serial, ordering: .releasing)
+    }
+}
+
+/// A call's slot in the flight record and the call's serial there: what the call writes its end and
+/// flags through, while the slot is still its own.
+@usableFromInline
+struct FlightRecordEntry {
+    @usableFromInline let slot: UnsafeMutablePointer<FlightSlot>
+    @usableFromInline let serial: Int
+
+    @inlinable init(slot: UnsafeMutablePointer<FlightSlot>, serial: Int) {
+        self.slot = slot
+        self.serial = serial
+    }
+
+    /// Whether the ring has not given the slot to a later call.
+    var isOwn: Bool { slot.pointee.serial.load(ordering: .relaxed) == serial }
+
+    /// Marks the call as in the cross-rank check's agreement, or no longer.
+    func setAgreeing(_ agreeing: Bool) {
+        if isOwn { slot.pointee.agreeing.store(agreeing, ordering: .relaxed) }
+    }
+
+    /// Marks the call as parked (a request's operation nobody waits for yet), or watched again.
+    func setParked(_ parked: Bool) {
+        if isOwn { slot.pointee.parked.store(parked, ordering: .relaxed) }
+    }
+
+    /// A wait for the call begins: its start is now, and it is no longer parked.
+    func restart() {
+        guard isOwn, let written = flightRecorder.written else { return }
+        slot.pointee.start.store(FlightRecorder.now(written), ordering: .relaxed)
+        slot.pointee.parked.store(false, ordering: .relaxed)
+    }
+
+    /// A copy of the entry as the call wrote it.
+    var snapshot: FlightEntry { FlightEntry(slot.pointee) }
 }
 
 /// The ring of the last calls. Written by every call; read by the watchdog and the debug log.
@@ -128,7 +286,7 @@ struct FlightRecorder {
     static let capacity = 64
 
     /// The ring, once MPI is set up; `nil` before.
-    var entries: UnsafeMutablePointer<FlightEntry>? = nil
+    var entries: UnsafeMutablePointer<FlightSlot>? = nil
     /// Word 0: how many calls were ever recorded (the next entry is at this index modulo the capacity);
     /// word 1: the watchdog's published clock (``now(_:)``).
     var written: UnsafeMutablePointer<Int>? = nil
@@ -136,8 +294,8 @@ struct FlightRecorder {
     /// Allocates the ring (when MPI is set up; it is never freed).
     static func start() {
         guard flightRecorder.entries == nil else { return }
-        let entries = UnsafeMutablePointer<FlightEntry>.allocate(capacity: capacity)
-        entries.initialize(repeating: FlightEntry(), count: capacity)
+        let entries = UnsafeMutablePointer<FlightSlot>.allocate(capacity: capacity)
+        for index in 0..<capacity { (entries + index).initialize(to: FlightSlot()) }
         let written = UnsafeMutablePointer<Int>.allocate(capacity: 2)
         written.initialize(repeating: 0, count: 2)
         flightRecorder.written = written
@@ -173,65 +331,38 @@ struct FlightRecorder {
 
 /// Writes the start of `call` into the flight record, and returns its entry.
 @usableFromInline
-func recordStart(_ call: Call) -> UnsafeMutablePointer<FlightEntry>? {
+func recordStart(_ call: Call) -> FlightRecordEntry? {
     guard let entries = flightRecorder.entries, let written = flightRecorder.written else { return nil }
     let serial = swiftmpi_atomic_increment(written)
-    let entry = entries + (serial & (FlightRecorder.capacity - 1))
-    var sequence = 0
-    if call.operation.isCollective {
-        // Collectives on one communicator are ordered (MPI requires it), so a plain increment suffices.
-        call.comm.counters.words[0] += 1
-        sequence = call.comm.counters.words[0]
-    }
-    // The start first, then `end = 0` (release): a reader that sees the call in
-    // progress (acquire) sees its start too, never the start of an older call.
-    withUnsafeMutablePointer(to: &entry.pointee.start) { swiftmpi_atomic_store($0, FlightRecorder.now(written)) }
-    withUnsafeMutablePointer(to: &entry.pointee.end) { swiftmpi_atomic_store($0, 0) }
-    entry.pointee.scalarType = call.scalarType
-    entry.pointee.count = call.count
-    entry.pointee.sequence = sequence
-    entry.pointee.communicator = call.comm.counters.id
-    entry.pointee.communicatorSize = Int32(truncatingIfNeeded: call.comm.size)
-    entry.pointee.rank = Int32(truncatingIfNeeded: call.comm.rank)
-    entry.pointee.root = Int32(truncatingIfNeeded: call.root)
-    entry.pointee.peer = Int32(truncatingIfNeeded: call.peer)
-    entry.pointee.tag = Int32(truncatingIfNeeded: call.tag)
-    entry.pointee.operation = call.operation.rawValue
-    entry.pointee.op = call.op?.kind.rawValue ?? 255
-    entry.pointee.failed = false
-    entry.pointee.parked = false
-    entry.pointee.agreeing = false
-    entry.pointee.serial = serial
-    return entry
+    let slot = entries + (serial & (FlightRecorder.capacity - 1))
+    let sequence = call.operation.isCollective ? call.comm.counters.countCollective() : 0
+    slot.pointee.write(FlightEntry(call, sequence: sequence), serial: serial, start: FlightRecorder.now(written))
+    return FlightRecordEntry(slot: slot, serial: serial)
 }
 
-/// Writes a copy of an earlier call's entry (with a new start) into the flight record, and returns
-/// the new entry: a request's operation whose entry the ring has reused by the time its wait begins.
-func recordAgain(_ saved: FlightEntry) -> UnsafeMutablePointer<FlightEntry>? {
+/// Writes an earlier call's entry again (with a new start) into the flight record, and returns the
+/// new entry: a request's operation whose entry the ring has reused by the time its wait begins.
+func recordAgain(_ saved: FlightEntry) -> FlightRecordEntry? {
     guard let entries = flightRecorder.entries, let written = flightRecorder.written else { return nil }
     let serial = swiftmpi_atomic_increment(written)
-    let entry = entries + (serial & (FlightRecorder.capacity - 1))
-    var copy = saved
-    copy.start = FlightRecorder.now(written)
-    copy.end = 0
-    copy.parked = false
-    copy.serial = serial
-    entry.pointee = copy
-    return entry
+    let slot = entries + (serial & (FlightRecorder.capacity - 1))
+    slot.pointee.write(saved, serial: serial, start: FlightRecorder.now(written))
+    return FlightRecordEntry(slot: slot, serial: serial)
 }
 
-/// Writes the end of a call into its flight record entry.
+/// Writes the end of a call into its flight record entry, unless the ring has given the slot to a
+/// later call meanwhile (more calls started on other threads than the ring holds).
 @usableFromInline
-func recordEnd(_ entry: UnsafeMutablePointer<FlightEntry>?, failed: Bool) {
-    guard let entry, let written = flightRecorder.written else { return }
-    entry.pointee.failed = failed
-    withUnsafeMutablePointer(to: &entry.pointee.end) { swiftmpi_atomic_store($0, FlightRecorder.now(written)) }
+func recordEnd(_ entry: FlightRecordEntry?, failed: Bool) {
+    guard let entry, let written = flightRecorder.written, entry.isOwn else { return }
+    entry.slot.pointee.failed.store(failed, ordering: .relaxed)
+    entry.slot.pointee.end.store(FlightRecorder.now(written), ordering: .releasing)
 }
 
 /// Writes the end of a call into its flight record entry, then gives back the collective lock
 /// that the call holds, if any (``holdCollectiveOrder(_:)``).
 @usableFromInline
-func recordEnd(_ entry: UnsafeMutablePointer<FlightEntry>?, failed: Bool, releasing counters: CallCounters?) {
+func recordEnd(_ entry: FlightRecordEntry?, failed: Bool, releasing counters: CallCounters?) {
     recordEnd(entry, failed: failed)
     if let counters { releaseCollectiveOrder(counters) }
 }
@@ -272,21 +403,22 @@ extension FlightEntry {
         return line
     }
 
-    /// The entries of the ring, oldest first (a copy, read without locking).
+    /// The entries of the ring, oldest first (copies, read without locking).
     ///
-    /// An entry's `end` is read (acquire) before its `start`, so an entry seen in
-    /// progress carries the start of that call or of a newer one, never an older one.
+    /// A slot that a call is writing while it is read (its serial is -1, or not the same before and
+    /// after the copy: ``FlightSlot``) is left out, as is a slot never written.
     static func recent() -> [FlightEntry] {
         guard let entries = flightRecorder.entries, let written = flightRecorder.written else { return [] }
-        let total = written.pointee
+        let total = swiftmpi_atomic_load_long(written)
         let first = Swift.max(0, total - FlightRecorder.capacity)
         return (first..<total).compactMap { index in
             let slot = entries + (index & (FlightRecorder.capacity - 1))
-            let end = withUnsafeMutablePointer(to: &slot.pointee.end) { swiftmpi_atomic_load($0) }
-            var entry = slot.pointee
-            entry.end = end
-            entry.start = withUnsafeMutablePointer(to: &slot.pointee.start) { swiftmpi_atomic_load($0) }
-            return entry.start == 0 ? nil : entry
+            let before = slot.pointee.serial.load(ordering: .acquiring)
+            guard before >= 0 else { return nil }
+            let entry = FlightEntry(slot.pointee)
+            atomicMemoryFence(ordering: .acquiring)
+            guard slot.pointee.serial.load(ordering: .relaxed) == before, entry.start != 0 else { return nil }
+            return entry
         }
     }
 }

@@ -96,8 +96,8 @@ final class PendingOperation: @unchecked Sendable {
     /// The first failing MPI return code of a start or a test, or 0.
     @exclusivity(unchecked) var code: Int32 = 0
     /// The call's flight record entry, closed when the operation completes.
-    @exclusivity(unchecked) @usableFromInline var entry: UnsafeMutablePointer<FlightEntry>?
-    /// What the entry held when the operation started (to tell whether the ring reused its slot).
+    @exclusivity(unchecked) @usableFromInline var entry: FlightRecordEntry?
+    /// What the entry says of the operation (written again if the ring reuses its slot before a wait).
     @exclusivity(unchecked) var recorded = FlightEntry()
     /// Whether a wait for the operation has begun.
     @exclusivity(unchecked) var waited = false
@@ -309,32 +309,25 @@ final class PendingOperation: @unchecked Sendable {
 
     // MARK: The flight record entry
 
-    /// Keeps the started operation's entry, parked: the watchdog ignores it until a wait begins.
+    /// Keeps the started operation's entry, parked: the watchdog ignores it until a wait begins; and
+    /// what it says of `call`, to write it again if the ring gives the slot to a later call meanwhile.
     @usableFromInline
-    func park(_ entry: UnsafeMutablePointer<FlightEntry>?) {
+    func park(_ entry: FlightRecordEntry?, _ call: Call) {
         guard let entry else { return }
-        entry.pointee.parked = true
-        recorded = entry.pointee
+        entry.setParked(true)
+        recorded = FlightEntry(call, sequence: entry.slot.pointee.sequence.load(ordering: .relaxed))
         self.entry = entry
-    }
-
-    /// The entry, if the ring has not given its slot to a later call.
-    private var ownEntry: UnsafeMutablePointer<FlightEntry>? {
-        guard let entry, entry.pointee.serial == recorded.serial else { return nil }
-        return entry
     }
 
     /// A wait for the operation begins: the entry's clock restarts and the watchdog watches it
     /// (written again if the ring reused its slot meanwhile).
     func waitBegins() {
-        guard !waited, !finished, entry != nil else { return }
+        guard !waited, !finished, let entry else { return }
         waited = true
-        if let own = ownEntry, let written = flightRecorder.written {
-            withUnsafeMutablePointer(to: &own.pointee.start) { swiftmpi_atomic_store($0, FlightRecorder.now(written)) }
-            own.pointee.parked = false
+        if entry.isOwn {
+            entry.restart()
         } else {
-            entry = recordAgain(recorded)
-            if let entry { recorded.serial = entry.pointee.serial }
+            self.entry = recordAgain(recorded)
         }
     }
 
@@ -344,12 +337,12 @@ final class PendingOperation: @unchecked Sendable {
     func waitEnds() {
         guard waited, !finished else { return }
         waited = false
-        ownEntry?.pointee.parked = true
+        entry?.setParked(true)
     }
 
     /// Closes the entry, if it is still this operation's.
     private func closeEntry(failed: Bool) {
-        recordEnd(ownEntry, failed: failed)
+        recordEnd(entry, failed: failed)
         entry = nil
     }
 

@@ -42,6 +42,28 @@ final class FlightRecordTests: MPITestCase {
         XCTAssertEqual(MPIRuntime.flightRecord.count, 64)
     }
 
+    func testACallWhoseSlotWasReusedLeavesTheLaterCallsEntryAlone() throws {
+        // A call still running when the ring gives its slot to a later call (more calls started meanwhile,
+        // on other threads, than the ring holds) must not end the later call's entry: the watchdog would
+        // then miss that call if it hung.
+        let comm = try Communicator.resolve(nil, .send)
+        let first = try XCTUnwrap(recordStart(Call(.send, comm, Int32.self, count: 1, peer: 0, tag: 1)))
+        var later: [FlightRecordEntry] = []
+        for index in 0..<FlightRecorder.capacity {
+            later.append(try XCTUnwrap(recordStart(Call(.send, comm, Double.self, count: 2, peer: 0, tag: 100 + index))))
+        }
+        defer { for entry in later { recordEnd(entry, failed: false) } }
+        let reuser = try XCTUnwrap(later.last)
+        XCTAssertEqual(reuser.slot, first.slot, "the ring holds \(FlightRecorder.capacity) calls")
+        XCTAssertFalse(first.isOwn)
+        recordEnd(first, failed: true)
+        let entry = reuser.snapshot
+        XCTAssertEqual(entry.end, 0, "the later call is still running")
+        XCTAssertFalse(entry.failed)
+        XCTAssertEqual(entry.tag, Int32(100 + FlightRecorder.capacity - 1))
+        XCTAssertTrue(try XCTUnwrap(FlightEntry.recent().last).summary.contains("2 × Double, dest 0, tag \(entry.tag)"))
+    }
+
     func testTheWatchdogReportNamesTheStuckCallAndTheCallsBeforeIt() throws {
         _ = try allreduce(1.0, op: .sum)
         var entries = FlightEntry.recent()
