@@ -11,8 +11,24 @@
 //             right after that barrier, which is where the default communicator
 //             must be created (on first use, not when MPI is initialised).
 // PRIMITIVE is one of allgather, allreduce, alltoall, barrier, bcast, gather,
-// reduce, scan, scatter, sendrecv, send-recv (send and recv), or `all`
-// (every one, in that order). Collectives with a root run once per root.
+// reduce, scan, scatter, sendrecv, send-recv (send and recv), allgatherv,
+// gatherv, scatterv, alltoallv, reduce-scatter-block, exscan, isend-irecv,
+// iallreduce, ibcast, iallgather, neighbor-allgather, neighbor-alltoall,
+// persistent (a PersistentPlan halo exchange), or `all` (every one, in that
+// order). Collectives with a root run once per root.
+//
+// The variable-size collectives use the explicit-counts forms (`counts:`,
+// `sendCounts:receiveCounts:`), which make exactly the one MPI call. The easy
+// forms (`allgatherv(_:)`, `gatherv(_:root:)`, `scatterv(_:rowCounts:root:)`,
+// `alltoallv(_:rowCounts:)`) are not tested here: by design they first exchange
+// the block lengths and row shapes with one small collective of their own (an
+// allgather or a bcast), which a C rank making only the plain MPI_*v call does
+// not make, so they cannot share a communicator with such a rank.
+//
+// The non-blocking primitives start the package's i-form and wait for it with
+// `wait()`; the C side makes the matching non-blocking call (MPI_Iallreduce, ...)
+// for the collectives, since MPI never matches a non-blocking collective with a
+// blocking one, and plain MPI_Send / MPI_Recv for isend / irecv.
 //
 // The data is computed from the sender's rank, the receiver's rank, the root
 // and the element index, by the same formulas on both sides (see the comment at
@@ -48,13 +64,30 @@ let k = 3
 let primitives = [
     "allgather", "allreduce", "alltoall", "barrier", "bcast", "gather",
     "reduce", "scan", "scatter", "sendrecv", "send-recv",
+    "allgatherv", "gatherv", "scatterv", "alltoallv", "reduce-scatter-block", "exscan",
+    "isend-irecv", "iallreduce", "ibcast", "iallgather", "neighbor-allgather", "neighbor-alltoall",
+    "persistent",
 ]
+
+/// Rank `s`'s block length in round `t` (the root, 0 for allgatherv) of the variable-size
+/// collectives: ragged, and zero on rank `(t + 1) % n`.
+func vcount(_ s: Int, _ t: Int, _ n: Int) -> Int { s == (t + 1) % n ? 0 : 1 + (s + 2 * t) % 4 }
+
+/// alltoallv's count from rank `s` to rank `d`: zero when `s == (d + 1) % n`.
+func acount(_ s: Int, _ d: Int, _ n: Int) -> Int { s == (d + 1) % n ? 0 : 1 + s + 2 * d }
 
 /// Collects what a primitive got wrong on this rank.
 struct Mismatches {
     var lines: [String] = []
     mutating func expect<T: Equatable>(_ got: [T], _ expected: [T], _ what: String) {
         if got != expected, lines.count < 5 { lines.append("\(what): got \(got), expected \(expected)") }
+    }
+    /// Two rows of a neighbour collective on a 1-D grid; with `either`, in either order
+    /// (both neighbours are one rank: MPI may fill the two rows in either order).
+    mutating func expectRows<T: Equatable>(_ got: [T], _ expected: [T], either: Bool, _ what: String) {
+        let half = expected.count / 2
+        if either, got == Array(expected[half...] + expected[..<half]) { return }
+        expect(got, expected, what)
     }
 }
 
@@ -140,6 +173,131 @@ func run(_ primitive: String, comm: Communicator?, rank r: Int, size n: Int) thr
                     m.expect([status.source, status.tag, status.count], [source, 10 + source, k], "from \(source) status")
                 }
             }
+        }
+    case "allgatherv":
+        let counts = (0..<n).map { vcount($0, 0, n) }
+        let mine = (0..<counts[r]).map { Int32(1000 * r + $0 + 1) }
+        let (got, _) = try allgatherv(mine, counts: counts, comm: comm)
+        m.expect(got, (0..<n).flatMap { s in (0..<counts[s]).map { Int32(1000 * s + $0 + 1) } }, "data \(counts)")
+    case "gatherv":
+        for root in 0..<n {
+            let counts = (0..<n).map { vcount($0, root, n) }
+            let mine = (0..<counts[r]).map { Int32(100 * r + 10 * root + $0) }
+            let (got, _) = try gatherv(mine, counts: counts, root: root, comm: comm)
+            if r == root {
+                m.expect(got ?? [], (0..<n).flatMap { s in (0..<counts[s]).map { Int32(100 * s + 10 * root + $0) } },
+                         "root \(root) \(counts)")
+            } else if got != nil {
+                m.lines.append("root \(root): a non-root rank got a result")
+            }
+        }
+    case "scatterv":
+        for root in 0..<n {
+            let counts = (0..<n).map { vcount($0, root, n) }
+            let input = r == root ? (0..<n).flatMap { d in (0..<counts[d]).map { Int32(1000 * root + 10 * d + $0) } } : []
+            let (got, _) = try scatterv(input, counts: counts, root: root, comm: comm)
+            m.expect(got, (0..<counts[r]).map { Int32(1000 * root + 10 * r + $0) }, "root \(root) \(counts)")
+        }
+    case "alltoallv":
+        let sendCounts = (0..<n).map { acount(r, $0, n) }, receiveCounts = (0..<n).map { acount($0, r, n) }
+        let input = (0..<n).flatMap { d in (0..<sendCounts[d]).map { Int32(10000 * r + 100 * d + $0) } }
+        let (got, _) = try alltoallv(input, sendCounts: sendCounts, receiveCounts: receiveCounts, comm: comm)
+        m.expect(got, (0..<n).flatMap { s in (0..<receiveCounts[s]).map { Int32(10000 * s + 100 * r + $0) } },
+                 "data from \(receiveCounts)")
+    case "reduce-scatter-block":
+        let blocks = (0..<n).flatMap { d in elements.map { Double((r + 1) * (d + 1) + $0) } }
+        let (sum, _) = try reduceScatterBlock(blocks, op: .sum, comm: comm)
+        m.expect(sum, elements.map { Double((r + 1) * n * (n + 1) / 2 + n * $0) }, "sum")
+        let (maximum, _) = try reduceScatterBlock((0..<n).flatMap { d in elements.map { Int32(10 * r + d + $0) } },
+                                                  op: .max, comm: comm)
+        m.expect(maximum, elements.map { Int32(10 * (n - 1) + r + $0) }, "max")
+    case "exscan":
+        // Rank 0's result: zeros, as the package defines it (MPI leaves it undefined).
+        let (got, _) = try exscan(elements.map { Double((r + 1) * ($0 + 1)) }, op: .sum, comm: comm)
+        m.expect(got, elements.map { Double(($0 + 1) * r * (r + 1) / 2) }, "prefix sum")
+        let (ints, _) = try exscan(elements.map { Int32(r + $0) }, op: .sum, comm: comm)
+        m.expect(ints, elements.map { Int32(r * (r - 1) / 2 + r * $0) }, "int32 prefix sum")
+    case "isend-irecv":
+        for source in 0..<n {
+            for dest in 0..<n where dest != source {
+                if r == source {
+                    try isend(elements.map { Int32(200 * source + 10 * dest + $0) }, dest: dest, tag: 20 + source,
+                              comm: comm).wait()
+                } else if r == dest {
+                    let status = Status()
+                    let request = try irecv([Int32](repeating: -1, count: k), source: source, tag: 20 + source,
+                                            comm: comm, status: status)
+                    let got = try request.wait()
+                    m.expect(got, elements.map { Int32(200 * source + 10 * dest + $0) }, "from \(source)")
+                    m.expect([status.source, status.tag, status.count], [source, 20 + source, k], "from \(source) status")
+                }
+            }
+        }
+    case "iallreduce":
+        let sum = try iallreduce(elements.map { Double((r + 1) * ($0 + 1)) + 0.5 }, op: .sum, comm: comm).wait()
+        m.expect(sum, elements.map { Double(($0 + 1) * n * (n + 1) / 2) + 0.5 * Double(n) }, "sum")
+        let maximum = try iallreduce(elements.map { Int32(10 * r + $0) }, op: .max, comm: comm).wait()
+        m.expect(maximum, elements.map { Int32(10 * (n - 1) + $0) }, "max")
+    case "ibcast":
+        for root in 0..<n {
+            let input = r == root ? elements.map { Int32(100 * root + $0 + 1) } : [Int32](repeating: -1, count: k)
+            let got = try ibcast(input, root: root, comm: comm).wait()
+            m.expect(got, elements.map { Int32(100 * root + $0 + 1) }, "root \(root)")
+        }
+    case "iallgather":
+        let got = try iallgather(elements.map { Int32(1000 * r + $0 + 1) }, comm: comm).wait()
+        m.expect(got.shape, [n, k], "shape")
+        m.expect(got.scalars, (0..<n).flatMap { s in elements.map { Int32(1000 * s + $0 + 1) } }, "data")
+    case "neighbor-allgather", "neighbor-alltoall":
+        // A 1-D grid of every rank, periodic then not; neighbours in MPI's order (-1, +1).
+        for p in [1, 0] {
+            guard let grid = try (comm ?? .default).cartesian(dimensions: [n], periodic: [p == 1]) else {
+                m.lines.append("periodic \(p): not in the grid")
+                continue
+            }
+            let left: Int? = p == 1 || r > 0 ? (r - 1 + n) % n : nil
+            let right: Int? = p == 1 || r < n - 1 ? (r + 1) % n : nil
+            let (source, destination) = try grid.shift(dimension: 0)
+            m.expect([source ?? -1, destination ?? -1], [left ?? -1, right ?? -1], "periodic \(p) shift")
+            let what = p == 1 ? "periodic" : "non-periodic"
+            if primitive == "neighbor-allgather" {
+                let (got, _) = try neighborAllgather(elements.map { Int32(100 * r + 10 * p + $0) },
+                                                     comm: grid.communicator)
+                m.expect(got.shape, [2, k], "\(what) shape")
+                // A row from a null neighbour (past a wall) is zero.
+                func row(_ q: Int?) -> [Int32] {
+                    guard let q else { return [Int32](repeating: 0, count: k) }
+                    return elements.map { i in Int32(100 * q + 10 * p + i) }
+                }
+                m.expectRows(got.scalars, row(left) + row(right), either: p == 1 && n == 2, what)
+            } else {
+                // Rank q's row j (to its neighbour j); a row from a null neighbour is zero.
+                func row(_ q: Int?, _ j: Int) -> [Int32] {
+                    guard let q else { return [Int32](repeating: 0, count: k) }
+                    return elements.map { i in Int32(1000 * q + 100 * j + 10 * p + i) }
+                }
+                let rows: [Int32] = row(r, 0) + row(r, 1)
+                let (got, _) = try neighborAlltoall(ShapedArray(shape: [2, k], scalars: rows), comm: grid.communicator)
+                m.expect(got.shape, [2, k], "\(what) shape")
+                // Row 0 from the left neighbour (its row 1, sent to its right), row 1 from the right one (its row 0).
+                m.expectRows(got.scalars, row(left, 1) + row(right, 0), either: p == 1 && n == 2, what)
+            }
+        }
+    case "persistent":
+        // A halo exchange on the ring: to the right with tag 7, to the left with tag 8.
+        let right = (r + 1) % n, left = (r - 1 + n) % n
+        let plan = try PersistentPlan<Int32>(
+            sends: [PersistentMessage(peer: right, tag: 7, count: k), PersistentMessage(peer: left, tag: 8, count: k)],
+            receives: [PersistentMessage(peer: left, tag: 7, count: k), PersistentMessage(peer: right, tag: 8, count: k)],
+            comm: comm)
+        for step in 0..<3 {
+            try plan.setSend(0, to: ShapedArray(elements.map { Int32(10000 * step + 1000 * r + $0) }))
+            try plan.setSend(1, to: ShapedArray(elements.map { Int32(10000 * step + 1000 * r + 100 + $0) }))
+            try plan.exchange()
+            m.expect(try plan.received(0).scalars, elements.map { Int32(10000 * step + 1000 * left + $0) },
+                     "step \(step) from the left")
+            m.expect(try plan.received(1).scalars, elements.map { Int32(10000 * step + 1000 * right + 100 + $0) },
+                     "step \(step) from the right")
         }
     default:
         m.lines.append("unknown primitive")

@@ -10,7 +10,10 @@
  * primitives on the duplicate: that is where the Swift rank first uses
  * `comm: nil`, so where the package must create its default communicator.
  * PRIMITIVE: allgather allreduce alltoall barrier bcast gather reduce scan
- * scatter sendrecv send-recv, or `all`. Collectives with a root run once per root.
+ * scatter sendrecv send-recv allgatherv gatherv scatterv alltoallv
+ * reduce-scatter-block exscan isend-irecv iallreduce ibcast iallgather
+ * neighbor-allgather neighbor-alltoall persistent, or `all` (every one, in that
+ * order). Collectives with a root run once per root.
  *
  * The data, for rank r of n, element i of a block of K = 3 (int32 unless said):
  *   allgather  rank r sends 1000r + i + 1
@@ -25,6 +28,38 @@
  *   sendrecv   for each shift s in 1..n-1: to r+s, from r-s, tag s: 500r + 50s + i
  *   send-recv  for each ordered pair (src, dst), in one global order, tag 10 + src:
  *              100src + 10dst + i
+ * The variable-size collectives: rank s's count in round t (t is the root, 0 for
+ * allgatherv) is vcount(s, t) = 0 when s == (t + 1) % n, else 1 + (s + 2t) % 4
+ * (ragged, a zero count on a different rank for each root); the blocks are packed.
+ *   allgatherv rank s sends vcount(s, 0) elements 1000s + i + 1
+ *   gatherv    rank s sends vcount(s, root) elements 100s + 10root + i
+ *   scatterv   the root's block d: vcount(d, root) elements 1000root + 10d + i
+ *   alltoallv  src s to dst d: acount(s, d) = 0 when s == (d + 1) % n, else
+ *              1 + s + 2d elements, 10000s + 100d + i
+ *   reduce-scatter-block  double (r+1)(d+1) + i in block d (K each), summed;
+ *              then int32 10r + d + i, max
+ *   exscan     double (r+1)(i+1), exclusive prefix sum (rank 0's result unchecked
+ *              here: MPI leaves it undefined); then int32 r + i, sum
+ * The non-blocking ones, on the Swift side isend/irecv/iallreduce/ibcast/iallgather
+ * waited with wait():
+ *   isend-irecv  as send-recv, tag 20 + src, 200src + 10dst + i; here MPI_Send and
+ *              MPI_Recv (a point-to-point message does not care how it was posted)
+ *   iallreduce, ibcast, iallgather  the data of allreduce, bcast (every root) and
+ *              allgather; here MPI_Iallreduce, MPI_Ibcast, MPI_Iallgather then
+ *              MPI_Wait: MPI never matches a non-blocking collective with a blocking
+ *              one (MPI 3.1, section 5.12), so a Swift iallreduce must meet an
+ *              MPI_Iallreduce, and one that made any other call would hang or fail
+ * A 1-D Cartesian grid of all n ranks (MPI_Cart_create, reorder false), first
+ * periodic then not (in each of the next two), neighbours in MPI's order (-1, +1):
+ *   neighbor-allgather   rank r sends 100r + 10p + i (p = 1 periodic, 0 not);
+ *              a row from a null neighbour stays 0
+ *   neighbor-alltoall    rank r's row j (to neighbour j): 1000r + 100j + 10p + i;
+ *              with n = 2 periodic both neighbours are one rank and MPI may fill the
+ *              two rows in either order, so either order is accepted
+ *   persistent a halo exchange on the ring, 3 steps: rank r sends to r+1 with tag 7
+ *              and to r-1 with tag 8: 10000step + 1000r + 100dir + i (dir 0 right,
+ *              1 left); here MPI_Sendrecv for the first direction, MPI_Send then
+ *              MPI_Recv for the second; the Swift side uses one PersistentPlan
  * Each rank prints "interop RANK c READY" after MPI_Init, "interop RANK c START
  * PRIMITIVE" before each primitive, and "interop RANK c PASS|FAIL PRIMITIVE
  * [what was wrong]" after it; it exits with status 1 if anything failed.
@@ -57,6 +92,9 @@ static void expect_doubles(const double *got, const double *expected, int count,
         if (got[i] != expected[i]) { note(what, (long)got[i], (long)expected[i], where); return; }
 }
 
+static int vcount(int s, int t, int n) { return s == (t + 1) % n ? 0 : 1 + (s + 2 * t) % 4; }
+static int acount(int s, int d, int n) { return s == (d + 1) % n ? 0 : 1 + s + 2 * d; }
+
 static int check(int code, const char *call) {
     if (code != MPI_SUCCESS) {
         char message[MPI_MAX_ERROR_STRING];
@@ -68,10 +106,32 @@ static int check(int code, const char *call) {
     return 1;
 }
 
+/* Waits for a non-blocking call's request when the call itself succeeded. */
+static int wait_for(int code, MPI_Request *request, const char *call) {
+    if (!check(code, call)) return 0;
+    return check(MPI_Wait(request, MPI_STATUS_IGNORE), call);
+}
+
+/* Checks the rows of a neighbour collective on a 1-D grid: row 0 from the -1
+ * neighbour, row 1 from the +1 neighbour (K elements each); with `either`, the
+ * two rows may come in either order. */
+static void expect_rows(const int32_t *got, const int32_t *expected, int either, const char *what, int where) {
+    if (either && memcmp(got, expected, 2 * K * sizeof(int32_t)) != 0 &&
+        memcmp(got, expected + K, K * sizeof(int32_t)) == 0 && memcmp(got + K, expected, K * sizeof(int32_t)) == 0)
+        return;
+    expect_ints(got, expected, 2 * K, what, where);
+}
+
 static void run(const char *primitive, MPI_Comm comm) {
     int r = rank, n = size;
-    int32_t *a = calloc((size_t)n * K, sizeof(int32_t)), *b = calloc((size_t)n * K, sizeof(int32_t));
-    int32_t *e = calloc((size_t)n * K, sizeof(int32_t));
+    /* Large enough for every primitive: alltoallv's blocks are the largest, below 3n + 1 each. */
+    size_t room = (size_t)n * (3 * n + K + 2);
+    int32_t *a = calloc(room, sizeof(int32_t)), *b = calloc(room, sizeof(int32_t));
+    int32_t *e = calloc(room, sizeof(int32_t));
+    int *counts = calloc((size_t)n, sizeof(int)), *displs = calloc((size_t)n, sizeof(int));
+    int *rcounts = calloc((size_t)n, sizeof(int)), *rdispls = calloc((size_t)n, sizeof(int));
+    double *xs = calloc((size_t)n * K, sizeof(double));
+    MPI_Request request;
     double x[K], y[K], ex[K];
     if (!strcmp(primitive, "allgather")) {
         for (int i = 0; i < K; i++) a[i] = 1000 * r + i + 1;
@@ -156,15 +216,158 @@ static void run(const char *primitive, MPI_Comm comm) {
                 }
             }
         }
+    } else if (!strcmp(primitive, "allgatherv")) {
+        int total = 0;
+        for (int s = 0; s < n; s++) { counts[s] = vcount(s, 0, n); displs[s] = total; total += counts[s]; }
+        for (int i = 0; i < counts[r]; i++) a[i] = 1000 * r + i + 1;
+        for (int s = 0; s < n; s++) for (int i = 0; i < counts[s]; i++) e[displs[s] + i] = 1000 * s + i + 1;
+        for (int i = 0; i < total; i++) b[i] = -1;
+        if (check(MPI_Allgatherv(a, counts[r], MPI_INT32_T, b, counts, displs, MPI_INT32_T, comm), "MPI_Allgatherv"))
+            expect_ints(b, e, total, "data%.0d", 0);
+    } else if (!strcmp(primitive, "gatherv")) {
+        for (int root = 0; root < n; root++) {
+            int total = 0;
+            for (int s = 0; s < n; s++) { counts[s] = vcount(s, root, n); displs[s] = total; total += counts[s]; }
+            for (int i = 0; i < counts[r]; i++) a[i] = 100 * r + 10 * root + i;
+            for (int s = 0; s < n; s++) for (int i = 0; i < counts[s]; i++) e[displs[s] + i] = 100 * s + 10 * root + i;
+            for (int i = 0; i < total; i++) b[i] = -1;
+            if (check(MPI_Gatherv(a, counts[r], MPI_INT32_T, r == root ? b : NULL, counts, displs, MPI_INT32_T, root,
+                                  comm), "MPI_Gatherv") && r == root)
+                expect_ints(b, e, total, "root %d", root);
+        }
+    } else if (!strcmp(primitive, "scatterv")) {
+        for (int root = 0; root < n; root++) {
+            int total = 0;
+            for (int d = 0; d < n; d++) { counts[d] = vcount(d, root, n); displs[d] = total; total += counts[d]; }
+            for (int d = 0; d < n; d++) for (int i = 0; i < counts[d]; i++) a[displs[d] + i] = 1000 * root + 10 * d + i;
+            for (int i = 0; i < counts[r]; i++) { e[i] = 1000 * root + 10 * r + i; b[i] = -1; }
+            if (check(MPI_Scatterv(r == root ? a : NULL, counts, displs, MPI_INT32_T, b, counts[r], MPI_INT32_T, root,
+                                   comm), "MPI_Scatterv"))
+                expect_ints(b, e, counts[r], "root %d", root);
+        }
+    } else if (!strcmp(primitive, "alltoallv")) {
+        int sent = 0, received = 0;
+        for (int d = 0; d < n; d++) {
+            counts[d] = acount(r, d, n); displs[d] = sent; sent += counts[d];
+            rcounts[d] = acount(d, r, n); rdispls[d] = received; received += rcounts[d];
+            for (int i = 0; i < counts[d]; i++) a[displs[d] + i] = 10000 * r + 100 * d + i;
+            for (int i = 0; i < rcounts[d]; i++) e[rdispls[d] + i] = 10000 * d + 100 * r + i;
+        }
+        for (int i = 0; i < received; i++) b[i] = -1;
+        if (check(MPI_Alltoallv(a, counts, displs, MPI_INT32_T, b, rcounts, rdispls, MPI_INT32_T, comm),
+                  "MPI_Alltoallv"))
+            expect_ints(b, e, received, "data%.0d", 0);
+    } else if (!strcmp(primitive, "reduce-scatter-block")) {
+        for (int d = 0; d < n; d++) for (int i = 0; i < K; i++) xs[d * K + i] = (r + 1) * (d + 1) + i;
+        for (int i = 0; i < K; i++) ex[i] = (r + 1) * n * (n + 1) / 2 + n * i;
+        if (check(MPI_Reduce_scatter_block(xs, y, K, MPI_DOUBLE, MPI_SUM, comm), "MPI_Reduce_scatter_block"))
+            expect_doubles(y, ex, K, "sum%.0d", 0);
+        for (int d = 0; d < n; d++) for (int i = 0; i < K; i++) a[d * K + i] = 10 * r + d + i;
+        for (int i = 0; i < K; i++) e[i] = 10 * (n - 1) + r + i;
+        if (check(MPI_Reduce_scatter_block(a, b, K, MPI_INT32_T, MPI_MAX, comm), "MPI_Reduce_scatter_block"))
+            expect_ints(b, e, K, "max%.0d", 0);
+    } else if (!strcmp(primitive, "exscan")) {
+        for (int i = 0; i < K; i++) { x[i] = (r + 1) * (i + 1); ex[i] = (i + 1) * r * (r + 1) / 2; }
+        if (check(MPI_Exscan(x, y, K, MPI_DOUBLE, MPI_SUM, comm), "MPI_Exscan") && r > 0)
+            expect_doubles(y, ex, K, "prefix sum%.0d", 0);
+        for (int i = 0; i < K; i++) { a[i] = r + i; e[i] = r * (r - 1) / 2 + r * i; }
+        if (check(MPI_Exscan(a, b, K, MPI_INT32_T, MPI_SUM, comm), "MPI_Exscan") && r > 0)
+            expect_ints(b, e, K, "int32 prefix sum%.0d", 0);
+    } else if (!strcmp(primitive, "isend-irecv")) {
+        for (int source = 0; source < n; source++) for (int dest = 0; dest < n; dest++) {
+            if (dest == source) continue;
+            for (int i = 0; i < K; i++) { a[i] = 200 * source + 10 * dest + i; b[i] = -1; }
+            if (r == source) {
+                check(MPI_Send(a, K, MPI_INT32_T, dest, 20 + source, comm), "MPI_Send");
+            } else if (r == dest) {
+                MPI_Status status;
+                int count = -1;
+                if (check(MPI_Recv(b, K, MPI_INT32_T, source, 20 + source, comm, &status), "MPI_Recv")) {
+                    expect_ints(b, a, K, "from %d", source);
+                    MPI_Get_count(&status, MPI_INT32_T, &count);
+                    if (status.MPI_SOURCE != source) note("from %d status source", status.MPI_SOURCE, source, source);
+                    if (status.MPI_TAG != 20 + source) note("from %d status tag", status.MPI_TAG, 20 + source, source);
+                    if (count != K) note("from %d status count", count, K, source);
+                }
+            }
+        }
+    } else if (!strcmp(primitive, "iallreduce")) {
+        for (int i = 0; i < K; i++) { x[i] = (r + 1) * (i + 1) + 0.5; ex[i] = (i + 1) * n * (n + 1) / 2 + 0.5 * n; }
+        if (wait_for(MPI_Iallreduce(x, y, K, MPI_DOUBLE, MPI_SUM, comm, &request), &request, "MPI_Iallreduce"))
+            expect_doubles(y, ex, K, "sum%.0d", 0);
+        for (int i = 0; i < K; i++) { a[i] = 10 * r + i; e[i] = 10 * (n - 1) + i; }
+        if (wait_for(MPI_Iallreduce(a, b, K, MPI_INT32_T, MPI_MAX, comm, &request), &request, "MPI_Iallreduce"))
+            expect_ints(b, e, K, "max%.0d", 0);
+    } else if (!strcmp(primitive, "ibcast")) {
+        for (int root = 0; root < n; root++) {
+            for (int i = 0; i < K; i++) { e[i] = 100 * root + i + 1; a[i] = r == root ? e[i] : -1; }
+            if (wait_for(MPI_Ibcast(a, K, MPI_INT32_T, root, comm, &request), &request, "MPI_Ibcast"))
+                expect_ints(a, e, K, "root %d", root);
+        }
+    } else if (!strcmp(primitive, "iallgather")) {
+        for (int i = 0; i < K; i++) a[i] = 1000 * r + i + 1;
+        for (int s = 0; s < n; s++) for (int i = 0; i < K; i++) e[s * K + i] = 1000 * s + i + 1;
+        if (wait_for(MPI_Iallgather(a, K, MPI_INT32_T, b, K, MPI_INT32_T, comm, &request), &request,
+                     "MPI_Iallgather"))
+            expect_ints(b, e, n * K, "data%.0d", 0);
+    } else if (!strcmp(primitive, "neighbor-allgather") || !strcmp(primitive, "neighbor-alltoall")) {
+        int allgather = !strcmp(primitive, "neighbor-allgather");
+        for (int p = 1; p >= 0; p--) {
+            int dims[1] = {n}, periods[1] = {p}, left = p || r > 0 ? (r - 1 + n) % n : -1,
+                right = p || r < n - 1 ? (r + 1) % n : -1;
+            MPI_Comm cart = MPI_COMM_NULL;
+            if (!check(MPI_Cart_create(comm, 1, dims, periods, 0, &cart), "MPI_Cart_create")) break;
+            MPI_Comm_set_errhandler(cart, MPI_ERRORS_RETURN);
+            for (int i = 0; i < 2 * K; i++) { b[i] = 0; e[i] = 0; }
+            if (allgather) {
+                for (int i = 0; i < K; i++) {
+                    a[i] = 100 * r + 10 * p + i;
+                    if (left >= 0) e[i] = 100 * left + 10 * p + i;
+                    if (right >= 0) e[K + i] = 100 * right + 10 * p + i;
+                }
+                if (check(MPI_Neighbor_allgather(a, K, MPI_INT32_T, b, K, MPI_INT32_T, cart), "MPI_Neighbor_allgather"))
+                    expect_rows(b, e, p && n == 2, p ? "periodic%.0d" : "non-periodic%.0d", 0);
+            } else {
+                for (int j = 0; j < 2; j++) for (int i = 0; i < K; i++) a[j * K + i] = 1000 * r + 100 * j + 10 * p + i;
+                for (int i = 0; i < K; i++) {
+                    if (left >= 0) e[i] = 1000 * left + 100 + 10 * p + i;   /* the left neighbour's row to its right */
+                    if (right >= 0) e[K + i] = 1000 * right + 10 * p + i;   /* the right neighbour's row to its left */
+                }
+                if (check(MPI_Neighbor_alltoall(a, K, MPI_INT32_T, b, K, MPI_INT32_T, cart), "MPI_Neighbor_alltoall"))
+                    expect_rows(b, e, p && n == 2, p ? "periodic%.0d" : "non-periodic%.0d", 0);
+            }
+            MPI_Comm_free(&cart);
+        }
+    } else if (!strcmp(primitive, "persistent")) {
+        int right = (r + 1) % n, left = (r - 1 + n) % n;
+        for (int step = 0; step < 3; step++) {
+            MPI_Status status;
+            for (int i = 0; i < K; i++) {
+                a[i] = 10000 * step + 1000 * r + i;              /* to the right, tag 7 */
+                a[K + i] = 10000 * step + 1000 * r + 100 + i;    /* to the left, tag 8 */
+                e[i] = 10000 * step + 1000 * left + i;           /* from the left, tag 7 */
+                e[K + i] = 10000 * step + 1000 * right + 100 + i; /* from the right, tag 8 */
+                b[i] = b[K + i] = -1;
+            }
+            if (check(MPI_Sendrecv(a, K, MPI_INT32_T, right, 7, b, K, MPI_INT32_T, left, 7, comm, &status),
+                      "MPI_Sendrecv"))
+                expect_ints(b, e, K, "step %d from the left", step);
+            if (check(MPI_Send(a + K, K, MPI_INT32_T, left, 8, comm), "MPI_Send") &&
+                check(MPI_Recv(b + K, K, MPI_INT32_T, right, 8, comm, &status), "MPI_Recv"))
+                expect_ints(b + K, e + K, K, "step %d from the right", step);
+        }
     } else {
         snprintf(problem, sizeof problem, "unknown primitive");
     }
-    free(a); free(b); free(e);
+    free(a); free(b); free(e); free(counts); free(displs); free(rcounts); free(rdispls); free(xs);
 }
 
 static const char *all[] = {
     "allgather", "allreduce", "alltoall", "barrier", "bcast", "gather",
     "reduce", "scan", "scatter", "sendrecv", "send-recv",
+    "allgatherv", "gatherv", "scatterv", "alltoallv", "reduce-scatter-block", "exscan",
+    "isend-irecv", "iallreduce", "ibcast", "iallgather", "neighbor-allgather", "neighbor-alltoall",
+    "persistent",
 };
 
 int main(int argc, char **argv) {
