@@ -73,6 +73,23 @@ let primitives = [
 /// collectives: ragged, and zero on rank `(t + 1) % n`.
 func vcount(_ s: Int, _ t: Int, _ n: Int) -> Int { s == (t + 1) % n ? 0 : 1 + (s + 2 * t) % 4 }
 
+/// Displacements for `counts` that leave one element free before each block (and one at the end), and
+/// a function that lays packed blocks out that way, with `fill` in the gaps.
+func spacedLayout(_ counts: [Int]) -> ([Int], ([Int32], Int32) -> [Int32]) {
+    var displacements: [Int] = [], next = 1
+    for c in counts { displacements.append(next); next += c + 1 }
+    let layout = { (packed: [Int32], fill: Int32) -> [Int32] in
+        var out = [Int32](repeating: fill, count: next)
+        var from = 0
+        for (c, d) in zip(counts, displacements) {
+            for i in 0..<c { out[d + i] = packed[from + i] }
+            from += c
+        }
+        return out
+    }
+    return (displacements, layout)
+}
+
 /// alltoallv's count from rank `s` to rank `d`: zero when `s == (d + 1) % n`.
 func acount(_ s: Int, _ d: Int, _ n: Int) -> Int { s == (d + 1) % n ? 0 : 1 + s + 2 * d }
 
@@ -82,11 +99,12 @@ struct Mismatches {
     mutating func expect<T: Equatable>(_ got: [T], _ expected: [T], _ what: String) {
         if got != expected, lines.count < 5 { lines.append("\(what): got \(got), expected \(expected)") }
     }
-    /// Two rows of a neighbour collective on a 1-D grid; with `either`, in either order
-    /// (both neighbours are one rank: MPI may fill the two rows in either order).
+    /// The rows of a neighbour collective (`k` elements each); with `either`, rows 0 and 1 in
+    /// either order (both neighbours of the first dimension are one rank: MPI may fill their
+    /// two rows in either order).
     mutating func expectRows<T: Equatable>(_ got: [T], _ expected: [T], either: Bool, _ what: String) {
-        let half = expected.count / 2
-        if either, got == Array(expected[half...] + expected[..<half]) { return }
+        if either, got.count == expected.count, got.count >= 2 * k,
+           got == Array(expected[k..<(2 * k)] + expected[..<k] + expected[(2 * k)...]) { return }
         expect(got, expected, what)
     }
 }
@@ -177,19 +195,31 @@ func run(_ primitive: String, comm: Communicator?, rank r: Int, size n: Int) thr
     case "allgatherv":
         let counts = (0..<n).map { vcount($0, 0, n) }
         let mine = (0..<counts[r]).map { Int32(1000 * r + $0 + 1) }
+        let expected = (0..<n).flatMap { s in (0..<counts[s]).map { Int32(1000 * s + $0 + 1) } }
         let (got, _) = try allgatherv(mine, counts: counts, comm: comm)
-        m.expect(got, (0..<n).flatMap { s in (0..<counts[s]).map { Int32(1000 * s + $0 + 1) } }, "data \(counts)")
+        m.expect(got, expected, "data \(counts)")
+        // The same message again, into: with displacements that leave gaps (local only).
+        let (spaced, gapped) = spacedLayout(counts)
+        var output = [Int32](repeating: -7, count: spaced.last! + counts.last! + 1)
+        try allgatherv(mine, into: &output, counts: counts, displacements: spaced, comm: comm)
+        m.expect(output, gapped(expected, -7), "into: with displacements \(spaced)")
     case "gatherv":
         for root in 0..<n {
             let counts = (0..<n).map { vcount($0, root, n) }
             let mine = (0..<counts[r]).map { Int32(100 * r + 10 * root + $0) }
+            let expected = (0..<n).flatMap { s in (0..<counts[s]).map { Int32(100 * s + 10 * root + $0) } }
             let (got, _) = try gatherv(mine, counts: counts, root: root, comm: comm)
             if r == root {
-                m.expect(got ?? [], (0..<n).flatMap { s in (0..<counts[s]).map { Int32(100 * s + 10 * root + $0) } },
-                         "root \(root) \(counts)")
+                m.expect(got ?? [], expected, "root \(root) \(counts)")
             } else if got != nil {
                 m.lines.append("root \(root): a non-root rank got a result")
             }
+            // The same message again, into: with displacements that leave gaps (local only).
+            let (spaced, gapped) = spacedLayout(counts)
+            var output = [Int32](repeating: -7, count: spaced.last! + counts.last! + 1)
+            try gatherv(mine, into: &output, counts: counts, displacements: spaced, root: root, comm: comm)
+            m.expect(output, r == root ? gapped(expected, -7) : [Int32](repeating: -7, count: output.count),
+                     "root \(root) into: with displacements \(spaced)")
         }
     case "scatterv":
         for root in 0..<n {
@@ -249,38 +279,42 @@ func run(_ primitive: String, comm: Communicator?, rank r: Int, size n: Int) thr
         m.expect(got.shape, [n, k], "shape")
         m.expect(got.scalars, (0..<n).flatMap { s in elements.map { Int32(1000 * s + $0 + 1) } }, "data")
     case "neighbor-allgather", "neighbor-alltoall":
-        // A 1-D grid of every rank, periodic then not; neighbours in MPI's order (-1, +1).
-        for p in [1, 0] {
-            guard let grid = try (comm ?? .default).cartesian(dimensions: [n], periodic: [p == 1]) else {
-                m.lines.append("periodic \(p): not in the grid")
+        // Three grids of every rank: 1-D periodic (p = 1), 1-D not (p = 0), 2-D n x 1 periodic in
+        // its first dimension only (p = 2: the second dimension's two neighbours are null).
+        // Neighbours in MPI's order: for each dimension -1, then +1.
+        for (p, dimensions, periodic) in [(1, [n], [true]), (0, [n], [false]), (2, [n, 1], [true, false])] {
+            guard let grid = try (comm ?? .default).cartesian(dimensions: dimensions, periodic: periodic) else {
+                m.lines.append("grid \(p): not in the grid")
                 continue
             }
-            let left: Int? = p == 1 || r > 0 ? (r - 1 + n) % n : nil
-            let right: Int? = p == 1 || r < n - 1 ? (r + 1) % n : nil
+            let wraps = periodic[0], rows = 2 * dimensions.count
+            let left: Int? = wraps || r > 0 ? (r - 1 + n) % n : nil
+            let right: Int? = wraps || r < n - 1 ? (r + 1) % n : nil
             let (source, destination) = try grid.shift(dimension: 0)
-            m.expect([source ?? -1, destination ?? -1], [left ?? -1, right ?? -1], "periodic \(p) shift")
-            let what = p == 1 ? "periodic" : "non-periodic"
+            m.expect([source ?? -1, destination ?? -1], [left ?? -1, right ?? -1], "grid \(p) shift")
+            let nulls = [Int32](repeating: 0, count: (rows - 2) * k)
             if primitive == "neighbor-allgather" {
                 let (got, _) = try neighborAllgather(elements.map { Int32(100 * r + 10 * p + $0) },
                                                      comm: grid.communicator)
-                m.expect(got.shape, [2, k], "\(what) shape")
+                m.expect(got.shape, [rows, k], "grid \(p) shape")
                 // A row from a null neighbour (past a wall) is zero.
                 func row(_ q: Int?) -> [Int32] {
                     guard let q else { return [Int32](repeating: 0, count: k) }
                     return elements.map { i in Int32(100 * q + 10 * p + i) }
                 }
-                m.expectRows(got.scalars, row(left) + row(right), either: p == 1 && n == 2, what)
+                m.expectRows(got.scalars, row(left) + row(right) + nulls, either: wraps && n == 2, "grid \(p)")
             } else {
                 // Rank q's row j (to its neighbour j); a row from a null neighbour is zero.
                 func row(_ q: Int?, _ j: Int) -> [Int32] {
                     guard let q else { return [Int32](repeating: 0, count: k) }
                     return elements.map { i in Int32(1000 * q + 100 * j + 10 * p + i) }
                 }
-                let rows: [Int32] = row(r, 0) + row(r, 1)
-                let (got, _) = try neighborAlltoall(ShapedArray(shape: [2, k], scalars: rows), comm: grid.communicator)
-                m.expect(got.shape, [2, k], "\(what) shape")
+                let mine: [Int32] = (0..<rows).flatMap { row(r, $0) }
+                let (got, _) = try neighborAlltoall(ShapedArray(shape: [rows, k], scalars: mine),
+                                                    comm: grid.communicator)
+                m.expect(got.shape, [rows, k], "grid \(p) shape")
                 // Row 0 from the left neighbour (its row 1, sent to its right), row 1 from the right one (its row 0).
-                m.expectRows(got.scalars, row(left, 1) + row(right, 0), either: p == 1 && n == 2, what)
+                m.expectRows(got.scalars, row(left, 1) + row(right, 0) + nulls, either: wraps && n == 2, "grid \(p)")
             }
         }
     case "persistent":

@@ -31,8 +31,11 @@
  * The variable-size collectives: rank s's count in round t (t is the root, 0 for
  * allgatherv) is vcount(s, t) = 0 when s == (t + 1) % n, else 1 + (s + 2t) % 4
  * (ragged, a zero count on a different rank for each root); the blocks are packed.
- *   allgatherv rank s sends vcount(s, 0) elements 1000s + i + 1
- *   gatherv    rank s sends vcount(s, root) elements 100s + 10root + i
+ *   allgatherv rank s sends vcount(s, 0) elements 1000s + i + 1, twice (the Swift
+ *              side's second call is the into: form with displacements that leave
+ *              gaps: the displacements are local, the messages the same)
+ *   gatherv    rank s sends vcount(s, root) elements 100s + 10root + i, twice per
+ *              root (likewise)
  *   scatterv   the root's block d: vcount(d, root) elements 1000root + 10d + i
  *   alltoallv  src s to dst d: acount(s, d) = 0 when s == (d + 1) % n, else
  *              1 + s + 2d elements, 10000s + 100d + i
@@ -49,13 +52,16 @@
  *              MPI_Wait: MPI never matches a non-blocking collective with a blocking
  *              one (MPI 3.1, section 5.12), so a Swift iallreduce must meet an
  *              MPI_Iallreduce, and one that made any other call would hang or fail
- * A 1-D Cartesian grid of all n ranks (MPI_Cart_create, reorder false), first
- * periodic then not (in each of the next two), neighbours in MPI's order (-1, +1):
- *   neighbor-allgather   rank r sends 100r + 10p + i (p = 1 periodic, 0 not);
- *              a row from a null neighbour stays 0
+ * Cartesian grids of all n ranks (MPI_Cart_create, reorder false), in each of the
+ * next two: 1-D periodic (p = 1), 1-D not (p = 0), 2-D n x 1 periodic in its first
+ * dimension only (p = 2: the second dimension's two neighbours are null);
+ * neighbours in MPI's order (for each dimension -1, then +1):
+ *   neighbor-allgather   rank r sends 100r + 10p + i; a row from a null neighbour
+ *              stays 0
  *   neighbor-alltoall    rank r's row j (to neighbour j): 1000r + 100j + 10p + i;
- *              with n = 2 periodic both neighbours are one rank and MPI may fill the
- *              two rows in either order, so either order is accepted
+ *              with n = 2 periodic both neighbours in the first dimension are one
+ *              rank and MPI may fill their two rows in either order, so either
+ *              order is accepted
  *   persistent a halo exchange on the ring, 3 steps: rank r sends to r+1 with tag 7
  *              and to r-1 with tag 8: 10000step + 1000r + 100dir + i (dir 0 right,
  *              1 left); here MPI_Sendrecv for the first direction, MPI_Send then
@@ -112,14 +118,16 @@ static int wait_for(int code, MPI_Request *request, const char *call) {
     return check(MPI_Wait(request, MPI_STATUS_IGNORE), call);
 }
 
-/* Checks the rows of a neighbour collective on a 1-D grid: row 0 from the -1
- * neighbour, row 1 from the +1 neighbour (K elements each); with `either`, the
- * two rows may come in either order. */
-static void expect_rows(const int32_t *got, const int32_t *expected, int either, const char *what, int where) {
-    if (either && memcmp(got, expected, 2 * K * sizeof(int32_t)) != 0 &&
-        memcmp(got, expected + K, K * sizeof(int32_t)) == 0 && memcmp(got + K, expected, K * sizeof(int32_t)) == 0)
-        return;
-    expect_ints(got, expected, 2 * K, what, where);
+/* Checks the `rows` rows (K elements each) of a neighbour collective: row 0 from
+ * the -1 neighbour of the first dimension, row 1 from its +1 neighbour, ...; with
+ * `either`, rows 0 and 1 may come in either order. */
+static void expect_rows(const int32_t *got, const int32_t *expected, int rows, int either, const char *what,
+                        int where) {
+    if (either && memcmp(got, expected + K, K * sizeof(int32_t)) == 0 &&
+        memcmp(got + K, expected, K * sizeof(int32_t)) == 0)
+        expect_ints(got + 2 * K, expected + 2 * K, (rows - 2) * K, what, where);
+    else
+        expect_ints(got, expected, rows * K, what, where);
 }
 
 static void run(const char *primitive, MPI_Comm comm) {
@@ -221,19 +229,24 @@ static void run(const char *primitive, MPI_Comm comm) {
         for (int s = 0; s < n; s++) { counts[s] = vcount(s, 0, n); displs[s] = total; total += counts[s]; }
         for (int i = 0; i < counts[r]; i++) a[i] = 1000 * r + i + 1;
         for (int s = 0; s < n; s++) for (int i = 0; i < counts[s]; i++) e[displs[s] + i] = 1000 * s + i + 1;
-        for (int i = 0; i < total; i++) b[i] = -1;
-        if (check(MPI_Allgatherv(a, counts[r], MPI_INT32_T, b, counts, displs, MPI_INT32_T, comm), "MPI_Allgatherv"))
-            expect_ints(b, e, total, "data%.0d", 0);
+        for (int round = 0; round < 2; round++) { /* the Swift side: [T] form, then into: with displacements */
+            for (int i = 0; i < total; i++) b[i] = -1;
+            if (check(MPI_Allgatherv(a, counts[r], MPI_INT32_T, b, counts, displs, MPI_INT32_T, comm),
+                      "MPI_Allgatherv"))
+                expect_ints(b, e, total, "round %d", round);
+        }
     } else if (!strcmp(primitive, "gatherv")) {
         for (int root = 0; root < n; root++) {
             int total = 0;
             for (int s = 0; s < n; s++) { counts[s] = vcount(s, root, n); displs[s] = total; total += counts[s]; }
             for (int i = 0; i < counts[r]; i++) a[i] = 100 * r + 10 * root + i;
             for (int s = 0; s < n; s++) for (int i = 0; i < counts[s]; i++) e[displs[s] + i] = 100 * s + 10 * root + i;
-            for (int i = 0; i < total; i++) b[i] = -1;
-            if (check(MPI_Gatherv(a, counts[r], MPI_INT32_T, r == root ? b : NULL, counts, displs, MPI_INT32_T, root,
-                                  comm), "MPI_Gatherv") && r == root)
-                expect_ints(b, e, total, "root %d", root);
+            for (int round = 0; round < 2; round++) { /* the Swift side: [T] form, then into: with displacements */
+                for (int i = 0; i < total; i++) b[i] = -1;
+                if (check(MPI_Gatherv(a, counts[r], MPI_INT32_T, r == root ? b : NULL, counts, displs, MPI_INT32_T,
+                                      root, comm), "MPI_Gatherv") && r == root)
+                    expect_ints(b, e, total, "root %d", root);
+            }
         }
     } else if (!strcmp(primitive, "scatterv")) {
         for (int root = 0; root < n; root++) {
@@ -312,13 +325,16 @@ static void run(const char *primitive, MPI_Comm comm) {
             expect_ints(b, e, n * K, "data%.0d", 0);
     } else if (!strcmp(primitive, "neighbor-allgather") || !strcmp(primitive, "neighbor-alltoall")) {
         int allgather = !strcmp(primitive, "neighbor-allgather");
-        for (int p = 1; p >= 0; p--) {
-            int dims[1] = {n}, periods[1] = {p}, left = p || r > 0 ? (r - 1 + n) % n : -1,
-                right = p || r < n - 1 ? (r + 1) % n : -1;
+        /* Three grids: 1-D periodic (p = 1), 1-D not (p = 0), 2-D n x 1 periodic in the first
+         * dimension only (p = 2: its second dimension's two neighbours are null). */
+        for (int v = 0; v < 3; v++) {
+            int p = v == 0 ? 1 : v == 1 ? 0 : 2, ndims = v == 2 ? 2 : 1, rows = 2 * ndims, wraps = v != 1;
+            int dims[2] = {n, 1}, periods[2] = {wraps, 0};
+            int left = wraps || r > 0 ? (r - 1 + n) % n : -1, right = wraps || r < n - 1 ? (r + 1) % n : -1;
             MPI_Comm cart = MPI_COMM_NULL;
-            if (!check(MPI_Cart_create(comm, 1, dims, periods, 0, &cart), "MPI_Cart_create")) break;
+            if (!check(MPI_Cart_create(comm, ndims, dims, periods, 0, &cart), "MPI_Cart_create")) break;
             MPI_Comm_set_errhandler(cart, MPI_ERRORS_RETURN);
-            for (int i = 0; i < 2 * K; i++) { b[i] = 0; e[i] = 0; }
+            for (int i = 0; i < rows * K; i++) { b[i] = 0; e[i] = 0; }
             if (allgather) {
                 for (int i = 0; i < K; i++) {
                     a[i] = 100 * r + 10 * p + i;
@@ -326,15 +342,15 @@ static void run(const char *primitive, MPI_Comm comm) {
                     if (right >= 0) e[K + i] = 100 * right + 10 * p + i;
                 }
                 if (check(MPI_Neighbor_allgather(a, K, MPI_INT32_T, b, K, MPI_INT32_T, cart), "MPI_Neighbor_allgather"))
-                    expect_rows(b, e, p && n == 2, p ? "periodic%.0d" : "non-periodic%.0d", 0);
+                    expect_rows(b, e, rows, wraps && n == 2, "grid %d", p);
             } else {
-                for (int j = 0; j < 2; j++) for (int i = 0; i < K; i++) a[j * K + i] = 1000 * r + 100 * j + 10 * p + i;
+                for (int j = 0; j < rows; j++) for (int i = 0; i < K; i++) a[j * K + i] = 1000 * r + 100 * j + 10 * p + i;
                 for (int i = 0; i < K; i++) {
                     if (left >= 0) e[i] = 1000 * left + 100 + 10 * p + i;   /* the left neighbour's row to its right */
                     if (right >= 0) e[K + i] = 1000 * right + 10 * p + i;   /* the right neighbour's row to its left */
                 }
                 if (check(MPI_Neighbor_alltoall(a, K, MPI_INT32_T, b, K, MPI_INT32_T, cart), "MPI_Neighbor_alltoall"))
-                    expect_rows(b, e, p && n == 2, p ? "periodic%.0d" : "non-periodic%.0d", 0);
+                    expect_rows(b, e, rows, wraps && n == 2, "grid %d", p);
             }
             MPI_Comm_free(&cart);
         }
