@@ -231,9 +231,15 @@ func run(_ primitive: String, comm: Communicator?, rank r: Int, size n: Int) thr
     case "alltoallv":
         let sendCounts = (0..<n).map { acount(r, $0, n) }, receiveCounts = (0..<n).map { acount($0, r, n) }
         let input = (0..<n).flatMap { d in (0..<sendCounts[d]).map { Int32(10000 * r + 100 * d + $0) } }
+        let expected = (0..<n).flatMap { s in (0..<receiveCounts[s]).map { Int32(10000 * s + 100 * r + $0) } }
         let (got, _) = try alltoallv(input, sendCounts: sendCounts, receiveCounts: receiveCounts, comm: comm)
-        m.expect(got, (0..<n).flatMap { s in (0..<receiveCounts[s]).map { Int32(10000 * s + 100 * r + $0) } },
-                 "data from \(receiveCounts)")
+        m.expect(got, expected, "data from \(receiveCounts)")
+        // The same messages again, into: with receive displacements that leave gaps (local only).
+        let (spaced, gapped) = spacedLayout(receiveCounts)
+        var output = [Int32](repeating: -7, count: spaced.last! + receiveCounts.last! + 1)
+        try alltoallv(input, into: &output, sendCounts: sendCounts, receiveCounts: receiveCounts,
+                      receiveDisplacements: spaced, comm: comm)
+        m.expect(output, gapped(expected, -7), "into: with displacements \(spaced)")
     case "reduce-scatter-block":
         let blocks = (0..<n).flatMap { d in elements.map { Double((r + 1) * (d + 1) + $0) } }
         let (sum, _) = try reduceScatterBlock(blocks, op: .sum, comm: comm)
@@ -327,7 +333,13 @@ func run(_ primitive: String, comm: Communicator?, rank r: Int, size n: Int) thr
         for step in 0..<3 {
             try plan.setSend(0, to: ShapedArray(elements.map { Int32(10000 * step + 1000 * r + $0) }))
             try plan.setSend(1, to: ShapedArray(elements.map { Int32(10000 * step + 1000 * r + 100 + $0) }))
-            try plan.exchange()
+            if step == 1 {
+                // start() and wait() apart: nothing else happens between them here.
+                let exchange = try plan.start()
+                try exchange.wait()
+            } else {
+                try plan.exchange()
+            }
             m.expect(try plan.received(0).scalars, elements.map { Int32(10000 * step + 1000 * left + $0) },
                      "step \(step) from the left")
             m.expect(try plan.received(1).scalars, elements.map { Int32(10000 * step + 1000 * right + 100 + $0) },
