@@ -12,7 +12,7 @@
 //             must be created (on first use, not when MPI is initialised).
 // PRIMITIVE is one of allgather, allreduce, alltoall, barrier, bcast, gather,
 // reduce, scan, scatter, sendrecv, send-recv (send and recv), allgatherv,
-// gatherv, scatterv, alltoallv, reduce-scatter-block, exscan, isend-irecv,
+// gatherv, scatterv, alltoallv, reduce-scatter-block, exscan, reduce-scatter, isend-irecv,
 // iallreduce, ibcast, iallgather, neighbor-allgather, neighbor-alltoall,
 // persistent (a PersistentPlan halo exchange), or `all` (every one, in that
 // order). Collectives with a root run once per root.
@@ -26,7 +26,7 @@
 // not make, so they cannot share a communicator with such a rank.
 //
 // The non-blocking primitives start the package's i-form and wait for it with
-// `wait()`; the C side makes the matching non-blocking call (MPI_Iallreduce, ...)
+// `wait()` (isend-irecv also with RequestSet.waitAll); the C side makes the matching non-blocking call (MPI_Iallreduce, ...)
 // for the collectives, since MPI never matches a non-blocking collective with a
 // blocking one, and plain MPI_Send / MPI_Recv for isend / irecv.
 //
@@ -64,7 +64,7 @@ let k = 3
 let primitives = [
     "allgather", "allreduce", "alltoall", "barrier", "bcast", "gather",
     "reduce", "scan", "scatter", "sendrecv", "send-recv",
-    "allgatherv", "gatherv", "scatterv", "alltoallv", "reduce-scatter-block", "exscan",
+    "allgatherv", "gatherv", "scatterv", "alltoallv", "reduce-scatter-block", "exscan", "reduce-scatter",
     "isend-irecv", "iallreduce", "ibcast", "iallgather", "neighbor-allgather", "neighbor-alltoall",
     "persistent",
 ]
@@ -254,6 +254,10 @@ func run(_ primitive: String, comm: Communicator?, rank r: Int, size n: Int) thr
         let (ints, _) = try exscan(elements.map { Int32(r + $0) }, op: .sum, comm: comm)
         m.expect(ints, elements.map { Int32(r * (r - 1) / 2 + r * $0) }, "int32 prefix sum")
     case "isend-irecv":
+        // Round 0: each ordered pair in send-recv's global order, every request waited with wait()
+        // at once. Round 1: every receive of this rank started first (from the highest source down),
+        // then every send, then all waited (RequestSet.waitAll). The C ranks make the same messages
+        // with blocking calls in the global order both times, which this rank never blocks.
         for source in 0..<n {
             for dest in 0..<n where dest != source {
                 if r == source {
@@ -264,11 +268,34 @@ func run(_ primitive: String, comm: Communicator?, rank r: Int, size n: Int) thr
                     let request = try irecv([Int32](repeating: -1, count: k), source: source, tag: 20 + source,
                                             comm: comm, status: status)
                     let got = try request.wait()
-                    m.expect(got, elements.map { Int32(200 * source + 10 * dest + $0) }, "from \(source)")
-                    m.expect([status.source, status.tag, status.count], [source, 20 + source, k], "from \(source) status")
+                    m.expect(got, elements.map { Int32(200 * source + 10 * dest + $0) }, "round 0 from \(source)")
+                    m.expect([status.source, status.tag, status.count], [source, 20 + source, k],
+                             "round 0 from \(source) status")
                 }
             }
         }
+        var receives = RequestSet<[Int32]>(), sends = RequestSet<Void>()
+        var statuses: [(source: Int, status: Status)] = []
+        for source in (0..<n).reversed() where source != r {
+            let status = Status()
+            receives.append(try irecv([Int32](repeating: -1, count: k), source: source, tag: 30 + source,
+                                      comm: comm, status: status))
+            statuses.append((source, status))
+        }
+        for dest in 0..<n where dest != r {
+            sends.append(try isend(elements.map { Int32(200 * r + 10 * dest + $0) }, dest: dest, tag: 30 + r, comm: comm))
+        }
+        let got = try receives.waitAll()
+        _ = try sends.waitAll()
+        for ((source, status), message) in zip(statuses, got) {
+            m.expect(message, elements.map { Int32(200 * source + 10 * r + $0) }, "round 1 from \(source)")
+            m.expect([status.source, status.tag, status.count], [source, 30 + source, k], "round 1 from \(source) status")
+        }
+    case "reduce-scatter":
+        let counts = (0..<n).map { vcount($0, 0, n) }
+        let x = (0..<n).flatMap { d in (0..<counts[d]).map { Double((r + 1) * (d + 1) + $0) } }
+        let (got, _) = try reduceScatter(x, counts: counts, op: .sum, comm: comm)
+        m.expect(got, (0..<counts[r]).map { Double((r + 1) * n * (n + 1) / 2 + n * $0) }, "sum \(counts)")
     case "iallreduce":
         let sum = try iallreduce(elements.map { Double((r + 1) * ($0 + 1)) + 0.5 }, op: .sum, comm: comm).wait()
         m.expect(sum, elements.map { Double(($0 + 1) * n * (n + 1) / 2) + 0.5 * Double(n) }, "sum")

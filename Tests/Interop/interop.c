@@ -11,7 +11,7 @@
  * `comm: nil`, so where the package must create its default communicator.
  * PRIMITIVE: allgather allreduce alltoall barrier bcast gather reduce scan
  * scatter sendrecv send-recv allgatherv gatherv scatterv alltoallv
- * reduce-scatter-block exscan isend-irecv iallreduce ibcast iallgather
+ * reduce-scatter-block exscan reduce-scatter isend-irecv iallreduce ibcast iallgather
  * neighbor-allgather neighbor-alltoall persistent, or `all` (every one, in that
  * order). Collectives with a root run once per root.
  *
@@ -46,8 +46,13 @@
  *              here: MPI leaves it undefined); then int32 r + i, sum
  * The non-blocking ones, on the Swift side isend/irecv/iallreduce/ibcast/iallgather
  * waited with wait():
- *   isend-irecv  as send-recv, tag 20 + src, 200src + 10dst + i; here MPI_Send and
- *              MPI_Recv (a point-to-point message does not care how it was posted)
+ *   reduce-scatter  block d of vcount(d, 0) elements double (r+1)(d+1) + i, summed
+ *              (MPI_Reduce_scatter: rank d gets block d)
+ *   isend-irecv  as send-recv, 200src + 10dst + i, twice: tag 20 + src, then 30 + src;
+ *              here MPI_Send and MPI_Recv in send-recv's global order both times; the
+ *              Swift side waits for each request at once the first time, and the
+ *              second starts all its irecvs (highest source first), then all its
+ *              isends, then waits for them all
  *   iallreduce, ibcast, iallgather  the data of allreduce, bcast (every root) and
  *              allgather; here MPI_Iallreduce, MPI_Ibcast, MPI_Iallgather then
  *              MPI_Wait: MPI never matches a non-blocking collective with a blocking
@@ -290,24 +295,41 @@ static void run(const char *primitive, MPI_Comm comm) {
         for (int i = 0; i < K; i++) { a[i] = r + i; e[i] = r * (r - 1) / 2 + r * i; }
         if (check(MPI_Exscan(a, b, K, MPI_INT32_T, MPI_SUM, comm), "MPI_Exscan") && r > 0)
             expect_ints(b, e, K, "int32 prefix sum%.0d", 0);
+    } else if (!strcmp(primitive, "reduce-scatter")) {
+        int total = 0;
+        for (int d = 0; d < n; d++) { counts[d] = vcount(d, 0, n); displs[d] = total; total += counts[d]; }
+        double *sums = calloc((size_t)total + 1, sizeof(double)), *want = calloc((size_t)counts[r] + 1, sizeof(double));
+        double *got = calloc((size_t)counts[r] + 1, sizeof(double));
+        for (int d = 0; d < n; d++) for (int i = 0; i < counts[d]; i++) sums[displs[d] + i] = (r + 1) * (d + 1) + i;
+        for (int i = 0; i < counts[r]; i++) { want[i] = (r + 1) * n * (n + 1) / 2 + n * i; got[i] = -1; }
+        if (check(MPI_Reduce_scatter(sums, got, counts, MPI_DOUBLE, MPI_SUM, comm), "MPI_Reduce_scatter"))
+            expect_doubles(got, want, counts[r], "sum%.0d", 0);
+        free(sums); free(want); free(got);
     } else if (!strcmp(primitive, "isend-irecv")) {
-        for (int source = 0; source < n; source++) for (int dest = 0; dest < n; dest++) {
-            if (dest == source) continue;
-            for (int i = 0; i < K; i++) { a[i] = 200 * source + 10 * dest + i; b[i] = -1; }
-            if (r == source) {
-                check(MPI_Send(a, K, MPI_INT32_T, dest, 20 + source, comm), "MPI_Send");
-            } else if (r == dest) {
-                MPI_Status status;
-                int count = -1;
-                if (check(MPI_Recv(b, K, MPI_INT32_T, source, 20 + source, comm, &status), "MPI_Recv")) {
-                    expect_ints(b, a, K, "from %d", source);
-                    MPI_Get_count(&status, MPI_INT32_T, &count);
-                    if (status.MPI_SOURCE != source) note("from %d status source", status.MPI_SOURCE, source, source);
-                    if (status.MPI_TAG != 20 + source) note("from %d status tag", status.MPI_TAG, 20 + source, source);
-                    if (count != K) note("from %d status count", count, K, source);
+        for (int round = 0; round < 2; round++) for (int source = 0; source < n; source++)
+            for (int dest = 0; dest < n; dest++) {
+                int tag = 20 + 10 * round + source;
+                char what[64];
+                if (dest == source) continue;
+                for (int i = 0; i < K; i++) { a[i] = 200 * source + 10 * dest + i; b[i] = -1; }
+                if (r == source) {
+                    check(MPI_Send(a, K, MPI_INT32_T, dest, tag, comm), "MPI_Send");
+                } else if (r == dest) {
+                    MPI_Status status;
+                    int count = -1;
+                    if (check(MPI_Recv(b, K, MPI_INT32_T, source, tag, comm, &status), "MPI_Recv")) {
+                        snprintf(what, sizeof what, "round %d from %%d", round);
+                        expect_ints(b, a, K, what, source);
+                        MPI_Get_count(&status, MPI_INT32_T, &count);
+                        snprintf(what, sizeof what, "round %d from %%d status source", round);
+                        if (status.MPI_SOURCE != source) note(what, status.MPI_SOURCE, source, source);
+                        snprintf(what, sizeof what, "round %d from %%d status tag", round);
+                        if (status.MPI_TAG != tag) note(what, status.MPI_TAG, tag, source);
+                        snprintf(what, sizeof what, "round %d from %%d status count", round);
+                        if (count != K) note(what, count, K, source);
+                    }
                 }
             }
-        }
     } else if (!strcmp(primitive, "iallreduce")) {
         for (int i = 0; i < K; i++) { x[i] = (r + 1) * (i + 1) + 0.5; ex[i] = (i + 1) * n * (n + 1) / 2 + 0.5 * n; }
         if (wait_for(MPI_Iallreduce(x, y, K, MPI_DOUBLE, MPI_SUM, comm, &request), &request, "MPI_Iallreduce"))
@@ -385,7 +407,7 @@ static void run(const char *primitive, MPI_Comm comm) {
 static const char *all[] = {
     "allgather", "allreduce", "alltoall", "barrier", "bcast", "gather",
     "reduce", "scan", "scatter", "sendrecv", "send-recv",
-    "allgatherv", "gatherv", "scatterv", "alltoallv", "reduce-scatter-block", "exscan",
+    "allgatherv", "gatherv", "scatterv", "alltoallv", "reduce-scatter-block", "exscan", "reduce-scatter",
     "isend-irecv", "iallreduce", "ibcast", "iallgather", "neighbor-allgather", "neighbor-alltoall",
     "persistent",
 };
