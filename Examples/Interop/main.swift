@@ -12,8 +12,9 @@
 //             must be created (on first use, not when MPI is initialised).
 // PRIMITIVE is one of allgather, allreduce, alltoall, barrier, bcast, gather,
 // reduce, scan, scatter, sendrecv, send-recv (send and recv), allgatherv,
-// gatherv, scatterv, alltoallv, reduce-scatter-block, exscan, reduce-scatter, isend-irecv,
-// iallreduce, ibcast, iallgather, neighbor-allgather, neighbor-alltoall,
+// gatherv, scatterv, alltoallv, reduce-scatter-block, exscan, reduce-scatter,
+// isend-irecv, iallreduce, ibcast, iallgather, neighbor-allgather,
+// neighbor-alltoall, neighbor-allgatherv, neighbor-alltoallv (explicit counts),
 // persistent (a PersistentPlan halo exchange), or `all` (every one, in that
 // order). Collectives with a root run once per root.
 //
@@ -66,7 +67,7 @@ let primitives = [
     "reduce", "scan", "scatter", "sendrecv", "send-recv",
     "allgatherv", "gatherv", "scatterv", "alltoallv", "reduce-scatter-block", "exscan", "reduce-scatter",
     "isend-irecv", "iallreduce", "ibcast", "iallgather", "neighbor-allgather", "neighbor-alltoall",
-    "persistent",
+    "neighbor-allgatherv", "neighbor-alltoallv", "persistent",
 ]
 
 /// Rank `s`'s block length in round `t` (the root, 0 for allgatherv) of the variable-size
@@ -89,6 +90,9 @@ func spacedLayout(_ counts: [Int]) -> ([Int], ([Int32], Int32) -> [Int32]) {
     }
     return (displacements, layout)
 }
+
+/// The neighbour v-collectives' block length for rank `q`: ragged, zero on rank 1.
+func ncount(_ q: Int) -> Int { q == 1 ? 0 : q + 2 }
 
 /// alltoallv's count from rank `s` to rank `d`: zero when `s == (d + 1) % n`.
 func acount(_ s: Int, _ d: Int, _ n: Int) -> Int { s == (d + 1) % n ? 0 : 1 + s + 2 * d }
@@ -349,6 +353,42 @@ func run(_ primitive: String, comm: Communicator?, rank r: Int, size n: Int) thr
                 // Row 0 from the left neighbour (its row 1, sent to its right), row 1 from the right one (its row 0).
                 m.expectRows(got.scalars, row(left, 1) + row(right, 0) + nulls, either: wraps && n == 2, "grid \(p)")
             }
+        }
+    case "neighbor-allgatherv", "neighbor-alltoallv":
+        // The grids of neighbor-allgather; rank q's blocks have ncount(q) elements (zero on rank 1).
+        for (p, dimensions, periodic) in [(1, [n], [true]), (0, [n], [false]), (2, [n, 1], [true, false])] {
+            guard let grid = try (comm ?? .default).cartesian(dimensions: dimensions, periodic: periodic) else {
+                m.lines.append("grid \(p): not in the grid")
+                continue
+            }
+            let wraps = periodic[0], rows = 2 * dimensions.count
+            let left: Int? = wraps || r > 0 ? (r - 1 + n) % n : nil
+            let right: Int? = wraps || r < n - 1 ? (r + 1) % n : nil
+            // A null neighbour's receive count is 0.
+            let receiveCounts = (0..<rows).map { j in j < 2 ? [left, right][j].map { ncount($0) } ?? 0 : 0 }
+            let allgather = primitive == "neighbor-allgatherv"
+            // Neighbour -1 sends its block 1 (to its +1), neighbour +1 its block 0.
+            let expected: [Int32] = [left, right].enumerated().flatMap { (j, q) -> [Int32] in
+                guard let q else { return [] }
+                return (0..<ncount(q)).map { i in
+                    Int32(allgather ? 100 * q + 10 * p + i : 1000 * q + 100 * (1 - j) + 10 * p + i)
+                }
+            }
+            let got: [Int32]
+            if allgather {
+                (got, _) = try neighborAllgatherv((0..<ncount(r)).map { Int32(100 * r + 10 * p + $0) },
+                                                  receiveCounts: receiveCounts, comm: grid.communicator)
+            } else {
+                let blocks: [Int32] = (0..<rows).flatMap { j in (0..<ncount(r)).map { Int32(1000 * r + 100 * j + 10 * p + $0) } }
+                (got, _) = try neighborAlltoallv(blocks, sendCounts: [Int](repeating: ncount(r), count: rows),
+                                                 receiveCounts: receiveCounts, comm: grid.communicator)
+            }
+            let length = receiveCounts[0]
+            if wraps && n == 2, got.count == expected.count, got.count >= 2 * length,
+               got == Array(expected[length..<(2 * length)] + expected[..<length] + expected[(2 * length)...]) {
+                continue
+            }
+            m.expect(got, expected, "grid \(p) \(receiveCounts)")
         }
     case "persistent":
         // A halo exchange on the ring: to the right with tag 7, to the left with tag 8.

@@ -12,7 +12,8 @@
  * PRIMITIVE: allgather allreduce alltoall barrier bcast gather reduce scan
  * scatter sendrecv send-recv allgatherv gatherv scatterv alltoallv
  * reduce-scatter-block exscan reduce-scatter isend-irecv iallreduce ibcast iallgather
- * neighbor-allgather neighbor-alltoall persistent, or `all` (every one, in that
+ * neighbor-allgather neighbor-alltoall neighbor-allgatherv neighbor-alltoallv
+ * persistent, or `all` (every one, in that
  * order). Collectives with a root run once per root.
  *
  * The data, for rank r of n, element i of a block of K = 3 (int32 unless said):
@@ -68,6 +69,11 @@
  *              with n = 2 periodic both neighbours in the first dimension are one
  *              rank and MPI may fill their two rows in either order, so either
  *              order is accepted
+ *   neighbor-allgatherv, neighbor-alltoallv   as the two above with blocks of
+ *              ncount(q) = 0 for q == 1, else q + 2 elements from rank q (every block
+ *              of a rank the same length: with n = 2 periodic the two blocks from
+ *              the one neighbour may come in either order); a null neighbour's
+ *              receive count is 0
  *   persistent a halo exchange on the ring, 3 steps: rank r sends to r+1 with tag 7
  *              and to r-1 with tag 8: 10000step + 1000r + 100dir + i (dir 0 right,
  *              1 left); here MPI_Sendrecv for the first direction, MPI_Send then
@@ -108,6 +114,9 @@ static void expect_doubles(const double *got, const double *expected, int count,
 static int vcount(int s, int t, int n) { return s == (t + 1) % n ? 0 : 1 + (s + 2 * t) % 4; }
 static int acount(int s, int d, int n) { return s == (d + 1) % n ? 0 : 1 + s + 2 * d; }
 
+/* The neighbour v-collectives' block length for rank q: ragged, zero on rank 1. */
+static int ncount(int q, int n) { (void)n; return q == 1 ? 0 : q + 2; }
+
 static int check(int code, const char *call) {
     if (code != MPI_SUCCESS) {
         char message[MPI_MAX_ERROR_STRING];
@@ -135,6 +144,17 @@ static void expect_rows(const int32_t *got, const int32_t *expected, int rows, i
         expect_ints(got + 2 * K, expected + 2 * K, (rows - 2) * K, what, where);
     else
         expect_ints(got, expected, rows * K, what, where);
+}
+
+/* Checks `total` elements of a neighbour v-collective; with `either`, its first two blocks
+ * (of `length` elements each) may come in either order. */
+static void expect_blocks(const int32_t *got, const int32_t *expected, int length, int total, int either,
+                          const char *what, int where) {
+    if (either && memcmp(got, expected + length, length * sizeof(int32_t)) == 0 &&
+        memcmp(got + length, expected, length * sizeof(int32_t)) == 0)
+        expect_ints(got + 2 * length, expected + 2 * length, total - 2 * length, what, where);
+    else
+        expect_ints(got, expected, total, what, where);
 }
 
 static void run(const char *primitive, MPI_Comm comm) {
@@ -380,6 +400,39 @@ static void run(const char *primitive, MPI_Comm comm) {
             }
             MPI_Comm_free(&cart);
         }
+    } else if (!strcmp(primitive, "neighbor-allgatherv") || !strcmp(primitive, "neighbor-alltoallv")) {
+        int allgather = !strcmp(primitive, "neighbor-allgatherv");
+        for (int v = 0; v < 3; v++) { /* the grids of neighbor-allgather */
+            int p = v == 0 ? 1 : v == 1 ? 0 : 2, ndims = v == 2 ? 2 : 1, rows = 2 * ndims, wraps = v != 1;
+            int dims[2] = {n, 1}, periods[2] = {wraps, 0};
+            int left = wraps || r > 0 ? (r - 1 + n) % n : -1, right = wraps || r < n - 1 ? (r + 1) % n : -1;
+            int from[2] = {left, right}, total = 0, mine = ncount(r, n);
+            MPI_Comm cart = MPI_COMM_NULL;
+            if (!check(MPI_Cart_create(comm, ndims, dims, periods, 0, &cart), "MPI_Cart_create")) break;
+            MPI_Comm_set_errhandler(cart, MPI_ERRORS_RETURN);
+            for (int j = 0; j < rows; j++) {
+                rcounts[j] = j < 2 && from[j] >= 0 ? ncount(from[j], n) : 0;
+                rdispls[j] = total; total += rcounts[j];
+                counts[j] = mine; displs[j] = allgather ? 0 : j * mine;
+            }
+            for (int i = 0; i < total + 1; i++) { b[i] = 0; e[i] = 0; }
+            for (int j = 0; j < 2; j++) for (int i = 0; i < rcounts[j]; i++)
+                /* neighbour -1 sends its block 1 (to its +1), neighbour +1 its block 0 */
+                e[rdispls[j] + i] = allgather ? 100 * from[j] + 10 * p + i : 1000 * from[j] + 100 * (1 - j) + 10 * p + i;
+            if (allgather) {
+                for (int i = 0; i < mine; i++) a[i] = 100 * r + 10 * p + i;
+                if (check(MPI_Neighbor_allgatherv(a, mine, MPI_INT32_T, b, rcounts, rdispls, MPI_INT32_T, cart),
+                          "MPI_Neighbor_allgatherv"))
+                    expect_blocks(b, e, rcounts[0], total, wraps && n == 2, "grid %d", p);
+            } else {
+                for (int j = 0; j < rows; j++) for (int i = 0; i < mine; i++)
+                    a[j * mine + i] = 1000 * r + 100 * j + 10 * p + i;
+                if (check(MPI_Neighbor_alltoallv(a, counts, displs, MPI_INT32_T, b, rcounts, rdispls, MPI_INT32_T,
+                                                 cart), "MPI_Neighbor_alltoallv"))
+                    expect_blocks(b, e, rcounts[0], total, wraps && n == 2, "grid %d", p);
+            }
+            MPI_Comm_free(&cart);
+        }
     } else if (!strcmp(primitive, "persistent")) {
         int right = (r + 1) % n, left = (r - 1 + n) % n;
         for (int step = 0; step < 3; step++) {
@@ -409,7 +462,7 @@ static const char *all[] = {
     "reduce", "scan", "scatter", "sendrecv", "send-recv",
     "allgatherv", "gatherv", "scatterv", "alltoallv", "reduce-scatter-block", "exscan", "reduce-scatter",
     "isend-irecv", "iallreduce", "ibcast", "iallgather", "neighbor-allgather", "neighbor-alltoall",
-    "persistent",
+    "neighbor-allgatherv", "neighbor-alltoallv", "persistent",
 };
 
 int main(int argc, char **argv) {
