@@ -13,10 +13,10 @@
 // PRIMITIVE is one of allgather, allreduce, alltoall, barrier, bcast, gather,
 // reduce, scan, scatter, sendrecv, send-recv (send and recv), allgatherv,
 // gatherv, scatterv, alltoallv, reduce-scatter-block, exscan, reduce-scatter,
-// isend-irecv, iallreduce, ibcast, iallgather, neighbor-allgather,
-// neighbor-alltoall, neighbor-allgatherv, neighbor-alltoallv (explicit counts),
-// persistent (a PersistentPlan halo exchange), or `all` (every one, in that
-// order). Collectives with a root run once per root.
+// isend-irecv, iallreduce, ibcast, iallgather, igather, iscatter,
+// neighbor-allgather, neighbor-alltoall, neighbor-allgatherv, neighbor-alltoallv
+// (explicit counts), persistent (a PersistentPlan halo exchange), or `all`
+// (every one, in that order). Collectives with a root run once per root.
 //
 // The variable-size collectives use the explicit-counts forms (`counts:`,
 // `sendCounts:receiveCounts:`), which make exactly the one MPI call. The easy
@@ -66,8 +66,8 @@ let primitives = [
     "allgather", "allreduce", "alltoall", "barrier", "bcast", "gather",
     "reduce", "scan", "scatter", "sendrecv", "send-recv",
     "allgatherv", "gatherv", "scatterv", "alltoallv", "reduce-scatter-block", "exscan", "reduce-scatter",
-    "isend-irecv", "iallreduce", "ibcast", "iallgather", "neighbor-allgather", "neighbor-alltoall",
-    "neighbor-allgatherv", "neighbor-alltoallv", "persistent",
+    "isend-irecv", "iallreduce", "ibcast", "iallgather", "igather", "iscatter", "neighbor-allgather",
+    "neighbor-alltoall", "neighbor-allgatherv", "neighbor-alltoallv", "persistent",
 ]
 
 /// Rank `s`'s block length in round `t` (the root, 0 for allgatherv) of the variable-size
@@ -315,6 +315,25 @@ func run(_ primitive: String, comm: Communicator?, rank r: Int, size n: Int) thr
         let got = try iallgather(elements.map { Int32(1000 * r + $0 + 1) }, comm: comm).wait()
         m.expect(got.shape, [n, k], "shape")
         m.expect(got.scalars, (0..<n).flatMap { s in elements.map { Int32(1000 * s + $0 + 1) } }, "data")
+    case "igather":
+        for root in 0..<n {
+            let mine = elements.map { Int32(100 * r + 10 * root + $0) }
+            let got = try igather(mine, root: root, comm: comm).wait()
+            if r == root {
+                m.expect(got.shape, [n, k], "root \(root) shape")
+                m.expect(got.scalars, (0..<n).flatMap { s in elements.map { Int32(100 * s + 10 * root + $0) } }, "root \(root)")
+            } else {
+                m.expect(got.scalars, mine, "root \(root), non-root result")
+            }
+        }
+    case "iscatter":
+        for root in 0..<n {
+            let input = r == root
+                ? ShapedArray(shape: [n, k], scalars: (0..<n).flatMap { d in elements.map { Int32(1000 * root + 10 * d + $0) } })
+                : ShapedArray(repeating: Int32(-1), shape: [k])
+            let got = try iscatter(input, root: root, comm: comm).wait()
+            m.expect(got.scalars, elements.map { Int32(1000 * root + 10 * r + $0) }, "root \(root)")
+        }
     case "neighbor-allgather", "neighbor-alltoall":
         // Three grids of every rank: 1-D periodic (p = 1), 1-D not (p = 0), 2-D n x 1 periodic in
         // its first dimension only (p = 2: the second dimension's two neighbours are null).

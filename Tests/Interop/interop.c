@@ -11,9 +11,9 @@
  * `comm: nil`, so where the package must create its default communicator.
  * PRIMITIVE: allgather allreduce alltoall barrier bcast gather reduce scan
  * scatter sendrecv send-recv allgatherv gatherv scatterv alltoallv
- * reduce-scatter-block exscan reduce-scatter isend-irecv iallreduce ibcast iallgather
- * neighbor-allgather neighbor-alltoall neighbor-allgatherv neighbor-alltoallv
- * persistent, or `all` (every one, in that
+ * reduce-scatter-block exscan reduce-scatter isend-irecv iallreduce ibcast
+ * iallgather igather iscatter neighbor-allgather neighbor-alltoall
+ * neighbor-allgatherv neighbor-alltoallv persistent, or `all` (every one, in that
  * order). Collectives with a root run once per root.
  *
  * The data, for rank r of n, element i of a block of K = 3 (int32 unless said):
@@ -54,8 +54,9 @@
  *              Swift side waits for each request at once the first time, and the
  *              second starts all its irecvs (highest source first), then all its
  *              isends, then waits for them all
- *   iallreduce, ibcast, iallgather  the data of allreduce, bcast (every root) and
- *              allgather; here MPI_Iallreduce, MPI_Ibcast, MPI_Iallgather then
+ *   iallreduce, ibcast, iallgather, igather, iscatter  the data of allreduce, bcast,
+ *              allgather, gather, scatter (every root); here MPI_Iallreduce,
+ *              MPI_Ibcast, MPI_Iallgather, MPI_Igather, MPI_Iscatter then
  *              MPI_Wait: MPI never matches a non-blocking collective with a blocking
  *              one (MPI 3.1, section 5.12), so a Swift iallreduce must meet an
  *              MPI_Iallreduce, and one that made any other call would hang or fail
@@ -369,6 +370,22 @@ static void run(const char *primitive, MPI_Comm comm) {
         if (wait_for(MPI_Iallgather(a, K, MPI_INT32_T, b, K, MPI_INT32_T, comm, &request), &request,
                      "MPI_Iallgather"))
             expect_ints(b, e, n * K, "data%.0d", 0);
+    } else if (!strcmp(primitive, "igather")) {
+        for (int root = 0; root < n; root++) {
+            for (int i = 0; i < K; i++) a[i] = 100 * r + 10 * root + i;
+            for (int s = 0; s < n; s++) for (int i = 0; i < K; i++) e[s * K + i] = 100 * s + 10 * root + i;
+            if (wait_for(MPI_Igather(a, K, MPI_INT32_T, b, K, MPI_INT32_T, root, comm, &request), &request,
+                         "MPI_Igather") && r == root)
+                expect_ints(b, e, n * K, "root %d", root);
+        }
+    } else if (!strcmp(primitive, "iscatter")) {
+        for (int root = 0; root < n; root++) {
+            for (int d = 0; d < n; d++) for (int i = 0; i < K; i++) a[d * K + i] = 1000 * root + 10 * d + i;
+            for (int i = 0; i < K; i++) { e[i] = 1000 * root + 10 * r + i; b[i] = -1; }
+            if (wait_for(MPI_Iscatter(r == root ? a : NULL, K, MPI_INT32_T, b, K, MPI_INT32_T, root, comm, &request),
+                         &request, "MPI_Iscatter"))
+                expect_ints(b, e, K, "root %d", root);
+        }
     } else if (!strcmp(primitive, "neighbor-allgather") || !strcmp(primitive, "neighbor-alltoall")) {
         int allgather = !strcmp(primitive, "neighbor-allgather");
         /* Three grids: 1-D periodic (p = 1), 1-D not (p = 0), 2-D n x 1 periodic in the first
@@ -461,8 +478,8 @@ static const char *all[] = {
     "allgather", "allreduce", "alltoall", "barrier", "bcast", "gather",
     "reduce", "scan", "scatter", "sendrecv", "send-recv",
     "allgatherv", "gatherv", "scatterv", "alltoallv", "reduce-scatter-block", "exscan", "reduce-scatter",
-    "isend-irecv", "iallreduce", "ibcast", "iallgather", "neighbor-allgather", "neighbor-alltoall",
-    "neighbor-allgatherv", "neighbor-alltoallv", "persistent",
+    "isend-irecv", "iallreduce", "ibcast", "iallgather", "igather", "iscatter", "neighbor-allgather",
+    "neighbor-alltoall", "neighbor-allgatherv", "neighbor-alltoallv", "persistent",
 };
 
 int main(int argc, char **argv) {
