@@ -103,14 +103,30 @@ struct Mismatches {
     mutating func expect<T: Equatable>(_ got: [T], _ expected: [T], _ what: String) {
         if got != expected, lines.count < 5 { lines.append("\(what): got \(got), expected \(expected)") }
     }
-    /// The rows of a neighbour collective (`k` elements each); with `either`, rows 0 and 1 in
-    /// either order (both neighbours of the first dimension are one rank: MPI may fill their
-    /// two rows in either order).
-    mutating func expectRows<T: Equatable>(_ got: [T], _ expected: [T], either: Bool, _ what: String) {
-        if either, got.count == expected.count, got.count >= 2 * k,
-           got == Array(expected[k..<(2 * k)] + expected[..<k] + expected[(2 * k)...]) { return }
+    /// The blocks of a neighbour collective, the first two of `length` elements each; with `either`,
+    /// those two in either order (both neighbours of the first dimension are one rank: MPI may fill
+    /// their two blocks in either order).
+    mutating func expectRows<T: Equatable>(
+        _ got: [T], _ expected: [T], length: Int = k, either: Bool, _ what: String
+    ) {
+        if either, got.count == expected.count, got.count >= 2 * length,
+           got == Array(expected[length..<(2 * length)] + expected[..<length] + expected[(2 * length)...]) { return }
         expect(got, expected, what)
     }
+}
+
+/// Grid `p` of the neighbour collectives: 1, 1-D periodic; 0, 1-D not periodic; 2, 2-D n x 1 periodic
+/// in its first dimension only (the second dimension's two neighbours are null). Made as the C side
+/// makes it (`MPI_Cart_create`, reorder false; a collective, so each grid is made just before its
+/// primitive runs, in the same order on both sides), with the number of neighbours (rows) and this
+/// rank's two neighbours in the first dimension (`nil` past a wall); `nil` off the grid.
+func neighborGrid(_ p: Int, comm: Communicator?, rank r: Int, size n: Int) throws
+    -> (grid: CartesianCommunicator, wraps: Bool, rows: Int, left: Int?, right: Int?)? {
+    let (dimensions, periodic) = p == 2 ? ([n, 1], [true, false]) : ([n], [p == 1])
+    guard let grid = try (comm ?? .default).cartesian(dimensions: dimensions, periodic: periodic) else { return nil }
+    let wraps = periodic[0]
+    return (grid, wraps, 2 * dimensions.count, wraps || r > 0 ? (r - 1 + n) % n : nil,
+            wraps || r < n - 1 ? (r + 1) % n : nil)
 }
 
 func run(_ primitive: String, comm: Communicator?, rank r: Int, size n: Int) throws -> Mismatches {
@@ -338,14 +354,12 @@ func run(_ primitive: String, comm: Communicator?, rank r: Int, size n: Int) thr
         // Three grids of every rank: 1-D periodic (p = 1), 1-D not (p = 0), 2-D n x 1 periodic in
         // its first dimension only (p = 2: the second dimension's two neighbours are null).
         // Neighbours in MPI's order: for each dimension -1, then +1.
-        for (p, dimensions, periodic) in [(1, [n], [true]), (0, [n], [false]), (2, [n, 1], [true, false])] {
-            guard let grid = try (comm ?? .default).cartesian(dimensions: dimensions, periodic: periodic) else {
+        for p in [1, 0, 2] {
+            guard let made = try neighborGrid(p, comm: comm, rank: r, size: n) else {
                 m.lines.append("grid \(p): not in the grid")
                 continue
             }
-            let wraps = periodic[0], rows = 2 * dimensions.count
-            let left: Int? = wraps || r > 0 ? (r - 1 + n) % n : nil
-            let right: Int? = wraps || r < n - 1 ? (r + 1) % n : nil
+            let (grid, wraps, rows, left, right) = made
             let (source, destination) = try grid.shift(dimension: 0)
             m.expect([source ?? -1, destination ?? -1], [left ?? -1, right ?? -1], "grid \(p) shift")
             let nulls = [Int32](repeating: 0, count: (rows - 2) * k)
@@ -375,14 +389,12 @@ func run(_ primitive: String, comm: Communicator?, rank r: Int, size n: Int) thr
         }
     case "neighbor-allgatherv", "neighbor-alltoallv":
         // The grids of neighbor-allgather; rank q's blocks have ncount(q) elements (zero on rank 1).
-        for (p, dimensions, periodic) in [(1, [n], [true]), (0, [n], [false]), (2, [n, 1], [true, false])] {
-            guard let grid = try (comm ?? .default).cartesian(dimensions: dimensions, periodic: periodic) else {
+        for p in [1, 0, 2] {
+            guard let made = try neighborGrid(p, comm: comm, rank: r, size: n) else {
                 m.lines.append("grid \(p): not in the grid")
                 continue
             }
-            let wraps = periodic[0], rows = 2 * dimensions.count
-            let left: Int? = wraps || r > 0 ? (r - 1 + n) % n : nil
-            let right: Int? = wraps || r < n - 1 ? (r + 1) % n : nil
+            let (grid, wraps, rows, left, right) = made
             // A null neighbour's receive count is 0.
             let receiveCounts = (0..<rows).map { j in j < 2 ? [left, right][j].map { ncount($0) } ?? 0 : 0 }
             let allgather = primitive == "neighbor-allgatherv"
@@ -402,12 +414,7 @@ func run(_ primitive: String, comm: Communicator?, rank r: Int, size n: Int) thr
                 (got, _) = try neighborAlltoallv(blocks, sendCounts: [Int](repeating: ncount(r), count: rows),
                                                  receiveCounts: receiveCounts, comm: grid.communicator)
             }
-            let length = receiveCounts[0]
-            if wraps && n == 2, got.count == expected.count, got.count >= 2 * length,
-               got == Array(expected[length..<(2 * length)] + expected[..<length] + expected[(2 * length)...]) {
-                continue
-            }
-            m.expect(got, expected, "grid \(p) \(receiveCounts)")
+            m.expectRows(got, expected, length: receiveCounts[0], either: wraps && n == 2, "grid \(p) \(receiveCounts)")
         }
     case "persistent":
         // A halo exchange on the ring: to the right with tag 7, to the left with tag 8.

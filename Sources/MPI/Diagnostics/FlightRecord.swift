@@ -263,16 +263,18 @@ struct FlightRecordEntry {
         if isOwn { slot.pointee.agreeing.store(agreeing, ordering: .relaxed) }
     }
 
-    /// Marks the call as parked (a request's operation nobody waits for yet), or watched again.
-    func setParked(_ parked: Bool) {
-        if isOwn { slot.pointee.parked.store(parked, ordering: .relaxed) }
+    /// Marks the call as parked: a request's operation nobody waits for yet (``restart()`` undoes it).
+    func park() {
+        if isOwn { slot.pointee.parked.store(true, ordering: .relaxed) }
     }
 
-    /// A wait for the call begins: its start is now, and it is no longer parked.
-    func restart() {
-        guard isOwn, let written = flightRecorder.written else { return }
+    /// A wait for the call begins: its start is now, and it is no longer parked. Returns `false`, and
+    /// writes nothing, when the ring has given the slot to a later call.
+    func restart() -> Bool {
+        guard isOwn, let written = flightRecorder.written else { return false }
         slot.pointee.start.store(FlightRecorder.now(written), ordering: .relaxed)
         slot.pointee.parked.store(false, ordering: .relaxed)
+        return true
     }
 
     /// A copy of the entry as the call wrote it.

@@ -314,7 +314,7 @@ final class PendingOperation: @unchecked Sendable {
     @usableFromInline
     func park(_ entry: FlightRecordEntry?, _ call: Call) {
         guard let entry else { return }
-        entry.setParked(true)
+        entry.park()
         recorded = FlightEntry(call, sequence: entry.slot.pointee.sequence.load(ordering: .relaxed))
         self.entry = entry
     }
@@ -324,11 +324,7 @@ final class PendingOperation: @unchecked Sendable {
     func waitBegins() {
         guard !waited, !finished, let entry else { return }
         waited = true
-        if entry.isOwn {
-            entry.restart()
-        } else {
-            self.entry = recordAgain(recorded)
-        }
+        if !entry.restart() { self.entry = recordAgain(recorded) }
     }
 
     /// A wait that began for the operation returned before it completed (``RequestSet/waitAny()``, which
@@ -337,7 +333,7 @@ final class PendingOperation: @unchecked Sendable {
     func waitEnds() {
         guard waited, !finished else { return }
         waited = false
-        entry?.setParked(true)
+        entry?.park()
     }
 
     /// Closes the entry, if it is still this operation's.
