@@ -145,7 +145,9 @@ public enum MPIError: Error, Hashable, Sendable, CustomStringConvertible {
         case let .rankOutOfRange(op, arg, rank, size):
             return "\(op): '\(arg)' out of range: expected a rank in 0..<\(size), got \(rank)"
         case let .invalidTag(op, arg, tag, upperBound):
-            return "\(op): invalid tag '\(arg)': expected 0...\(upperBound), got \(tag)"
+            // A receive's tag may also be the wildcard; say so where it is one.
+            let receives = arg == "recvtag" || (arg == "tag" && (op == "recv" || op == "probe" || op == "iprobe"))
+            return "\(op): invalid tag '\(arg)': expected 0...\(upperBound)\(receives ? " or anyTag (-1)" : ""), got \(tag)"
         case let .unsupportedReduction(op, reduction, scalarType):
             let kinds = MPIScalarKind.allCases.filter(reduction.supportedScalarKinds.contains)
             return "\(op): reduction '\(reduction)' is not defined for \(scalarType) "

@@ -39,6 +39,14 @@ final class MPIErrorTests: MPITestCase {
                            ["bcast", "root", "0..<4", "7"])
         assertMessageNames(.invalidTag(operation: "send", argument: "tag", tag: -3, upperBound: 32767),
                            ["send", "tag", "0...32767", "-3"])
+        XCTAssertFalse(MPIError.invalidTag(operation: "send", argument: "tag", tag: -3, upperBound: 32767)
+            .description.contains("anyTag"), "a send's tag has no wildcard")
+        for (operation, argument) in [("recv", "tag"), ("probe", "tag"), ("iprobe", "tag"), ("sendrecv", "recvtag")] {
+            assertMessageNames(.invalidTag(operation: operation, argument: argument, tag: -2, upperBound: 32767),
+                               [operation, argument, "0...32767", "or anyTag (-1)", "-2"])
+        }
+        XCTAssertFalse(MPIError.invalidTag(operation: "sendrecv", argument: "sendtag", tag: -2, upperBound: 32767)
+            .description.contains("anyTag"), "sendrecv's send tag has no wildcard")
         assertMessageNames(.unsupportedReduction(operation: "scan", op: .bitwiseOr, scalarType: "Double"),
                            ["scan", "bitwiseOr", "Double", "signedInteger", "unsignedInteger"])
         assertMessageNames(.finalized(operation: "barrier"), ["barrier", "finalized"])
