@@ -27,43 +27,54 @@ public struct Token: Sendable, Hashable, CustomStringConvertible {
 import Synchronization
 
 /// The chain of tokens that ``autoTokenize(_:)`` threads through the operations in its scope.
-final class TokenChain: @unchecked Sendable {
-    var current = Token()
+///
+/// Its sequence is atomic: a task started inside the scope inherits the chain (it is task-local)
+/// and may run its operations on another thread at the same time as the scope's own.
+final class TokenChain: Sendable {
+    let sequence = Atomic<Int>(0)
     @TaskLocal static var active: TokenChain?
+
+    /// The chain's next token, its sequence one more than the last one handed out.
+    func next() -> Token { Token(sequence: sequence.wrappingAdd(1, ordering: .relaxed).newValue) }
+
+    /// The last token handed out (the start token while there is none).
+    var current: Token { Token(sequence: sequence.load(ordering: .relaxed)) }
 }
 
-/// The token an operation orders after: the one given, or the automatic chain's, or a new one.
+/// The token an operation orders after: the automatic chain's, or the one given, or a new one.
 ///
 /// Returns the operation's output token, and advances the automatic chain when
-/// the operation takes part in one.
+/// the operation takes part in one. Inside an ``autoTokenize(_:)->(_,_)`` scope every
+/// operation takes part, whether or not it was given a token: like mpi4jax's
+/// `auto_tokenize`, the scope overrides token management completely.
 ///
-/// While no ``autoTokenize(_:)->(_,_)`` scope is open (``openTokenScopes`` is
-/// zero), this is one load and a new token, inlined into the operation.
+/// While no scope is open (``openTokenScopes`` is zero), this is one load and a
+/// new token, inlined into the operation.
 @inlinable
 func advance(_ token: Token?) -> Token {
-    if let token { return token.next() }
-    if _fastPath(openTokenScopes.load(ordering: .relaxed) == 0) { return Token().next() }
-    return advanceChain()
+    if _fastPath(openTokenScopes.load(ordering: .relaxed) == 0) { return (token ?? Token()).next() }
+    return advanceChain(token)
 }
 
 @usableFromInline
-func advanceChain() -> Token {
-    guard let chain = TokenChain.active else { return Token().next() }
-    chain.current = chain.current.next()
-    return chain.current
+func advanceChain(_ token: Token?) -> Token {
+    guard let chain = TokenChain.active else { return (token ?? Token()).next() }
+    return chain.next()
 }
 
 /// How many ``autoTokenize(_:)->(_,_)`` scopes are running in the process. While it
-/// is zero, an operation without a token skips the task-local lookup.
+/// is zero, an operation skips the task-local lookup.
 @usableFromInline let openTokenScopes = Atomic<Int>(0)
 
 /// Runs `body` with tokens managed automatically, the counterpart of mpi4jax's
 /// `experimental.auto_tokenize`.
 ///
-/// Inside `body`, every primitive called without a `token:` orders itself after
-/// the previous one on one chain, so the tokens they return form the sequence
-/// 1, 2, 3, … in program order, even through nested functions. A primitive
-/// given an explicit token uses that token instead, as in mpi4jax.
+/// Inside `body`, every primitive orders itself after the previous one on one chain,
+/// so the tokens they return form the sequence 1, 2, 3, … in program order, even
+/// through nested functions. As in mpi4jax, the scope overrides token management
+/// completely: a primitive given an explicit `token:` inside it is put on the chain
+/// too (the token given is ignored), and a nested `autoTokenize` continues the chain
+/// of the scope around it rather than starting one of its own.
 ///
 /// ```swift
 /// let (result, last) = try autoTokenize {
@@ -74,8 +85,15 @@ func advanceChain() -> Token {
 /// // last.sequence == 2
 /// ```
 ///
+/// A task started inside the scope inherits its chain (the chain is task-local); the
+/// operations of several such tasks share it, in the order in which they start.
+///
 /// - Returns: The value of `body` and the last token of the chain.
 public func autoTokenize<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> (R, Token) {
+    if let chain = TokenChain.active {
+        // Nested: the outer scope's chain goes on through this one.
+        return (try body(), chain.current)
+    }
     let chain = TokenChain()
     var outcome: Result<R, E>!
     openTokenScopes.add(1, ordering: .relaxed)

@@ -93,29 +93,41 @@ final class TokenTests: MPITestCase {
         XCTAssertEqual(last.sequence, 3)
     }
 
-    func testAnExplicitTokenInsideAutoTokenizeIsUsedInstead() throws {
+    func testAutoTokenizeOverridesAnExplicitToken() throws {
+        // mpi4jax: "This transform overrides all mpi4jax token management completely."
         let (sequences, last) = try autoTokenize { () throws(MPIError) -> [Int] in
             let t1 = try barrier()
-            let t2 = try barrier(token: Token())   // explicit: its own chain, the automatic one does not move
-            let t3 = try barrier()
-            return [t1.sequence, t2.sequence, t3.sequence]
+            let t2 = try barrier(token: Token())          // a new chain's token: ignored
+            let t3 = try allreduce(1.0, op: .sum, token: t1).1   // an old token of the chain: ignored
+            let t4 = try barrier()
+            return [t1.sequence, t2.sequence, t3.sequence, t4.sequence]
         }
-        XCTAssertEqual(sequences, [1, 1, 2])
-        XCTAssertEqual(last.sequence, 2)
+        XCTAssertEqual(sequences, [1, 2, 3, 4])
+        XCTAssertEqual(last.sequence, 4)
+        // Outside the scope, an explicit token is followed again.
+        XCTAssertEqual(try barrier(token: last).sequence, 5)
     }
 
-    func testNestedAutoTokenizeHasAChainOfItsOwn() throws {
-        let (inner, outer) = try autoTokenize { () throws(MPIError) -> ([Int], Int) in
+    func testNestedAutoTokenizeContinuesTheOuterChain() throws {
+        let ((inner, innerLast, after), outerLast) = try autoTokenize { () throws(MPIError) -> ([Int], Int, Int) in
             _ = try barrier()
             let (innerSequences, innerLast) = try autoTokenize { () throws(MPIError) -> [Int] in
                 [try barrier().sequence, try barrier().sequence]
             }
-            XCTAssertEqual(innerLast.sequence, 2)
             let after = try barrier().sequence
-            return (innerSequences, after)
-        }.0
-        XCTAssertEqual(inner, [1, 2])
-        XCTAssertEqual(outer, 2)
+            return (innerSequences, innerLast.sequence, after)
+        }
+        XCTAssertEqual(inner, [2, 3])
+        XCTAssertEqual(innerLast, 3)
+        XCTAssertEqual(after, 4)
+        XCTAssertEqual(outerLast.sequence, 4)
+        // The transform form nested in a scope joins its chain too.
+        let f = autoTokenize { (root: Int) throws -> Int in try bcast(0, root: root).1.sequence }
+        let (sequences, last) = try autoTokenize { () throws -> [Int] in
+            [try barrier().sequence, try f(0), try f(size - 1), try barrier().sequence]
+        }
+        XCTAssertEqual(sequences, [1, 2, 3, 4])
+        XCTAssertEqual(last.sequence, 4)
     }
 
     func testAutoTokenizeWithoutOperationsReturnsTheStartToken() {
