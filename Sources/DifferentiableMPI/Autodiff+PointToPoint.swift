@@ -11,7 +11,7 @@ extension Autodiff {
     ///
     /// The differentiable form of `sendrecv(_:_:source:dest:sendtag:recvtag:comm:status:token:)`.
     /// `recvbuf` is a template whose data is never read, so its cotangent is
-    /// zero. The transpose is a sendrecv with source and dest swapped: the
+    /// zeros of its shape (as mpi4jax's `zeros_like(recvbuf)`). The transpose is a sendrecv with source and dest swapped: the
     /// cotangent of the received data goes back to the rank it came from, with
     /// the tag it came with, and `sendbuf` gets the cotangent that `dest` sends
     /// back. The source and tag are those of the message that arrived, so
@@ -43,7 +43,9 @@ extension Autodiff {
         let (value, pullback) = sendrecvRule(
             sendbuf, recvbuf, source: source, dest: dest, sendtag: sendtag, recvtag: recvtag, comm: comm
         ).shapedVJP()
-        return (value, { v in (pullback(v), .zero) })
+        // Zeros of recvbuf's shape, as mpi4jax's zeros_like(recvbuf), not the shapeless symbolic zero.
+        let recvShape = recvbuf.shape
+        return (value, { v in (pullback(v), .zeros(shape: recvShape)) })
     }
 
     /// The forward derivative of `sendrecv` on ``MPI/ShapedArray``s.
@@ -80,7 +82,9 @@ extension Autodiff {
             ShapedArray(sendbuf), ShapedArray(recvbuf), source: source, dest: dest, sendtag: sendtag, recvtag: recvtag,
             comm: comm
         ).arrayVJP()
-        return (value, { v in (pullback(v), .zero) })
+        // Zeros of recvbuf's length, as mpi4jax's zeros_like(recvbuf), not the empty symbolic zero.
+        let recvCount = recvbuf.count
+        return (value, { v in (pullback(v), Array<T>.TangentVector([T](repeating: 0, count: recvCount))) })
     }
 
     /// The forward derivative of `sendrecv` on plain arrays.

@@ -51,6 +51,25 @@ final class AutodiffPointToPointTests: DifferentiationTestCase {
         }
     }
 
+    /// mpi4jax gives `recvbuf` the cotangent `zeros_like(recvbuf)`: zeros of its shape,
+    /// not a shapeless zero.
+    func testTheCotangentOfRecvbufIsZerosOfItsShape() throws {
+        let comm = defaultComm
+        let (left, right) = ((rank + size - 1) % size, (rank + 1) % size)
+        let x = ShapedArray<Double>([1, 2, 3, 4]), template = ShapedArray<Double>(repeating: 7, shape: [2, 2])
+        let (_, gTemplate) = gradient(at: x, template) { x, template in
+            Autodiff.sendrecv(x, template, source: left, dest: right, comm: comm).sum()
+        }
+        XCTAssertEqual(gTemplate.shape, [2, 2], here)
+        XCTAssertEqual(gTemplate.scalars, [0, 0, 0, 0], here)
+        let (_, gArray) = gradient(at: [1.0, 2, 3], [5.0, 5, 5]) { x, template in
+            let y = Autodiff.sendrecv(x, template, source: left, dest: right, comm: comm)
+            return y[0] + y[1] + y[2]
+        }
+        XCTAssertEqual(gArray.base, [0, 0, 0], here)
+        try barrier(comm: comm)
+    }
+
     // MARK: - Forward mode
 
     /// valueWithDifferential on a function whose forward derivative is the package's JVP.
