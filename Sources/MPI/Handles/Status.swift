@@ -7,6 +7,10 @@ import CMPI
 /// and read it afterwards, as with mpi4py's `MPI.Status`. This is useful with
 /// ``anySource`` and ``anyTag``.
 ///
+/// A receive that matches a message of the wrong size consumes it and throws
+/// ``MPIError/shapeMismatch(operation:argument:expected:actual:)``; the status then still
+/// describes that message (its ``count`` is -1 when its bytes are no whole number of elements).
+///
 /// The corresponding C type is `MPI_Status`.
 public final class Status: CustomStringConvertible {
     /// The rank that sent the message, or -1 before a receive fills it.

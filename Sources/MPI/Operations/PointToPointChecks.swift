@@ -32,21 +32,25 @@ func checkReceiveTag(_ tag: Int, _ argument: StaticString, _ operation: MPIOpera
     return tag == anyTag ? swiftmpi_any_tag() : Int32(truncatingIfNeeded: tag)
 }
 
-/// Turns a receive's outcome into an error: an MPI error, a truncated message
-/// (larger than the template), a message smaller than the template, or one whose
-/// bytes are no whole number of the template's elements; and otherwise fills `status`.
+/// Fills `status` from a receive's outcome, then turns the outcome into an error: an MPI
+/// error, a truncated message (larger than the template), a message smaller than the
+/// template, or one whose bytes are no whole number of the template's elements.
+///
+/// A message of the wrong size was matched and consumed, so `status` describes it even
+/// when this throws (its count is the message's element count, or -1 for no whole number);
+/// only an error of MPI leaves `status` as it was.
 @inlinable
 func finishReceive(
     _ outcome: ReceiveOutcome, expected: Int, _ operation: MPIOperation, argument: StaticString, status: Status?
 ) throws(MPIError) {
+    if let status, outcome.code == 0 {
+        status.source = outcome.source
+        status.tag = outcome.tag
+        status.count = outcome.count >= 0 ? outcome.count : -1  // MPI_UNDEFINED: no whole number of elements
+    }
     if _slowPath(outcome.code != 0 || outcome.count != expected) {
         try receiveFailure(outcome.code, received: outcome.count, bytes: outcome.bytes, expected: expected, operation,
                            argument: "\(argument)")
-    }
-    if let status {
-        status.source = outcome.source
-        status.tag = outcome.tag
-        status.count = outcome.count
     }
 }
 

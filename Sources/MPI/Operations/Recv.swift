@@ -53,7 +53,8 @@ func recvResult<R: UninitializedResult>(
 ///   - source: The sending rank, or ``anySource`` (the default).
 ///   - tag: The tag to match, or ``anyTag`` (the default).
 ///   - comm: The communicator; `nil` means ``Communicator/default``.
-///   - status: If given, filled with the message's source, tag and element count.
+///   - status: If given, filled with the message's source, tag and element count (also when a
+///     message of the wrong size is consumed and `shapeMismatch` is thrown).
 ///   - token: Orders this operation after the one that returned it.
 /// - Returns: A new array with the message, and the new token.
 /// - Throws: ``MPIError/rankOutOfRange(operation:argument:rank:size:)`` for a bad `source`,

@@ -252,6 +252,25 @@ final class PointToPointTests: MPITestCase {
         XCTAssertEqual(try recv([0.0], source: left, tag: 50).0, [4.0], here)
     }
 
+    func testAReceiveThatThrowsShapeMismatchStillFillsItsStatus() throws {
+        guard canSendAroundARing(of: size) else { return }
+        try send([1.0, 2.0, 3.0], dest: right, tag: 59)
+        let status = Status()
+        assertShapeMismatch(operation: "recv", argument: "x", expectedContains: ["2"], actualContains: ["3 elements"]) {
+            try recv([0.0, 0.0], source: anySource, tag: anyTag, status: status)
+        }
+        XCTAssertEqual([status.source, status.tag, status.count], [left, 59, 3], here)
+        let sent = try isend([Int8(1), 2, 3], dest: right, tag: 60)
+        let other = Status()
+        assertShapeMismatch(operation: "sendrecv", argument: "recvbuf", expectedContains: ["1"], actualContains: ["3 bytes"]) {
+            try sendrecv([Int16](), [Int16(0)], source: left, dest: right, sendtag: 61, recvtag: 60, status: other)
+        }
+        XCTAssertEqual([other.source, other.tag, other.count], [left, 60, -1], "no whole number of elements \(here)")
+        try sent.wait()
+        XCTAssertEqual(try recv([Int16](), source: left, tag: 61).0, [], here)
+        try barrier()
+    }
+
     func testRecvTemplateLargerThanTheMessageThrowsShapeMismatch() throws {
         guard canSendAroundARing(of: size) else { return }
         try send([1.0, 2.0, 3.0], dest: right, tag: 52)
