@@ -150,8 +150,8 @@ public enum MPIError: Error, Hashable, Sendable, CustomStringConvertible {
             return "\(op): invalid tag '\(arg)': expected 0...\(upperBound)\(receives ? " or anyTag (-1)" : ""), got \(tag)"
         case let .unsupportedReduction(op, reduction, scalarType):
             let kinds = MPIScalarKind.allCases.filter(reduction.supportedScalarKinds.contains)
-            return "\(op): reduction '\(reduction)' is not defined for \(scalarType) "
-                + "(expected a scalar of kind \(kinds.map(\.rawValue).joined(separator: ", ")))"
+            return "\(op): invalid argument 'op': reduction '\(reduction)' is not defined for \(scalarType) "
+                + "(expected a scalar of kind \(kinds.map(\.rawValue).joined(separator: ", ")), got \(scalarType))"
         case let .finalized(op):
             return "\(op): MPI has already been finalized in this process"
         case let .peerFailed(op, rank, reason):

@@ -122,8 +122,8 @@ func scattervRootError<T>(_ x: ShapedArray<T>?, rowCounts: [Int]?, size: Int) ->
     }
     if rowCounts.count != size {
         return .invalidArgument(operation: name, argument: "rowCounts",
-                                expected: "\(size) counts (one per rank of the communicator)",
-                                actual: "\(rowCounts.count) counts")
+                                expected: "\(countsDescription(size)) (one per rank of the communicator)",
+                                actual: countsDescription(rowCounts.count))
     }
     if let i = rowCounts.firstIndex(where: { $0 < 0 }) {
         return .invalidArgument(operation: name, argument: "rowCounts", expected: "values ≥ 0",

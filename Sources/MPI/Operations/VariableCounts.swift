@@ -91,7 +91,7 @@ func checkCounts(
     if _slowPath(counts.count != size) {
         throw MPIError.invalidArgument(
             operation: operation.name, argument: "\(argument)",
-            expected: "\(size) counts (one per \(per))", actual: "\(counts.count) counts")
+            expected: "\(countsDescription(size)) (one per \(per))", actual: countsDescription(counts.count))
     }
     var total = 0
     for c in counts {
@@ -106,6 +106,10 @@ func checkCounts(
     }
     return total
 }
+
+/// "1 count" or "n counts", for errors.
+@usableFromInline
+func countsDescription(_ n: Int) -> String { n == 1 ? "1 count" : "\(n) counts" }
 
 @usableFromInline @inline(never)
 func negativeCountError(

@@ -78,9 +78,12 @@ final class ArgumentAgreementTests: XCTestCase {
         XCTAssertThrowsError(
             try odd ? bcast([Int64(1)], root: 0).0.map(Double.init) : bcast([Double(1)], root: 0).0
         ) { error in
-            guard case MPIError.invalidArgument("bcast", "scalar type", _, _) = error as! MPIError else {
+            guard case MPIError.invalidArgument("bcast", "scalar type", let expected, let actual) = error as! MPIError else {
                 return XCTFail("unexpected error \(error)")
             }
+            // Both types are named, the other rank's too.
+            XCTAssertTrue(expected.hasSuffix("rank 0 passed Double"), expected)
+            XCTAssertEqual(actual, "rank 1 passed Int64")
         }
         XCTAssertThrowsError(try reduce([1.0], op: .sum, root: odd ? 1 : 0)) { error in
             guard case MPIError.invalidArgument("reduce", "root", _, _) = error as! MPIError else {
@@ -134,9 +137,11 @@ final class ArgumentAgreementTests: XCTestCase {
         XCTAssertThrowsError(
             try world.rank == 0 ? world.duplicate() : world.split(color: 0)
         ) { error in
-            guard case MPIError.invalidArgument(_, "operation", _, _) = error as! MPIError else {
+            guard case MPIError.invalidArgument(_, "operation", let expected, let actual) = error as! MPIError else {
                 return XCTFail("unexpected error \(error)")
             }
+            XCTAssertTrue(expected.hasSuffix("rank 0 passed Communicator.duplicate"), expected)
+            XCTAssertEqual(actual, "rank 1 passed Communicator.split")
         }
         // Nothing was started: the same calls on every rank still work.
         XCTAssertEqual(try world.split(color: world.rank % 2).size, (world.size + 1 - world.rank % 2) / 2)

@@ -48,7 +48,7 @@ final class MPIErrorTests: MPITestCase {
         XCTAssertFalse(MPIError.invalidTag(operation: "sendrecv", argument: "sendtag", tag: -2, upperBound: 32767)
             .description.contains("anyTag"), "sendrecv's send tag has no wildcard")
         assertMessageNames(.unsupportedReduction(operation: "scan", op: .bitwiseOr, scalarType: "Double"),
-                           ["scan", "bitwiseOr", "Double", "signedInteger", "unsignedInteger"])
+                           ["scan", "'op'", "bitwiseOr", "Double", "signedInteger", "unsignedInteger", "got Double"])
         assertMessageNames(.finalized(operation: "barrier"), ["barrier", "finalized"])
         assertMessageNames(.peerFailed(operation: "scatter", rank: 2, reason: "the root's input is a 0-d array"),
                            ["scatter", "rank 2", "the root's input is a 0-d array"])
