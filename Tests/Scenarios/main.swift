@@ -11,6 +11,12 @@
 //                                     others wait in
 //   mpi-scenarios loop SECONDS        allreduce in a loop for SECONDS (for cut links and killed hosts)
 //   mpi-scenarios exit-early STATUS   the last rank exits with STATUS while the others loop in allreduce
+//   mpi-scenarios finalize-race [THREADS]
+//                                     THREADS threads (default 4) loop allreduce and iallreduce + wait
+//                                     on one-rank communicators of their own while the main thread
+//                                     finalises MPI after 0.2 s; each thread must end with `finalized`
+//                                     (a call that raced the finalisation reached MPI after
+//                                     MPI_Finalize: an abort on Open MPI, an error exit on MPICH)
 //   mpi-scenarios resident-memory [CALLS]
 //                                     CALLS small calls (default 1,000,000: allreduce of one Double,
 //                                     result-returning and into:, and sendrecv around the ring, in
@@ -35,7 +41,7 @@ func say(_ text: String) {
 let arguments = CommandLine.arguments.dropFirst()
 guard let scenario = arguments.first else {
     say("usage: mpi-scenarios ok|skipped-collective|different-order|unmatched-recv|absent-from-default|loop SECONDS"
-        + "|exit-early STATUS|resident-memory [CALLS]")
+        + "|exit-early STATUS|finalize-race [THREADS]|resident-memory [CALLS]")
     exit(2)
 }
 
@@ -102,6 +108,9 @@ do {
             exit(status)
         }
         while true { _ = try allreduce(1.0, op: .sum) }
+    case "finalize-race":
+        let threads = Int(arguments.dropFirst().first ?? "") ?? 4
+        try finalizeRace(threads: threads, rank: rank)
     case "resident-memory":
         let calls = Int(arguments.dropFirst().first ?? "") ?? 1_000_000
         let (growth, samples, seconds) = try residentMemoryRun(calls: calls, comm: comm)
@@ -176,4 +185,57 @@ func residentMemoryRun(calls count: Int, comm: Communicator) throws -> (Int, [In
     clock_gettime(CLOCK_MONOTONIC, &t)
     let seconds = Double(t.tv_sec) + Double(t.tv_nsec) / 1e9 - start
     return (samples.last! - samples[0], samples, seconds)
+}
+
+/// The calls of one thread of `finalize-race`: how many completed, and the error that ended them.
+final class RacingThread: @unchecked Sendable {
+    let comm: Communicator
+    var calls = 0
+    var ending: MPIError?
+    init(_ comm: Communicator) { self.comm = comm }
+
+    func run() {
+        let x = [1.0, 2.0]
+        var output = [0.0, 0.0]
+        do throws(MPIError) {
+            while true {
+                _ = try allreduce(x, op: .sum, comm: comm)
+                output = try iallreduce(x, into: output, op: .sum, comm: comm).wait()
+                calls += 2
+            }
+        } catch {
+            ending = error
+        }
+    }
+}
+
+/// Threads call MPI on communicators of their own while the main thread finalises: every call
+/// either completes before `MPI_Finalize` or throws `finalized`, and none reaches MPI after it.
+func finalizeRace(threads: Int, rank: Int) throws(MPIError) {
+    // One-rank communicators (collective to make, local to use), so that no thread waits for another rank.
+    var racers: [RacingThread] = []
+    for _ in 0..<threads { racers.append(RacingThread(try Communicator.default.split(color: rank))) }
+    var handles: [pthread_t] = []
+    for racer in racers {
+        var thread = pthread_t()
+        let made = pthread_create(&thread, nil, { raw in
+            Unmanaged<RacingThread>.fromOpaque(raw!).takeUnretainedValue().run()
+            return nil
+        }, Unmanaged.passUnretained(racer).toOpaque())
+        precondition(made == 0, "pthread_create failed (\(made))")
+        handles.append(thread)
+    }
+    var pause = timespec(tv_sec: 0, tv_nsec: 200_000_000)
+    nanosleep(&pause, nil)
+    try MPIRuntime.finalize()
+    for thread in handles { pthread_join(thread, nil) }
+    for (i, racer) in racers.enumerated() {
+        guard case .finalized? = racer.ending else {
+            say("rank \(rank): thread \(i) ended with \(racer.ending.map { "\($0)" } ?? "no error") after \(racer.calls) calls")
+            exit(3)
+        }
+    }
+    say("rank \(rank): finalize-race ok: \(threads) threads ended with 'finalized' after "
+        + racers.map { "\($0.calls)" }.joined(separator: ", ") + " calls")
+    withExtendedLifetime(racers) {}
 }

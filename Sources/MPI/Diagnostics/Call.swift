@@ -42,6 +42,10 @@ struct Call {
 
 /// Runs one call: its argument checks, the hooks, then `body` with what the checks returned.
 ///
+/// The call is counted as in progress from before its check that MPI is initialised to its
+/// return (``RuntimeState/enterCall()``), so that ``MPIRuntime/finalize()`` on another thread
+/// either makes it throw ``MPIError/finalized(operation:)`` or waits for it.
+///
 /// With the diagnostics off (the default) this is the checks and `body`, plus
 /// a few predictable branches. With the cross-rank check on, the ranks agree on
 /// their calls after the local checks ran but before any rank throws, so that an
@@ -62,6 +66,9 @@ func perform<Checked, R>(
     _ body: (Checked) throws(MPIError) -> R
 ) throws(MPIError) -> R {
     try admitCallingThread(call.operation.name)
+    // A call in progress, which finalisation on another thread waits for (see RuntimeState.enterCall()).
+    guard _fastPath(RuntimeState.enterCall()) else { throw RuntimeState.unusableError(call.operation.name) }
+    defer { RuntimeState.leaveCall() }
     let entry = recordStart(call)
     // Whether `diagnose` took the communicator's collective lock, which is held until the call returns.
     var ordered = false

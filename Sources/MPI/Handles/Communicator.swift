@@ -336,8 +336,8 @@ final class CommunicatorStorage: @unchecked Sendable {
     }
 
     deinit {
-        if ownership == .owned, handle != swiftmpi_comm_null(), RuntimeState.isActive {
-            rawCommFree(&handle)
+        if ownership == .owned, handle != swiftmpi_comm_null() {
+            RuntimeState.whileActive { rawCommFree(&handle) }
         }
         counters.deallocate()
     }

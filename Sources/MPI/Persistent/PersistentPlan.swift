@@ -261,7 +261,7 @@ public final class PersistentPlan<T: MPIScalar> {
     deinit {
         // An exchange holds its plan, so no exchange is in flight here. Nothing is
         // freed once MPI is finalised: MPI_Finalize has released the requests.
-        if RuntimeState.isActive {
+        RuntimeState.whileActive {
             for i in 0..<madeRequests where requests[i] != swiftmpi_request_null() {
                 _ = locked { swiftmpi_request_free(&requests[i]) }
             }
@@ -359,8 +359,11 @@ public final class PersistentPlan<T: MPIScalar> {
         }
         try admitCallingThread(MPIOperation.persistentWait.name)
         try checkNotFinalized()
+        // A call in progress, which finalisation on another thread waits for (RuntimeState.enterCall()).
+        guard RuntimeState.enterCall() else { try failFinalized() }
         var done: Int32 = 0
         let code = locked { swiftmpi_testall(Int32(madeRequests), requests, &done, statuses) }
+        RuntimeState.leaveCall()
         guard code != 0 || done != 0 else { return false }
         try finish(then: .tested) { code }
         return true
@@ -368,10 +371,13 @@ public final class PersistentPlan<T: MPIScalar> {
 
     /// Fails the exchange in flight when MPI has been finalised: `MPI_Finalize` has taken its requests.
     private func checkNotFinalized() throws(MPIError) {
-        guard RuntimeState.isActive else {
-            state = .failed(.finalized(operation: MPIOperation.persistentWait.name))
-            throw MPIError.finalized(operation: MPIOperation.persistentWait.name)
-        }
+        guard RuntimeState.isActive else { try failFinalized() }
+    }
+
+    /// Fails the exchange in flight with ``MPIError/finalized(operation:)``.
+    private func failFinalized() throws(MPIError) -> Never {
+        state = .failed(.finalized(operation: MPIOperation.persistentWait.name))
+        throw MPIError.finalized(operation: MPIOperation.persistentWait.name)
     }
 
     /// The completion of an exchange in flight, with `completion` giving `MPI_Waitall`'s or

@@ -152,7 +152,7 @@ func checkCallingThread(_ operation: String) throws(MPIError) {
         released = []
         return taken
     }
-    for var communicator in pending where RuntimeState.isActive { _ = freeHandle(&communicator.handle) }
+    for var communicator in pending { RuntimeState.whileActive { _ = freeHandle(&communicator.handle) } }
     pollOrphanedRequests()
 }
 

@@ -286,13 +286,16 @@ final class PendingOperation: @unchecked Sendable {
     /// Waits on the calling thread until the operation is done, then finishes it.
     func waitHere() {
         guard !finished else { return }
-        // One atomic load, as the blocking forms check (`RuntimeState.isActive` also calls MPI_Finalized,
-        // about 120 instructions).
-        guard RuntimeState.phaseIsInitialized() else { return finishFinalized() }
+        // Admitted as a call in progress, as the blocking forms are (`RuntimeState.isActive` would also
+        // call MPI_Finalized, about 120 instructions).
+        guard RuntimeState.enterCall() else { return finishFinalized() }
+        defer { RuntimeState.leaveCall() }
         waitBegins()
         var polls = 0
         while isReceive || serializesCalls || ProbedReceives.isNotEmpty {
             if pollOnce() { return finish() }
+            // Finalisation on another thread waits for this call: a polled wait ends it with `finalized`.
+            if _slowPath(!RuntimeState.phaseIsInitialized()) { return finishFinalized() }
             pollPause(&polls)
         }
         // Nothing to match and nothing queued: MPI_Wait, like the C caller.
@@ -453,10 +456,11 @@ func pollOrphanedRequests() {
     orphans.removeAll { orphan in
         let operation = orphan.operation
         if !operation.finished {
-            guard RuntimeState.phaseIsInitialized() else {
+            guard RuntimeState.enterCall() else {
                 operation.finishFinalized()
                 return true
             }
+            defer { RuntimeState.leaveCall() }
             guard operation.pollOnce() else { return false }
             operation.finish()
         }
@@ -743,7 +747,7 @@ final class ProbedReceives: @unchecked Sendable {
                 freed.removeAll { entry in
                     guard !queue.contains(where: { $0.receive?.comm == entry.handle }) else { return false }
                     var handle = entry.handle
-                    if RuntimeState.isActive { _ = locked { swiftmpi_comm_free(&handle) } }
+                    RuntimeState.whileActive { _ = locked { swiftmpi_comm_free(&handle) } }
                     return true
                 }
                 hasCommunicatorsToFree.store(!freed.isEmpty, ordering: .relaxed)

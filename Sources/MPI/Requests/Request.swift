@@ -172,13 +172,18 @@ func testPending(_ pending: PendingOperation) -> Result<Bool, MPIError> {
             try pending.result()
             return .success(true)
         }
-        guard RuntimeState.phaseIsInitialized() else {
+        guard RuntimeState.enterCall() else {
             pending.finishFinalized()
             try pending.result()
             return .success(true)
         }
-        guard pending.pollOnce() else { return .success(false) }
-        pending.finish()
+        let completed: Bool
+        do {
+            defer { RuntimeState.leaveCall() }
+            completed = pending.pollOnce()
+            if completed { pending.finish() }
+        }
+        guard completed else { return .success(false) }
         try pending.result()
         return .success(true)
     } catch {

@@ -126,11 +126,14 @@ public struct RequestSet<Value>: ~Copyable {
         let parkedCount = parked.count
         parked.removeAll()
         guard !live.isEmpty else { return done }
-        // One atomic load, as the blocking forms and Request.wait() check: the poll runs inside a
-        // call that waits for its requests, and MPI finalised outside the package meanwhile is the
-        // program's error, as for any call in flight. A set dropped later (perhaps at exit, after
-        // MPI was finalised outside the package) asks MPI_Finalized itself (droppedInFlight).
-        if RuntimeState.phaseIsInitialized() {
+        // Admitted as a call in progress (finalisation waits for it), as the blocking forms and
+        // Request.wait() are: the poll runs inside a call that waits for its requests, and MPI
+        // finalised outside the package meanwhile is the program's error, as for any call in flight.
+        // A set dropped later (perhaps at exit, after MPI was finalised outside the package) asks
+        // MPI_Finalized itself (droppedInFlight).
+        let admitted = RuntimeState.enterCall()
+        defer { if admitted { RuntimeState.leaveCall() } }
+        if admitted {
             poller.poll(live)
         } else {
             for operation in live where !operation.finished { operation.finishFinalized() }

@@ -128,6 +128,9 @@ public enum MPIRuntime {
 
     /// The thread support MPI provides, initialising MPI if needed.
     ///
+    /// After finalisation, or when MPI cannot be set up, it is ``ThreadLevel/single``: no thread
+    /// may call MPI any more.
+    ///
     /// The corresponding C function is `MPI_Query_thread`.
     public static var threadLevel: ThreadLevel {
         (try? RuntimeState.current())?.threadLevel ?? .single
@@ -167,6 +170,13 @@ public enum MPIRuntime {
     /// makes no MPI call at all: it only ends the package's use of MPI, after
     /// which ``Communicator/world`` is still readable (see there) and every
     /// operation throws ``MPIError/finalized(operation:)``.
+    ///
+    /// Calls that other threads make meanwhile either complete before `MPI_Finalize`
+    /// or throw ``MPIError/finalized(operation:)``: finalisation waits for the calls
+    /// in progress, and a polled wait (``Request/wait()`` on a receive, say) stops with
+    /// that error. A call waiting inside MPI for a message or for other ranks cannot be
+    /// stopped: after 2 s this prints a line naming the calls still in progress and
+    /// finalises anyway, which MPI leaves undefined, so complete or join such threads first.
     ///
     /// The corresponding C function is `MPI_Finalize`.
     public static func finalize() throws(MPIError) {
@@ -223,6 +233,10 @@ public enum MPIRuntime {
     /// Off by default, since the check costs one small allgather per
     /// collective; `SWIFT_MPI_CHECK=1` in the environment turns it on when MPI
     /// is set up. Set it to the same value on every rank, between operations.
+    ///
+    /// Setting it initialises MPI first if needed, at the default thread level
+    /// (``ThreadLevel/multiple``, or `SWIFT_MPI_THREAD_LEVEL`); to choose another, call
+    /// ``initialize(threadLevel:)`` before setting it.
     public static var checksCollectiveArguments: Bool {
         get { diagnostics.checkCollectives }
         set { _ = try? RuntimeState.current(); diagnostics.checkCollectives = newValue }
@@ -232,6 +246,9 @@ public enum MPIRuntime {
     /// op, element count and type, root), like mpi4jax's `MPI4JAX_DEBUG`.
     ///
     /// Off by default; `SWIFT_MPI_DEBUG=1` in the environment turns it on when MPI is set up.
+    /// Setting it initialises MPI first if needed, at the default thread level
+    /// (``ThreadLevel/multiple``, or `SWIFT_MPI_THREAD_LEVEL`); to choose another, call
+    /// ``initialize(threadLevel:)`` before setting it.
     public static var logsCollectives: Bool {
         get { diagnostics.debugLog }
         set { _ = try? RuntimeState.current(); diagnostics.debugLog = newValue }
@@ -299,7 +316,11 @@ final class RuntimeState: @unchecked Sendable {
     private nonisolated(unsafe) static var initError: MPIError?
     private static let lock = Mutex<Void>(())
     /// 0: not yet, 1: initialised, 2: finalised. Read without the lock on the hot path.
-    private static let phase = Atomic<Int>(0)
+    @usableFromInline static let phase = Atomic<Int>(0)
+    /// The calls into MPI in progress on any thread (``enterCall()``), which finalisation waits for.
+    @usableFromInline static let callsInProgress = Atomic<Int>(0)
+    /// Held through ``finalize()``, so that a second caller returns only once MPI is finalised.
+    private static let finalizeLock = Mutex<Void>(())
 
     /// The state, initialising MPI at the default thread level on first use.
     @usableFromInline
@@ -395,10 +416,53 @@ final class RuntimeState: @unchecked Sendable {
     }
 
     static func finalize() throws(MPIError) {
-        let result: Result<Void, MPIError> = lock.withLock { _ in
-            guard phase.load(ordering: .relaxed) != 2 else { return .success(()) }
-            phase.store(2, ordering: .releasing)
-            defaultCommunicatorIsReady.store(false, ordering: .releasing)
+        let result: Result<Void, MPIError> = finalizeLock.withLock { _ in
+            let began = lock.withLock { _ -> Bool in
+                guard phase.load(ordering: .relaxed) != 2 else { return false }
+                // Sequentially consistent, as enterCall's count and load: a call either sees the
+                // phase and does not call MPI, or is counted before waitForCallsInProgress reads the count.
+                phase.store(2, ordering: .sequentiallyConsistent)
+                defaultCommunicatorIsReady.store(false, ordering: .releasing)
+                return state != nil
+            }
+            guard began else { return .success(()) }
+            // Outside the state's lock, which a call in progress may take.
+            waitForCallsInProgress()
+            return lock.withLock { _ in finalizeMPI() }
+        }
+        try result.get()
+    }
+
+    /// How long finalisation waits for calls in progress on other threads before it finalises anyway.
+    static let finalizeWaitSeconds = 2.0
+
+    /// Waits until no call into MPI is in progress on another thread (``enterCall()``), for at most
+    /// ``finalizeWaitSeconds``; then says on standard error what is still in progress.
+    ///
+    /// A call that another thread started just before finalisation ends soon after; one that waits
+    /// for a message or for other ranks may never end, and `MPI_Finalize` under it is erroneous
+    /// (MPICH over UCX can crash), which the line says.
+    static func waitForCallsInProgress() {
+        var waited = 0.0
+        while callsInProgress.load(ordering: .sequentiallyConsistent) > 0 {
+            if waited >= finalizeWaitSeconds {
+                let n = callsInProgress.load(ordering: .relaxed)
+                let open = FlightEntry.recent().filter { $0.start != 0 && $0.end == 0 && !$0.parked }.map(\.summary)
+                debugPrintLine("swift-mpi: rank \(worldRank): finalising MPI while \(n) call\(n == 1 ? " is" : "s are") "
+                    + "still in progress on other threads after \(formatSeconds(waited)) "
+                    + (open.isEmpty ? "" : "(\(open.joined(separator: "; "))) ")
+                    + "— MPI_Finalize under a call is erroneous (MPICH can crash): complete or join those threads' "
+                    + "calls before exit or MPIRuntime.finalize()")
+                return
+            }
+            usleep(200)
+            waited += 0.0002
+        }
+    }
+
+    /// The end of ``finalize()``, under the state's lock, once no call is in progress.
+    private static func finalizeMPI() -> Result<Void, MPIError> {
+        do {
             // Never initialised by this package: nothing to end, and no MPI call.
             guard let current = state else { return .success(()) }
             // The progress engine's poll in progress, if any, ends before MPI does; later ones see the phase.
@@ -413,7 +477,6 @@ final class RuntimeState: @unchecked Sendable {
             let code = MPI_Finalize()
             return code == 0 ? .success(()) : .failure(makeMPIError(code, "MPI_Finalize"))
         }
-        try result.get()
     }
 
     // MARK: The world and the default communicator
@@ -468,6 +531,40 @@ final class RuntimeState: @unchecked Sendable {
     /// Whether MPI is initialised and not finalised.
     @usableFromInline
     static func phaseIsInitialized() -> Bool { phase.load(ordering: .acquiring) == 1 }
+
+    /// Counts a call into MPI as in progress and returns whether MPI is initialised and not
+    /// finalised. When it returns `true`, the caller makes its MPI calls, then calls
+    /// ``leaveCall()``; when `false`, it makes none (and does not call ``leaveCall()``).
+    ///
+    /// The count is taken before the phase is read, both sequentially consistent, as
+    /// ``finalize()``'s store of the phase and its read of the count: so either the call sees
+    /// finalisation and calls nothing, or finalisation sees the call and waits for it
+    /// (``waitForCallsInProgress()``). A check of the phase alone, then the call, let a call that
+    /// another thread started during finalisation reach MPI after `MPI_Finalize` (an abort on
+    /// Open MPI, "after finalizing MPICH" on MPICH). On x86-64 this is two locked additions per call.
+    @inlinable @inline(__always)
+    static func enterCall() -> Bool {
+        callsInProgress.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        if _fastPath(phase.load(ordering: .sequentiallyConsistent) == 1) { return true }
+        callsInProgress.wrappingSubtract(1, ordering: .releasing)
+        return false
+    }
+
+    /// Runs `body`, MPI calls that free handles (a deinitialiser's, say), as a call in progress
+    /// (``enterCall()``) while MPI is initialised and not finalised (also outside the package:
+    /// `MPI_Finalized`); otherwise does nothing, since `MPI_Finalize` has freed the handles.
+    static func whileActive(_ body: () -> Void) {
+        guard enterCall() else { return }
+        defer { leaveCall() }
+        guard !MPIRuntime.isFinalized else { return }
+        body()
+    }
+
+    /// The end of a call admitted by ``enterCall()``.
+    @inlinable @inline(__always)
+    static func leaveCall() {
+        callsInProgress.wrappingSubtract(1, ordering: .releasing)
+    }
 
     /// Whether the library-owned handles may still be freed.
     static var isActive: Bool { phase.load(ordering: .acquiring) == 1 && !MPIRuntime.isFinalized }
