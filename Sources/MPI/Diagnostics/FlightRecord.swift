@@ -134,6 +134,9 @@ struct FlightEntry {
     /// every rank of the communicator to start its collective: set and cleared around the agreement
     /// by `diagnose`.
     var agreeing = false
+    /// Whether a non-blocking form started the call (a request's operation). MPI never matches a
+    /// blocking collective with a non-blocking one, so the watchdog's lines say which form each rank used.
+    var nonBlocking = false
 
     @usableFromInline init() {}
 
@@ -175,6 +178,7 @@ struct FlightEntry {
         serial = slot.serial.load(ordering: .relaxed)
         parked = slot.parked.load(ordering: .relaxed)
         agreeing = slot.agreeing.load(ordering: .relaxed)
+        nonBlocking = slot.nonBlocking.load(ordering: .relaxed)
     }
 }
 
@@ -214,6 +218,7 @@ struct FlightSlot: ~Copyable {
     let failed = Atomic<Bool>(false)
     let parked = Atomic<Bool>(false)
     let agreeing = Atomic<Bool>(false)
+    let nonBlocking = Atomic<Bool>(false)
 
     init() {}
 
@@ -239,6 +244,7 @@ struct FlightSlot: ~Copyable {
         failed.store(entry.failed, ordering: .relaxed)
         parked.store(false, ordering: .relaxed)
         agreeing.store(entry.agreeing, ordering: .relaxed)
+        nonBlocking.store(entry.nonBlocking, ordering: .relaxed)
         self.serial.store(serial, ordering: .releasing)
     }
 }
@@ -263,9 +269,12 @@ struct FlightRecordEntry {
         if isOwn { slot.pointee.agreeing.store(agreeing, ordering: .relaxed) }
     }
 
-    /// Marks the call as parked: a request's operation nobody waits for yet (``restart()`` undoes it).
+    /// Marks the call as parked: a request's operation nobody waits for yet (``restart()`` undoes it),
+    /// started by a non-blocking form.
     func park() {
-        if isOwn { slot.pointee.parked.store(true, ordering: .relaxed) }
+        guard isOwn else { return }
+        slot.pointee.parked.store(true, ordering: .relaxed)
+        slot.pointee.nonBlocking.store(true, ordering: .relaxed)
     }
 
     /// A wait for the call begins: its start is now, and it is no longer parked. Returns `false`, and
@@ -380,6 +389,7 @@ extension FlightEntry {
         case .barrier, .duplicate, .split, .cartesian, .cartesianSub: break  // no data
         default: line += ": " + dataSummary
         }
+        if nonBlocking { line += "; non-blocking form" }
         if agreeing {
             line += "; not started: in the cross-rank check's agreement (SWIFT_MPI_CHECK=1), which waits until "
                 + "every rank of the communicator starts this collective"
@@ -391,11 +401,21 @@ extension FlightEntry {
     private var dataSummary: String {
         var line = ""
         if op != 255, let kind = ReductionOp.Kind(rawValue: op) { line += "\(ReductionOp(kind)), " }
-        line += "\(count) × \(scalarType.map { "\($0)" } ?? "?")"
+        let type = scalarType.map { "\($0)" } ?? "?"
+        switch MPIOperation(rawValue: self.operation) {
+        case .allgatherv, .gatherv, .scatterv, .alltoallv, .neighborAllgatherv, .neighborAlltoallv:
+            line += "\(type), variable counts"  // recorded as 0: the ranks' counts differ
+        case .probe, .iprobe:
+            line += type  // a probe receives nothing
+        case .recv where count < 0:
+            line += "a message of any size × \(type)"  // the receive of unknown size
+        default:
+            line += "\(count) × \(type)"
+        }
         if root >= 0 { line += ", root \(root)" }
         switch MPIOperation(rawValue: self.operation) {
         case .send: line += ", dest \(peer), tag \(tag)"
-        case .recv, .sendrecv:
+        case .recv, .sendrecv, .probe, .iprobe:
             line += ", source \(peer == Int32(anySource) ? "any" : "\(peer)"), tag \(tag == Int32(anyTag) ? "any" : "\(tag)")"
         case .persistentStart, .persistentWait:
             // A plan with a single receive records its source and tag; others record -1.

@@ -319,6 +319,7 @@ final class PendingOperation: @unchecked Sendable {
         guard let entry else { return }
         entry.park()
         recorded = FlightEntry(call, sequence: entry.slot.pointee.sequence.load(ordering: .relaxed))
+        recorded.nonBlocking = true
         self.entry = entry
     }
 

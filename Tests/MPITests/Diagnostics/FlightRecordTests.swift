@@ -37,6 +37,29 @@ final class FlightRecordTests: MPITestCase {
         XCTAssertTrue(try XCTUnwrap(MPIRuntime.flightRecord.last).contains("threw after"))
     }
 
+    func testProbesUnknownSizesAndVariableCountsAreDescribedAsTheyAre() throws {
+        let (left, right) = ringNeighbours(rank: rank, size: size)
+        let sent = try isend([1.0, 2.0, 3.0], dest: right, tag: 41)
+        _ = try probe(Double.self, source: left, tag: 41)
+        var line = try XCTUnwrap(MPIRuntime.flightRecord.last)
+        XCTAssertTrue(line.hasPrefix("probe on communicator"), line)
+        XCTAssertTrue(line.contains(": Double, source \(left), tag 41; took"), line)
+        _ = try recv(Double.self, source: anySource, tag: 41)
+        line = try XCTUnwrap(MPIRuntime.flightRecord.last)
+        XCTAssertTrue(line.contains(": a message of any size × Double, source any, tag 41; took"), line)
+        try sent.wait()
+        _ = try allgatherv([Double](repeating: 1, count: rank + 1), counts: Array(1...size))
+        line = try XCTUnwrap(MPIRuntime.flightRecord.last)
+        XCTAssertTrue(line.contains(": Double, variable counts; took"), line)
+        XCTAssertFalse(line.contains("0 ×"), line)
+        XCTAssertFalse(line.contains("non-blocking"), line)
+        // A rank whose collective is a non-blocking form says so: MPI never matches it with a blocking one.
+        _ = try iallreduce([1.0], op: .sum).wait()
+        line = try XCTUnwrap(MPIRuntime.flightRecord.last)
+        XCTAssertTrue(line.hasPrefix("allreduce #"), line)
+        XCTAssertTrue(line.contains("sum, 1 × Double; non-blocking form; took"), line)
+    }
+
     func testTheRecordHoldsTheLast64Calls() throws {
         for _ in 0..<70 { try barrier() }
         XCTAssertEqual(MPIRuntime.flightRecord.count, 64)

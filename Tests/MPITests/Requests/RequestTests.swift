@@ -332,7 +332,7 @@ final class RequestTests: MPITestCase {
         let receive = try irecv([Int16(0)], source: left, tag: 50)
         let open = try XCTUnwrap(MPIRuntime.flightRecord.last, here)
         XCTAssertTrue(open.hasPrefix("recv on communicator"), open)
-        XCTAssertTrue(open.contains("source \(left), tag 50; running for"), open)
+        XCTAssertTrue(open.contains("source \(left), tag 50; non-blocking form; running for"), open)
         try isend([Int16(rank)], dest: right, tag: 50).wait()
         let message = try receive.wait()
         XCTAssertEqual(message, [Int16(left)], here)
