@@ -77,7 +77,8 @@ func configureWatchdogFromEnvironment() {
     if SwiftMPIEnvironment.parseFlag(text) == false || Double(text).map({ $0 <= 0 }) == true {
         applyWatchdogTimeout(0)
     } else {
-        applyWatchdogTimeout(SwiftMPIEnvironment.seconds(.timeout, default: defaultWatchdogTimeout))
+        applyWatchdogTimeout(SwiftMPIEnvironment.seconds(
+            .timeout, default: defaultWatchdogTimeout, alsoValid: ", or 0, a negative number or off for no watchdog"))
     }
 }
 

@@ -92,11 +92,12 @@ package enum SwiftMPIEnvironment {
     }
 
     /// A number of seconds above zero; `default` when unset, empty or invalid
-    /// (which is reported once).
-    package static func seconds(_ variable: EnvironmentVariable, default: Double) -> Double {
+    /// (which is reported once, with `alsoValid` after what is expected: what the caller
+    /// handled itself before asking, such as the words that turn the watchdog off).
+    package static func seconds(_ variable: EnvironmentVariable, default: Double, alsoValid: String = "") -> Double {
         guard let text = string(variable) else { return `default` }
         if let value = Double(text), value > 0, value.isFinite { return value }
-        reportInvalid(variable, text, expected: "a number of seconds above 0", default: "\(`default`)")
+        reportInvalid(variable, text, expected: "a number of seconds above 0" + alsoValid, default: "\(`default`)")
         return `default`
     }
 
