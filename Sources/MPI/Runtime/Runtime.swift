@@ -443,8 +443,9 @@ final class RuntimeState: @unchecked Sendable {
     /// for a message or for other ranks may never end, and `MPI_Finalize` under it is erroneous
     /// (MPICH over UCX can crash), which the line says.
     static func waitForCallsInProgress() {
-        var waited = 0.0
+        let start = monotonicMicroseconds()
         while callsInProgress.load(ordering: .sequentiallyConsistent) > 0 {
+            let waited = Double(monotonicMicroseconds() - start) / 1e6
             if waited >= finalizeWaitSeconds {
                 let n = callsInProgress.load(ordering: .relaxed)
                 let open = FlightEntry.recent().filter { $0.start != 0 && $0.end == 0 && !$0.parked }.map(\.summary)
@@ -456,27 +457,24 @@ final class RuntimeState: @unchecked Sendable {
                 return
             }
             usleep(200)
-            waited += 0.0002
         }
     }
 
     /// The end of ``finalize()``, under the state's lock, once no call is in progress.
     private static func finalizeMPI() -> Result<Void, MPIError> {
-        do {
-            // Never initialised by this package: nothing to end, and no MPI call.
-            guard let current = state else { return .success(()) }
-            // The progress engine's poll in progress, if any, ends before MPI does; later ones see the phase.
-            ProgressEngine.waitForPoll()
-            state = nil
-            guard !MPIRuntime.isFinalized else { return .success(()) }
-            // Local: frees the package's Float16 operations. The package's
-            // communicators are left to MPI_Finalize: no collective call here.
-            current.halfPrecisionOps.free()
-            current.unsignedOrderOps?.free()
-            guard current.ownsMPI else { return .success(()) }
-            let code = MPI_Finalize()
-            return code == 0 ? .success(()) : .failure(makeMPIError(code, "MPI_Finalize"))
-        }
+        // Never initialised by this package: nothing to end, and no MPI call.
+        guard let current = state else { return .success(()) }
+        // The progress engine's poll in progress, if any, ends before MPI does; later ones see the phase.
+        ProgressEngine.waitForPoll()
+        state = nil
+        guard !MPIRuntime.isFinalized else { return .success(()) }
+        // Local: frees the package's Float16 operations. The package's
+        // communicators are left to MPI_Finalize: no collective call here.
+        current.halfPrecisionOps.free()
+        current.unsignedOrderOps?.free()
+        guard current.ownsMPI else { return .success(()) }
+        let code = MPI_Finalize()
+        return code == 0 ? .success(()) : .failure(makeMPIError(code, "MPI_Finalize"))
     }
 
     // MARK: The world and the default communicator
