@@ -17,6 +17,13 @@
 //                                     finalises MPI after 0.2 s; each thread must end with `finalized`
 //                                     (a call that raced the finalisation reached MPI after
 //                                     MPI_Finalize: an abort on Open MPI, an error exit on MPICH)
+//   mpi-scenarios exit-with-blocked-thread
+//                                     a thread of rank 0 waits in a recv that nobody sends while
+//                                     every rank calls exit(0): finalisation waits 2 s for it, names
+//                                     it, and leaves MPI unfinalised (MPI_Finalize under it aborted
+//                                     on MPICH, corrupted the heap once on Open MPI); the job ends
+//                                     with status 1 on Open MPI (its mpirun says the process did not
+//                                     finalise), 0 (or 9) on MPICH
 //   mpi-scenarios resident-memory [CALLS]
 //                                     CALLS small calls (default 1,000,000: allreduce of one Double,
 //                                     result-returning and into:, and sendrecv around the ring, in
@@ -41,7 +48,7 @@ func say(_ text: String) {
 let arguments = CommandLine.arguments.dropFirst()
 guard let scenario = arguments.first else {
     say("usage: mpi-scenarios ok|skipped-collective|different-order|unmatched-recv|absent-from-default|loop SECONDS"
-        + "|exit-early STATUS|finalize-race [THREADS]|resident-memory [CALLS]")
+        + "|exit-early STATUS|finalize-race [THREADS]|exit-with-blocked-thread|resident-memory [CALLS]")
     exit(2)
 }
 
@@ -111,6 +118,12 @@ do {
     case "finalize-race":
         let threads = Int(arguments.dropFirst().first ?? "") ?? 4
         try finalizeRace(threads: threads, rank: rank)
+    case "exit-with-blocked-thread":
+        if rank == 0 { startBlockedReceive() }
+        var pause = timespec(tv_sec: 0, tv_nsec: 300_000_000)
+        nanosleep(&pause, nil)
+        say("rank \(rank): exit(0) with \(rank == 0 ? "a thread in recv" : "no thread")")
+        exit(0)
     case "resident-memory":
         let calls = Int(arguments.dropFirst().first ?? "") ?? 1_000_000
         let (growth, samples, seconds) = try residentMemoryRun(calls: calls, comm: comm)
@@ -238,4 +251,15 @@ func finalizeRace(threads: Int, rank: Int) throws(MPIError) {
     say("rank \(rank): finalize-race ok: \(threads) threads ended with 'finalized' after "
         + racers.map { "\($0.calls)" }.joined(separator: ", ") + " calls")
     withExtendedLifetime(racers) {}
+}
+
+/// Starts a thread that waits in a receive that nobody sends (tag 98), for `exit-with-blocked-thread`.
+/// (Outside the top-level code, whose closures would be isolated to the main actor.)
+func startBlockedReceive() {
+    var thread = pthread_t()
+    let made = pthread_create(&thread, nil, { _ in
+        _ = try? recv([0.0], source: anySource, tag: 98)
+        return nil
+    }, nil)
+    precondition(made == 0, "pthread_create failed (\(made))")
 }

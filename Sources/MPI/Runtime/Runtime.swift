@@ -175,8 +175,10 @@ public enum MPIRuntime {
     /// or throw ``MPIError/finalized(operation:)``: finalisation waits for the calls
     /// in progress, and a polled wait (``Request/wait()`` on a receive, say) stops with
     /// that error. A call waiting inside MPI for a message or for other ranks cannot be
-    /// stopped: after 2 s this prints a line naming the calls still in progress and
-    /// finalises anyway, which MPI leaves undefined, so complete or join such threads first.
+    /// stopped: after 2 s this prints a line naming the calls still in progress and leaves
+    /// MPI unfinalised (`MPI_Finalize` under a call is erroneous: MPICH aborted, Open MPI
+    /// once corrupted its heap), and the process exits without `MPI_Finalize` (Open MPI's
+    /// `mpirun` then ends the job with status 1). Complete or join such threads first.
     ///
     /// The corresponding C function is `MPI_Finalize`.
     public static func finalize() throws(MPIError) {
@@ -409,6 +411,8 @@ final class RuntimeState: @unchecked Sendable {
         }
         if phase.load(ordering: .acquiring) == 1 {
             try? finalize()
+        } else if leftMPIUnfinalized.load(ordering: .acquiring) {
+            return  // finalisation found calls still in progress (waitForCallsInProgress)
         } else {
             // MPI started but the package's set-up failed after it: nothing of the package to end.
             MPI_Finalize()
@@ -427,41 +431,52 @@ final class RuntimeState: @unchecked Sendable {
             }
             guard began else { return .success(()) }
             // Outside the state's lock, which a call in progress may take.
-            waitForCallsInProgress()
-            return lock.withLock { _ in finalizeMPI() }
+            let callsRemain = !waitForCallsInProgress()
+            return lock.withLock { _ in finalizeMPI(callsRemain: callsRemain) }
         }
         try result.get()
     }
 
-    /// How long finalisation waits for calls in progress on other threads before it finalises anyway.
+    /// How long finalisation waits for calls in progress on other threads before it goes on.
     static let finalizeWaitSeconds = 2.0
 
+    /// Whether finalisation left MPI unfinalised, with calls still in progress
+    /// (``finalizeMPI(callsRemain:)``): the exit handler must not finalise it either.
+    private static let leftMPIUnfinalized = Atomic<Bool>(false)
+
     /// Waits until no call into MPI is in progress on another thread (``enterCall()``), for at most
-    /// ``finalizeWaitSeconds``; then says on standard error what is still in progress.
+    /// ``finalizeWaitSeconds``; returns whether none is left. When some are, says on standard error
+    /// which, and what finalisation does about them.
     ///
     /// A call that another thread started just before finalisation ends soon after; one that waits
-    /// for a message or for other ranks may never end, and `MPI_Finalize` under it is erroneous
-    /// (MPICH over UCX can crash), which the line says.
-    static func waitForCallsInProgress() {
+    /// for a message or for other ranks may never end. `MPI_Finalize` under it is erroneous: MPICH
+    /// 4.0.2 over UCX aborts (in C too), and Open MPI 4.1.4 corrupted its heap in 1 of 8 runs at 3
+    /// ranks (`malloc_consolidate(): unaligned fastbin chunk`). So the package leaves MPI
+    /// unfinalised instead, and the process exits without `MPI_Finalize`: MPICH's launcher ends the
+    /// job with status 0 (or 9, when it kills the other ranks), Open MPI's `mpirun` with status 1,
+    /// saying that the process did not finalise (in C too).
+    static func waitForCallsInProgress() -> Bool {
         let start = monotonicMicroseconds()
         while callsInProgress.load(ordering: .sequentiallyConsistent) > 0 {
             let waited = Double(monotonicMicroseconds() - start) / 1e6
             if waited >= finalizeWaitSeconds {
                 let n = callsInProgress.load(ordering: .relaxed)
                 let open = FlightEntry.recent().filter { $0.start != 0 && $0.end == 0 && !$0.parked }.map(\.summary)
-                debugPrintLine("swift-mpi: rank \(worldRank): finalising MPI while \(n) call\(n == 1 ? " is" : "s are") "
-                    + "still in progress on other threads after \(formatSeconds(waited)) "
-                    + (open.isEmpty ? "" : "(\(open.joined(separator: "; "))) ")
-                    + "— MPI_Finalize under a call is erroneous (MPICH can crash): complete or join those threads' "
-                    + "calls before exit or MPIRuntime.finalize()")
-                return
+                let action = "leaving MPI unfinalised, since MPI_Finalize under a call in progress is erroneous"
+                debugPrintLine("swift-mpi: rank \(worldRank): \(n) call\(n == 1 ? " is" : "s are") still in progress "
+                    + "on other threads after \(formatSeconds(waited)) of finalisation"
+                    + (open.isEmpty ? "" : " (\(open.joined(separator: "; ")))") + "; \(action). Complete or join "
+                    + "those threads' calls before exit or MPIRuntime.finalize()")
+                return false
             }
             usleep(200)
         }
+        return true
     }
 
-    /// The end of ``finalize()``, under the state's lock, once no call is in progress.
-    private static func finalizeMPI() -> Result<Void, MPIError> {
+    /// The end of ``finalize()``, under the state's lock, once no call is in progress (or
+    /// ``finalizeWaitSeconds`` have passed with `callsRemain`).
+    private static func finalizeMPI(callsRemain: Bool) -> Result<Void, MPIError> {
         // Never initialised by this package: nothing to end, and no MPI call.
         guard let current = state else { return .success(()) }
         // The progress engine's poll in progress, if any, ends before MPI does; later ones see the phase.
@@ -473,6 +488,10 @@ final class RuntimeState: @unchecked Sendable {
         current.halfPrecisionOps.free()
         current.unsignedOrderOps?.free()
         guard current.ownsMPI else { return .success(()) }
+        if callsRemain {
+            leftMPIUnfinalized.store(true, ordering: .releasing)
+            return .success(())
+        }
         let code = MPI_Finalize()
         return code == 0 ? .success(()) : .failure(makeMPIError(code, "MPI_Finalize"))
     }
