@@ -12,8 +12,9 @@
 //   mpi-scenarios loop SECONDS        allreduce in a loop for SECONDS (for cut links and killed hosts)
 //   mpi-scenarios exit-early STATUS   the last rank exits with STATUS while the others loop in allreduce
 //   mpi-scenarios finalize-race [THREADS]
-//                                     THREADS threads (default 4) loop allreduce and iallreduce + wait
-//                                     on one-rank communicators of their own while the main thread
+//                                     THREADS threads (default 4) loop allreduce, iallreduce + wait,
+//                                     a Cartesian shift and a duplicate freed at once, on one-rank
+//                                     communicators of their own while the main thread
 //                                     finalises MPI after 0.2 s; each thread must end with `finalized`
 //                                     (a call that raced the finalisation reached MPI after
 //                                     MPI_Finalize: an abort on Open MPI, an error exit on MPICH)
@@ -203,9 +204,13 @@ func residentMemoryRun(calls count: Int, comm: Communicator) throws -> (Int, [In
 /// The calls of one thread of `finalize-race`: how many completed, and the error that ended them.
 final class RacingThread: @unchecked Sendable {
     let comm: Communicator
+    let grid: CartesianCommunicator
     var calls = 0
     var ending: MPIError?
-    init(_ comm: Communicator) { self.comm = comm }
+    init(_ comm: Communicator, _ grid: CartesianCommunicator) {
+        self.comm = comm
+        self.grid = grid
+    }
 
     func run() {
         let x = [1.0, 2.0]
@@ -214,7 +219,10 @@ final class RacingThread: @unchecked Sendable {
             while true {
                 _ = try allreduce(x, op: .sum, comm: comm)
                 output = try iallreduce(x, into: output, op: .sum, comm: comm).wait()
-                calls += 2
+                // Calls outside the operations: a topology query, and a communicator made and freed.
+                _ = try grid.shift(dimension: 0)
+                try comm.duplicate().free()
+                calls += 4
             }
         } catch {
             ending = error
@@ -227,7 +235,12 @@ final class RacingThread: @unchecked Sendable {
 func finalizeRace(threads: Int, rank: Int) throws(MPIError) {
     // One-rank communicators (collective to make, local to use), so that no thread waits for another rank.
     var racers: [RacingThread] = []
-    for _ in 0..<threads { racers.append(RacingThread(try Communicator.default.split(color: rank))) }
+    // The grids are made here, before the threads start: Open MPI 4.1 set up its topology support
+    // lazily, and two first MPI_Cart_create calls at once crashed it (an audit, 4 of 20 runs).
+    for _ in 0..<threads {
+        let own = try Communicator.default.split(color: rank)
+        racers.append(RacingThread(own, try own.cartesian(dimensions: [1], periodic: [true])!))
+    }
     var handles: [pthread_t] = []
     for racer in racers {
         var thread = pthread_t()

@@ -48,6 +48,8 @@ public struct CartesianCommunicator: Sendable, Hashable, CustomStringConvertible
     public init(_ communicator: Communicator) throws(MPIError) {
         let operation = "CartesianCommunicator.init"
         let resolved = try Communicator.resolve(communicator, operation)
+        try RuntimeState.enterCall(for: operation)
+        defer { RuntimeState.leaveCall() }
         try admitCallingThread(operation)
         var kind: Int32 = 0, indegree: Int32 = 0, outdegree: Int32 = 0, unusedNulls: Int32 = 1
         try check(locked { swiftmpi_topology(resolved.handle, &kind, &indegree, &outdegree, &unusedNulls) },
@@ -121,6 +123,8 @@ public struct CartesianCommunicator: Sendable, Hashable, CustomStringConvertible
         }
         _ = try RuntimeState.current(for: operation)
         try admitCallingThread(operation)
+        try RuntimeState.enterCall(for: operation)
+        defer { RuntimeState.leaveCall() }
         var dims = dimensions.map { Int32($0) }
         try rawDimsCreate(nodes: processes, dimensions: &dims)
         return dims.map(Int.init)
@@ -140,6 +144,8 @@ public struct CartesianCommunicator: Sendable, Hashable, CustomStringConvertible
     public func rank(at coordinates: [Int]) throws(MPIError) -> Int {
         let operation = "CartesianCommunicator.rank(at:)"
         let resolved = try Communicator.resolve(communicator, operation)
+        try RuntimeState.enterCall(for: operation)
+        defer { RuntimeState.leaveCall() }
         try admitCallingThread(operation)
         guard coordinates.count == dimensions.count else {
             throw MPIError.invalidArgument(
@@ -172,6 +178,8 @@ public struct CartesianCommunicator: Sendable, Hashable, CustomStringConvertible
     public func coordinates(of rank: Int) throws(MPIError) -> [Int] {
         let operation = "CartesianCommunicator.coordinates(of:)"
         let resolved = try Communicator.resolve(communicator, operation)
+        try RuntimeState.enterCall(for: operation)
+        defer { RuntimeState.leaveCall() }
         try admitCallingThread(operation)
         guard rank >= 0 && rank < size else {
             throw MPIError.rankOutOfRange(operation: operation, argument: "rank", rank: rank, size: size)
@@ -202,6 +210,8 @@ public struct CartesianCommunicator: Sendable, Hashable, CustomStringConvertible
     public func shift(dimension: Int, displacement: Int = 1) throws(MPIError) -> (source: Int?, destination: Int?) {
         let operation = "CartesianCommunicator.shift"
         let resolved = try Communicator.resolve(communicator, operation)
+        try RuntimeState.enterCall(for: operation)
+        defer { RuntimeState.leaveCall() }
         try admitCallingThread(operation)
         try checkDimension(dimension, operation)
         guard displacement >= Int(Int32.min) && displacement <= Int(Int32.max) else {
@@ -232,6 +242,8 @@ public struct CartesianCommunicator: Sendable, Hashable, CustomStringConvertible
     public func sub(keeping: [Bool]) throws(MPIError) -> CartesianCommunicator {
         let operation = "CartesianCommunicator.sub"
         let resolved = try Communicator.resolve(communicator, operation)
+        try RuntimeState.enterCall(for: operation)
+        defer { RuntimeState.leaveCall() }
         guard keeping.count == dimensions.count, keeping.contains(true) else {
             throw MPIError.invalidArgument(
                 operation: operation, argument: "keeping",
@@ -320,6 +332,8 @@ extension Communicator {
     ) throws(MPIError) -> CartesianCommunicator? {
         let operation = "Communicator.cartesian"
         let resolved = try Communicator.resolve(self, operation)
+        try RuntimeState.enterCall(for: operation)
+        defer { RuntimeState.leaveCall() }
         let periodic = periodic ?? [Bool](repeating: false, count: dimensions.count)
         guard !dimensions.isEmpty else {
             throw MPIError.invalidArgument(

@@ -118,6 +118,8 @@ public struct Communicator: Sendable, Hashable, CustomStringConvertible {
     public init(handle: MPI_Comm) throws(MPIError) {
         _ = try RuntimeState.current(for: "Communicator.init(handle:)")
         try admitCallingThread("Communicator.init(handle:)")
+        try RuntimeState.enterCall(for: "Communicator.init(handle:)")
+        defer { RuntimeState.leaveCall() }
         var isInter: Int32 = 0
         try check(locked { MPI_Comm_test_inter(handle, &isInter) }, "MPI_Comm_test_inter")
         guard isInter == 0 else {
@@ -151,6 +153,8 @@ public struct Communicator: Sendable, Hashable, CustomStringConvertible {
     /// The corresponding C function is `MPI_Comm_dup`.
     public func duplicate() throws(MPIError) -> Communicator {
         _ = try Communicator.resolve(self, "Communicator.duplicate")
+        try RuntimeState.enterCall(for: "Communicator.duplicate")
+        defer { RuntimeState.leaveCall() }
         return try duplicateWithoutCheck(ownership: .owned)
     }
 
@@ -227,6 +231,8 @@ public struct Communicator: Sendable, Hashable, CustomStringConvertible {
 
     private func split(mpiColor color: Int?, key: Int, expectedColor: String) throws(MPIError) -> Communicator? {
         let resolved = try Communicator.resolve(self, MPIOperation.split)
+        try RuntimeState.enterCall(for: MPIOperation.split.name)
+        defer { RuntimeState.leaveCall() }
         var argumentError: MPIError?
         if let color, color < 0 || color > Int(Int32.max) {
             argumentError = MPIError.invalidArgument(
@@ -269,7 +275,8 @@ public struct Communicator: Sendable, Hashable, CustomStringConvertible {
     ///
     /// The corresponding C function is `MPI_Comm_free`.
     public func free() throws(MPIError) {
-        guard RuntimeState.isUsable else { throw RuntimeState.unusableError("Communicator.free") }
+        try RuntimeState.enterCall(for: "Communicator.free")
+        defer { RuntimeState.leaveCall() }
         try admitCallingThread("Communicator.free")
         switch storage.ownership {
         case .owned:

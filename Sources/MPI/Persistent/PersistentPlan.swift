@@ -219,6 +219,8 @@ public final class PersistentPlan<T: MPIScalar> {
         if let comm { communicator = comm } else { communicator = try RuntimeState.defaultCommunicator(for: operation) }
         let resolved = try Communicator.resolve(communicator, operation)
         try admitCallingThread(operation)
+        try RuntimeState.enterCall(for: operation)
+        defer { RuntimeState.leaveCall() }
         let sendOffsets = try Self.checkedOffsets(sends, "sends", resolved, operation)
         let receiveOffsets = try Self.checkedOffsets(receives, "receives", resolved, operation)
 

@@ -233,7 +233,11 @@ final class ProgressEngine: @unchecked Sendable {
                 }
                 // Only queued receives to advance, for a thread waiting in a blocking collective.
                 let queued = ProbedReceives.queuedCount
-                ProbedReceives.shared.advance()
+                // Outside the poll's gate: admitted as a call, which finalisation waits for.
+                if RuntimeState.enterCall() {
+                    ProbedReceives.shared.advance()
+                    RuntimeState.leaveCall()
+                }
                 if ProbedReceives.queuedCount < queued {
                     idle = 0
                 } else {
