@@ -67,7 +67,7 @@ func perform<Checked, R>(
 ) throws(MPIError) -> R {
     try admitCallingThread(call.operation.name)
     // A call in progress, which finalisation on another thread waits for (see RuntimeState.enterCall()).
-    guard _fastPath(RuntimeState.enterCall()) else { throw RuntimeState.unusableError(call.operation.name) }
+    try RuntimeState.enterCall(for: call.operation.name)
     defer { RuntimeState.leaveCall() }
     let entry = recordStart(call)
     // Whether `diagnose` took the communicator's collective lock, which is held until the call returns.

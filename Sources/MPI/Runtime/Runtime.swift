@@ -577,13 +577,13 @@ final class RuntimeState: @unchecked Sendable {
         body()
     }
 
-    /// ``enterCall()`` for a public entry point that calls MPI outside an operation's core (a
-    /// communicator's making or freeing, a topology query, a plan's set-up): throws what the
+    /// ``enterCall()`` for an entry point that calls MPI: an operation's core (`perform`), or a call
+    /// outside it (a communicator's making or freeing, a topology query, a plan's set-up). Throws what the
     /// operation throws when MPI cannot be used (``MPIError/finalized(operation:)``); the caller
     /// then `defer`s ``leaveCall()``.
     @inlinable @inline(__always)
     static func enterCall(for operation: @autoclosure () -> String) throws(MPIError) {
-        guard enterCall() else { throw unusableError(operation()) }
+        guard _fastPath(enterCall()) else { throw unusableError(operation()) }
     }
 
     /// The end of a call admitted by ``enterCall()``.
