@@ -77,6 +77,56 @@ final class EnvironmentTests: XCTestCase {
         }
     }
 
+    func testAnInvalidValueIsReportedOnceNamingWhatIsValid() {
+        let saved = MPIRuntime.watchdogTimeout
+        defer { MPIRuntime.watchdogTimeout = saved }
+        // Each invalid `NAME=value` is reported once per process: a value of this test's own.
+        let text = "soon-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let lines = capturingStandardError {
+            with(.timeout, text) {
+                configureWatchdogFromEnvironment()
+                configureWatchdogFromEnvironment()
+            }
+        }
+        XCTAssertEqual(lines, [
+            "swift-mpi: ignoring SWIFT_MPI_TIMEOUT=\(text): expected a number of seconds above 0, or 0, a negative "
+                + "number or off for no watchdog; using 600.0",
+        ])
+        XCTAssertEqual(MPIRuntime.watchdogTimeout, 600)
+        let level = "fast-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let levelLines = capturingStandardError {
+            with(.threadLevel, level) { XCTAssertEqual(RuntimeState.defaultThreadLevel(), .multiple) }
+        }
+        XCTAssertEqual(levelLines, [
+            "swift-mpi: ignoring SWIFT_MPI_THREAD_LEVEL=\(level): expected single, funneled, serialized, multiple; "
+                + "using multiple",
+        ])
+    }
+
+    /// The lines that `body` writes to standard error (file descriptor 2), which is restored after it.
+    private func capturingStandardError(_ body: () -> Void) -> [String] {
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else {
+            XCTFail("pipe: \(errno)")
+            return []
+        }
+        let saved = dup(2)
+        dup2(ends[1], 2)
+        close(ends[1])
+        body()
+        dup2(saved, 2)
+        close(saved)
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(ends[0], &chunk, chunk.count)
+            if n <= 0 { break }
+            bytes += chunk[..<n]
+        }
+        close(ends[0])
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
     func testEveryVariableIsNamedSWIFT_MPI() {
         for variable in EnvironmentVariable.allCases {
             XCTAssertTrue(variable.name.hasPrefix("SWIFT_MPI_"), variable.name)
