@@ -9,10 +9,12 @@ import ComplexModule
 // like mpi4jax, trusts the ranks to match; a mismatch otherwise hangs, fails on
 // some ranks only, or reinterprets bytes.
 
-/// The fields compared across ranks, in order.
+/// The fields compared across ranks, in order (the last, whether the rank's own checks passed, is not
+/// compared but reported). Two more follow them in the exchange, summed rather than compared: alltoallv's
+/// digests of what the ranks send and receive (``AgreedCounts``).
 private let agreedFields = [
     "operation", "scalar type", "scalar size", "element count", "root", "reduction op", "collective number",
-    "form", "local checks",
+    "form", "counts", "local checks",
 ]
 
 /// FNV-1a, stable across processes (Swift's `Hasher` is seeded per process).
@@ -38,11 +40,12 @@ func agreeAcrossRanks(_ call: Call, sequence: Int, nonBlocking: Bool, failedHere
     let comm = call.comm
     let operation = call.operation.name
     let typeName = "\(call.scalarType)"
-    let fieldCount = agreedFields.count
+    let agreedCount = agreedFields.count
+    let fieldCount = agreedCount + 2
     var local: [Int64] = [
         Int64(call.operation.rawValue), stableHash(typeName), Int64(call.scalarType.size), Int64(call.count),
         Int64(call.root), Int64(call.op.map { Int($0.kind.rawValue) } ?? -1), Int64(sequence), nonBlocking ? 1 : 0,
-        failure == nil ? 0 : 1,
+        call.counts.same, failure == nil ? 0 : 1, call.counts.sent, call.counts.received,
     ]
     var all = [Int64](repeating: 0, count: fieldCount * comm.size)
     // Through the raw layer, so that it is serialised like every call at MPI_THREAD_SERIALIZED.
@@ -54,15 +57,22 @@ func agreeAcrossRanks(_ call: Call, sequence: Int, nonBlocking: Bool, failedHere
     }
     if let failure { throw failure }
     let rows = (0..<comm.size).map { r in Array(all[(r * fieldCount)..<((r + 1) * fieldCount)]) }
-    if let failed = rows.indices.first(where: { rows[$0][fieldCount - 1] != 0 }) {
+    if let failed = rows.indices.first(where: { rows[$0][agreedCount - 1] != 0 }) {
         throw MPIError.peerFailed(
             operation: operation, rank: failed,
             reason: "its arguments failed its own checks (that rank throws the error; SWIFT_MPI_CHECK=1)")
     }
     let reference = rows[0]
     for (r, theirs) in rows.enumerated() {
-        guard let field = theirs.indices.first(where: { theirs[$0] != reference[$0] }) else { continue }
+        guard let field = (0..<(agreedCount - 1)).first(where: { theirs[$0] != reference[$0] }) else { continue }
         let name = agreedFields[field]
+        if name == "counts" {
+            // Only their digests were exchanged.
+            throw MPIError.invalidArgument(
+                operation: operation, argument: "counts",
+                expected: "the same counts on every rank (SWIFT_MPI_CHECK=1), as rank 0 passed",
+                actual: "rank \(r) passed other counts")
+        }
         func describe(_ value: Int64) -> String {
             if field == 0 { return MPIOperation(rawValue: UInt8(truncatingIfNeeded: value))?.name ?? "\(value)" }
             if field == 1 { return builtInScalarTypeName(hash: value) ?? "another scalar type" }
@@ -79,6 +89,15 @@ func agreeAcrossRanks(_ call: Call, sequence: Int, nonBlocking: Bool, failedHere
             operation: operation, argument: name,
             expected: "the same \(name) on every rank (SWIFT_MPI_CHECK=1); rank 0 passed \(describe(reference[field]))",
             actual: "rank \(r) passed \(describe(theirs[field]))")
+    }
+    // alltoallv: what every rank sends every rank against what every rank receives from every rank.
+    let sent = rows.reduce(0 as Int64) { $0 &+ $1[agreedCount] }
+    let received = rows.reduce(0 as Int64) { $0 &+ $1[agreedCount + 1] }
+    if sent != received {
+        throw MPIError.invalidArgument(
+            operation: operation, argument: "receiveCounts",
+            expected: "on every rank j, receiveCounts[i] equal to rank i's sendCounts[j] (SWIFT_MPI_CHECK=1)",
+            actual: "counts that differ from what the ranks send (on some rank)")
     }
 }
 

@@ -23,11 +23,13 @@ struct Call {
     @usableFromInline let peer: Int
     /// The tag of a point-to-point call, or -1 (``anyTag`` too).
     @usableFromInline let tag: Int
+    /// The variable-size collectives' counts, as the cross-rank check compares them (zero otherwise).
+    @usableFromInline let counts: AgreedCounts
 
     @inlinable
     init(
         _ operation: MPIOperation, _ comm: ResolvedCommunicator, _ scalarType: any MPIScalar.Type, count: Int,
-        root: Int = -1, op: ReductionOp? = nil, peer: Int = -1, tag: Int = -1
+        root: Int = -1, op: ReductionOp? = nil, peer: Int = -1, tag: Int = -1, counts: AgreedCounts = AgreedCounts()
     ) {
         self.operation = operation
         self.comm = comm
@@ -37,6 +39,84 @@ struct Call {
         self.op = op
         self.peer = peer
         self.tag = tag
+        self.counts = counts
+    }
+}
+
+/// What the ranks of a variable-size collective must agree on besides ``Call``'s fixed fields, for the
+/// cross-rank check (`SWIFT_MPI_CHECK=1`): digests of their count arrays, computed only while the check
+/// is on (all zero otherwise, and for the other operations).
+@usableFromInline
+struct AgreedCounts {
+    /// A digest of counts that every rank passes alike (allgatherv, gatherv, scatterv, reduceScatter).
+    @usableFromInline var same: Int64 = 0
+    /// alltoallv: this rank's share of a digest of what every rank sends to every rank (`sendCounts`), and
+    /// of what every rank receives from every rank (`receiveCounts`). Summed over the ranks, the two are
+    /// equal when each rank's `receiveCounts[i]` is what rank `i` sends it.
+    @usableFromInline var sent: Int64 = 0
+    @usableFromInline var received: Int64 = 0
+
+    @inlinable init() {}
+
+    /// Counts that must be the same on every rank.
+    @inlinable
+    static func same(_ counts: UnsafeBufferPointer<Int>) -> AgreedCounts {
+        if _fastPath(!diagnostics.checkCollectives) { return AgreedCounts() }
+        return digest(same: counts)
+    }
+
+    /// ``same(_:)`` for an array.
+    @inlinable
+    static func same(_ counts: [Int]) -> AgreedCounts {
+        if _fastPath(!diagnostics.checkCollectives) { return AgreedCounts() }
+        return counts.withUnsafeBufferPointer { digest(same: $0) }
+    }
+
+    /// alltoallv's counts on `rank`: `sendCounts[j]` goes to rank `j`, and `receiveCounts[i]` comes from rank `i`.
+    @inlinable
+    static func exchanged(
+        sendCounts: UnsafeBufferPointer<Int>, receiveCounts: UnsafeBufferPointer<Int>, rank: Int
+    ) -> AgreedCounts {
+        if _fastPath(!diagnostics.checkCollectives) { return AgreedCounts() }
+        return digest(sendCounts: sendCounts, receiveCounts: receiveCounts, rank: rank)
+    }
+
+    @usableFromInline @inline(never)
+    static func digest(same counts: UnsafeBufferPointer<Int>) -> AgreedCounts {
+        var result = AgreedCounts()
+        var hash = mixed(UInt64(counts.count))
+        for count in counts { hash = mixed(hash ^ UInt64(bitPattern: Int64(count))) }
+        result.same = Int64(bitPattern: hash)
+        return result
+    }
+
+    @usableFromInline @inline(never)
+    static func digest(
+        sendCounts: UnsafeBufferPointer<Int>, receiveCounts: UnsafeBufferPointer<Int>, rank: Int
+    ) -> AgreedCounts {
+        var sent: UInt64 = 0
+        var received: UInt64 = 0
+        for (j, count) in sendCounts.enumerated() { sent &+= transfer(from: rank, to: j, count: count) }
+        for (i, count) in receiveCounts.enumerated() { received &+= transfer(from: i, to: rank, count: count) }
+        var result = AgreedCounts()
+        result.sent = Int64(bitPattern: sent)
+        result.received = Int64(bitPattern: received)
+        return result
+    }
+
+    /// The digest of `count` elements going from rank `i` to rank `j`.
+    static func transfer(from i: Int, to j: Int, count: Int) -> UInt64 {
+        var hash = mixed(UInt64(bitPattern: Int64(i)))
+        hash = mixed(hash ^ UInt64(bitPattern: Int64(j)))
+        return mixed(hash ^ UInt64(bitPattern: Int64(count)))
+    }
+
+    /// SplitMix64's finaliser of `x` plus its increment: a 64-bit mix, stable across processes.
+    static func mixed(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
 

@@ -15,10 +15,10 @@ func allgathervCore<Input: MPIBuffer, Output: MPIBuffer>(
     // The arrays' storage, taken once: closures that capture the arrays retain and release them.
     try counts.withUnsafeBufferPointer { (c) throws(MPIError) in
         try withOptionalBuffer(displacements) { (given) throws(MPIError) in
-            try perform(Call(.allgatherv, comm, T.self, count: 0), checks: { () throws(MPIError) -> Int in
+            try perform(Call(.allgatherv, comm, T.self, count: 0, counts: .same(c)), checks: { () throws(MPIError) -> Int in
                 let total = try checkCounts(c, "counts", size: comm.size, .allgatherv)
                 let extent = try checkedExtent(counts: c, total: total, displacements: given, "displacements",
-                                               .allgatherv)
+                                               .allgatherv, receiving: true)
                 try checkOwnCount(count, expected: c[comm.rank], "x", "counts", .allgatherv)
                 return extent
             }) { (extent) throws(MPIError) in
@@ -132,7 +132,9 @@ public func allgatherv<T: MPIScalar>(
 /// Block `r` (`counts[r]` elements) is written at element `displacements[r]`
 /// of `output`; without displacements the blocks are packed in rank order and
 /// `output` must hold exactly their sum, else at least the largest
-/// displacement + count. An output that cannot hold what arrives throws
+/// displacement + count. Displacements that place two non-empty blocks over each other throw
+/// ``MPIError/invalidArgument(operation:argument:expected:actual:)`` before anything is
+/// communicated. An output that cannot hold what arrives throws
 /// ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` on this rank after the
 /// collective has completed into scratch storage: nothing is written past its end.
 ///

@@ -33,7 +33,8 @@ func alltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
         try receiveCounts.withUnsafeBufferPointer { (rc) throws(MPIError) in
             try withOptionalBuffer(sendDisplacements) { (givenSD) throws(MPIError) in
                 try withOptionalBuffer(receiveDisplacements) { (givenRD) throws(MPIError) in
-                    try perform(Call(.alltoallv, comm, T.self, count: 0), checks: { () throws(MPIError) -> Int in
+                    let counts = AgreedCounts.exchanged(sendCounts: sc, receiveCounts: rc, rank: comm.rank)
+                    try perform(Call(.alltoallv, comm, T.self, count: 0, counts: counts), checks: { () throws(MPIError) -> Int in
                         let sent = try checkCounts(sc, "sendCounts", size: comm.size, .alltoallv)
                         let sendExtent = try checkedExtent(counts: sc, total: sent, displacements: givenSD,
                                                            "sendDisplacements", .alltoallv)
@@ -47,7 +48,7 @@ func alltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
                                 actual: "\(count) elements")
                         }
                         return try checkedExtent(counts: rc, total: received, displacements: givenRD,
-                                                 "receiveDisplacements", .alltoallv)
+                                                 "receiveDisplacements", .alltoallv, receiving: true)
                     }) { (extent) throws(MPIError) in
                         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
                             try withVariableOutput(&output, extent: extent, exact: givenRD == nil, .alltoallv) {
@@ -248,7 +249,9 @@ public func alltoallv<T: MPIScalar>(
 ///
 /// Without receive displacements the received blocks are packed and `output`
 /// must hold exactly their sum, else at least the largest displacement + count.
-/// An output that cannot hold what arrives throws
+/// Receive displacements that place two non-empty blocks over each other throw
+/// ``MPIError/invalidArgument(operation:argument:expected:actual:)`` before anything is
+/// communicated (send blocks may overlap). An output that cannot hold what arrives throws
 /// ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` on this rank after the
 /// collective has completed into scratch storage: nothing is written past its end. Counts or
 /// displacements above `Int32.max` with no common unit throw as in

@@ -19,11 +19,11 @@ func gathervCore<Input: MPIBuffer, Output: MPIBuffer>(
     // The arrays' storage, taken once: closures that capture the arrays retain and release them.
     try counts.withUnsafeBufferPointer { (c) throws(MPIError) in
         try withOptionalBuffer(displacements) { (given) throws(MPIError) in
-            try perform(Call(.gatherv, comm, T.self, count: 0, root: root), checks: { () throws(MPIError) -> Int in
+            try perform(Call(.gatherv, comm, T.self, count: 0, root: root, counts: .same(c)), checks: { () throws(MPIError) -> Int in
                 try comm.checkRank(root, "root", .gatherv)
                 let total = try checkCounts(c, "counts", size: comm.size, .gatherv)
                 let extent = try checkedExtent(counts: c, total: total, displacements: given, "displacements",
-                                               .gatherv)
+                                               .gatherv, receiving: true)
                 try checkOwnCount(count, expected: c[comm.rank], "x", "counts", .gatherv)
                 return extent
             }) { (extent) throws(MPIError) in
@@ -156,7 +156,10 @@ public func gatherv<T: MPIScalar>(
 /// Block `r` (`counts[r]` elements) is written at element `displacements[r]` of
 /// `output`; without displacements the blocks are packed in rank order and
 /// `output` must hold exactly their sum, else at least the largest
-/// displacement + count. An output on the root that cannot hold what arrives
+/// displacement + count. Displacements that place two non-empty blocks over each other throw
+/// ``MPIError/invalidArgument(operation:argument:expected:actual:)`` on every rank (the
+/// displacements are checked everywhere, like the counts) before anything is communicated. An
+/// output on the root that cannot hold what arrives
 /// throws ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` there after the
 /// collective has completed into scratch storage: nothing is written past its end.
 ///

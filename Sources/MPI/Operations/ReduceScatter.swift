@@ -15,7 +15,7 @@ func reduceScatterCore<Input: MPIBuffer, Output: MPIBuffer>(
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     let count = x.scalarCount
-    try perform(Call(.reduceScatter, comm, T.self, count: count, op: op), checks: { () throws(MPIError) in
+    try perform(Call(.reduceScatter, comm, T.self, count: count, op: op, counts: .same(counts)), checks: { () throws(MPIError) in
         let mpiOp = try op.checkedHandle(for: T.self, operation: .reduceScatter)
         let total = try checkCounts(counts, "counts", size: comm.size, .reduceScatter)
         if let rows {

@@ -22,7 +22,7 @@ func scattervCore<Input: MPIBuffer, Output: MPIBuffer>(
     // The arrays' storage, taken once: closures that capture the arrays retain and release them.
     try counts.withUnsafeBufferPointer { (c) throws(MPIError) in
         try withOptionalBuffer(displacements) { (given) throws(MPIError) in
-            try perform(Call(.scatterv, comm, T.self, count: 0, root: root), checks: { () throws(MPIError) -> Int in
+            try perform(Call(.scatterv, comm, T.self, count: 0, root: root, counts: .same(c)), checks: { () throws(MPIError) -> Int in
                 try comm.checkRank(root, "root", .scatterv)
                 let total = try checkCounts(c, "counts", size: comm.size, .scatterv)
                 let extent = try checkedExtent(counts: c, total: total, displacements: given, "displacements",

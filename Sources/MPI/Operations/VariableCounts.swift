@@ -124,10 +124,14 @@ func negativeCountError(
 /// Checks caller-given displacements against their counts and returns the
 /// number of elements the buffer must hold: the largest displacement + count
 /// (the sum of the counts when `displacements` is `nil`, packed blocks).
+///
+/// `receiving`: the displacements place blocks that MPI writes, which must not overlap (MPI
+/// writes no element twice: an overlap is erroneous, and what it left would depend on the order in
+/// which the blocks arrived). A send's blocks may overlap.
 @inlinable
 func checkedExtent(
     counts: UnsafeBufferPointer<Int>, total: Int, displacements: UnsafeBufferPointer<Int>?,
-    _ argument: StaticString, _ operation: MPIOperation
+    _ argument: StaticString, _ operation: MPIOperation, receiving: Bool = false
 ) throws(MPIError) -> Int {
     guard let displacements else { return total }
     if _slowPath(displacements.count != counts.count) {
@@ -148,7 +152,41 @@ func checkedExtent(
         }
         extent = Swift.max(extent, end)
     }
+    if receiving { try checkDisjoint(counts: counts, displacements: displacements, argument, operation) }
     return extent
+}
+
+/// Throws when two of the non-empty blocks that `displacements` place overlap (see
+/// ``checkedExtent(counts:total:displacements:_:_:receiving:)``): one pass when the blocks are in
+/// ascending order, as they usually are, else a sort of their starts.
+@usableFromInline
+func checkDisjoint(
+    counts: UnsafeBufferPointer<Int>, displacements: UnsafeBufferPointer<Int>, _ argument: StaticString,
+    _ operation: MPIOperation
+) throws(MPIError) {
+    var end = 0
+    var ascending = true
+    for (d, c) in zip(displacements, counts) where c > 0 {
+        if d < end {
+            ascending = false
+            break
+        }
+        end = d + c
+    }
+    if ascending { return }
+    let order = counts.indices.filter { counts[$0] > 0 }.sorted {
+        (displacements[$0], $0) < (displacements[$1], $1)
+    }
+    for (a, b) in zip(order, order.dropFirst()) where displacements[a] + counts[a] > displacements[b] {
+        let (first, second) = (Swift.min(a, b), Swift.max(a, b))
+        func block(_ r: Int) -> String {
+            "block \(r) at \(displacements[r])..<\(displacements[r] + counts[r])"
+        }
+        throw MPIError.invalidArgument(
+            operation: operation.name, argument: "\(argument)",
+            expected: "blocks that do not overlap (MPI writes each element of the output at most once)",
+            actual: "\(block(first)) and \(block(second))")
+    }
 }
 
 /// Throws when a rank's own block does not have the count that `counts` gives it.

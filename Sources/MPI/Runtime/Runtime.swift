@@ -215,8 +215,8 @@ public enum MPIRuntime {
     }
 
     /// Whether each collective first checks that every rank passes the same
-    /// operation, scalar type, element count, root and op, and throws on every
-    /// rank when they differ.
+    /// operation, scalar type, element count, root and op (and counts that match, for
+    /// the explicit variable-size forms), and throws on every rank when they differ.
     ///
     /// While it is on, the collectives of one communicator also run one at a time
     /// on each rank (a lock of the communicator, held from a call's start to its

@@ -192,6 +192,63 @@ final class ArgumentAgreementTests: XCTestCase {
         XCTAssertEqual(try allreduce(1, op: .sum).0, size)
     }
 
+    func testVariableCountsThatDifferBetweenRanksThrowOnEveryRank() throws {
+        // Counts of the right length whose sum and own entry are right on every rank, but which differ
+        // between ranks: unchecked, MPI hung, truncated or returned uninitialised elements (an audit on
+        // 2026-12-04). The check compares digests of the counts (alltoallv: what every rank sends every
+        // rank against what every rank receives), so that a mismatch is one error on every rank.
+        let (rank, size) = (comm.rank, comm.size)
+        let ones = [Int](repeating: 1, count: size)
+        // Ragged alltoallv counts that match: rank i sends (2i + j) % 3 elements to rank j.
+        let sendCounts = (0..<size).map { (2 * rank + $0) % 3 }
+        let receiveCounts = (0..<size).map { (2 * $0 + rank) % 3 }
+        let (received, _) = try alltoallv([Double](repeating: Double(rank), count: sendCounts.reduce(0, +)),
+                                          sendCounts: sendCounts, receiveCounts: receiveCounts)
+        XCTAssertEqual(received, (0..<size).flatMap { [Double](repeating: Double($0), count: receiveCounts[$0]) })
+        let (sums, _) = try reduceScatter([Double](repeating: 1, count: size), counts: ones, op: .sum)
+        XCTAssertEqual(sums, [Double(size)])
+        guard size > 1 else { return }
+        // Rank 0 says that the last rank's block has 2 elements; everybody else says 1.
+        var other = ones
+        other[size - 1] = 2
+        let counts = rank == 0 ? other : ones
+        // reduceScatter: the same sum, distributed differently.
+        var shifted = ones
+        shifted[0] = 2
+        shifted[1] = 0
+        var output = [Double](repeating: 0, count: size + 1)
+        let cases: [(String, String, () throws -> Void)] = [
+            ("allgatherv", "counts", { _ = try allgatherv([1.0], counts: counts) }),
+            ("allgatherv", "counts", { try allgatherv([1.0], into: &output, counts: counts) }),
+            ("gatherv", "counts", { _ = try gatherv([1.0], counts: counts, root: size - 1) }),
+            ("scatterv", "counts", {
+                _ = try scatterv([Double](repeating: 1, count: counts.reduce(0, +)), counts: counts, root: 0)
+            }),
+            ("reduceScatter", "counts", {
+                _ = try reduceScatter([Double](repeating: 1, count: size), counts: rank == 0 ? shifted : ones, op: .sum)
+            }),
+            ("alltoallv", "receiveCounts", {
+                _ = try alltoallv([Double](repeating: 1, count: size), sendCounts: ones, receiveCounts: counts)
+            }),
+        ]
+        for (operation, argument, call) in cases {
+            XCTAssertThrowsError(try call(), "\(operation)") { error in
+                guard case let MPIError.invalidArgument(op, arg, expected, actual) = error as! MPIError else {
+                    return XCTFail("\(operation): unexpected error \(error)")
+                }
+                XCTAssertEqual(op, operation)
+                XCTAssertEqual(arg, argument, operation)
+                if operation == "alltoallv" {
+                    XCTAssertTrue(expected.contains("receiveCounts[i] equal to rank i's sendCounts[j]"), expected)
+                } else {
+                    XCTAssertEqual(actual, "rank 1 passed other counts", operation)
+                }
+            }
+        }
+        // Everybody is still in step.
+        XCTAssertEqual(try allreduce(1, op: .sum).0, size)
+    }
+
     func testSwitchingTheCheckOffRestoresPlainCalls() throws {
         // With the check off, a call with matching arguments costs no extra communication:
         // the result is the same, and the switch reads back.

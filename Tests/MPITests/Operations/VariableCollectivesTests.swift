@@ -113,6 +113,34 @@ final class VariableCollectivesTests: MPITestCase {
                 try allgatherv(x, into: &output, counts: counts, displacements: displacements)
             }
         }
+        // Receive blocks that overlap: every rank throws before communicating (MPI would write an element
+        // twice, and what it left would depend on the order of arrival). Blocks in another order than the
+        // ranks', and empty blocks anywhere, are fine.
+        let ones = [Int](repeating: 1, count: size)
+        let reversed = (0..<size).map { size - 1 - $0 }
+        var wide = [Int32](repeating: -1, count: size)
+        try allgatherv([Int32(rank)], into: &wide, counts: ones, displacements: reversed)
+        XCTAssertEqual(wide, (0..<size).reversed().map(Int32.init), here)
+        if size > 1 {
+            var overlapping = reversed
+            overlapping[size - 1] = overlapping[0]  // the last rank's block onto rank 0's
+            assertInvalidArgument("allgatherv", "displacements", here) {
+                try allgatherv([Int32(rank)], into: &wide, counts: ones, displacements: overlapping)
+            }
+            XCTAssertThrowsError(try allgatherv([Int32(rank)], into: &wide, counts: ones,
+                                                displacements: [Int](repeating: 0, count: size))) { error in
+                XCTAssertEqual(error as? MPIError, .invalidArgument(
+                    operation: "allgatherv", argument: "displacements",
+                    expected: "blocks that do not overlap (MPI writes each element of the output at most once)",
+                    actual: "block 0 at 0..<1 and block 1 at 0..<1"), self.here)
+            }
+            var emptyLast = ones
+            emptyLast[size - 1] = 0
+            wide = [Int32](repeating: -1, count: size)
+            try allgatherv(rank == size - 1 ? [] : [Int32(rank)], into: &wide, counts: emptyLast,
+                           displacements: overlapping)
+            XCTAssertEqual(Array(wide[1...]), (0..<(size - 1)).reversed().map(Int32.init), here)
+        }
         // An x of another length than counts[rank], on every rank.
         assertShapeMismatch(operation: "allgatherv", argument: "x", expectedContains: ["\(counts[rank] + 1)"],
                             actualContains: ["\(x.count)"], here) {
@@ -189,6 +217,14 @@ final class VariableCollectivesTests: MPITestCase {
         }
         assertInvalidArgument("gatherv", "counts", here) { try gatherv(x, counts: Array(counts.dropLast()), root: 0) }
         assertInvalidArgument("gatherv", "counts", here) { try gatherv(x, counts: counts.map { _ in -2 }, root: 0) }
+        // Overlapping receive blocks, on every rank (displacements are checked everywhere, as the counts are).
+        if size > 1 {
+            var wide = [Float](repeating: 0, count: size)
+            assertInvalidArgument("gatherv", "displacements", here) {
+                try gatherv([Float(rank)], into: &wide, counts: [Int](repeating: 1, count: size),
+                            displacements: [Int](repeating: 0, count: size), root: 0)
+            }
+        }
         // A root output too small: the root throws after the collective, nothing is written past the end.
         var output = [Float](repeating: 0, count: rank == 0 ? 0 : 1)
         if rank == 0 && counts.reduce(0, +) > 0 {
@@ -343,6 +379,19 @@ final class VariableCollectivesTests: MPITestCase {
                             here) {
             try alltoallv(x.scalars + [1], sendCounts: rowCounts, receiveCounts: rowCounts)
         }
+        // Overlapping receive blocks (send blocks may overlap: each is only read).
+        let ones = [Int](repeating: 1, count: size)
+        let zeros = [Int](repeating: 0, count: size)
+        var output = [Int32](repeating: -1, count: size)
+        if size > 1 {
+            assertInvalidArgument("alltoallv", "receiveDisplacements", here) {
+                try alltoallv([Int32(rank)] + [Int32](repeating: 0, count: size - 1), into: &output, sendCounts: ones,
+                              sendDisplacements: zeros, receiveCounts: ones, receiveDisplacements: zeros)
+            }
+        }
+        try alltoallv([Int32(rank)], into: &output, sendCounts: ones, sendDisplacements: zeros, receiveCounts: ones,
+                      receiveDisplacements: Array(0..<size))
+        XCTAssertEqual(output, (0..<size).map(Int32.init), here)
         let (after, _) = try alltoallv(x, rowCounts: rowCounts)
         XCTAssertEqual(after.counts, (0..<size).map { pairRows($0, rank) }, here)
     }
