@@ -322,3 +322,6 @@ func ringNeighbours(rank: Int, size: Int) -> (left: Int, right: Int) {
 func fold<T>(_ values: [T], _ combine: (T, T) -> T) -> T {
     values.dropFirst().reduce(values[0], combine)
 }
+
+/// "1 element" or "n elements", as the package's error messages say it.
+func elements(_ n: Int) -> String { n == 1 ? "1 element" : "\(n) elements" }

@@ -143,7 +143,9 @@ public enum MPIError: Error, Hashable, Sendable, CustomStringConvertible {
         case let .shapeMismatch(op, arg, expected, actual):
             return "\(op): shape mismatch in '\(arg)': expected \(expected), got \(actual)"
         case let .rankOutOfRange(op, arg, rank, size):
-            return "\(op): '\(arg)' out of range: expected a rank in 0..<\(size), got \(rank)"
+            // A receive's source may also be the wildcard, and a persistent plan's peer the null rank.
+            let also = arg == "source" ? " or anySource (-1)" : arg.hasSuffix("].peer") ? " or procNull (-2)" : ""
+            return "\(op): '\(arg)' out of range: expected a rank in 0..<\(size)\(also), got \(rank)"
         case let .invalidTag(op, arg, tag, upperBound):
             // A receive's tag may also be the wildcard; say so where it is one.
             let receives = arg == "recvtag" || (arg == "tag" && (op == "recv" || op == "probe" || op == "iprobe"))
@@ -216,3 +218,7 @@ extension Substring {
         return result
     }
 }
+
+/// "1 element" or "n elements", for errors.
+@usableFromInline
+func describeElements(_ n: Int) -> String { n == 1 ? "1 element" : "\(n) elements" }

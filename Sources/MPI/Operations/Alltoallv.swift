@@ -43,9 +43,9 @@ func alltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
                         if _slowPath(givenSD == nil ? count != sendExtent : count < sendExtent) {
                             throw MPIError.shapeMismatch(
                                 operation: MPIOperation.alltoallv.name, argument: "x",
-                                expected: givenSD == nil ? "\(sendExtent) elements (the sum of sendCounts)"
-                                    : "at least \(sendExtent) elements (the largest send displacement + count)",
-                                actual: "\(count) elements")
+                                expected: givenSD == nil ? "\(describeElements(sendExtent)) (the sum of sendCounts)"
+                                    : "at least \(describeElements(sendExtent)) (the largest send displacement + count)",
+                                actual: "\(describeElements(count))")
                         }
                         return try checkedExtent(counts: rc, total: received, displacements: givenRD,
                                                  "receiveDisplacements", .alltoallv, receiving: true)

@@ -32,9 +32,9 @@ func scattervCore<Input: MPIBuffer, Output: MPIBuffer>(
                     if _slowPath(given == nil ? count != extent : count < extent) {
                         throw MPIError.shapeMismatch(
                             operation: MPIOperation.scatterv.name, argument: "x",
-                            expected: given == nil ? "\(extent) elements (the sum of the counts)"
-                                : "at least \(extent) elements (the largest displacement + count)",
-                            actual: "\(count) elements")
+                            expected: given == nil ? "\(describeElements(extent)) (the sum of the counts)"
+                                : "at least \(describeElements(extent)) (the largest displacement + count)",
+                            actual: "\(describeElements(count))")
                     }
                 }
                 return c[comm.rank]

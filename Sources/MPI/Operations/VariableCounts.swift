@@ -197,7 +197,7 @@ func checkOwnCount(
     if _slowPath(count != expected) {
         throw MPIError.shapeMismatch(
             operation: operation.name, argument: "\(argument)",
-            expected: "\(expected) elements (this rank's entry of '\(countsArgument)')", actual: "\(count) elements")
+            expected: "\(describeElements(expected)) (this rank's entry of '\(countsArgument)')", actual: "\(describeElements(count))")
     }
 }
 
@@ -218,9 +218,9 @@ func withVariableOutput<Output: MPIBuffer>(
     try completeIntoScratch(byteCount: extent * MemoryLayout<Output.Scalar>.stride, body)
     throw MPIError.shapeMismatch(
         operation: operation.name, argument: "output",
-        expected: exact ? "\(extent) elements (\(exactly))"
-            : "at least \(extent) elements (the largest displacement + count)",
-        actual: "\(count) elements")
+        expected: exact ? "\(describeElements(extent)) (\(exactly))"
+            : "at least \(describeElements(extent)) (the largest displacement + count)",
+        actual: "\(describeElements(count))")
 }
 
 /// Writes where each of the packed blocks of `counts` starts (the prefix sums of the counts) to the

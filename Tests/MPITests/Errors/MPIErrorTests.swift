@@ -47,6 +47,17 @@ final class MPIErrorTests: MPITestCase {
         }
         XCTAssertFalse(MPIError.invalidTag(operation: "sendrecv", argument: "sendtag", tag: -2, upperBound: 32767)
             .description.contains("anyTag"), "sendrecv's send tag has no wildcard")
+        // Likewise a receive's source may be anySource, and a persistent plan's peer procNull; a destination may not.
+        for operation in ["recv", "probe", "iprobe", "sendrecv"] {
+            assertMessageNames(.rankOutOfRange(operation: operation, argument: "source", rank: -3, size: 2),
+                               [operation, "source", "0..<2", "or anySource (-1)", "-3"])
+        }
+        assertMessageNames(.rankOutOfRange(operation: "PersistentPlan", argument: "receives[1].peer", rank: -1, size: 2),
+                           ["PersistentPlan", "receives[1].peer", "0..<2", "or procNull (-2)", "-1"])
+        for argument in ["dest", "root"] {
+            XCTAssertFalse(MPIError.rankOutOfRange(operation: "send", argument: argument, rank: -1, size: 2)
+                .description.contains(" or "), argument)
+        }
         assertMessageNames(.unsupportedReduction(operation: "scan", op: .bitwiseOr, scalarType: "Double"),
                            ["scan", "'op'", "bitwiseOr", "Double", "signedInteger", "unsignedInteger", "got Double"])
         assertMessageNames(.finalized(operation: "barrier"), ["barrier", "finalized"])

@@ -365,7 +365,7 @@ final class NeighborCollectivesTests: MPITestCase {
             // A wrong output size: every process completes the collective, then throws.
             var small = [Double](repeating: 0, count: 1)
             assertThrows(.shapeMismatch(operation: "neighborAllgather", argument: "output",
-                                        expected: "\(2 * k) elements (in-neighbours × input)", actual: "1 elements")) {
+                                        expected: "\(2 * k) elements (in-neighbours × input)", actual: "1 element")) {
                 try neighborAllgather([1.0, 2.0], into: &small, comm: comm)
             }
             // Nothing is left unmatched: the grid still works.

@@ -322,7 +322,7 @@ final class PointToPointTests: MPITestCase {
             var thrown: MPIError?
             do { _ = try receive.wait() } catch { thrown = error }
             XCTAssertEqual(thrown, MPIError.shapeMismatch(
-                operation: "recv", argument: "x", expected: "a message of 1 elements (the template's size)",
+                operation: "recv", argument: "x", expected: "a message of 1 element (the template's size)",
                 actual: "a message of 3 bytes, no whole number of the template's elements (sent with another type)"),
                 here)
             // sendrecv receiving the bytes (its own message, empty, goes with another tag).

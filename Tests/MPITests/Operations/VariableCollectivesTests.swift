@@ -306,7 +306,7 @@ final class VariableCollectivesTests: MPITestCase {
         var output = [Double](repeating: 0, count: counts[rank] + (rank == size - 1 ? 1 : 0))
         if rank == size - 1 {
             assertShapeMismatch(operation: "scatterv", argument: "output",
-                                expectedContains: ["\(counts[rank]) elements (this rank's entry of 'counts')"],
+                                expectedContains: ["\(elements(counts[rank])) (this rank's entry of 'counts')"],
                                 actualContains: ["\(counts[rank] + 1)"], here) {
                 try scatterv(all.scalars, into: &output, counts: counts, root: 0)
             }

@@ -330,7 +330,7 @@ final class PersistentPlanTests: MPITestCase {
             try PersistentPlan<Double>(sends: [], receives: [PersistentMessage(peer: left, tag: tooLarge, count: 1)], comm: world)
         }
         assertThrows(.invalidArgument(operation: op, argument: "receives[0].shape",
-                                      expected: "dimensions of at least 0", actual: "[2, -3]")) {
+                                      expected: "dimensions (or a count) of at least 0", actual: "[2, -3]")) {
             try PersistentPlan<Double>(sends: [], receives: [PersistentMessage(peer: left, tag: 1, shape: [2, -3])], comm: world)
         }
         let huge = Int(Int32.max) + 1

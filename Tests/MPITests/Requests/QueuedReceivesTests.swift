@@ -153,7 +153,7 @@ final class QueuedReceivesTests: MPITestCase {
         var thrown: MPIError?
         do { _ = try small.wait() } catch { thrown = error }
         XCTAssertEqual(thrown, MPIError.shapeMismatch(
-            operation: "recv", argument: "x", expected: "a message of 1 elements (the template's size)",
+            operation: "recv", argument: "x", expected: "a message of 1 element (the template's size)",
             actual: "a message of \(count) elements"), here)
         let nextMessage = try next.wait()
         XCTAssertEqual(nextMessage, [Int32(7 + left)], here)
