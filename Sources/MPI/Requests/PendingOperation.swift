@@ -763,10 +763,19 @@ final class ProbedReceives: @unchecked Sendable {
     /// How many receives are queued (a relaxed read).
     static var queuedCount: Int { queuedReceiveCount.load(ordering: .relaxed) }
 
+    /// Queues a receive (within its start, a call in progress). When another call is in progress too, on
+    /// another thread, that call may already wait inside MPI, having found the queue empty when it began,
+    /// and would not advance it: then the progress engine advances the queue while calls are in progress,
+    /// as any thread's MPI call progresses a receive posted in MPI (else a partner's blocking send to this
+    /// receive, which the call in progress waits for, would never match it).
     func append(_ operation: PendingOperation) {
         queue.withLock { queue in
             queue.append(operation)
-            queuedReceiveCount.store(queue.count, ordering: .relaxed)
+            queuedReceiveCount.store(queue.count, ordering: .sequentiallyConsistent)
+        }
+        // The other side of the call's increment of the count and its check of the queue (see mayWaitInMPI).
+        if _slowPath(RuntimeState.callsInProgress.load(ordering: .sequentiallyConsistent) > 1) {
+            ProgressEngine.shared.advanceQueuedReceivesWhileCallsRun()
         }
     }
 

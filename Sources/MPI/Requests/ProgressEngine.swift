@@ -197,6 +197,13 @@ final class ProgressEngine: @unchecked Sendable {
         collectivesWaiting.subtract(1, ordering: .relaxed)
     }
 
+    /// A receive was queued while another call was in progress, which may wait inside MPI: the engine
+    /// advances the queue while calls are in progress (see ``ProbedReceives/append(_:)``).
+    func advanceQueuedReceivesWhileCallsRun() {
+        if !started.load(ordering: .acquiring) { startThread() }
+        sem_post(wake)
+    }
+
     private func startThread() {
         guard started.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
@@ -225,13 +232,18 @@ final class ProgressEngine: @unchecked Sendable {
                 idle = 0
             }
             if active.isEmpty {
-                guard collectivesWaiting.load(ordering: .relaxed) > 0, ProbedReceives.isNotEmpty,
-                      RuntimeState.phaseIsInitialized() else {
+                // Queued receives to advance while a thread may wait inside MPI: in a blocking collective,
+                // or in any call in progress (one that found the queue empty when it began waits inside
+                // MPI, and does not advance it; see ProbedReceives.append). The engine's own calls are
+                // counted only within its advance below.
+                guard collectivesWaiting.load(ordering: .relaxed) > 0
+                        || RuntimeState.callsInProgress.load(ordering: .relaxed) > 0,
+                      ProbedReceives.isNotEmpty, RuntimeState.phaseIsInitialized() else {
                     idle = 0
                     sem_wait(wake)
                     continue
                 }
-                // Only queued receives to advance, for a thread waiting in a blocking collective.
+                // Only queued receives to advance, for a thread waiting in MPI.
                 let queued = ProbedReceives.queuedCount
                 // Outside the poll's gate: admitted as a call, which finalisation waits for.
                 if RuntimeState.enterCall() {

@@ -7,6 +7,7 @@
 // Also run at SWIFT_MPI_THREAD_LEVEL=serialized by Scripts/test.
 import MPI
 import MPITestSupport
+import Synchronization
 import XCTest
 
 #if canImport(Glibc)
@@ -201,5 +202,62 @@ final class QueuedReceivesTests: MPITestCase {
         XCTAssertEqual(try recv([Int32(0)], source: left, tag: 81, comm: another).0, [Int32(800 + left)], here)
         _ = try sends.waitAll()
         try barrier()
+    }
+
+    func testAReceiveQueuedWhileAnotherThreadWaitsInMPIIsMatched() throws {
+        // Thread A enters a blocking call while no receive is queued, so it waits inside MPI; then another
+        // thread queues a receive for a large message, whose partner's blocking send waits for that receive
+        // to match before it sends what releases thread A. In C (MPI_Irecv) thread A's call progresses the
+        // posted receive; here the queued receive is matched only by the package's polls: the progress
+        // engine now advances the queue while calls are in progress. Before, each variant hung on both
+        // libraries (an audit on 2026-12-04, 3 of 3 runs each). Even ranks receive from the next odd rank.
+        let partner = rank % 2 == 0 ? (rank + 1 < size ? rank + 1 : nil) : rank - 1
+        let count = 1 << 20  // 4 MiB of Int32: a rendezvous send, which waits for the receive to match
+        for variant in ["blocking receive", "barrier", "barrier behind a queued receive"] {
+            let inBarrier = variant != "blocking receive"
+            guard let partner else {
+                if inBarrier { try barrier() }
+                continue
+            }
+            if rank % 2 == 1 {
+                if variant == "barrier behind a queued receive" { try send([Int32(rank)], dest: partner, tag: 72) }
+                try send([Int32](repeating: Int32(rank), count: count), dest: partner, tag: 70)
+                if inBarrier { try barrier() } else { try send([Int32(rank + 7)], dest: partner, tag: 71) }
+                continue
+            }
+            let started = Mutex<Request<[Int32]>?>(nil)
+            let failure = Mutex<String?>(nil)
+            runOnJoinedThreads(2) { thread in
+                do {
+                    if thread == 0 {
+                        switch variant {
+                        case "blocking receive":
+                            let (value, _) = try recv([Int32(0)], source: partner, tag: 71)
+                            if value != [Int32(partner + 7)] { failure.withLock { $0 = "thread A got \(value)" } }
+                        case "barrier":
+                            try barrier()
+                        default:
+                            let small = try irecv([Int32(0)], source: partner, tag: 72)
+                            try barrier()
+                            let value = try small.wait()
+                            if value != [Int32(partner)] { failure.withLock { $0 = "the small receive got \(value)" } }
+                        }
+                    } else {
+                        usleep(100_000)  // thread A is in MPI by now
+                        try started.withLock { (slot) throws(MPIError) in
+                            slot = try irecv([Int32](repeating: -1, count: count), source: partner, tag: 70)
+                        }
+                    }
+                } catch {
+                    failure.withLock { $0 = "thread \(thread): \(error)" }
+                }
+            }
+            XCTAssertNil(failure.withLock { $0 }, "\(variant) \(here)")
+            guard let request = started.withLock({ $0.take() }) else {
+                return XCTFail("no receive was started: \(variant) \(here)")
+            }
+            let value = try request.wait()
+            XCTAssertEqual(value, [Int32](repeating: Int32(partner), count: count), "\(variant) \(here)")
+        }
     }
 }
