@@ -42,6 +42,10 @@ static inline int swiftmpi_implementation(void) {
 static inline MPI_Comm swiftmpi_comm_world(void) { return MPI_COMM_WORLD; }
 static inline MPI_Comm swiftmpi_comm_self(void) { return MPI_COMM_SELF; }
 static inline MPI_Comm swiftmpi_comm_null(void) { return MPI_COMM_NULL; }
+/// A communicator handle as a machine word (a pointer in Open MPI, an int in MPICH), and back: for an
+/// atomic store of the handle.
+static inline intptr_t swiftmpi_comm_bits(MPI_Comm comm) { return (intptr_t)comm; }
+static inline MPI_Comm swiftmpi_comm_from_bits(intptr_t bits) { return (MPI_Comm)bits; }
 static inline MPI_Errhandler swiftmpi_errors_return(void) { return MPI_ERRORS_RETURN; }
 static inline MPI_Status *_Nullable swiftmpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
 static inline void *swiftmpi_in_place(void) { return MPI_IN_PLACE; }

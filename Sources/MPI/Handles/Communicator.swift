@@ -319,7 +319,11 @@ final class CommunicatorStorage: @unchecked Sendable {
         case library
     }
 
-    @usableFromInline private(set) var handle: MPI_Comm
+    /// The handle (`MPI_COMM_NULL` once freed), stored atomically (``swiftmpi_comm_bits(_:)``), so that
+    /// copies of the communicator may be used and freed on several threads at once: one `free()` frees it.
+    @usableFromInline let handleBits: Atomic<Int>
+    /// The handle, `MPI_COMM_NULL` once freed.
+    @inlinable var handle: MPI_Comm { swiftmpi_comm_from_bits(handleBits.load(ordering: .acquiring)) }
     /// `handle` as it was made (it becomes `MPI_COMM_NULL` when freed): what ``Communicator`` hashes.
     let madeHandle: MPI_Comm
     let ownership: Ownership
@@ -330,21 +334,31 @@ final class CommunicatorStorage: @unchecked Sendable {
     @usableFromInline let counters = CallCounters.make()
 
     init(handle: MPI_Comm, ownership: Ownership, topology: RawTopology? = nil) {
-        self.handle = handle
+        self.handleBits = Atomic(swiftmpi_comm_bits(handle))
         self.madeHandle = handle
         self.ownership = ownership
         self.topology = topology
     }
 
-    /// Frees an owned handle now; does nothing when it is already freed.
+    /// Takes the handle, leaving `MPI_COMM_NULL`: of calls on several threads at once, one gets it.
+    private func takeHandle() -> MPI_Comm {
+        swiftmpi_comm_from_bits(
+            handleBits.exchange(swiftmpi_comm_bits(swiftmpi_comm_null()), ordering: .acquiringAndReleasing))
+    }
+
+    /// Frees an owned handle now; does nothing when it is already freed (also by a `free()` at the same
+    /// time on another thread).
     func free() throws(MPIError) {
         guard ownership == .owned, handle != swiftmpi_comm_null() else { return }
-        try check(rawCommFree(&handle), "MPI_Comm_free")
+        var taken = takeHandle()
+        guard taken != swiftmpi_comm_null() else { return }
+        try check(rawCommFree(&taken), "MPI_Comm_free")
     }
 
     deinit {
-        if ownership == .owned, handle != swiftmpi_comm_null() {
-            RuntimeState.whileActive { rawCommFree(&handle) }
+        if ownership == .owned {
+            var taken = takeHandle()
+            if taken != swiftmpi_comm_null() { RuntimeState.whileActive { rawCommFree(&taken) } }
         }
         counters.deallocate()
     }

@@ -3,6 +3,7 @@ import CMPI
 import Foundation
 @testable import MPI
 import MPITestSupport
+import Synchronization
 import XCTest
 
 #if canImport(Glibc)
@@ -145,6 +146,23 @@ final class CommunicatorTests: MPITestCase {
         let c = try world.duplicate()
         XCTAssertNotEqual(c, a)
         XCTAssertNotEqual(c, b)
+    }
+
+    func testCopiesFreedOnSeveralThreadsAtOnceAreFreedOnce() throws {
+        // Copies of a Communicator (a Sendable value) freed on two threads at once: one frees it. The
+        // handle was a plain stored property that both threads read and wrote (an audit's ThreadSanitizer
+        // run, 4 of 4), so that both could pass the check and call MPI_Comm_free on the same handle.
+        guard MPIRuntime.threadLevel >= .serialized else { throw XCTSkip("needs .serialized or .multiple") }
+        let failures = Mutex<[String]>([])
+        for _ in 0..<50 {
+            let dup = try world.duplicate()
+            runOnJoinedThreads(2) { _ in
+                do { try dup.free() } catch { failures.withLock { $0.append("\(error)") } }
+            }
+            XCTAssertEqual(dup.handle, swiftmpi_comm_null(), here)
+        }
+        XCTAssertEqual(failures.withLock { $0 }, [], here)
+        XCTAssertEqual(try allreduce(1, op: .sum, comm: world).0, size, here)
     }
 
     func testFreeFreesNowAndEveryCopyRefusesOperations() throws {
