@@ -137,6 +137,9 @@ public struct Request<Value>: ~Copyable {
     }
 }
 
+/// A request may move to another task when its result may. A ``Status`` given to its receive is
+/// filled on the thread that completes the request: read it only after the completion (see
+/// <doc:Requests>).
 extension Request: @unchecked Sendable where Value: Sendable {}
 
 /// The outcome of ``Request/test()``: the result, or the request, still in flight.
