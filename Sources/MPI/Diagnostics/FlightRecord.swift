@@ -412,14 +412,22 @@ extension FlightEntry {
         default:
             line += "\(count) × \(type)"
         }
-        if root >= 0 { line += ", root \(root)" }
+        let persistent = self.operation == MPIOperation.persistentStart.rawValue
+            || self.operation == MPIOperation.persistentWait.rawValue
+        if root >= 0 && !persistent { line += ", root \(root)" }
         switch MPIOperation(rawValue: self.operation) {
         case .send: line += ", dest \(peer), tag \(tag)"
         case .recv, .sendrecv, .probe, .iprobe:
             line += ", source \(peer == Int32(anySource) ? "any" : "\(peer)"), tag \(tag == Int32(anyTag) ? "any" : "\(tag)")"
         case .persistentStart, .persistentWait:
-            // A plan with a single receive records its source and tag; others record -1.
-            if peer >= 0 { line += ", source \(peer), tag \(tag)" }
+            // A plan whose only message is one receive records its source and tag; others, the number
+            // of their sends (in `root`) and receives (in `tag`), any of which may be what a wait waits for.
+            if peer >= 0 {
+                line += ", source \(peer), tag \(tag)"
+            } else {
+                func messages(_ n: Int32, _ kind: String) -> String { "\(n) \(kind)\(n == 1 ? "" : "s")" }
+                line += " to receive (the plan's \(messages(root, "send")) and \(messages(tag, "receive")))"
+            }
         default: break
         }
         return line

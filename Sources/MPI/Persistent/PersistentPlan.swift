@@ -312,7 +312,7 @@ public final class PersistentPlan<T: MPIScalar> {
     /// The corresponding C function is `MPI_Startall`.
     public func start() throws(MPIError) -> PersistentExchange<T> {
         let comm = try Communicator.resolve(communicator, .persistentStart)
-        let call = Call(.persistentStart, comm, T.self, count: receiveOffsets.last!, peer: singlePeer, tag: singleTag)
+        let call = Call(.persistentStart, comm, T.self, count: receiveOffsets.last!, root: sends.count, peer: singlePeer, tag: recordedTag)
         try perform(call, checks: { () throws(MPIError) in try checkIdle(MPIOperation.persistentStart.name, starting: true) }) {
             (_: Void) throws(MPIError) in
             let code = locked { swiftmpi_startall(Int32(madeRequests), requests) }
@@ -389,7 +389,7 @@ public final class PersistentPlan<T: MPIScalar> {
     /// ``State/tested`` for a test) or ``State/failed(_:)``.
     private func finish(then success: State, _ completion: () -> Int32) throws(MPIError) {
         let comm = communicator.resolved
-        let call = Call(.persistentWait, comm, T.self, count: receiveOffsets.last!, peer: singlePeer, tag: singleTag)
+        let call = Call(.persistentWait, comm, T.self, count: receiveOffsets.last!, root: sends.count, peer: singlePeer, tag: recordedTag)
         var waited = false
         do throws(MPIError) {
             try perform(call) { () throws(MPIError) in
@@ -630,10 +630,13 @@ public final class PersistentPlan<T: MPIScalar> {
         }
     }
 
-    /// The peer for the flight record: the peer of a plan's only receive, else -1.
-    private var singlePeer: Int { receives.count == 1 ? receives[0].peer : -1 }
-    /// The tag for the flight record: the tag of a plan's only receive, else -1.
-    private var singleTag: Int { receives.count == 1 ? receives[0].tag : -1 }
+    /// The peer for the flight record: the peer of a plan whose only message is one receive, else -1.
+    /// (A wait for a plan that also sends may wait for its sends: naming the receive's source alone
+    /// would blame that rank.)
+    private var singlePeer: Int { receives.count == 1 && sends.isEmpty ? receives[0].peer : -1 }
+    /// The tag for the flight record: with ``singlePeer``, the receive's tag; else the number of receives
+    /// (and `root` the number of sends), which the record's line gives.
+    private var recordedTag: Int { singlePeer >= 0 ? receives[0].tag : receives.count }
 
     /// Checks every message of a list and returns the buffer offsets (the total last).
     private static func checkedOffsets(
