@@ -756,9 +756,12 @@ final class ProbedReceives: @unchecked Sendable {
         }
     }
 
-    /// Whether any receive is queued (a relaxed read, for the fast paths: one load, with no lazy
-    /// initialisation of ``shared``).
-    static var isNotEmpty: Bool { queuedReceiveCount.load(ordering: .relaxed) != 0 }
+    /// Whether any receive is queued (for the fast paths: one load, with no lazy initialisation of
+    /// ``shared``). Sequentially consistent (a plain load on x86-64): a call checks the queue after it
+    /// counted itself in progress, and ``append(_:)`` checks the calls in progress after it queued,
+    /// so that at least one of the two sees the other (else a call could wait inside MPI while a
+    /// receive queued meanwhile waited for nobody to advance it).
+    static var isNotEmpty: Bool { queuedReceiveCount.load(ordering: .sequentiallyConsistent) != 0 }
 
     /// How many receives are queued (a relaxed read).
     static var queuedCount: Int { queuedReceiveCount.load(ordering: .relaxed) }
@@ -767,14 +770,16 @@ final class ProbedReceives: @unchecked Sendable {
     /// another thread, that call may already wait inside MPI, having found the queue empty when it began,
     /// and would not advance it: then the progress engine advances the queue while calls are in progress,
     /// as any thread's MPI call progresses a receive posted in MPI (else a partner's blocking send to this
-    /// receive, which the call in progress waits for, would never match it).
+    /// receive, which the call in progress waits for, would never match it). Only at
+    /// `MPI_THREAD_MULTIPLE`: at `MPI_THREAD_SERIALIZED` every blocking call polls, advancing the queue,
+    /// and below it no other thread may call MPI.
     func append(_ operation: PendingOperation) {
         queue.withLock { queue in
             queue.append(operation)
             queuedReceiveCount.store(queue.count, ordering: .sequentiallyConsistent)
         }
         // The other side of the call's increment of the count and its check of the queue (see mayWaitInMPI).
-        if _slowPath(RuntimeState.callsInProgress.load(ordering: .sequentiallyConsistent) > 1) {
+        if callMode == .direct && _slowPath(RuntimeState.callsInProgress.load(ordering: .sequentiallyConsistent) > 1) {
             ProgressEngine.shared.advanceQueuedReceivesWhileCallsRun()
         }
     }

@@ -162,7 +162,8 @@ final class ProgressEngine: @unchecked Sendable {
     private let submitted = Mutex<[PendingOperation]>([])
     /// Posted when an operation is awaited, so that an idle or backing-off engine wakes at once.
     private let wake: UnsafeMutablePointer<sem_t>
-    private let started = Atomic<Bool>(false)
+    /// Whether the engine's thread was started (never below `MPI_THREAD_SERIALIZED`, which tests check).
+    let started = Atomic<Bool>(false)
     /// How many threads wait in a blocking collective while non-blocking receives are queued: while any
     /// does, the engine advances the queue (see ``waitingInCollective(_:)``).
     private let collectivesWaiting = Atomic<Int>(0)
@@ -237,7 +238,7 @@ final class ProgressEngine: @unchecked Sendable {
                 // MPI, and does not advance it; see ProbedReceives.append). The engine's own calls are
                 // counted only within its advance below.
                 guard collectivesWaiting.load(ordering: .relaxed) > 0
-                        || RuntimeState.callsInProgress.load(ordering: .relaxed) > 0,
+                        || (callMode == .direct && RuntimeState.callsInProgress.load(ordering: .relaxed) > 0),
                       ProbedReceives.isNotEmpty, RuntimeState.phaseIsInitialized() else {
                     idle = 0
                     sem_wait(wake)
