@@ -22,8 +22,10 @@ func gathervCore<Input: MPIBuffer, Output: MPIBuffer>(
             try perform(Call(.gatherv, comm, T.self, count: 0, root: root, counts: .same(c)), checks: { () throws(MPIError) -> Int in
                 try comm.checkRank(root, "root", .gatherv)
                 let total = try checkCounts(c, "counts", size: comm.size, .gatherv)
+                // The overlap of the blocks only on the root: MPI ignores the others' displacements, and C
+                // programs pass anything there.
                 let extent = try checkedExtent(counts: c, total: total, displacements: given, "displacements",
-                                               .gatherv, receiving: true)
+                                               .gatherv, receiving: comm.rank == root)
                 try checkOwnCount(count, expected: c[comm.rank], "x", "counts", .gatherv)
                 return extent
             }) { (extent) throws(MPIError) in
@@ -157,8 +159,9 @@ public func gatherv<T: MPIScalar>(
 /// `output`; without displacements the blocks are packed in rank order and
 /// `output` must hold exactly their sum, else at least the largest
 /// displacement + count. Displacements that place two non-empty blocks over each other throw
-/// ``MPIError/invalidArgument(operation:argument:expected:actual:)`` on every rank (the
-/// displacements are checked everywhere, like the counts) before anything is communicated. An
+/// ``MPIError/invalidArgument(operation:argument:expected:actual:)`` on the root before anything is
+/// communicated (the other ranks then wait in `MPI_Gatherv`, unless `SWIFT_MPI_CHECK=1`; their
+/// displacements are not used, and may overlap). An
 /// output on the root that cannot hold what arrives
 /// throws ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` there after the
 /// collective has completed into scratch storage: nothing is written past its end.

@@ -217,13 +217,27 @@ final class VariableCollectivesTests: MPITestCase {
         }
         assertInvalidArgument("gatherv", "counts", here) { try gatherv(x, counts: Array(counts.dropLast()), root: 0) }
         assertInvalidArgument("gatherv", "counts", here) { try gatherv(x, counts: counts.map { _ in -2 }, root: 0) }
-        // Overlapping receive blocks, on every rank (displacements are checked everywhere, as the counts are).
+        // Overlapping receive blocks are the root's error only: MPI ignores the other ranks' displacements
+        // (C programs pass anything there; a check on every rank left the root alone in MPI_Gatherv, found
+        // by a review). With the cross-rank check on, the others throw too.
         if size > 1 {
+            let ones = [Int](repeating: 1, count: size)
+            let zeros = [Int](repeating: 0, count: size)
             var wide = [Float](repeating: 0, count: size)
-            assertInvalidArgument("gatherv", "displacements", here) {
-                try gatherv([Float(rank)], into: &wide, counts: [Int](repeating: 1, count: size),
-                            displacements: [Int](repeating: 0, count: size), root: 0)
+            try gatherv([Float(rank)], into: &wide, counts: ones, displacements: rank == 0 ? Array(0..<size) : zeros,
+                        root: 0)
+            if rank == 0 { XCTAssertEqual(wide, (0..<size).map(Float.init), here) }
+            MPIRuntime.checksCollectiveArguments = true
+            if rank == 0 {
+                assertInvalidArgument("gatherv", "displacements", here) {
+                    try gatherv([Float(rank)], into: &wide, counts: ones, displacements: zeros, root: 0)
+                }
+            } else {
+                assertPeerFailed(operation: "gatherv", rank: 0, here) {
+                    try gatherv([Float(rank)], into: &wide, counts: ones, displacements: Array(0..<size), root: 0)
+                }
             }
+            MPIRuntime.checksCollectiveArguments = false
         }
         // A root output too small: the root throws after the collective, nothing is written past the end.
         var output = [Float](repeating: 0, count: rank == 0 ? 0 : 1)
