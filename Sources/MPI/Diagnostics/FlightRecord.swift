@@ -409,6 +409,8 @@ extension FlightEntry {
             line += type  // a probe receives nothing
         case .recv where count < 0:
             line += "a message of any size × \(type)"  // the receive of unknown size
+        case .persistentStart where count == 0 && peer < 0, .persistentWait where count == 0 && peer < 0:
+            line += "\(type), nothing"  // a plan that only sends: "…, nothing to receive (the plan's …)"
         default:
             line += "\(count) × \(type)"
         }

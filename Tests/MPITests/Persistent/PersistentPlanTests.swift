@@ -436,6 +436,17 @@ final class PersistentPlanTests: MPITestCase {
         XCTAssertTrue(line.hasPrefix("persistent wait on communicator"), "\(line) \(here)")
         XCTAssertTrue(line.contains("): 3 × Double to receive (the plan's 1 send and 1 receive);"), "\(line) \(here)")
         XCTAssertFalse(line.contains("source"), "\(line) \(here)")
+        // A plan that only sends.
+        let sender = try PersistentPlan<Double>(
+            sends: [PersistentMessage(peer: right, tag: 233, count: 2)], receives: [], comm: world)
+        let request = try irecv([0.0, 0.0], source: left, tag: 233, comm: world)
+        let sending = try sender.start()
+        try sending.wait()
+        let onlySent = try XCTUnwrap(MPIRuntime.flightRecord.last, "\(here)")
+        XCTAssertTrue(onlySent.contains("): Double, nothing to receive (the plan's 1 send and 0 receives);"),
+                      "\(onlySent) \(here)")
+        let value = try request.wait()
+        XCTAssertEqual(value, [0.0, 0.0], "\(here)")
     }
 
     func testTheWatchdogSeesAStuckWait() throws {
