@@ -100,7 +100,7 @@ final class IntoFormsTests: XCTestCase {
             }
             XCTAssertEqual(operation, "allreduce")
             XCTAssertEqual(argument, "output")
-            XCTAssertEqual(actual, "1 elements")
+            XCTAssertEqual(actual, "1 element")
         }
         var wrong = [Int](repeating: 0, count: comm.size + 1)
         XCTAssertThrowsError(try allgather([comm.rank], into: &wrong)) { error in
