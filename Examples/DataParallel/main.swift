@@ -62,6 +62,9 @@ func parseArguments() -> (epochs: Int, useAllreduce: Bool) {
             epochs = value
         case "--allreduce":
             useAllreduce = true
+        case "-h", "--help":
+            print("usage: data-parallel [--epochs N] [--allreduce]")
+            exit(0)
         default:
             usage("unknown argument \(argument)")
         }

@@ -10,7 +10,8 @@
 // Every mode works on the package's default communicator (`comm: nil`). Each
 // rank prints "hosts-probe RANK/SIZE on HOST: ready" once every rank has
 // started (after a barrier), so a test knows when the job runs; `clean` ends
-// with "hosts-probe RANK: clean exit" and `loop` with "hosts-probe RANK: done".
+// with "hosts-probe RANK: clean exit" and `loop` with "hosts-probe RANK: done after N rounds".
+// The command line is checked before MPI starts.
 import MPI
 
 #if canImport(Glibc)
@@ -90,18 +91,31 @@ func clean(comm: Communicator) throws {
     say("hosts-probe \(r): clean exit")
 }
 
+/// A number of seconds: finite and at least 0 (`nan` would never be reached).
+func secondsArgument(_ text: String) -> Double? {
+    guard let value = Double(text), value.isFinite, value >= 0 else { return nil }
+    return value
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let mode = arguments.first else { usage() }
+// Checked before MPI starts, so that a bad command line prints no "ready" line and ends no job.
+switch mode {
+case "loop": guard arguments.count <= 2, secondsArgument(arguments.count == 2 ? arguments[1] : "600") != nil else { usage() }
+case "exit-early": guard arguments.count == 3, Int(arguments[1]) != nil, secondsArgument(arguments[2]) != nil else { usage() }
+case "clean": guard arguments.count == 1 else { usage() }
+default: usage()
+}
 do {
     let comm = try Communicator.default
     try barrier()
     say("hosts-probe \(comm.rank)/\(comm.size) on \(hostName()): ready")
     switch mode {
     case "loop":
-        guard arguments.count <= 2, let duration = Double(arguments.count == 2 ? arguments[1] : "600") else { usage() }
+        let duration = secondsArgument(arguments.count == 2 ? arguments[1] : "600")!
         try loop(duration: duration, leaver: nil, leaveAfter: 0, comm: comm)
     case "exit-early":
-        guard arguments.count == 3, let leaver = Int(arguments[1]), let after = Double(arguments[2]) else { usage() }
+        let (leaver, after) = (Int(arguments[1])!, secondsArgument(arguments[2])!)
         // Every rank sees the same arguments and size, so every rank rejects a rank that no process has
         // (which would otherwise loop for ever).
         guard (0..<comm.size).contains(leaver) else {
@@ -109,11 +123,8 @@ do {
             exit(2)
         }
         try loop(duration: .infinity, leaver: leaver, leaveAfter: after, comm: comm)
-    case "clean":
-        guard arguments.count == 1 else { usage() }
-        try clean(comm: comm)
     default:
-        usage()
+        try clean(comm: comm)
     }
 } catch {
     printError("hosts-probe: \(error)")

@@ -32,8 +32,9 @@ func workerTask(master: Int, task: Int) async throws -> Int {
 
 // Every rank reads the same argument, so every rank rejects a bad one alike, before MPI starts.
 let jobsArgument = CommandLine.arguments.dropFirst().first
-guard let jobs = jobsArgument.map({ Int($0) }) ?? 40, jobs >= 0 else {
-    let usage = "usage: mpi-master-worker [JOBS] (JOBS a whole number of 0 or more; got \(jobsArgument ?? ""))\n"
+guard CommandLine.arguments.count <= 2, let jobs = jobsArgument.map({ Int($0) }) ?? 40, jobs >= 0 else {
+    let got = CommandLine.arguments.dropFirst().joined(separator: " ")
+    let usage = "usage: mpi-master-worker [JOBS] (JOBS a whole number of 0 or more; got \(got))\n"
     _ = usage.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
     exit(2)
 }

@@ -7,6 +7,17 @@
 import ComplexModule
 import MPI
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// No arguments: refuse any, before MPI starts, rather than run the tour regardless.
+if CommandLine.arguments.count > 1 {
+    let usage = "usage: mpi-tour (no arguments; launch it with mpirun -n N)\n"
+    _ = usage.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+    exit(CommandLine.arguments.dropFirst().allSatisfy { $0 == "-h" || $0 == "--help" } ? 0 : 2)
+}
+
 let comm = try Communicator.default
 let rank = comm.rank
 let size = comm.size

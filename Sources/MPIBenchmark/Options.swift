@@ -121,7 +121,7 @@ extension Command {
           --warmup N          untimed warm-up samples per implementation (default 2; --check: 1)
           --impls LIST        implementations (default: all):
                               \(Implementation.allCases.map(\.rawValue).joined(separator: ","))
-          --csv PATH          CSV output (default: bench-out/benchmark-<ranks>ranks.csv)
+          --csv PATH          CSV output (default: bench-out/benchmark-<ranks>ranks.csv; with --check, -check.csv)
           --svg PATH          SVG output (default: the CSV path with .svg)
           --no-svg            write no SVG
           --thread-level L    single|funneled|serialized|multiple (default: the library's)

@@ -32,7 +32,7 @@ enum Runner {
             # THP: \(thp); a 16 MiB C-huge buffer got \(hugeKB) kB of AnonHugePages
             # median of \(options.samples) samples (each: barrier, then N calls / N; slowest rank), \
             \(options.warmup) warm-up samples, implementations interleaved in rotating order
-            # Cm = C-malloc, Ch = C-huge; sizes are bytes per block of Float64
+            # Cm = C-malloc, Cb = the faster of C-malloc and C-huge; sizes are bytes per block of Float64
             """)
         log(Table.header(implementations: options.implementations))
 

@@ -47,7 +47,12 @@ final class DecompositionTests: XCTestCase {
         XCTAssertThrowsError(try ProcessGrid(nprocX: 4, nprocY: 2).validated(nx: 30, ny: 12, ranks: 8)) { error in
             XCTAssertEqual(error as? ShallowWaterError,
                            .invalidProcessGrid(nprocX: 4, nprocY: 2, nx: 30, ny: 12, ranks: 8))
+            // The message names the condition that fails (it listed all three, one of which held).
+            XCTAssertEqual("\(error)", "the process grid 4 × 2 does not fit: nprocX = 4 does not divide nx = 30.")
         }
+        XCTAssertEqual(ShallowWaterError.invalidProcessGrid(nprocX: 2, nprocY: 2, nx: 90, ny: 45, ranks: 3).description,
+                       "the process grid 2 × 2 does not fit: nprocX × nprocY = 4 is not the number of ranks, 3, "
+                           + "and nprocY = 2 does not divide ny = 45.")
         XCTAssertThrowsError(try ProcessGrid(nprocX: 2, nprocY: 2).validated(nx: 30, ny: 12, ranks: 3))
         XCTAssertEqual(try ProcessGrid(nprocX: 3, nprocY: 3).validated(nx: 360, ny: 180, ranks: 9),
                        ProcessGrid(nprocX: 3, nprocY: 3))

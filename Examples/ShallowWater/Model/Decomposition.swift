@@ -24,8 +24,14 @@ public enum ShallowWaterError: Error, Sendable, Equatable, CustomStringConvertib
                 + "no process grid nprocX × nprocY = \(ranks) has nprocX dividing \(nx) and nprocY dividing \(ny). "
                 + "Rank counts that work for this grid: \(list.isEmpty ? "none up to 64" : list)."
         case let .invalidProcessGrid(px, py, nx, ny, ranks):
-            return "the process grid \(px) × \(py) does not fit: it needs nprocX × nprocY = \(ranks) ranks "
-                + "(it has \(px * py)), nprocX dividing nx = \(nx) and nprocY dividing ny = \(ny)."
+            // Each condition that fails, so that the message says which.
+            var failed: [String] = []
+            if px * py != ranks {
+                failed.append("nprocX × nprocY = \(px * py) is not the number of ranks, \(ranks)")
+            }
+            if px < 1 || nx % px != 0 { failed.append("nprocX = \(px) does not divide nx = \(nx)") }
+            if py < 1 || ny % py != 0 { failed.append("nprocY = \(py) does not divide ny = \(ny)") }
+            return "the process grid \(px) × \(py) does not fit: " + failed.joined(separator: ", and ") + "."
         case let .invalidConfiguration(message):
             return "invalid shallow-water configuration: \(message)"
         case let .communication(message):
