@@ -256,7 +256,7 @@ func completeWrongSizedOutput(
 ) throws(MPIError) {
     let error = MPIError.shapeMismatch(
         operation: operation.name, argument: "output",
-        expected: "\(describeElements(expected)) (\(what))", actual: "\(describeElements(actual))")
+        expected: "\(counted(expected, "element")) (\(what))", actual: "\(counted(actual, "element"))")
     if let pending { return try pending.completeIntoScratch(byteCount: byteCount, then: error, body) }
     try completeIntoScratch(byteCount: byteCount, body)
     throw error

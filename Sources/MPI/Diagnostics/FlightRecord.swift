@@ -427,8 +427,7 @@ extension FlightEntry {
             if peer >= 0 {
                 line += ", source \(peer), tag \(tag)"
             } else {
-                func messages(_ n: Int32, _ kind: String) -> String { "\(n) \(kind)\(n == 1 ? "" : "s")" }
-                line += " to receive (the plan's \(messages(root, "send")) and \(messages(tag, "receive")))"
+                line += " to receive (the plan's \(counted(Int(root), "send")) and \(counted(Int(tag), "receive")))"
             }
         default: break
         }

@@ -219,6 +219,6 @@ extension Substring {
     }
 }
 
-/// "1 element" or "n elements", for errors.
+/// `n` and `noun`, plural unless `n` is 1 ("1 element", "2 elements"): for errors and diagnostics.
 @usableFromInline
-func describeElements(_ n: Int) -> String { n == 1 ? "1 element" : "\(n) elements" }
+func counted(_ n: Int, _ noun: String) -> String { n == 1 ? "1 \(noun)" : "\(n) \(noun)s" }

@@ -349,7 +349,7 @@ final class CommunicatorStorage: @unchecked Sendable {
     /// Frees an owned handle now; does nothing when it is already freed (also by a `free()` at the same
     /// time on another thread).
     func free() throws(MPIError) {
-        guard ownership == .owned, handle != swiftmpi_comm_null() else { return }
+        guard ownership == .owned else { return }
         var taken = takeHandle()
         guard taken != swiftmpi_comm_null() else { return }
         try check(rawCommFree(&taken), "MPI_Comm_free")

@@ -44,7 +44,7 @@ func checkAlltoallBlocks(_ blocks: AlltoallBlocks, count: Int, size: Int) throws
         if _slowPath(count % size != 0) {
             throw MPIError.shapeMismatch(
                 operation: MPIOperation.alltoall.name, argument: "x",
-                expected: "a multiple of \(size) elements (the communicator size)", actual: "\(describeElements(count))")
+                expected: "a multiple of \(size) elements (the communicator size)", actual: "\(counted(count, "element"))")
         }
     }
 }

@@ -43,9 +43,9 @@ func alltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
                         if _slowPath(givenSD == nil ? count != sendExtent : count < sendExtent) {
                             throw MPIError.shapeMismatch(
                                 operation: MPIOperation.alltoallv.name, argument: "x",
-                                expected: givenSD == nil ? "\(describeElements(sendExtent)) (the sum of sendCounts)"
-                                    : "at least \(describeElements(sendExtent)) (the largest send displacement + count)",
-                                actual: "\(describeElements(count))")
+                                expected: givenSD == nil ? "\(counted(sendExtent, "element")) (the sum of sendCounts)"
+                                    : "at least \(counted(sendExtent, "element")) (the largest send displacement + count)",
+                                actual: "\(counted(count, "element"))")
                         }
                         return try checkedExtent(counts: rc, total: received, displacements: givenRD,
                                                  "receiveDisplacements", .alltoallv, receiving: true)
@@ -80,8 +80,8 @@ func alltoallvOwnError(shape: [Int], rowCounts: [Int], size: Int) -> MPIError? {
     }
     if rowCounts.count != size {
         return .invalidArgument(operation: name, argument: "rowCounts",
-                                expected: "\(countsDescription(size)) (one per rank of the communicator)",
-                                actual: countsDescription(rowCounts.count))
+                                expected: "\(counted(size, "count")) (one per rank of the communicator)",
+                                actual: counted(rowCounts.count, "count"))
     }
     if let i = rowCounts.firstIndex(where: { $0 < 0 }) {
         return .invalidArgument(operation: name, argument: "rowCounts", expected: "values ≥ 0",

@@ -54,7 +54,7 @@ func checkNeighborBlocks(_ blocks: NeighborBlocks, count: Int, neighbors: Int) t
         if _slowPath(neighbors == 0 ? count != 0 : count % neighbors != 0) {
             try neighborBlocksError(
                 expected: "a multiple of \(neighbors) elements (the number of neighbours)",
-                actual: "\(describeElements(count))")
+                actual: "\(counted(count, "element"))")
         }
     }
 }

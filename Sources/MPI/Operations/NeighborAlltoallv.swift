@@ -39,7 +39,7 @@ func neighborAlltoallvPlan(
     } else if _slowPath(send.total != count) {
         throw MPIError.shapeMismatch(
             operation: operation.name, argument: "x",
-            expected: "\(describeElements(send.total)) (the sum of sendCounts)", actual: "\(describeElements(count))")
+            expected: "\(counted(send.total, "element")) (the sum of sendCounts)", actual: "\(counted(count, "element"))")
     }
     let receive = try NeighborPlan(receiveCounts, unitSize: rowSize, neighbors: Int(topology.indegree),
                                    shape == nil ? "receiveCounts" : "receiveRowCounts", operation)

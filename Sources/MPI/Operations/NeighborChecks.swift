@@ -161,7 +161,7 @@ func refuseUncountedNeighborMessage(
         operation: operation.name, argument: "x",
         expected: "at most \(Int32.max) elements, or a count that a common divisor with the receive counts "
             + "brings under it (\(library))",
-        actual: "\(describeElements(sendCount))")
+        actual: "\(counted(sendCount, "element"))")
 }
 
 /// The refusal of one side's counts (``NeighborPlan/argument``) that MPI cannot take on this library.

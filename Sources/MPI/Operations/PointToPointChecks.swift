@@ -63,15 +63,15 @@ func receiveFailure(
         if case .mpi(_, let errorClass, let message) = error, errorClass == .truncate {
             throw MPIError.shapeMismatch(
                 operation: operation.name, argument: argument,
-                expected: "a message of \(describeElements(expected)) (the template's size)",
+                expected: "a message of \(counted(expected, "element")) (the template's size)",
                 actual: "a larger message (MPI_ERR_TRUNCATE: \(message))")
         }
         throw error
     }
     throw MPIError.shapeMismatch(
         operation: operation.name, argument: argument,
-        expected: "a message of \(describeElements(expected)) (the template's size)",
+        expected: "a message of \(counted(expected, "element")) (the template's size)",
         actual: received >= 0
-            ? "a message of \(describeElements(received))"
+            ? "a message of \(counted(received, "element"))"
             : "a message of \(bytes) bytes, no whole number of the template's elements (sent with another type)")
 }

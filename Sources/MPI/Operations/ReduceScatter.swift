@@ -28,7 +28,7 @@ func reduceScatterCore<Input: MPIBuffer, Output: MPIBuffer>(
         } else if _slowPath(total != count) {
             throw MPIError.invalidArgument(
                 operation: MPIOperation.reduceScatter.name, argument: "counts",
-                expected: "counts that add up to x's \(describeElements(count))", actual: "\(counts) (sum \(total))")
+                expected: "counts that add up to x's \(counted(count, "element"))", actual: "\(counts) (sum \(total))")
         }
         return mpiOp
     }) { (mpiOp) throws(MPIError) in

@@ -44,7 +44,7 @@ func checkReduceScatterBlocks(_ blocks: AlltoallBlocks, count: Int, size: Int) t
         if _slowPath(size == 0 || count % size != 0) {
             throw MPIError.shapeMismatch(
                 operation: MPIOperation.reduceScatterBlock.name, argument: "x",
-                expected: "a multiple of \(size) elements (size × the block's count)", actual: "\(describeElements(count))")
+                expected: "a multiple of \(size) elements (size × the block's count)", actual: "\(counted(count, "element"))")
         }
     }
 }

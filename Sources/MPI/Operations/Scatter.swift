@@ -25,7 +25,7 @@ enum ScatterRootInput {
             if _slowPath(count != size * rowCount) {
                 throw MPIError.shapeMismatch(
                     operation: MPIOperation.scatter.name, argument: "x",
-                    expected: "\(size) × \(rowCount) elements (size × the output's count)", actual: "\(describeElements(count))")
+                    expected: "\(size) × \(rowCount) elements (size × the output's count)", actual: "\(counted(count, "element"))")
             }
         }
     }

@@ -32,9 +32,9 @@ func scattervCore<Input: MPIBuffer, Output: MPIBuffer>(
                     if _slowPath(given == nil ? count != extent : count < extent) {
                         throw MPIError.shapeMismatch(
                             operation: MPIOperation.scatterv.name, argument: "x",
-                            expected: given == nil ? "\(describeElements(extent)) (the sum of the counts)"
-                                : "at least \(describeElements(extent)) (the largest displacement + count)",
-                            actual: "\(describeElements(count))")
+                            expected: given == nil ? "\(counted(extent, "element")) (the sum of the counts)"
+                                : "at least \(counted(extent, "element")) (the largest displacement + count)",
+                            actual: "\(counted(count, "element"))")
                     }
                 }
                 return c[comm.rank]
@@ -122,8 +122,8 @@ func scattervRootError<T>(_ x: ShapedArray<T>?, rowCounts: [Int]?, size: Int) ->
     }
     if rowCounts.count != size {
         return .invalidArgument(operation: name, argument: "rowCounts",
-                                expected: "\(countsDescription(size)) (one per rank of the communicator)",
-                                actual: countsDescription(rowCounts.count))
+                                expected: "\(counted(size, "count")) (one per rank of the communicator)",
+                                actual: counted(rowCounts.count, "count"))
     }
     if let i = rowCounts.firstIndex(where: { $0 < 0 }) {
         return .invalidArgument(operation: name, argument: "rowCounts", expected: "values ≥ 0",

@@ -47,8 +47,8 @@ func checkSelfMessage(
     if _slowPath(fromSelf && dest == comm.rank && sendCount != receiveCount) {
         throw MPIError.shapeMismatch(
             operation: MPIOperation.sendrecv.name, argument: "\(argument)",
-            expected: "a message of \(describeElements(receiveCount)) (the template's size)",
-            actual: "a message of \(describeElements(sendCount)) (sent by this rank to itself)")
+            expected: "a message of \(counted(receiveCount, "element")) (the template's size)",
+            actual: "a message of \(counted(sendCount, "element")) (sent by this rank to itself)")
     }
 }
 

@@ -91,7 +91,7 @@ func checkCounts(
     if _slowPath(counts.count != size) {
         throw MPIError.invalidArgument(
             operation: operation.name, argument: "\(argument)",
-            expected: "\(countsDescription(size)) (one per \(per))", actual: countsDescription(counts.count))
+            expected: "\(counted(size, "count")) (one per \(per))", actual: counted(counts.count, "count"))
     }
     var total = 0
     for c in counts {
@@ -106,10 +106,6 @@ func checkCounts(
     }
     return total
 }
-
-/// "1 count" or "n counts", for errors.
-@usableFromInline
-func countsDescription(_ n: Int) -> String { n == 1 ? "1 count" : "\(n) counts" }
 
 @usableFromInline @inline(never)
 func negativeCountError(
@@ -197,7 +193,7 @@ func checkOwnCount(
     if _slowPath(count != expected) {
         throw MPIError.shapeMismatch(
             operation: operation.name, argument: "\(argument)",
-            expected: "\(describeElements(expected)) (this rank's entry of '\(countsArgument)')", actual: "\(describeElements(count))")
+            expected: "\(counted(expected, "element")) (this rank's entry of '\(countsArgument)')", actual: "\(counted(count, "element"))")
     }
 }
 
@@ -218,9 +214,9 @@ func withVariableOutput<Output: MPIBuffer>(
     try completeIntoScratch(byteCount: extent * MemoryLayout<Output.Scalar>.stride, body)
     throw MPIError.shapeMismatch(
         operation: operation.name, argument: "output",
-        expected: exact ? "\(describeElements(extent)) (\(exactly))"
-            : "at least \(describeElements(extent)) (the largest displacement + count)",
-        actual: "\(describeElements(count))")
+        expected: exact ? "\(counted(extent, "element")) (\(exactly))"
+            : "at least \(counted(extent, "element")) (the largest displacement + count)",
+        actual: "\(counted(count, "element"))")
 }
 
 /// Writes where each of the packed blocks of `counts` starts (the prefix sums of the counts) to the

@@ -476,8 +476,8 @@ public final class PersistentPlan<T: MPIScalar> {
             if _slowPath(countCode != 0 || Int(n) != message.count) {
                 throw MPIError.shapeMismatch(
                     operation: operation, argument: "receives[\(i)]",
-                    expected: "a message of \(describeElements(message.count)) (the plan's receive)",
-                    actual: countCode != 0 ? "a message whose size MPI could not count" : "a message of \(describeElements(Int(n)))")
+                    expected: "a message of \(counted(message.count, "element")) (the plan's receive)",
+                    actual: countCode != 0 ? "a message whose size MPI could not count" : "a message of \(counted(Int(n), "element"))")
             }
         }
     }
@@ -488,7 +488,7 @@ public final class PersistentPlan<T: MPIScalar> {
         if case .mpi(_, let errorClass, let message) = error, errorClass == .truncate {
             throw MPIError.shapeMismatch(
                 operation: MPIOperation.persistentWait.name, argument: "receives[\(i)]",
-                expected: "a message of \(describeElements(receives[i].count)) (the plan's receive)",
+                expected: "a message of \(counted(receives[i].count, "element")) (the plan's receive)",
                 actual: "a larger message (MPI_ERR_TRUNCATE: \(message))")
         }
         throw error

@@ -26,7 +26,7 @@ func checkStartableReduction(count: Int, _ operation: MPIOperation) throws(MPIEr
             operation: operation.name, argument: "x",
             expected: "at most \(maxDirectCount) elements in the non-blocking form (one MPI call; "
                 + "use the blocking form, which reduces larger arrays in chunks)",
-            actual: "\(describeElements(count))")
+            actual: "\(counted(count, "element"))")
     }
 }
 
