@@ -357,7 +357,7 @@ final class RuntimeState: @unchecked Sendable {
             if let state { return .success(state) }
             if let initError { return .failure(initError) }
             if phase.load(ordering: .relaxed) == 2 || MPIRuntime.isFinalized {
-                return .failure(.finalized(operation: "MPI_Init_thread"))
+                return .failure(.finalized(operation: "MPIRuntime.initialize"))
             }
             do {
                 var provided: Int32 = 0
@@ -383,7 +383,7 @@ final class RuntimeState: @unchecked Sendable {
                 initError = error
                 return .failure(error)
             } catch {
-                return .failure(.finalized(operation: "MPI_Init_thread"))
+                return .failure(.finalized(operation: "MPIRuntime.initialize"))
             }
         }
         return try result.get()

@@ -72,7 +72,7 @@ final class FinalizeTests: XCTestCase {
         }
         XCTAssertFalse(ReductionOp.bitwiseAnd.isSupported(for: Float16.self))
         assertThrows(.finalized(operation: "Communicator.init(handle:)")) { try Communicator(handle: world.handle) }
-        assertThrows(.finalized(operation: "MPI_Init_thread")) { try MPIRuntime.initialize() }
+        assertThrows(.finalized(operation: "MPIRuntime.initialize")) { try MPIRuntime.initialize() }
         // Inside autoTokenize too.
         assertThrows(.finalized(operation: "allreduce")) {
             try autoTokenize { () throws(MPIError) -> Double in try allreduce(1.0, op: .sum).0 }
@@ -112,7 +112,7 @@ final class FinalizeBeforeUseTests: XCTestCase {
         assertThrows(.finalized(operation: "Communicator.duplicate")) { try world.duplicate() }
         assertThrows(.finalized(operation: "Communicator.split")) { try world.split(color: 0) }
         assertThrows(.finalized(operation: "Communicator.free")) { try world.free() }
-        assertThrows(.finalized(operation: "MPI_Init_thread")) { try MPIRuntime.initialize() }
+        assertThrows(.finalized(operation: "MPIRuntime.initialize")) { try MPIRuntime.initialize() }
         XCTAssertTrue(ReductionOp.max.isSupported(for: Float16.self))
         XCTAssertNoThrow(try MPIRuntime.finalize())
         XCTAssertFalse(MPIRuntime.isInitialized, "no MPI call was made")
