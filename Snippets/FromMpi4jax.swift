@@ -95,7 +95,13 @@ let (b, t2) = try allreduce(a, op: .sum, token: t1)
 
 // snippet.auto-tokenize
 // mpi4jax: auto_tokenize(f)(x)
-let (c, last) = try autoTokenize {
+func twice(_ x: Double) throws(MPIError) -> Double {
+    let (y, _) = try allreduce(x, op: .sum)
+    return try allreduce(y, op: .sum).0
+}
+let c = try autoTokenize(twice)(1.0)
+// Or a block, which also returns the chain's last token:
+let (d, last) = try autoTokenize {
     let (x, _) = try allreduce(1.0, op: .sum)
     let (y, _) = try allreduce(x, op: .sum)
     return y
@@ -119,5 +125,5 @@ expect(prefix == (rank + 1) * (rank + 2) / 2, "scan")
 expect(row.scalars == (0..<3).map { Double(rank * 3 + $0) }, "scatter")
 expect(fromLeft.scalars == [Double(left)] && status.source == left && status.count == 1, "sendrecv")
 expect(t2.sequence == start.sequence + 2 && b == Double(size * size), "tokens")
-expect(last.sequence == 2 && c == Double(size * size), "autoTokenize")
+expect(last.sequence == 2 && c == Double(size * size) && d == c, "autoTokenize")
 expect(!gpu, "hasCUDASupport")

@@ -104,15 +104,76 @@ public func autoTokenize<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> (R
     return (try outcome.get(), chain.current)
 }
 
-/// Transforms a function so that the primitives it calls have their tokens
+/// Transforms a function of one argument so that the primitives it calls have their tokens
 /// managed automatically, like mpi4jax's `auto_tokenize(f)`.
 ///
 /// Each call of the returned function runs `function` inside ``autoTokenize(_:)->(_,_)``
-/// and returns its result.
-public func autoTokenize<each Argument, R>(
-    _ function: @escaping (repeat each Argument) throws -> R
-) -> (repeat each Argument) throws -> R {
-    return { (argument: repeat each Argument) throws -> R in
-        try autoTokenize { () throws -> R in try function(repeat each argument) }.0
-    }
+/// and returns its result. The returned function throws what `function` throws, with the same
+/// error type (a `throws(MPIError)` function gives a `throws(MPIError)` one), and it can be called
+/// at once, as in mpi4jax:
+///
+/// ```swift
+/// func f(_ x: ShapedArray<Double>) throws(MPIError) -> ShapedArray<Double> {
+///     let (a, _) = try allreduce(x, op: .sum)
+///     return try allreduce(a, op: .sum).0
+/// }
+/// let y = try autoTokenize(f)(x)   // mpi4jax: auto_tokenize(f)(x)
+/// ```
+///
+/// Overloads take functions of up to four arguments, throwing or not; for more, transform a
+/// function of a tuple or a struct, or use the block form, ``autoTokenize(_:)->(_,_)``, which is
+/// also the form for a function of none (it runs at once and returns the last token too).
+public func autoTokenize<A, R, E: Error>(
+    _ function: @escaping (A) throws(E) -> R
+) -> (A) throws(E) -> R {
+    { (a: A) throws(E) -> R in try autoTokenize { () throws(E) -> R in try function(a) }.0 }
+}
+
+/// Transforms a function of one argument that does not throw like ``autoTokenize(_:)-7geg``.
+///
+/// (A separate overload: the throwing one with a non-throwing function crashes Swift 6.3's compiler.)
+public func autoTokenize<A, R>(_ function: @escaping (A) -> R) -> (A) -> R {
+    { (a: A) -> R in autoTokenize { () -> R in function(a) }.0 }
+}
+
+/// Transforms a throwing function of two arguments like ``autoTokenize(_:)-7geg``.
+public func autoTokenize<A, B, R, E: Error>(
+    _ function: @escaping (A, B) throws(E) -> R
+) -> (A, B) throws(E) -> R {
+    { (a: A, b: B) throws(E) -> R in try autoTokenize { () throws(E) -> R in try function(a, b) }.0 }
+}
+
+/// Transforms a function of two arguments that does not throw like ``autoTokenize(_:)-7geg``.
+///
+/// (A separate overload: the throwing one with a non-throwing function crashes Swift 6.3's compiler.)
+public func autoTokenize<A, B, R>(_ function: @escaping (A, B) -> R) -> (A, B) -> R {
+    { (a: A, b: B) -> R in autoTokenize { () -> R in function(a, b) }.0 }
+}
+
+/// Transforms a throwing function of three arguments like ``autoTokenize(_:)-7geg``.
+public func autoTokenize<A, B, C, R, E: Error>(
+    _ function: @escaping (A, B, C) throws(E) -> R
+) -> (A, B, C) throws(E) -> R {
+    { (a: A, b: B, c: C) throws(E) -> R in try autoTokenize { () throws(E) -> R in try function(a, b, c) }.0 }
+}
+
+/// Transforms a function of three arguments that does not throw like ``autoTokenize(_:)-7geg``.
+///
+/// (A separate overload: the throwing one with a non-throwing function crashes Swift 6.3's compiler.)
+public func autoTokenize<A, B, C, R>(_ function: @escaping (A, B, C) -> R) -> (A, B, C) -> R {
+    { (a: A, b: B, c: C) -> R in autoTokenize { () -> R in function(a, b, c) }.0 }
+}
+
+/// Transforms a throwing function of four arguments like ``autoTokenize(_:)-7geg``.
+public func autoTokenize<A, B, C, D, R, E: Error>(
+    _ function: @escaping (A, B, C, D) throws(E) -> R
+) -> (A, B, C, D) throws(E) -> R {
+    { (a: A, b: B, c: C, d: D) throws(E) -> R in try autoTokenize { () throws(E) -> R in try function(a, b, c, d) }.0 }
+}
+
+/// Transforms a function of four arguments that does not throw like ``autoTokenize(_:)-7geg``.
+///
+/// (A separate overload: the throwing one with a non-throwing function crashes Swift 6.3's compiler.)
+public func autoTokenize<A, B, C, D, R>(_ function: @escaping (A, B, C, D) -> R) -> (A, B, C, D) -> R {
+    { (a: A, b: B, c: C, d: D) -> R in autoTokenize { () -> R in function(a, b, c, d) }.0 }
 }

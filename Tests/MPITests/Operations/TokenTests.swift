@@ -170,6 +170,47 @@ final class TokenTests: MPITestCase {
         }
     }
 
+    /// mpi4jax's `auto_tokenize(f)(x)` in one expression, with a named `throws(MPIError)` function
+    /// (neither compiled with the variadic form, which the compiler could not call at once and
+    /// could not reabstract for a typed-throws closure).
+    func testATransformedFunctionIsCalledAtOnceAndKeepsItsErrorType() throws {
+        func f(_ a: ShapedArray<Double>) throws(MPIError) -> ShapedArray<Double> {
+            let (res, _) = try allreduce(a, op: .sum)
+            return try allreduce(res, op: .sum).0
+        }
+        let arr = ShapedArray(repeating: 1.0, shape: [3, 2])
+        XCTAssertEqual(try autoTokenize(f)(arr), ShapedArray(repeating: Double(size * size), shape: [3, 2]))
+        let typed = autoTokenize { (root: Int) throws(MPIError) -> Int in try bcast(7, root: root).1.sequence }
+        do {
+            _ = try typed(size)
+            XCTFail("expected an error")
+        } catch {
+            let mpiError: MPIError = error  // the typed error, no cast
+            XCTAssertEqual(mpiError, .rankOutOfRange(operation: "bcast", argument: "root", rank: size, size: size))
+        }
+        XCTAssertEqual(try typed(0), 1)
+    }
+
+    func testFunctionsOfUpToFourArgumentsAreTransformed() throws {
+        func sequences(_ values: Int...) throws(MPIError) -> [Int] {
+            try values.map { (v) throws(MPIError) -> Int in try allreduce(v, op: .sum).1.sequence }
+        }
+        XCTAssertEqual(try autoTokenize { (a: Int, b: Int, c: Int) throws(MPIError) in try sequences(a, b, c) }(1, 2, 3),
+                       [1, 2, 3])
+        XCTAssertEqual(try autoTokenize { (a: Int, b: Int, c: Int, d: Int) throws(MPIError) in
+            try sequences(a, b, c, d) }(1, 2, 3, 4), [1, 2, 3, 4])
+        // Functions that do not throw give functions that do not (and run in a scope too).
+        // (Two steps of the chain: 1 + 2 inside a scope, 1 + 1 outside.)
+        func twoSteps(_ x: Int) -> Int {
+            x + ((try? barrier())?.sequence ?? -100) + ((try? barrier())?.sequence ?? -100)
+        }
+        let one: (Int) -> Int = autoTokenize(twoSteps)
+        XCTAssertEqual(one(10), 13)
+        XCTAssertEqual(twoSteps(10), 12)
+        let four: (Int, Int, Int, Int) -> Int = autoTokenize { (a: Int, b: Int, c: Int, d: Int) -> Int in a + b + c + d }
+        XCTAssertEqual(four(1, 2, 3, 4), 10)
+    }
+
     func testATransformedFunctionThrowsTheErrorOfItsBody() {
         let h = autoTokenize { (root: Int) throws -> Double in try bcast(1.0, root: root).0 }
         do {
