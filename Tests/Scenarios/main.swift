@@ -99,15 +99,17 @@ do {
         var t = timespec()
         clock_gettime(CLOCK_MONOTONIC, &t)
         let end = Double(t.tv_sec) + Double(t.tv_nsec) / 1e9 + seconds
+        // Every rank stops on rank 0's clock, after the same number of iterations, so that all of them
+        // reach the barrier (each rank's own clock let one rank wait there while another looped on).
         var iterations = 0
         while true {
+            clock_gettime(CLOCK_MONOTONIC, &t)
+            let (stop, _) = try bcast(Double(t.tv_sec) + Double(t.tv_nsec) / 1e9 > end ? Int32(1) : 0, root: 0)
+            if stop != 0 { break }
             _ = try allreduce([Double](repeating: 1, count: 1024), op: .sum)
             iterations += 1
-            clock_gettime(CLOCK_MONOTONIC, &t)
-            if Double(t.tv_sec) + Double(t.tv_nsec) / 1e9 > end { break }
         }
-        // Every rank ends after the same number of iterations: agree on it first.
-        say("rank \(rank): looped")
+        say("rank \(rank): looped \(iterations) times")
         try barrier()
     case "exit-early":
         let status = Int32(arguments.dropFirst().first ?? "1") ?? 1
