@@ -42,6 +42,7 @@ static inline int swiftmpi_implementation(void) {
 static inline MPI_Comm swiftmpi_comm_world(void) { return MPI_COMM_WORLD; }
 static inline MPI_Comm swiftmpi_comm_self(void) { return MPI_COMM_SELF; }
 static inline MPI_Comm swiftmpi_comm_null(void) { return MPI_COMM_NULL; }
+static inline MPI_Info swiftmpi_info_null(void) { return MPI_INFO_NULL; }
 /// A communicator handle as a machine word (a pointer in Open MPI, an int in MPICH), and back: for an
 /// atomic store of the handle.
 static inline intptr_t swiftmpi_comm_bits(MPI_Comm comm) { return (intptr_t)comm; }
@@ -545,36 +546,58 @@ static inline int swiftmpi_cart_sub(MPI_Comm comm, const int *remain, MPI_Comm S
 }
 /// The communicator's topology (0 none, 1 Cartesian, 2 graph, 3 distributed graph) and its
 /// neighbour counts: in-degree (blocks received) and out-degree (blocks sent) of the neighbour collectives.
-/// Sets `*has` to 1 when this rank of the Cartesian grid `comm` has a null neighbour (it sits at a
-/// wall of a non-periodic dimension), else 0; 1 when the grid has more than 32 dimensions.
-static inline int swiftmpi_cart_null_neighbors(MPI_Comm comm, int *has) {
+/// Sets `*may` to 1 when a neighbour collective may leave a block of this rank's result unwritten on
+/// the Cartesian grid `comm`: the rank has a null neighbour (it sits at a wall of a non-periodic
+/// dimension) or one process on both sides of a periodic dimension; else 0; 1 when the grid has more
+/// than 32 dimensions.
+static inline int swiftmpi_cart_unwritten_blocks(MPI_Comm comm, int *may) {
     int ndims = 0, code = MPI_Cartdim_get(comm, &ndims);
-    *has = 1;
+    *may = 1;
     if (code != MPI_SUCCESS || ndims > 32) return code;
     int dims[32], periods[32], coords[32];
     code = MPI_Cart_get(comm, ndims, dims, periods, coords);
     if (code != MPI_SUCCESS) return code;
-    *has = 0;
-    for (int d = 0; d < ndims; d++)
-        if (!periods[d] && (coords[d] == 0 || coords[d] == dims[d] - 1)) *has = 1;
+    *may = 0;
+    for (int d = 0; d < ndims; d++) {
+        // A wall: a null neighbour, whose block MPI leaves untouched.
+        if (!periods[d] && (coords[d] == 0 || coords[d] == dims[d] - 1)) *may = 1;
+        // One process on both sides (a periodic dimension of 1 or 2): MPICH 4.0 matches the two
+        // directions' messages by source and tag alone and leaves a block unwritten when their
+        // lengths differ.
+        if (periods[d] && dims[d] <= 2) *may = 1;
+    }
+    return MPI_SUCCESS;
+}
+/// Whether a graph topology's neighbour list names a rank twice (`*repeated`; 1 when not known).
+static inline int swiftmpi_graph_repeated_neighbors(MPI_Comm comm, int rank, int n, int *repeated) {
+    *repeated = 1;
+    if (n > 64) return MPI_SUCCESS;
+    int neighbors[64];
+    int code = MPI_Graph_neighbors(comm, rank, n, neighbors);
+    if (code != MPI_SUCCESS) return code;
+    *repeated = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            if (neighbors[i] == neighbors[j]) *repeated = 1;
     return MPI_SUCCESS;
 }
 /// The topology of `comm`: its kind (0 none, 1 Cartesian, 2 graph, 3 distributed graph), its
-/// neighbour counts, and whether this rank may have null neighbours (`*nulls`, 1 unless known not).
-static inline int swiftmpi_topology(MPI_Comm comm, int *kind, int *indegree, int *outdegree, int *nulls) {
+/// neighbour counts, and whether a neighbour collective may leave a block of this rank's result
+/// unwritten (`*unwritten`, 1 unless known not: a null neighbour, or one rank on two sides).
+static inline int swiftmpi_topology(MPI_Comm comm, int *kind, int *indegree, int *outdegree, int *unwritten) {
     int status = MPI_UNDEFINED, code = MPI_Topo_test(comm, &status);
-    *kind = 0; *indegree = 0; *outdegree = 0; *nulls = 1;
+    *kind = 0; *indegree = 0; *outdegree = 0; *unwritten = 1;
     if (code != MPI_SUCCESS) return code;
     if (status == MPI_CART) {
         int ndims = 0;
         code = MPI_Cartdim_get(comm, &ndims);
         *kind = 1; *indegree = 2 * ndims; *outdegree = 2 * ndims;
-        if (code == MPI_SUCCESS) code = swiftmpi_cart_null_neighbors(comm, nulls);
+        if (code == MPI_SUCCESS) code = swiftmpi_cart_unwritten_blocks(comm, unwritten);
     } else if (status == MPI_GRAPH) {
-        *nulls = 0;
         int rank = 0, n = 0;
         code = MPI_Comm_rank(comm, &rank);
         if (code == MPI_SUCCESS) code = MPI_Graph_neighbors_count(comm, rank, &n);
+        if (code == MPI_SUCCESS) code = swiftmpi_graph_repeated_neighbors(comm, rank, n, unwritten);
         *kind = 2; *indegree = n; *outdegree = n;
     } else if (status == MPI_DIST_GRAPH) {
         int weighted = 0;

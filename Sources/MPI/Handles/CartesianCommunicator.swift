@@ -379,7 +379,7 @@ extension Communicator {
         topology.kind = 1
         topology.indegree = Int32(2 * dimensions)
         topology.outdegree = Int32(2 * dimensions)
-        let code = locked { swiftmpi_cart_null_neighbors(handle, &topology.hasNullNeighbors) }
+        let code = locked { swiftmpi_cart_unwritten_blocks(handle, &topology.mayLeaveBlocksUnwritten) }
         if code != MPI_SUCCESS {
             var unused = handle
             rawCommFree(&unused)  // not adopted: nothing else frees it

@@ -10,6 +10,20 @@ enum NeighborBlocks {
     case rows(firstAxis: Int?, shape: [Int]?)
     /// Into equal runs of elements, one per out-neighbour: the `into:` form.
     case elements
+
+    /// The elements of one block: a row (its trailing axes; one element in the `[T]` form), or the
+    /// input's share per out-neighbour, or, on a process with no out-neighbour, the output's share
+    /// per in-neighbour (so that a process that only receives knows its blocks' size).
+    @inlinable
+    func blockCount(count: Int, topology: RawTopology, outputCount: Int) -> Int {
+        switch self {
+        case .rows(_, let shape):
+            return shape.map { $0.dropFirst().reduce(1, *) } ?? 1
+        case .elements:
+            if topology.outdegree > 0 { return count / Int(topology.outdegree) }
+            return topology.indegree > 0 ? outputCount / Int(topology.indegree) : 0
+        }
+    }
 }
 
 /// The core of neighborAlltoall: the topology and block checks, the hooks and the raw call, from `x`
@@ -27,7 +41,7 @@ func neighborAlltoallCore<Input: MPIBuffer, Output: MPIBuffer>(
         try checkNeighborBlocks(blocks, count: count, neighbors: Int(checked.outdegree))
         return checked
     }) { (topology) throws(MPIError) in
-        let blockCount = topology.outdegree == 0 ? 0 : count / Int(topology.outdegree)
+        let blockCount = blocks.blockCount(count: count, topology: topology, outputCount: output.scalarCount)
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try withOutput(&output, expected: blockCount * Int(topology.indegree), "in-neighbours × block",
                            .neighborAlltoall) { (destination) throws(MPIError) in
@@ -70,8 +84,7 @@ func neighborBlocksError(expected: String, actual: String) throws(MPIError) {
 func neighborAlltoallResult<Input: MPIBuffer, R: UninitializedResult>(
     _ x: Input, blocks: NeighborBlocks, comm: ResolvedCommunicator, topology: RawTopology
 ) throws(MPIError) -> R where R.Element == Input.Scalar {
-    let outdegree = Int(topology.outdegree)
-    let blockCount = outdegree == 0 ? 0 : x.scalarCount / outdegree
+    let blockCount = blocks.blockCount(count: x.scalarCount, topology: topology, outputCount: 0)
     return try R.filled(count: blockCount * Int(topology.indegree)) { (output) throws(MPIError) in
         zeroResult(output, topology: topology)
         try neighborAlltoallCore(x, into: &output, blocks: blocks, comm: comm, topology: topology)
@@ -133,8 +146,10 @@ public func neighborAlltoall<T: MPIScalar>(
 
 /// ``neighborAlltoall(_:comm:token:)-(ShapedArray<T>,_,_)`` into caller-owned storage.
 ///
-/// `x.scalarCount` must be a multiple of the number of neighbours; block `i`
-/// goes to neighbour `i`, and `output` holds one such block per neighbour. The
+/// `x.scalarCount` must be a multiple of the number of (out-)neighbours; block `i`
+/// goes to neighbour `i`, and `output` holds one such block per (in-)neighbour. On a
+/// process without out-neighbours (possible in a graph topology made in C), whose `x`
+/// is empty, a block is `output`'s count over the in-neighbours. The
 /// blocks of null neighbours are left as they were. An output of another size
 /// throws ``MPIError/shapeMismatch(operation:argument:expected:actual:)`` on this
 /// process after the collective has completed (into scratch storage).

@@ -18,9 +18,11 @@ struct RawTopology {
     @usableFromInline var indegree: Int32 = 0
     /// The blocks a neighbour collective sends (one per out-neighbour).
     @usableFromInline var outdegree: Int32 = 0
-    /// 0 when this rank is known to have no null neighbour (so every block of a result is
-    /// written by MPI), else 1.
-    @usableFromInline var hasNullNeighbors: Int32 = 1
+    /// 0 when MPI is known to write every block of this rank's result: no null neighbour (whose
+    /// block MPI leaves untouched), and no rank on two sides (a periodic dimension of 1 or 2
+    /// processes, or a graph that names a neighbour twice, where MPICH 4.0 can leave a block
+    /// unwritten when the two blocks' lengths differ); else 1.
+    @usableFromInline var mayLeaveBlocksUnwritten: Int32 = 1
 
     @inlinable init() {}
 }
@@ -29,7 +31,7 @@ struct RawTopology {
 @usableFromInline
 func rawTopology(_ comm: MPI_Comm, _ operation: MPIOperation) throws(MPIError) -> RawTopology {
     var topology = RawTopology()
-    try check(locked { swiftmpi_topology(comm, &topology.kind, &topology.indegree, &topology.outdegree, &topology.hasNullNeighbors) }, operation)
+    try check(locked { swiftmpi_topology(comm, &topology.kind, &topology.indegree, &topology.outdegree, &topology.mayLeaveBlocksUnwritten) }, operation)
     return topology
 }
 

@@ -8,6 +8,7 @@
 //
 // Rank r's data is a pattern of r, and the neighbours are read from
 // CartesianCommunicator.shift, so every expectation follows from the rank and the size.
+import CMPI  // MPI_Dist_graph_create_adjacent
 @testable import MPI  // hasLargeCountCollectives
 import MPITestSupport
 import XCTest
@@ -189,6 +190,71 @@ final class NeighborCollectivesTests: MPITestCase {
                 XCTAssertEqual(result.sorted(), expected.map { $0 ?? 0 }.sorted(), context)
                 XCTAssertEqual(output.map { $0 == -5 ? 0 : $0 }.sorted(), result.sorted(), context)
             }
+        }
+    }
+
+    /// Where one process is both neighbours of a dimension and the two blocks' lengths differ, MPICH
+    /// 4.0 can leave a block unwritten, without an error (C's buffer comes back untouched): the
+    /// result-returning forms read it as zero, never as what the heap held before (an independent
+    /// audit saw `[1, -16479417]` at one rank on MPICH, every run, before the result was zeroed
+    /// there; this test saw the freed pattern, −7.5, without it). Open MPI writes the block: the −1
+    /// neighbour's elements.
+    func testABlockThatMPILeavesUnwrittenReadsAsZero() throws {
+        guard size <= 2 else { return }  // one process on both sides: a periodic dimension of 1 or 2
+        let grid = try XCTUnwrap(try world.cartesian(dimensions: [size], periodic: [true]))
+        let (source, _) = try grid.shift(dimension: 0)
+        let n = 1000
+        let (sendCounts, receiveCounts) = ([0, n], [n, 0])
+        for round in 1...4 {
+            let x = (0..<n).map { Double(100 * round + rank) + Double($0) / 1024 }
+            // Freed storage of the result's size, full of a pattern, for the result to land on.
+            var stale = (0..<8).map { _ in [Double](repeating: -7.5, count: n) }
+            XCTAssertEqual(stale.count, 8)
+            stale = []
+            let (result, _) = try neighborAlltoallv(x, sendCounts: sendCounts, receiveCounts: receiveCounts,
+                                                    comm: grid.communicator)
+            let sent = (0..<n).map { Double(100 * round + source!) + Double($0) / 1024 }
+            XCTAssertTrue(result == sent || result == [Double](repeating: 0, count: n),
+                          "\(result.prefix(4)) …, expected \(sent.prefix(4)) … or zeros \(here)")
+        }
+    }
+
+    /// A process that only receives (a distributed graph made in C with one edge, 0 → 1: rank 1 has an
+    /// in-neighbour and no out-neighbour) gets its block in every form: the block's size comes from the
+    /// row's shape (one element in the `[T]` form) or, `into:`, from the output. It was taken as zero,
+    /// so that rank 1 got an empty result of shape [1, 2] and the message was left for the next
+    /// neighbour collective to receive (an independent audit, both libraries, every run).
+    func testAProcessWithoutOutNeighborsReceivesItsBlocks() throws {
+        guard size >= 2 else { return }
+        let sources: [Int32] = rank == 1 ? [0] : [], destinations: [Int32] = rank == 0 ? [1] : []
+        var graphHandle = swiftmpi_comm_null()
+        let weights: [Int32] = [1]
+        // The handle's pointer type differs between the libraries (an optional in Open MPI's import).
+        func handlePointer<P>(_ raw: UnsafeMutableRawPointer) -> UnsafeMutablePointer<P> { raw.assumingMemoryBound(to: P.self) }
+        withUnsafeMutableBytes(of: &graphHandle) { raw in
+            XCTAssertEqual(MPI_Dist_graph_create_adjacent(
+                world.handle, Int32(sources.count), sources, weights, Int32(destinations.count), destinations, weights,
+                swiftmpi_info_null(), 0, handlePointer(raw.baseAddress!)), 0)
+        }
+        defer { withUnsafeMutableBytes(of: &graphHandle) { _ = MPI_Comm_free(handlePointer($0.baseAddress!)) } }
+        let graph = try Communicator(handle: graphHandle)
+        let rows = rank == 0 ? ShapedArray(shape: [1, 2], scalars: [10.0, 11]) : ShapedArray(shape: [0, 2], scalars: [Double]())
+        let (shaped, _) = try neighborAlltoall(rows, comm: graph)
+        let (plain, _) = try neighborAlltoall(rank == 0 ? [5.0] : [], comm: graph)
+        var output = [Double](repeating: -1, count: rank == 1 ? 2 : 0)
+        try neighborAlltoall(rank == 0 ? [20.0, 21] : [], into: &output, comm: graph)
+        // Nothing left over: the next neighbour collective gets its own message.
+        let (next, _) = try neighborAlltoallv(rank == 0 ? [30.0, 31] : [], sendCounts: rank == 0 ? [2] : [],
+                                              receiveCounts: rank == 1 ? [2] : [], comm: graph)
+        if rank == 1 {
+            XCTAssertEqual(shaped, ShapedArray(shape: [1, 2], scalars: [10.0, 11]), here)
+            XCTAssertEqual(plain, [5.0], here)
+            XCTAssertEqual(output, [20.0, 21], here)
+            XCTAssertEqual(next, [30.0, 31], here)
+        } else {
+            XCTAssertEqual(shaped.shape, [0, 2], here)
+            XCTAssertEqual(plain, [], here)
+            XCTAssertEqual(next, [], here)
         }
     }
 
