@@ -31,7 +31,8 @@ import CMPI
 /// local `MPI_Reduce_local` of values above the signed range, no message): MPICH 4.0.x compares them
 /// as signed integers (pmodels/mpich#6083; `min` of 117 and 130 as `UInt8` gave 130), and where the
 /// library does, the package reduces them with operations of its own instead (see
-/// <doc:Troubleshooting>).
+/// <doc:Troubleshooting>). Likewise `sum` of 8- and 16-bit integers, which Open MPI 4.1.4 saturates
+/// on long vectors: where the library does, the package's own `sum` wraps around, as `&+` does.
 public struct ReductionOp: Hashable, Sendable, CustomStringConvertible {
     @usableFromInline
     enum Kind: UInt8, Sendable {
@@ -154,6 +155,10 @@ public struct ReductionOp: Hashable, Sendable, CustomStringConvertible {
         if T.mpiScalarKind == .unsignedInteger, kind == .min || kind == .max {
             return try unsignedOrderHandle(byteWidth: MemoryLayout<T>.size, operation: operation)
         }
+        if kind == .sum, MemoryLayout<T>.size <= 2, T.mpiScalarKind == .signedInteger || T.mpiScalarKind == .unsignedInteger {
+            return try narrowSumHandle(byteWidth: MemoryLayout<T>.size, signed: T.mpiScalarKind == .signedInteger,
+                                       operation: operation)
+        }
         if T.mpiScalarKind != .halfPrecision, let op = predefinedHandle(for: T.mpiScalarKind) { return op }
         return try otherHandle(for: T.self, scalarKind: T.mpiScalarKind, operation: operation)
     }
@@ -165,6 +170,14 @@ public struct ReductionOp: Hashable, Sendable, CustomStringConvertible {
         let state = try RuntimeState.current(for: operation.name)
         if let ops = state.unsignedOrderOps { return ops.handle(byteWidth: byteWidth, minimum: kind == .min) }
         return kind == .min ? swiftmpi_op_min() : swiftmpi_op_max()
+    }
+
+    /// `sum` of 8- or 16-bit integers: MPI's, or the package's own where the library's saturates
+    /// (see ``WrappingSumOps``).
+    @usableFromInline @inline(never)
+    func narrowSumHandle(byteWidth: Int, signed: Bool, operation: MPIOperation) throws(MPIError) -> MPI_Op {
+        let state = try RuntimeState.current(for: operation.name)
+        return state.wrappingSumOps?.handle(byteWidth: byteWidth, signed: signed) ?? swiftmpi_op_sum()
     }
 
     /// ``checkedHandle(for:operation:)`` for half precision, and the typed error for an invalid pair.
@@ -224,27 +237,17 @@ final class HalfPrecisionOps: @unchecked Sendable {
         // The C signature of MPI_User_function differs between Open MPI (pointer
         // handles) and MPICH (integer handles), so each closure's type is inferred
         // from MPI_Op_create at the call.
-        var sum = swiftmpi_op_null(), product = swiftmpi_op_null()
-        var min = swiftmpi_op_null(), max = swiftmpi_op_null()
-        var codes: [Int32] = []
-        codes.append(swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n) { $0 + $1 } }, 1, &sum))
-        codes.append(swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n) { $0 * $1 } }, 1, &product))
-        codes.append(swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n, halfMinimum) }, 1, &min))
-        codes.append(swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n, halfMaximum) }, 1, &max))
-        let ops = HalfPrecisionOps(sum: sum, product: product, min: min, max: max)
-        if let failure = codes.first(where: { $0 != 0 }) {
-            ops.free()
-            throw makeMPIError(failure, "MPI_Op_create")
-        }
-        return ops
+        let made = try createOps([
+            { swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n) { $0 + $1 } }, 1, $0) },
+            { swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n) { $0 * $1 } }, 1, $0) },
+            { swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n, halfMinimum) }, 1, $0) },
+            { swiftmpi_op_create({ a, b, n, _ in combineHalf(a, b, n, halfMaximum) }, 1, $0) },
+        ])
+        return HalfPrecisionOps(sum: made[0], product: made[1], min: made[2], max: made[3])
     }
 
-    /// Frees the operations that were created (`MPI_Op_free`, a local call); MPI must not be finalised.
-    func free() {
-        for var op in [sum, product, min, max] where op != swiftmpi_op_null() {
-            _ = swiftmpi_op_free(&op)
-        }
-    }
+    /// Frees the operations (`MPI_Op_free`, a local call); MPI must not be finalised.
+    func free() { freeOps([sum, product, min, max]) }
 }
 
 /// `min` and `max` of unsigned integers, created by the package where the MPI library's own
@@ -299,29 +302,91 @@ final class UnsignedOrderOps: @unchecked Sendable {
     /// Creates the eight operations (`MPI_Op_create`, a local call).
     private static func create() throws(MPIError) -> UnsignedOrderOps {
         // As for HalfPrecisionOps, each closure's C type is inferred from MPI_Op_create.
-        var made = [MPI_Op](repeating: swiftmpi_op_null(), count: 8)
-        var codes: [Int32] = []
-        codes.append(swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt8.self, min) }, 1, &made[0]))
-        codes.append(swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt8.self, max) }, 1, &made[1]))
-        codes.append(swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt16.self, min) }, 1, &made[2]))
-        codes.append(swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt16.self, max) }, 1, &made[3]))
-        codes.append(swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt32.self, min) }, 1, &made[4]))
-        codes.append(swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt32.self, max) }, 1, &made[5]))
-        codes.append(swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt64.self, min) }, 1, &made[6]))
-        codes.append(swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt64.self, max) }, 1, &made[7]))
-        let ops = UnsignedOrderOps(ops: made)
-        if let failure = codes.first(where: { $0 != 0 }) {
-            ops.free()
-            throw makeMPIError(failure, "MPI_Op_create")
-        }
-        return ops
+        UnsignedOrderOps(ops: try createOps([
+            { swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt8.self, min) }, 1, $0) },
+            { swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt8.self, max) }, 1, $0) },
+            { swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt16.self, min) }, 1, $0) },
+            { swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt16.self, max) }, 1, $0) },
+            { swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt32.self, min) }, 1, $0) },
+            { swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt32.self, max) }, 1, $0) },
+            { swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt64.self, min) }, 1, $0) },
+            { swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt64.self, max) }, 1, $0) },
+        ]))
     }
 
-    /// Frees the operations that were created (`MPI_Op_free`, a local call); MPI must not be finalised.
-    func free() {
-        for var op in ops where op != swiftmpi_op_null() {
-            _ = swiftmpi_op_free(&op)
+    /// Frees the operations (`MPI_Op_free`, a local call); MPI must not be finalised.
+    func free() { freeOps(ops) }
+}
+
+/// `sum` of 8- and 16-bit integers that wraps around, created by the package where the MPI
+/// library's saturates, and freed when the package finalises.
+///
+/// Open MPI 4.1.4's `op/avx` component adds `MPI_INT8_T`, `MPI_UINT8_T`, `MPI_INT16_T` and
+/// `MPI_UINT16_T` with saturation once a vector is long enough for its vector code (8 elements and
+/// more of 16 bits, 32 and more of 8 bits, measured from C): `MPI_SUM` of 32767 and 2 as `int16_t`
+/// gives 32767, where shorter vectors, MPICH and Open MPI without that component (`--mca op ^avx`)
+/// give −32767, as two's complement addition does. ``checkIfNeeded()`` finds this out with
+/// `MPI_Reduce_local` of 64 elements (local, no message) when the package sets MPI up; where it is
+/// so, sums of these types use these commutative operations on the same datatypes and counts
+/// instead: the same MPI call with another `MPI_Op`. A C rank in the same reduction that passes
+/// `MPI_SUM` mixes two operations, which MPI does not allow.
+final class WrappingSumOps: @unchecked Sendable {
+    /// The operations for `Int8`, `UInt8`, `Int16` and `UInt16`: indexed by ``index(byteWidth:signed:)``.
+    private let ops: [MPI_Op]
+
+    private init(ops: [MPI_Op]) { self.ops = ops }
+
+    private static func index(byteWidth: Int, signed: Bool) -> Int { (byteWidth == 1 ? 0 : 2) + (signed ? 0 : 1) }
+
+    /// The operation for integers of `byteWidth` bytes (1 or 2).
+    func handle(byteWidth: Int, signed: Bool) -> MPI_Op { ops[Self.index(byteWidth: byteWidth, signed: signed)] }
+
+    /// The package's operations if MPI's `sum` saturates for one of these types, else `nil`.
+    /// Local calls only (`MPI_Reduce_local`, `MPI_Op_create`); MPI must be initialised.
+    static func checkIfNeeded() throws(MPIError) -> WrappingSumOps? {
+        let wrong = [
+            try saturates(Int8.self, swiftmpi_int8()), try saturates(UInt8.self, swiftmpi_uint8()),
+            try saturates(Int16.self, swiftmpi_int16()), try saturates(UInt16.self, swiftmpi_uint16()),
+        ]
+        guard wrong.contains(true) else { return nil }
+        return WrappingSumOps(ops: try createOps([
+            { swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, Int8.self, &+) }, 1, $0) },
+            { swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt8.self, &+) }, 1, $0) },
+            { swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, Int16.self, &+) }, 1, $0) },
+            { swiftmpi_op_create({ a, b, n, _ in combineOrdered(a, b, n, UInt16.self, &+) }, 1, $0) },
+        ]))
+    }
+
+    /// Whether MPI's `sum` of 64 elements of `T`, each the largest value plus 2, stops at the largest.
+    private static func saturates<T: FixedWidthInteger>(_: T.Type, _ type: MPI_Datatype) throws(MPIError) -> Bool {
+        var input = [T](repeating: .max, count: 64)
+        var sums = [T](repeating: 2, count: 64)
+        try check(MPI_Reduce_local(&input, &sums, 64, type, swiftmpi_op_sum()), "MPI_Reduce_local")
+        return sums.contains { $0 != T.max &+ 2 }
+    }
+
+    /// Frees the operations (`MPI_Op_free`, a local call); MPI must not be finalised.
+    func free() { freeOps(ops) }
+}
+
+/// Creates operations with `MPI_Op_create` (a local call), one per creator; if one fails, frees
+/// those made and throws.
+private func createOps(_ creators: [(UnsafeMutablePointer<MPI_Op>) -> Int32]) throws(MPIError) -> [MPI_Op] {
+    var made = [MPI_Op](repeating: swiftmpi_op_null(), count: creators.count)
+    for (i, create) in creators.enumerated() {
+        let code = create(&made[i])
+        if code != 0 {
+            freeOps(made)
+            throw makeMPIError(code, "MPI_Op_create")
         }
+    }
+    return made
+}
+
+/// Frees the operations that were created (`MPI_Op_free`, a local call); MPI must not be finalised.
+private func freeOps(_ ops: [MPI_Op]) {
+    for var op in ops where op != swiftmpi_op_null() {
+        _ = swiftmpi_op_free(&op)
     }
 }
 

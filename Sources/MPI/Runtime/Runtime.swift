@@ -286,6 +286,8 @@ final class RuntimeState: @unchecked Sendable {
     let halfPrecisionOps: HalfPrecisionOps
     /// The package's unsigned `min` and `max`, made only where MPI's compare unsigned integers as signed.
     let unsignedOrderOps: UnsignedOrderOps?
+    /// The package's `sum` of 8- and 16-bit integers, made only where MPI's saturates.
+    let wrappingSumOps: WrappingSumOps?
     /// The default communicator once it has been made (on first use). Guarded by `lock`.
     private var madeDefaultCommunicator: Communicator?
 
@@ -307,6 +309,13 @@ final class RuntimeState: @unchecked Sendable {
             unsignedOrderOps = try UnsignedOrderOps.checkIfNeeded()
         } catch {
             halfPrecisionOps.free()
+            throw error
+        }
+        do throws(MPIError) {
+            wrappingSumOps = try WrappingSumOps.checkIfNeeded()
+        } catch {
+            halfPrecisionOps.free()
+            unsignedOrderOps?.free()
             throw error
         }
     }
@@ -483,10 +492,11 @@ final class RuntimeState: @unchecked Sendable {
         ProgressEngine.waitForPoll()
         state = nil
         guard !MPIRuntime.isFinalized else { return .success(()) }
-        // Local: frees the package's Float16 operations. The package's
+        // Local: frees the package's own reduction operations. The package's
         // communicators are left to MPI_Finalize: no collective call here.
         current.halfPrecisionOps.free()
         current.unsignedOrderOps?.free()
+        current.wrappingSumOps?.free()
         guard current.ownsMPI else { return .success(()) }
         if callsRemain {
             leftMPIUnfinalized.store(true, ordering: .releasing)

@@ -3,8 +3,9 @@
 // Rank r contributes `T.reductionValue(op, rank: r, index: j)` at element j;
 // the expected result is the reference operation folded over the ranks, which
 // is exact for these values whatever order MPI combines them in.
+import CMPI  // MPI_Reduce_local
 import ComplexModule
-import MPI
+@testable import MPI  // ReductionOp.checkedHandle
 import MPITestSupport
 import XCTest
 
@@ -117,6 +118,35 @@ final class ReductionsTests: MPITestCase {
             }
             XCTAssertEqual(try reduceScatterBlock(x, op: op).0, [all.reduce(all[0], fold)], context)
         }
+    }
+
+    /// Sums of 8- and 16-bit integers wrap around, on vectors long enough for Open MPI 4.1.4's
+    /// vector code (`op/avx`), whose own `MPI_SUM` saturates there (32767 + 2 as `Int16` gave 32767,
+    /// from C too); every reduction takes the package's operation where the library saturates.
+    /// `MPI_Reduce_local` with the handle that the reductions use shows it at one rank too.
+    func testNarrowIntegerSumsWrapAround() throws {
+        func check<T: MPIScalar & FixedWidthInteger>(_: T.Type) throws {
+            let n = 64
+            let context = "\(T.self) \(here)"
+            let total = (0..<size).reduce(T(0)) { sum, _ in sum &+ T.max }  // size × T.max, wrapped
+            let x = [T](repeating: .max, count: n)
+            XCTAssertEqual(try allreduce(x, op: .sum).0, [T](repeating: total, count: n), context)
+            let (reduced, _) = try reduce(x, op: .sum, root: size - 1)
+            if rank == size - 1 { XCTAssertEqual(reduced, [T](repeating: total, count: n), context) }
+            let prefix = (0...rank).reduce(T(0)) { sum, _ in sum &+ T.max }
+            XCTAssertEqual(try scan(x, op: .sum).0, [T](repeating: prefix, count: n), context)
+            XCTAssertEqual(try iallreduce(x, op: .sum).wait(), [T](repeating: total, count: n), context)
+            // One process: the package's handle, reduced locally (T.max + 2 wraps to T.min + 1).
+            var input = [T](repeating: .max, count: n), sums = [T](repeating: 2, count: n)
+            let handle = try ReductionOp.sum.checkedHandle(for: T.self, operation: .allreduce)
+            XCTAssertEqual(MPI_Reduce_local(&input, &sums, Int32(n), T.mpiDatatype.handle, handle), 0, context)
+            XCTAssertEqual(sums, [T](repeating: T.max &+ 2, count: n), context)
+        }
+        try check(Int8.self)
+        try check(UInt8.self)
+        try check(Int16.self)
+        try check(UInt16.self)
+        try check(Int32.self)
     }
 
     func testLogicalOps() throws {
