@@ -63,9 +63,18 @@ func agreeAcrossRanks(_ call: Call, sequence: Int, nonBlocking: Bool, failedHere
             reason: "its arguments failed its own checks (that rank throws the error; SWIFT_MPI_CHECK=1)")
     }
     let reference = rows[0]
+    // An element count of `Call.anyCount` agrees with every other (neighborAlltoall on a rank without
+    // neighbours, whose blocks have no size); the others are compared with the first rank that has one.
+    let countField = 3
+    let countRank = rows.firstIndex { $0[countField] != Int64(Call.anyCount) } ?? 0
+    func differs(_ theirs: [Int64], _ field: Int) -> Bool {
+        guard field == countField else { return theirs[field] != reference[field] }
+        return theirs[field] != Int64(Call.anyCount) && theirs[field] != rows[countRank][field]
+    }
     for (r, theirs) in rows.enumerated() {
-        guard let field = (0..<(agreedCount - 1)).first(where: { theirs[$0] != reference[$0] }) else { continue }
+        guard let field = (0..<(agreedCount - 1)).first(where: { differs(theirs, $0) }) else { continue }
         let name = agreedFields[field]
+        let referenceRank = field == countField ? countRank : 0
         if name == "counts" {
             // Only their digests were exchanged.
             throw MPIError.invalidArgument(
@@ -87,7 +96,7 @@ func agreeAcrossRanks(_ call: Call, sequence: Int, nonBlocking: Bool, failedHere
         }
         throw MPIError.invalidArgument(
             operation: operation, argument: name,
-            expected: "the same \(name) on every rank (SWIFT_MPI_CHECK=1); rank 0 passed \(describe(reference[field]))",
+            expected: "the same \(name) on every rank (SWIFT_MPI_CHECK=1); rank \(referenceRank) passed \(describe(rows[referenceRank][field]))",
             actual: "rank \(r) passed \(describe(theirs[field]))")
     }
     // alltoallv: what every rank sends every rank against what every rank receives from every rank.

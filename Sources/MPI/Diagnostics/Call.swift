@@ -13,8 +13,12 @@ struct Call {
     @usableFromInline let comm: ResolvedCommunicator
     /// The element type.
     @usableFromInline let scalarType: any MPIScalar.Type
-    /// The element count that every rank must agree on (per rank, for gathers and scatters).
+    /// The element count that every rank must agree on (per rank, for gathers and scatters; per
+    /// neighbour for neighborAlltoall; ``anyCount`` where a rank's count cannot be known).
     @usableFromInline let count: Int
+    /// A count that the cross-rank check lets agree with any other: neighborAlltoall's block on a rank
+    /// without neighbours.
+    @usableFromInline static let anyCount = -1
     /// The root of a rooted collective, or -1.
     @usableFromInline let root: Int
     /// The reduction of a reduction, or `nil`.

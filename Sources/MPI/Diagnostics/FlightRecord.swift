@@ -407,6 +407,8 @@ extension FlightEntry {
             line += "\(type), variable counts"  // recorded as 0: the ranks' counts differ
         case .probe, .iprobe:
             line += type  // a probe receives nothing
+        case .neighborAlltoall:
+            line += count < 0 ? "\(type), no neighbours" : "\(count) × \(type) per neighbour"
         case .recv where count < 0:
             line += "a message of any size × \(type)"  // the receive of unknown size
         case .persistentStart where count == 0 && peer < 0, .persistentWait where count == 0 && peer < 0:

@@ -26,22 +26,23 @@ enum NeighborBlocks {
     }
 }
 
-/// The core of neighborAlltoall: the topology and block checks, the hooks and the raw call, from `x`
-/// into `output` (one block per in-neighbour). `topology` is the communicator's, when the caller has
-/// already read it (to size a new result).
+/// The core of neighborAlltoall: the block checks, the hooks and the raw call, from `x` into `output`
+/// (one block per in-neighbour), over the communicator's `topology`.
+///
+/// The call records the block's size, not the input's: on a graph topology the ranks' out-degrees,
+/// and so their inputs, may differ, while the blocks they exchange have one size (what the cross-rank
+/// check compares; a rank without neighbours records ``Call/anyCount``).
 @inlinable
 func neighborAlltoallCore<Input: MPIBuffer, Output: MPIBuffer>(
-    _ x: Input, into output: inout Output, blocks: NeighborBlocks, comm: ResolvedCommunicator, topology: RawTopology?
+    _ x: Input, into output: inout Output, blocks: NeighborBlocks, comm: ResolvedCommunicator, topology: RawTopology
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     let count = x.scalarCount
-    try perform(Call(.neighborAlltoall, comm, T.self, count: count), checks: { () throws(MPIError) -> RawTopology in
-        let checked: RawTopology
-        if let topology { checked = topology } else { checked = try neighborTopology(comm, .neighborAlltoall) }
-        try checkNeighborBlocks(blocks, count: count, neighbors: Int(checked.outdegree))
-        return checked
-    }) { (topology) throws(MPIError) in
-        let blockCount = blocks.blockCount(count: count, topology: topology, outputCount: output.scalarCount)
+    let blockCount = blocks.blockCount(count: count, topology: topology, outputCount: output.scalarCount)
+    let isolated = topology.indegree == 0 && topology.outdegree == 0
+    try perform(Call(.neighborAlltoall, comm, T.self, count: isolated ? Call.anyCount : blockCount), checks: { () throws(MPIError) in
+        try checkNeighborBlocks(blocks, count: count, neighbors: Int(topology.outdegree))
+    }) { () throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try withOutput(&output, expected: blockCount * Int(topology.indegree), "in-neighbours × block",
                            .neighborAlltoall) { (destination) throws(MPIError) in
@@ -159,7 +160,8 @@ public func neighborAlltoall<T: MPIScalar>(
 public func neighborAlltoall<Input: MPIBuffer, Output: MPIBuffer>(
     _ x: Input, into output: inout Output, comm: Communicator, token: Token? = nil
 ) throws(MPIError) -> Token where Input.Scalar == Output.Scalar {
-    try neighborAlltoallCore(x, into: &output, blocks: .elements, comm: Communicator.resolve(comm, .neighborAlltoall),
-                             topology: comm.storage.topology)
+    let resolved = try Communicator.resolve(comm, .neighborAlltoall)
+    try neighborAlltoallCore(x, into: &output, blocks: .elements, comm: resolved,
+                             topology: neighborTopology(comm, resolved, .neighborAlltoall))
     return advance(token)
 }

@@ -238,23 +238,30 @@ final class NeighborCollectivesTests: MPITestCase {
         }
         defer { withUnsafeMutableBytes(of: &graphHandle) { _ = MPI_Comm_free(handlePointer($0.baseAddress!)) } }
         let graph = try Communicator(handle: graphHandle)
-        let rows = rank == 0 ? ShapedArray(shape: [1, 2], scalars: [10.0, 11]) : ShapedArray(shape: [0, 2], scalars: [Double]())
-        let (shaped, _) = try neighborAlltoall(rows, comm: graph)
-        let (plain, _) = try neighborAlltoall(rank == 0 ? [5.0] : [], comm: graph)
-        var output = [Double](repeating: -1, count: rank == 1 ? 2 : 0)
-        try neighborAlltoall(rank == 0 ? [20.0, 21] : [], into: &output, comm: graph)
-        // Nothing left over: the next neighbour collective gets its own message.
-        let (next, _) = try neighborAlltoallv(rank == 0 ? [30.0, 31] : [], sendCounts: rank == 0 ? [2] : [],
-                                              receiveCounts: rank == 1 ? [2] : [], comm: graph)
-        if rank == 1 {
-            XCTAssertEqual(shaped, ShapedArray(shape: [1, 2], scalars: [10.0, 11]), here)
-            XCTAssertEqual(plain, [5.0], here)
-            XCTAssertEqual(output, [20.0, 21], here)
-            XCTAssertEqual(next, [30.0, 31], here)
-        } else {
-            XCTAssertEqual(shaped.shape, [0, 2], here)
-            XCTAssertEqual(plain, [], here)
-            XCTAssertEqual(next, [], here)
+        // Also under the cross-rank check, which compares the block's size (the inputs' sizes differ:
+        // it compared those, and every rank threw on this correct program; an independent audit).
+        for checked in [false, true] {
+            MPIRuntime.checksCollectiveArguments = checked
+            defer { MPIRuntime.checksCollectiveArguments = false }
+            let context = "checked \(checked) \(here)"
+            let rows = rank == 0 ? ShapedArray(shape: [1, 2], scalars: [10.0, 11]) : ShapedArray(shape: [0, 2], scalars: [Double]())
+            let (shaped, _) = try neighborAlltoall(rows, comm: graph)
+            let (plain, _) = try neighborAlltoall(rank == 0 ? [5.0] : [], comm: graph)
+            var output = [Double](repeating: -1, count: rank == 1 ? 2 : 0)
+            try neighborAlltoall(rank == 0 ? [20.0, 21] : [], into: &output, comm: graph)
+            // Nothing left over: the next neighbour collective gets its own message.
+            let (next, _) = try neighborAlltoallv(rank == 0 ? [30.0, 31] : [], sendCounts: rank == 0 ? [2] : [],
+                                                  receiveCounts: rank == 1 ? [2] : [], comm: graph)
+            if rank == 1 {
+                XCTAssertEqual(shaped, ShapedArray(shape: [1, 2], scalars: [10.0, 11]), context)
+                XCTAssertEqual(plain, [5.0], context)
+                XCTAssertEqual(output, [20.0, 21], context)
+                XCTAssertEqual(next, [30.0, 31], context)
+            } else {
+                XCTAssertEqual(shaped.shape, [0, 2], context)
+                XCTAssertEqual(plain, [], context)
+                XCTAssertEqual(next, [], context)
+            }
         }
     }
 
