@@ -71,7 +71,7 @@
 /// | primitive | JVP | VJP | communication in the pullback |
 /// |---|---|---|---|
 /// | `allreduce` `.sum` | allreduce of the tangent | identity | none |
-/// | `allreduce` `.max`, `.min` | allreduce-sum of the owner's tangent | cotangent on the owner of the extreme (lowest rank on ties), zero elsewhere | none (the owner is found in the forward pass) |
+/// | `allreduce` `.max`, `.min` | allreduce-sum of the owner's tangent | cotangent on the owner of the extreme (lowest rank on ties), zero elsewhere | allreduce (min of ranks: each element's owner) |
 /// | `allgather` | allgather of the tangent | this rank's block of the cotangent | none |
 /// | `alltoall` | alltoall of the tangent | alltoall of the cotangent | alltoall |
 /// | `bcast` | bcast of the tangent | the cotangent on the root, zero elsewhere | none |

@@ -103,19 +103,26 @@ extension Autodiff {
                     }
                 })
         }
-        // max and min: the extreme of each element belongs to the lowest rank that holds it.
+        // max and min: the extreme of each element belongs to the lowest rank that holds it, found by an
+        // allreduce-min of the ranks that hold it when the pullback or the differential runs, not in the
+        // forward pass: the forward pass makes the plain call's collectives only, so that a rank that
+        // differentiates the call and one that calls it plainly stay matched.
         let rank = Int64(c.rank)
         let candidates = zip(x.scalars, y.scalars).map { $0 == $1 ? rank : Int64(c.size) }
-        let owners = performOrStop("allreduce (finding the owner of each \(op))", c) {
-            try MPI.allreduce(candidates, op: .min, comm: c).0
-        }
-        let owned = owners.map { $0 == rank }
         return LinearRule(
             operation: "allreduce", value: y, inputShape: shape,
-            pullback: { v in zip(v, owned).map { $1 ? $0 : 0 } },
+            pullback: { v in
+                runPullback("allreduce", c) {
+                    let owners = try MPI.allreduce(candidates, op: .min, comm: c).0
+                    return zip(v, owners).map { $1 == rank ? $0 : 0 }
+                }
+            },
             differential: { t in
-                let mine = zip(t, owned).map { $1 ? $0 : 0 }
-                return performOrStop("the differential of allreduce", c) { try MPI.allreduce(mine, op: .sum, comm: c).0 }
+                performOrStop("the differential of allreduce", c) {
+                    let owners = try MPI.allreduce(candidates, op: .min, comm: c).0
+                    let mine = zip(t, owners).map { $1 == rank ? $0 : 0 }
+                    return try MPI.allreduce(mine, op: .sum, comm: c).0
+                }
             })
     }
 

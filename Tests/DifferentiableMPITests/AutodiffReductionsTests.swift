@@ -134,6 +134,26 @@ final class AutodiffReductionsTests: DifferentiationTestCase {
         XCTAssertEqual(gmin.scalars, [rank == 0 ? 3 : 0, rank == max(0, size - 2) ? 7 : 0], here)
     }
 
+    /// The forward pass of a derivative makes the plain call's collectives only: rank 0 takes the
+    /// value and pullback of allreduce-max (without calling the pullback) while the other ranks call
+    /// it plainly, and the next collective still matches. The owner of each maximum was found in the
+    /// forward pass, by a second allreduce that the other ranks' next collective then matched (an
+    /// independent audit: wrong sums on every other rank and rank 0 waiting for ever, both libraries).
+    func testAllreduceMaxForwardPassMakesThePlainCallsCollectivesOnly() throws {
+        let x = ShapedArray<Double>([Double(rank), -Double(rank)])
+        for op in [ReductionOp.max, .min] {
+            let value: Double
+            if rank == 0 {
+                value = valueWithPullback(at: x) { x in Autodiff.allreduce(x, op: op).sum() }.value
+            } else {
+                value = Autodiff.allreduce(x, op: op).sum()
+            }
+            XCTAssertEqual(value, op == .max ? Double(size - 1) : -Double(size - 1), "\(op) \(here)")
+            let (sum, _) = try MPI.allreduce(Int64(rank), op: .sum)
+            XCTAssertEqual(sum, Int64(size * (size - 1) / 2), "\(op) \(here)")
+        }
+    }
+
     func testReduceFiniteDifferences() throws {
         let comm = defaultComm
         for root in roots(comm) {
