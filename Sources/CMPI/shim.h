@@ -546,13 +546,13 @@ static inline int swiftmpi_cart_sub(MPI_Comm comm, const int *remain, MPI_Comm S
 }
 /// The communicator's topology (0 none, 1 Cartesian, 2 graph, 3 distributed graph) and its
 /// neighbour counts: in-degree (blocks received) and out-degree (blocks sent) of the neighbour collectives.
-/// Sets `*may` to 1 when a neighbour collective may leave a block of this rank's result unwritten on
-/// the Cartesian grid `comm`: the rank has a null neighbour (it sits at a wall of a non-periodic
-/// dimension) or one process on both sides of a periodic dimension; else 0; 1 when the grid has more
-/// than 32 dimensions.
+/// Sets `*may` to what may leave a block of this rank's neighbour-collective results unwritten on the
+/// Cartesian grid `comm`: 1 when the rank has a null neighbour (it sits at a wall of a non-periodic
+/// dimension), plus 2 when one process is on both sides of a periodic dimension (of 1 or 2
+/// processes); 0 for neither; 3 when the grid has more than 32 dimensions.
 static inline int swiftmpi_cart_unwritten_blocks(MPI_Comm comm, int *may) {
     int ndims = 0, code = MPI_Cartdim_get(comm, &ndims);
-    *may = 1;
+    *may = 3;
     if (code != MPI_SUCCESS || ndims > 32) return code;
     int dims[32], periods[32], coords[32];
     code = MPI_Cart_get(comm, ndims, dims, periods, coords);
@@ -560,17 +560,17 @@ static inline int swiftmpi_cart_unwritten_blocks(MPI_Comm comm, int *may) {
     *may = 0;
     for (int d = 0; d < ndims; d++) {
         // A wall: a null neighbour, whose block MPI leaves untouched.
-        if (!periods[d] && (coords[d] == 0 || coords[d] == dims[d] - 1)) *may = 1;
-        // One process on both sides (a periodic dimension of 1 or 2): MPICH 4.0 matches the two
-        // directions' messages by source and tag alone and leaves a block unwritten when their
-        // lengths differ.
-        if (periods[d] && dims[d] <= 2) *may = 1;
+        if (!periods[d] && (coords[d] == 0 || coords[d] == dims[d] - 1)) *may |= 1;
+        // One process on both sides: MPICH 4.0 matches the two directions' messages by source and
+        // tag alone and can leave a block unwritten when their lengths differ (the v forms).
+        if (periods[d] && dims[d] <= 2) *may |= 2;
     }
     return MPI_SUCCESS;
 }
-/// Whether a graph topology's neighbour list names a rank twice (`*repeated`; 1 when not known).
+/// Sets `*repeated` to 2 when a graph topology's neighbour list names a rank twice (or is too long
+/// to look at), else 0: the second bit of ``swiftmpi_cart_unwritten_blocks``.
 static inline int swiftmpi_graph_repeated_neighbors(MPI_Comm comm, int rank, int n, int *repeated) {
-    *repeated = 1;
+    *repeated = 2;
     if (n > 64) return MPI_SUCCESS;
     int neighbors[64];
     int code = MPI_Graph_neighbors(comm, rank, n, neighbors);
@@ -578,15 +578,16 @@ static inline int swiftmpi_graph_repeated_neighbors(MPI_Comm comm, int rank, int
     *repeated = 0;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < i; j++)
-            if (neighbors[i] == neighbors[j]) *repeated = 1;
+            if (neighbors[i] == neighbors[j]) *repeated = 2;
     return MPI_SUCCESS;
 }
 /// The topology of `comm`: its kind (0 none, 1 Cartesian, 2 graph, 3 distributed graph), its
-/// neighbour counts, and whether a neighbour collective may leave a block of this rank's result
-/// unwritten (`*unwritten`, 1 unless known not: a null neighbour, or one rank on two sides).
+/// neighbour counts, and what may leave a block of this rank's neighbour-collective results unwritten
+/// (`*unwritten`: 1 a null neighbour, 2 one rank on two sides, as ``swiftmpi_cart_unwritten_blocks``;
+/// 3 unless known).
 static inline int swiftmpi_topology(MPI_Comm comm, int *kind, int *indegree, int *outdegree, int *unwritten) {
     int status = MPI_UNDEFINED, code = MPI_Topo_test(comm, &status);
-    *kind = 0; *indegree = 0; *outdegree = 0; *unwritten = 1;
+    *kind = 0; *indegree = 0; *outdegree = 0; *unwritten = 3;
     if (code != MPI_SUCCESS) return code;
     if (status == MPI_CART) {
         int ndims = 0;

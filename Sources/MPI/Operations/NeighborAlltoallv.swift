@@ -127,7 +127,7 @@ public func neighborAlltoallv<T: MPIScalar>(
                                   known: comm.storage.topology)
     }
     let result = try [T].filled(count: (try? plan.get())?.receive.total ?? 0) { (output) throws(MPIError) in
-        zeroResult(output, topology: comm.storage.topology)
+        zeroResult(output, topology: comm.storage.topology, blocksMayDiffer: true)
         try neighborAlltoallvCore(x, into: &output, sendCounts: sendCounts, receiveCounts: receiveCounts,
                                   comm: resolved, plan: plan)
     }
@@ -196,7 +196,7 @@ public func neighborAlltoallv<T: MPIScalar>(
     }
     let result = try ScalarStorage<T>.filled(count: (try? plan.get())?.receive.total ?? 0) {
         (output) throws(MPIError) in
-        zeroResult(output, topology: topology)
+        zeroResult(output, topology: topology, blocksMayDiffer: true)
         try neighborAlltoallvCore(x, into: &output, sendCounts: sendRowCounts, receiveCounts: receiveRowCounts,
                                   comm: resolved, plan: plan)
     }

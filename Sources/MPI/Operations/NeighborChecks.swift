@@ -29,12 +29,13 @@ func noTopologyError(_ operation: MPIOperation) throws(MPIError) {
 }
 
 /// Zeroes a new result, so that the blocks that MPI leaves untouched (those of null neighbours, and
-/// with MPICH one of two blocks from a rank on both sides when their lengths differ) read as zero;
-/// nothing when `topology` says MPI writes every block (zeroing a 128 KiB result cost more than the
-/// 64 KiB neighborAlltoall itself). `nil`: not known, zeroed.
+/// with MPICH, in a `v` form, one of two blocks from a rank on both sides when their lengths differ)
+/// read as zero; nothing when `topology` says MPI writes every block (zeroing a 128 KiB result cost
+/// more than the 64 KiB neighborAlltoall itself). `nil`: not known, zeroed. `blocksMayDiffer`: the
+/// result of neighborAlltoallv, whose blocks from one process may differ in length.
 @inlinable @inline(__always)
-func zeroResult<Scalar: MPIScalar>(_ output: ResultBuffer<Scalar>, topology: RawTopology?) {
-    if let topology, topology.mayLeaveBlocksUnwritten == 0 { return }
+func zeroResult<Scalar: MPIScalar>(_ output: ResultBuffer<Scalar>, topology: RawTopology?, blocksMayDiffer: Bool = false) {
+    if let topology, topology.mayLeaveBlocksUnwritten & (blocksMayDiffer ? 3 : 1) == 0 { return }
     if let base = output.buffer.baseAddress {
         UnsafeMutableRawPointer(base).initializeMemory(
             as: UInt8.self, repeating: 0, count: output.buffer.count * MemoryLayout<Scalar>.stride)

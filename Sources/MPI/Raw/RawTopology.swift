@@ -18,11 +18,11 @@ struct RawTopology {
     @usableFromInline var indegree: Int32 = 0
     /// The blocks a neighbour collective sends (one per out-neighbour).
     @usableFromInline var outdegree: Int32 = 0
-    /// 0 when MPI is known to write every block of this rank's result: no null neighbour (whose
-    /// block MPI leaves untouched), and no rank on two sides (a periodic dimension of 1 or 2
-    /// processes, or a graph that names a neighbour twice, where MPICH 4.0 can leave a block
-    /// unwritten when the two blocks' lengths differ); else 1.
-    @usableFromInline var mayLeaveBlocksUnwritten: Int32 = 1
+    /// What may leave a block of this rank's result unwritten: 1, a null neighbour (whose block MPI
+    /// leaves untouched); 2, one rank on two sides (a periodic dimension of 1 or 2 processes, or a
+    /// graph that names a neighbour twice), where MPICH 4.0 can leave a block of a `v` form unwritten
+    /// when the two blocks' lengths differ; 0, neither (MPI writes every block); 3 unless known.
+    @usableFromInline var mayLeaveBlocksUnwritten: Int32 = 3
 
     @inlinable init() {}
 }
