@@ -109,20 +109,16 @@ extension Autodiff {
         // differentiates the call and one that calls it plainly stay matched.
         let rank = Int64(c.rank)
         let candidates = zip(x.scalars, y.scalars).map { $0 == $1 ? rank : Int64(c.size) }
+        /// `v` where this rank owns the element, `0` elsewhere (one allreduce-min of `candidates`).
+        func onOwners(_ v: [T]) throws -> [T] {
+            let owners = try MPI.allreduce(candidates, op: .min, comm: c).0
+            return zip(v, owners).map { $1 == rank ? $0 : 0 }
+        }
         return LinearRule(
             operation: "allreduce", value: y, inputShape: shape,
-            pullback: { v in
-                runPullback("allreduce", c) {
-                    let owners = try MPI.allreduce(candidates, op: .min, comm: c).0
-                    return zip(v, owners).map { $1 == rank ? $0 : 0 }
-                }
-            },
+            pullback: { v in runPullback("allreduce", c) { try onOwners(v) } },
             differential: { t in
-                performOrStop("the differential of allreduce", c) {
-                    let owners = try MPI.allreduce(candidates, op: .min, comm: c).0
-                    let mine = zip(t, owners).map { $1 == rank ? $0 : 0 }
-                    return try MPI.allreduce(mine, op: .sum, comm: c).0
-                }
+                performOrStop("the differential of allreduce", c) { try MPI.allreduce(onOwners(t), op: .sum, comm: c).0 }
             })
     }
 

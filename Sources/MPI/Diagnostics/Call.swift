@@ -18,7 +18,7 @@ struct Call {
     @usableFromInline let count: Int
     /// A count that the cross-rank check lets agree with any other: neighborAlltoall's block on a rank
     /// without neighbours.
-    @usableFromInline static let anyCount = -1
+    @inlinable static var anyCount: Int { -1 }
     /// The root of a rooted collective, or -1.
     @usableFromInline let root: Int
     /// The reduction of a reduction, or `nil`.
