@@ -607,6 +607,34 @@ static inline int swiftmpi_topology(MPI_Comm comm, int *kind, int *indegree, int
     }
     return code;
 }
+/// The ranks of `comm`'s in-neighbours (`sources`, `indegree` of them) and out-neighbours
+/// (`destinations`, `outdegree`), in the order of the neighbour collectives' blocks, with -1 for a
+/// null neighbour (past a wall); `kind` and the degrees as ``swiftmpi_topology`` gives them. For the
+/// cross-rank check of the neighbour `v` forms (SWIFT_MPI_CHECK=1); every call here is local.
+/// `weights`: room for `indegree + outdegree` integers, which a distributed graph with weights writes.
+static inline int swiftmpi_topology_neighbors(MPI_Comm comm, int kind, int *sources, int indegree, int *destinations,
+                                              int outdegree, int *weights) {
+    int code = MPI_SUCCESS;
+    if (kind == 1) {
+        for (int d = 0; 2 * d + 1 < indegree && 2 * d + 1 < outdegree && code == MPI_SUCCESS; d++) {
+            int below = MPI_PROC_NULL, above = MPI_PROC_NULL;
+            code = MPI_Cart_shift(comm, d, 1, &below, &above);
+            // Dimension d's blocks: the process below it first, then the one above it, in both lists.
+            sources[2 * d] = destinations[2 * d] = below == MPI_PROC_NULL ? -1 : below;
+            sources[2 * d + 1] = destinations[2 * d + 1] = above == MPI_PROC_NULL ? -1 : above;
+        }
+    } else if (kind == 2) {
+        int rank = 0;
+        code = MPI_Comm_rank(comm, &rank);
+        if (code == MPI_SUCCESS) code = MPI_Graph_neighbors(comm, rank, indegree, sources);
+        for (int i = 0; i < outdegree && i < indegree; i++) destinations[i] = sources[i];
+    } else if (kind == 3) {
+        code = MPI_Dist_graph_neighbors(comm, indegree, sources, weights, outdegree, destinations, weights + indegree);
+        for (int i = 0; i < indegree; i++) if (sources[i] == MPI_PROC_NULL) sources[i] = -1;
+        for (int i = 0; i < outdegree; i++) if (destinations[i] == MPI_PROC_NULL) destinations[i] = -1;
+    }
+    return code;
+}
 static inline int swiftmpi_ineighbor_allgather(const void *_Nullable send, int sendCount, MPI_Datatype sendType,
                                                void *_Nullable receive, int receiveCount, MPI_Datatype receiveType,
                                                MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {

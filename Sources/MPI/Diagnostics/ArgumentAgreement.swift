@@ -36,7 +36,13 @@ func stableHash(_ text: String) -> Int64 {
 ///
 /// `nonBlocking`: whether the call is MPI's non-blocking collective (a non-blocking form, except at
 /// `MPI_THREAD_SERIALIZED`, where every collective is), which MPI does not match with a blocking one.
-func agreeAcrossRanks(_ call: Call, sequence: Int, nonBlocking: Bool, failedHere failure: MPIError?) throws(MPIError) {
+///
+/// `countsArgument`: the receive counts' argument, named when alltoallv's or a neighbour `v`
+/// collective's blocks are not received with the counts they are sent with.
+func agreeAcrossRanks(
+    _ call: Call, sequence: Int, nonBlocking: Bool, failedHere failure: MPIError?,
+    countsArgument: StaticString = "receiveCounts"
+) throws(MPIError) {
     let comm = call.comm
     let operation = call.operation.name
     let typeName = "\(call.scalarType)"
@@ -99,14 +105,25 @@ func agreeAcrossRanks(_ call: Call, sequence: Int, nonBlocking: Bool, failedHere
             expected: "the same \(name) on every rank (SWIFT_MPI_CHECK=1); rank \(referenceRank) passed \(describe(rows[referenceRank][field]))",
             actual: "rank \(r) passed \(describe(theirs[field]))")
     }
-    // alltoallv: what every rank sends every rank against what every rank receives from every rank.
+    // alltoallv: what every rank sends every rank against what every rank receives from every rank;
+    // a neighbour v collective: what every process sends each neighbour against what each receives.
     let sent = rows.reduce(0 as Int64) { $0 &+ $1[agreedCount] }
     let received = rows.reduce(0 as Int64) { $0 &+ $1[agreedCount + 1] }
     if sent != received {
-        throw MPIError.invalidArgument(
-            operation: operation, argument: "receiveCounts",
-            expected: "on every rank j, receiveCounts[i] equal to rank i's sendCounts[j] (SWIFT_MPI_CHECK=1)",
-            actual: "counts that differ from what the ranks send (on some rank)")
+        let neighbors = "counts that differ from what the neighbours send (on some process)"
+        let (expected, actual) = switch call.operation {
+        case .neighborAllgatherv:
+            ("on every process, \(countsArgument)[i] equal to the size of in-neighbour i's x (SWIFT_MPI_CHECK=1)",
+             neighbors)
+        case .neighborAlltoallv:
+            ("on every process, \(countsArgument)[i] equal to what in-neighbour i sends it (SWIFT_MPI_CHECK=1)",
+             neighbors)
+        default:
+            ("on every rank j, \(countsArgument)[i] equal to rank i's sendCounts[j] (SWIFT_MPI_CHECK=1)",
+             "counts that differ from what the ranks send (on some rank)")
+        }
+        throw MPIError.invalidArgument(operation: operation, argument: "\(countsArgument)", expected: expected,
+                                       actual: actual)
     }
 }
 

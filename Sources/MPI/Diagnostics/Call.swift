@@ -108,6 +108,25 @@ struct AgreedCounts {
         return result
     }
 
+    /// A neighbour `v` collective's counts on this process: `plan`'s blocks to the out-neighbours
+    /// `destinations` and from the in-neighbours `sources` (null neighbours, -1, left out), as
+    /// alltoallv's: summed over the processes, the two are equal when every block is received with
+    /// the count it is sent with.
+    static func digest(neighbors plan: any NeighborCounts, sources: [Int], destinations: [Int], rank: Int) -> AgreedCounts {
+        var sent: UInt64 = 0
+        var received: UInt64 = 0
+        for (j, destination) in destinations.enumerated() where destination >= 0 {
+            sent &+= transfer(from: rank, to: destination, count: plan.sentCount(toNeighbor: j))
+        }
+        for (i, source) in sources.enumerated() where source >= 0 {
+            received &+= transfer(from: source, to: rank, count: plan.receivedCount(fromNeighbor: i))
+        }
+        var result = AgreedCounts()
+        result.sent = Int64(bitPattern: sent)
+        result.received = Int64(bitPattern: received)
+        return result
+    }
+
     /// The digest of `count` elements going from rank `i` to rank `j`.
     static func transfer(from i: Int, to j: Int, count: Int) -> UInt64 {
         var hash = mixed(UInt64(bitPattern: Int64(i)))
@@ -121,6 +140,24 @@ struct AgreedCounts {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// What a neighbour `v` collective's checks return, for the cross-rank check: the elements this
+/// process sends to each out-neighbour and receives from each in-neighbour, in block order.
+protocol NeighborCounts {
+    /// The elements of the block for out-neighbour `i`.
+    func sentCount(toNeighbor i: Int) -> Int
+    /// The elements of the block from in-neighbour `i`.
+    func receivedCount(fromNeighbor i: Int) -> Int
+    /// The receive counts' argument, which the check names when the counts do not match.
+    var receiveArgument: StaticString { get }
+}
+
+extension Call {
+    /// This call with `counts` for the cross-rank check.
+    func replacing(counts: AgreedCounts) -> Call {
+        Call(operation, comm, scalarType, count: count, root: root, op: op, peer: peer, tag: tag, counts: counts)
     }
 }
 
@@ -210,7 +247,18 @@ func diagnose<Checked>(
         // tasks whose agreements wait for each other across ranks; see <doc:Requests>).
         entry?.setAgreeing(true)
         defer { entry?.setAgreeing(false) }
-        try agreeAcrossRanks(call, sequence: sequence, nonBlocking: nonBlocking, failedHere: failure)
+        var agreed = call
+        var countsArgument: StaticString = "receiveCounts"
+        // A neighbour v collective's blocks: the topology's neighbours are known only now, from MPI.
+        if case .success(let checked) = outcome, let plan = checked as? any NeighborCounts,
+           let topology = try? rawTopology(call.comm.handle, call.operation),
+           let (sources, destinations) = try? rawTopologyNeighbors(call.comm.handle, topology, call.operation) {
+            agreed = call.replacing(counts: .digest(neighbors: plan, sources: sources, destinations: destinations,
+                                                     rank: call.comm.rank))
+            countsArgument = plan.receiveArgument
+        }
+        try agreeAcrossRanks(agreed, sequence: sequence, nonBlocking: nonBlocking, failedHere: failure,
+                             countsArgument: countsArgument)
     }
     return try outcome.get()
 }

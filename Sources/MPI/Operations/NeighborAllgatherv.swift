@@ -18,6 +18,23 @@ func neighborAllgathervPlan(
     return plan
 }
 
+/// The checked counts of neighborAllgatherv: the receive counts, and `x`'s count, which goes to
+/// every out-neighbour.
+@usableFromInline
+struct NeighborGatherPlan: NeighborCounts {
+    @usableFromInline let receive: NeighborPlan
+    @usableFromInline let sendCount: Int
+
+    @inlinable init(receive: NeighborPlan, sendCount: Int) {
+        self.receive = receive
+        self.sendCount = sendCount
+    }
+
+    func sentCount(toNeighbor i: Int) -> Int { sendCount }
+    func receivedCount(fromNeighbor i: Int) -> Int { receive.counts[i] &* receive.unitSize }
+    var receiveArgument: StaticString { receive.argument }
+}
+
 /// The core of neighborAllgatherv: the checks (unless `plan` holds their outcome), the hooks and the
 /// raw call, from `x` into `output` (the in-neighbours' blocks one after the other).
 @inlinable
@@ -28,10 +45,13 @@ func neighborAllgathervCore<Input: MPIBuffer, Output: MPIBuffer>(
 ) throws(MPIError) where Input.Scalar == Output.Scalar {
     typealias T = Input.Scalar
     let count = x.scalarCount
-    try perform(Call(.neighborAllgatherv, comm, T.self, count: 0), checks: { () throws(MPIError) -> NeighborPlan in
-        if let plan { return try plan.get() }
-        return try neighborAllgathervPlan(count, receiveCounts: receiveCounts, comm: comm, known: known)
-    }) { (plan) throws(MPIError) in
+    try perform(Call(.neighborAllgatherv, comm, T.self, count: 0), checks: { () throws(MPIError) -> NeighborGatherPlan in
+        if let plan { return NeighborGatherPlan(receive: try plan.get(), sendCount: count) }
+        return NeighborGatherPlan(
+            receive: try neighborAllgathervPlan(count, receiveCounts: receiveCounts, comm: comm, known: known),
+            sendCount: count)
+    }) { (gather) throws(MPIError) in
+        let plan = gather.receive
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try withOutput(&output, expected: plan.total, "the sum of receiveCounts", .neighborAllgatherv) {
                 (destination) throws(MPIError) in

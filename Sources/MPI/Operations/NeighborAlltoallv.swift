@@ -14,6 +14,12 @@ struct NeighborExchangePlan {
     }
 }
 
+extension NeighborExchangePlan: NeighborCounts {
+    func sentCount(toNeighbor i: Int) -> Int { send.counts[i] &* send.unitSize }
+    func receivedCount(fromNeighbor i: Int) -> Int { receive.counts[i] &* receive.unitSize }
+    var receiveArgument: StaticString { receive.argument }
+}
+
 /// neighborAlltoallv's checks: a topology, one send count per out-neighbour adding up to `x`'s count,
 /// one receive count per in-neighbour, and counts that MPI can take
 /// (``checkNeighborMessage(sendCount:send:receive:_:)``). For the shaped-array form, `rows` gives

@@ -35,6 +35,22 @@ func rawTopology(_ comm: MPI_Comm, _ operation: MPIOperation) throws(MPIError) -
     return topology
 }
 
+/// The ranks of `comm`'s in-neighbours and out-neighbours in block order, -1 for a null neighbour
+/// (`MPI_Cart_shift`, `MPI_Graph_neighbors` or `MPI_Dist_graph_neighbors`; local calls).
+func rawTopologyNeighbors(
+    _ comm: MPI_Comm, _ topology: RawTopology, _ operation: MPIOperation
+) throws(MPIError) -> (sources: [Int], destinations: [Int]) {
+    let indegree = Int(topology.indegree), outdegree = Int(topology.outdegree)
+    var sources = [Int32](repeating: -1, count: max(1, indegree))
+    var destinations = [Int32](repeating: -1, count: max(1, outdegree))
+    var weights = [Int32](repeating: 0, count: indegree + outdegree + 1)
+    try check(locked {
+        swiftmpi_topology_neighbors(comm, topology.kind, &sources, topology.indegree, &destinations,
+                                    topology.outdegree, &weights)
+    }, operation)
+    return (sources.prefix(indegree).map(Int.init), destinations.prefix(outdegree).map(Int.init))
+}
+
 /// `MPI_Neighbor_allgather`: `count` elements from each in-neighbour, in neighbour order.
 @usableFromInline
 func rawNeighborAllgather(

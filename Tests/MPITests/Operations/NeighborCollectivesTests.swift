@@ -265,6 +265,107 @@ final class NeighborCollectivesTests: MPITestCase {
         }
     }
 
+    /// Under the cross-rank check (SWIFT_MPI_CHECK=1) each block of a neighbour v collective must be
+    /// received with the count it is sent with. Correct programs pass: at walls, where a null
+    /// neighbour's receive count is anything, and where one process is both neighbours, where only
+    /// the counts between the two processes matter. A receive count one element too large on one
+    /// process throws on every process, naming the counts; without the check (and before it compared
+    /// these counts) MPI receives the shorter block without an error, on both libraries.
+    func testTheCrossRankCheckComparesNeighborVCounts() throws {
+        MPIRuntime.checksCollectiveArguments = true
+        defer { MPIRuntime.checksCollectiveArguments = false }
+        for grid in try grids() {
+            let context = "\(grid) \(here)"
+            let neighbors = try neighbors(grid)
+            let comm = grid.communicator
+            let repeated = hasRepeatedNeighbor(neighbors)
+            func count(from sender: Int, to receiver: Int, slot: Int) -> Int {
+                repeated ? (sender + receiver) % 3 + 1 : (slot + sender) % 3 + 1
+            }
+            let sendCounts = neighbors.enumerated().map { i, n in count(from: rank, to: n ?? 0, slot: i) }
+            let x = [Double](repeating: Double(rank), count: sendCounts.reduce(0, +))
+            let receiveCounts = neighbors.enumerated().map { i, n in
+                n.map { count(from: $0, to: rank, slot: partnerSlot(i)) } ?? 7
+            }
+            let gatherCounts = neighbors.map { n in n.map { $0 + 1 } ?? 7 }
+            let mine = [Double](repeating: Double(rank), count: rank + 1)
+            XCTAssertNoThrow(try neighborAlltoallv(x, sendCounts: sendCounts, receiveCounts: receiveCounts, comm: comm),
+                             context)
+            XCTAssertNoThrow(try neighborAllgatherv(mine, receiveCounts: gatherCounts, comm: comm), context)
+            // The last process expects one element more from its first real neighbour (there is one
+            // unless the grid is a single process without periodic dimensions).
+            guard let wrong = neighbors.firstIndex(where: { $0 != nil }) ?? (size == 1 ? nil : 0) else { continue }
+            func plusOne(_ counts: [Int]) -> [Int] {
+                rank == size - 1 ? counts.enumerated().map { $0 == wrong ? $1 + 1 : $1 } : counts
+            }
+            let cases: [(String, String, String, () throws -> Void)] = [
+                ("neighborAlltoallv", "receiveCounts", "what in-neighbour i sends it", {
+                    _ = try neighborAlltoallv(x, sendCounts: sendCounts, receiveCounts: plusOne(receiveCounts), comm: comm)
+                }),
+                ("neighborAlltoallv", "receiveCounts", "what in-neighbour i sends it", {
+                    var output = [Double](repeating: 0, count: plusOne(receiveCounts).reduce(0, +))
+                    try neighborAlltoallv(x, sendCounts: sendCounts, receiveCounts: plusOne(receiveCounts),
+                                          into: &output, comm: comm)
+                }),
+                ("neighborAlltoallv", "receiveRowCounts", "what in-neighbour i sends it", {
+                    _ = try neighborAlltoallv(ShapedArray(shape: [x.count, 1], scalars: x), sendRowCounts: sendCounts,
+                                              receiveRowCounts: plusOne(receiveCounts), comm: comm)
+                }),
+                ("neighborAllgatherv", "receiveCounts", "in-neighbour i's x", {
+                    _ = try neighborAllgatherv(mine, receiveCounts: plusOne(gatherCounts), comm: comm)
+                }),
+                ("neighborAllgatherv", "receiveRowCounts", "in-neighbour i's x", {
+                    _ = try neighborAllgatherv(ShapedArray(shape: [mine.count], scalars: mine),
+                                               receiveRowCounts: plusOne(gatherCounts), comm: comm)
+                }),
+            ]
+            for (operation, argument, expectation, call) in cases {
+                XCTAssertThrowsError(try call(), "\(operation) \(argument) \(context)") { error in
+                    guard case let MPIError.invalidArgument(op, arg, expected, actual) = error as! MPIError else {
+                        return XCTFail("\(operation): unexpected error \(error) \(context)")
+                    }
+                    XCTAssertEqual(op, operation, context)
+                    XCTAssertEqual(arg, argument, context)
+                    XCTAssertTrue(expected.contains(expectation), "\(expected) \(context)")
+                    XCTAssertEqual(actual, "counts that differ from what the neighbours send (on some process)", context)
+                }
+            }
+        }
+        // Everybody is still in step.
+        XCTAssertEqual(try allreduce(1, op: .sum).0, size)
+    }
+
+    /// The check reads the neighbours of a graph topology (`MPI_Graph_create`) too: a ring, whose two
+    /// neighbours are one process at 1 and 2 processes. The counts depend on the pair of processes only,
+    /// so that the blocks fit however the library pairs them.
+    func testTheCrossRankCheckComparesNeighborVCountsOnAGraph() throws {
+        let index = (0..<size).map { Int32(2 * ($0 + 1)) }
+        let edges = (0..<size).flatMap { [Int32(($0 + size - 1) % size), Int32(($0 + 1) % size)] }
+        var graphHandle = swiftmpi_comm_null()
+        func handlePointer<P>(_ raw: UnsafeMutableRawPointer) -> UnsafeMutablePointer<P> { raw.assumingMemoryBound(to: P.self) }
+        withUnsafeMutableBytes(of: &graphHandle) { raw in
+            XCTAssertEqual(MPI_Graph_create(world.handle, Int32(size), index, edges, 0, handlePointer(raw.baseAddress!)), 0)
+        }
+        defer { withUnsafeMutableBytes(of: &graphHandle) { _ = MPI_Comm_free(handlePointer($0.baseAddress!)) } }
+        let graph = try Communicator(handle: graphHandle)
+        MPIRuntime.checksCollectiveArguments = true
+        defer { MPIRuntime.checksCollectiveArguments = false }
+        let neighbors = [(rank + size - 1) % size, (rank + 1) % size]
+        let counts = neighbors.map { (rank + $0) % 3 + 1 }
+        let x = [Double](repeating: Double(rank), count: counts.reduce(0, +))
+        let (result, _) = try neighborAlltoallv(x, sendCounts: counts, receiveCounts: counts, comm: graph)
+        XCTAssertEqual(result.sorted(), neighbors.flatMap { n in [Double](repeating: Double(n), count: (rank + n) % 3 + 1) }.sorted(), here)
+        let wrong = rank == size - 1 ? [counts[0] + 1, counts[1]] : counts
+        XCTAssertThrowsError(try neighborAlltoallv(x, sendCounts: counts, receiveCounts: wrong, comm: graph), here) { error in
+            guard case let MPIError.invalidArgument(op, arg, _, _) = error as! MPIError else {
+                return XCTFail("unexpected error \(error) \(here)")
+            }
+            XCTAssertEqual(op, "neighborAlltoallv", here)
+            XCTAssertEqual(arg, "receiveCounts", here)
+        }
+        XCTAssertEqual(try allreduce(1, op: .sum).0, size)
+    }
+
     /// The shaped-array forms of the v collectives: rows of 2 × 3 elements, the same blocks as the
     /// element forms with every count times 6, and ``VariableBlocks`` that give each neighbour's block.
     func testShapedVForms() throws {
