@@ -190,6 +190,9 @@ func perform<Checked, R>(
     // A call in progress, which finalisation on another thread waits for (see RuntimeState.enterCall()).
     try RuntimeState.enterCall(for: call.operation.name)
     defer { RuntimeState.leaveCall() }
+    // On a communicator that the package frees, the call (or the request it starts, until it completes)
+    // is a use, which a free() on another thread waits for; it throws if that free() came first.
+    if let owned = call.comm.owned { try beginUse(owned, call.operation) }
     let entry = recordStart(call)
     // Whether `diagnose` took the communicator's collective lock, which is held until the call returns.
     var ordered = false
@@ -201,13 +204,31 @@ func perform<Checked, R>(
             checked = try diagnose(call, entry, nonBlocking: pending != nil && !serializesCalls, ordered: &ordered, checks)
         }
         let result = try body(checked)
-        if let pending { pending.park(entry, call) } else { recordEnd(entry, failed: false) }
+        if let pending {
+            pending.park(entry, call)  // with the communicator's use, which the request's completion ends
+        } else {
+            recordEnd(entry, failed: false)
+            if let owned = call.comm.owned { endUse(owned) }
+        }
         if _slowPath(ordered) { releaseCollectiveOrder(call.comm.counters) }
         return result
     } catch {
         recordEnd(entry, failed: true, releasing: ordered ? call.comm.counters : nil)
+        if let owned = call.comm.owned { endUse(owned) }
         throw error
     }
+}
+
+/// ``CommunicatorStorage/beginUse(_:)`` of a call's owned communicator.
+@usableFromInline @inline(never)
+func beginUse(_ owned: Unmanaged<CommunicatorStorage>, _ operation: MPIOperation) throws(MPIError) {
+    try owned.takeUnretainedValue().beginUse(operation)
+}
+
+/// ``CommunicatorStorage/endUse()`` of a call's owned communicator.
+@usableFromInline @inline(never)
+func endUse(_ owned: Unmanaged<CommunicatorStorage>) {
+    owned.takeUnretainedValue().endUse()
 }
 
 /// ``perform(_:pending:checks:_:)`` for a call without argument checks of its own.

@@ -27,10 +27,14 @@ import Synchronization
 /// marks the communicator for deallocation once its pending operations end, and
 /// Open MPI 4.1 and MPICH 4.0 free locally (measured: one rank's `MPI_Comm_free`
 /// returns at once while the others have not called it yet). A request still
-/// in flight on a communicator whose last copy goes away completes as in MPI: a
-/// started operation is MPI's pending operation, and a non-blocking receive
-/// that has not matched yet (the package probes it, so MPI does not know it)
-/// keeps the handle, which is freed when that receive has matched.
+/// in flight on a communicator whose last copy goes away, or that ``free()``
+/// frees, completes as in MPI: the request keeps the communicator, whose handle
+/// is freed when the last request on it has completed (Open MPI 4.1 frees a
+/// communicator under a started non-blocking collective, whose completion then
+/// crashes, in C too), and a non-blocking receive that has not matched yet (the
+/// package probes it, so MPI does not know it) keeps the handle until it has
+/// matched. A call in progress on another thread when ``free()`` is called
+/// keeps the handle too, until it returns.
 /// Call ``free()`` where the last copy's lifetime differs between ranks (for
 /// example a copy kept in a cache on some ranks only), or to free at a point of
 /// your choice. Dropping the last copy may happen on any thread: at
@@ -264,7 +268,9 @@ public struct Communicator: Sendable, Hashable, CustomStringConvertible {
     /// it, at the same point of the program. After it, every copy of this value
     /// refuses operations with ``MPIError/invalidArgument(operation:argument:expected:actual:)``
     /// (argument `comm`), ``handle`` is `MPI_COMM_NULL`, and ``rank`` and ``size``
-    /// can still be read. Freeing a freed communicator does nothing.
+    /// can still be read. Freeing a freed communicator does nothing. Requests in
+    /// flight on the communicator, and calls in progress on it on other threads,
+    /// complete normally: `MPI_Comm_free` is called when the last of them ends.
     ///
     /// - Throws: ``MPIError/invalidArgument(operation:argument:expected:actual:)`` for
     ///   ``world``, ``default`` and handles wrapped with ``init(handle:)``, which
@@ -327,37 +333,88 @@ final class CommunicatorStorage: @unchecked Sendable {
     /// `handle` as it was made (it becomes `MPI_COMM_NULL` when freed): what ``Communicator`` hashes.
     let madeHandle: MPI_Comm
     let ownership: Ownership
+    /// Whether ``ownership`` is ``Ownership/owned``.
+    @usableFromInline let isOwned: Bool
     /// The topology of a communicator made by `cartesian` or `CartesianCommunicator.sub`, read
     /// once when it is made, for the neighbour collectives; `nil`: asked of MPI on each use.
     @usableFromInline let topology: RawTopology?
     /// What the flight record counts on this communicator (see ``CallCounters``).
     @usableFromInline let counters = CallCounters.make()
 
+    /// An owned communicator's uses in progress: its calls on any thread, and its requests in flight
+    /// (``beginUse(_:)``). `MPI_Comm_free` waits for the last to end (``free()``).
+    let uses = Atomic<Int>(0)
+    /// The handle that ``free()`` took while uses were in progress, freed by the last use to end.
+    let deferredBits = Atomic<Int>(swiftmpi_comm_bits(swiftmpi_comm_null()))
+
     init(handle: MPI_Comm, ownership: Ownership, topology: RawTopology? = nil) {
         self.handleBits = Atomic(swiftmpi_comm_bits(handle))
         self.madeHandle = handle
         self.ownership = ownership
+        self.isOwned = ownership == .owned
         self.topology = topology
     }
 
     /// Takes the handle, leaving `MPI_COMM_NULL`: of calls on several threads at once, one gets it.
     private func takeHandle() -> MPI_Comm {
         swiftmpi_comm_from_bits(
-            handleBits.exchange(swiftmpi_comm_bits(swiftmpi_comm_null()), ordering: .acquiringAndReleasing))
+            handleBits.exchange(swiftmpi_comm_bits(swiftmpi_comm_null()), ordering: .sequentiallyConsistent))
     }
 
-    /// Frees an owned handle now; does nothing when it is already freed (also by a `free()` at the same
-    /// time on another thread).
+    /// Takes the handle that ``free()`` left for the last use to free, if any.
+    private func takeDeferredHandle() -> MPI_Comm {
+        swiftmpi_comm_from_bits(
+            deferredBits.exchange(swiftmpi_comm_bits(swiftmpi_comm_null()), ordering: .sequentiallyConsistent))
+    }
+
+    /// Frees an owned handle; does nothing when it is already freed (also by a `free()` at the same
+    /// time on another thread). While calls on other threads or requests in flight use it, the handle
+    /// is only taken (so that no later call gets it), and the last of them frees it: MPI lets a
+    /// program free a communicator with operations pending on it, but Open MPI 4.1 frees the
+    /// communicator under a started non-blocking collective, whose completion then crashes, and a
+    /// call on another thread would pass MPI a freed handle.
     func free() throws(MPIError) {
         guard ownership == .owned else { return }
         var taken = takeHandle()
         guard taken != swiftmpi_comm_null() else { return }
+        // Sequentially consistent, with beginUse's count and load: a use that began before the handle was
+        // taken is counted here, and one that begins after it sees it taken.
+        if uses.load(ordering: .sequentiallyConsistent) > 0 {
+            deferredBits.store(swiftmpi_comm_bits(taken), ordering: .sequentiallyConsistent)
+            guard uses.load(ordering: .sequentiallyConsistent) == 0 else { return }  // the last use frees it
+            taken = takeDeferredHandle()
+            guard taken != swiftmpi_comm_null() else { return }  // it did already
+        }
         try check(rawCommFree(&taken), "MPI_Comm_free")
+    }
+
+    /// Counts a call or a request on this (owned) communicator until ``endUse()``; throws when it has
+    /// been freed since the caller resolved it (by `free()` on another thread).
+    @usableFromInline
+    func beginUse(_ operation: MPIOperation) throws(MPIError) {
+        uses.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        if _slowPath(handleBits.load(ordering: .sequentiallyConsistent) == swiftmpi_comm_bits(swiftmpi_comm_null())) {
+            endUse()
+            throw Communicator.freedCommunicatorError(operation.name)
+        }
+    }
+
+    /// Ends a use that ``beginUse(_:)`` counted; the last use after a ``free()`` frees the handle.
+    @usableFromInline
+    func endUse() {
+        let remaining = uses.wrappingSubtract(1, ordering: .sequentiallyConsistent).newValue
+        if _slowPath(remaining == 0
+                     && deferredBits.load(ordering: .sequentiallyConsistent) != swiftmpi_comm_bits(swiftmpi_comm_null())) {
+            var taken = takeDeferredHandle()
+            if taken != swiftmpi_comm_null() { RuntimeState.whileActive { _ = rawCommFree(&taken) } }
+        }
     }
 
     deinit {
         if ownership == .owned {
+            // No use is in progress: calls hold a copy of the communicator, and requests the storage.
             var taken = takeHandle()
+            if taken == swiftmpi_comm_null() { taken = takeDeferredHandle() }
             if taken != swiftmpi_comm_null() { RuntimeState.whileActive { rawCommFree(&taken) } }
         }
         counters.deallocate()
@@ -374,13 +431,18 @@ struct ResolvedCommunicator {
     @usableFromInline let size: Int
     /// The communicator's call counters, for the flight record.
     @usableFromInline let counters: CallCounters
+    /// The storage of a communicator that the package frees (made by `duplicate`, `split`, `cartesian`),
+    /// whose calls and requests count as its uses (``CommunicatorStorage/beginUse(_:)``); `nil` for the
+    /// world, the default communicator and wrapped handles.
+    @usableFromInline let owned: Unmanaged<CommunicatorStorage>?
 
     @inlinable
-    init(handle: MPI_Comm, rank: Int, size: Int, counters: CallCounters) {
+    init(handle: MPI_Comm, rank: Int, size: Int, counters: CallCounters, owned: Unmanaged<CommunicatorStorage>? = nil) {
         self.handle = handle
         self.rank = rank
         self.size = size
         self.counters = counters
+        self.owned = owned
     }
 
     /// Checks that `value` names a process of this communicator.
@@ -410,7 +472,8 @@ extension Communicator {
     /// This communicator's handle, rank and size, for the duration of a call.
     @inlinable
     var resolved: ResolvedCommunicator {
-        ResolvedCommunicator(handle: storage.handle, rank: rank, size: size, counters: storage.counters)
+        ResolvedCommunicator(handle: storage.handle, rank: rank, size: size, counters: storage.counters,
+                             owned: storage.isOwned ? Unmanaged.passUnretained(storage) : nil)
     }
 
     /// Resolves an operation's `comm: nil` to the default communicator, and checks that MPI is usable.

@@ -130,6 +130,9 @@ final class PendingOperation: @unchecked Sendable {
     let queued = Atomic<Bool>(false)
     /// Set by the cancellation of a task awaiting the request (any thread).
     let cancelRequested = Atomic<Bool>(false)
+    /// The operation's communicator, while it is in flight on one that the package frees: kept alive, and
+    /// counted as in use (``CommunicatorStorage/beginUse(_:)``), so that it is not freed under the operation.
+    @exclusivity(unchecked) var communicator: CommunicatorStorage?
     /// The awaiting task, resumed by the progress engine.
     @exclusivity(unchecked) var continuation: UnsafeContinuation<Void, Never>?
     /// An `into:` output of the wrong size: the scratch storage MPI writes instead, and the error the
@@ -314,8 +317,12 @@ final class PendingOperation: @unchecked Sendable {
 
     /// Keeps the started operation's entry, parked: the watchdog ignores it until a wait begins; and
     /// what it says of `call`, to write it again if the ring gives the slot to a later call meanwhile.
+    ///
+    /// Also takes over the call's use of an owned communicator (``CommunicatorStorage/beginUse(_:)``), and
+    /// keeps the communicator until the operation completes: ``finish()`` ends the use.
     @usableFromInline
     func park(_ entry: FlightRecordEntry?, _ call: Call) {
+        if let owned = call.comm.owned { communicator = owned.takeUnretainedValue() }
         guard let entry else { return }
         entry.park()
         recorded = FlightEntry(call, sequence: entry.slot.pointee.sequence.load(ordering: .relaxed))
@@ -346,10 +353,19 @@ final class PendingOperation: @unchecked Sendable {
         entry = nil
     }
 
-    /// Completes a done operation once: its error (or a receive's status), then the end of its flight record entry.
+    /// Ends the operation's use of its owned communicator, if any, and lets the communicator go.
+    private func releaseCommunicator() {
+        guard let communicator else { return }
+        self.communicator = nil
+        communicator.endUse()
+    }
+
+    /// Completes a done operation once: its error (or a receive's status), then the end of its flight record
+    /// entry and of its use of the communicator.
     func finish() {
         guard !finished else { return }
         finished = true
+        defer { releaseCommunicator() }
         if cancelled {
             error = .cancelled(operation: operation.name)
         } else if isReceive {
@@ -370,6 +386,7 @@ final class PendingOperation: @unchecked Sendable {
     /// Ends an operation whose MPI has been finalised, without calling MPI.
     func finishFinalized() {
         finished = true
+        releaseCommunicator()
         receive = nil
         error = .finalized(operation: operation.name)
         closeEntry(failed: true)

@@ -209,6 +209,99 @@ final class CommunicatorTests: MPITestCase {
         XCTAssertEqual(try allreduce(1, op: .sum).0, size)
     }
 
+    /// A request in flight keeps its communicator: dropped (its last copy gone) or freed with `free()`
+    /// while non-blocking operations run on it, the communicator is freed when the last of them
+    /// completes (``CommunicatorStorage/beginUse(_:)``), as MPI says. Open MPI 4.1 frees it at once
+    /// under a started non-blocking collective, whose wait then crashed (an independent audit:
+    /// `iallreduce` on a dropped or freed duplicate, SIGSEGV in libnbc at 2 and 3 ranks, every run,
+    /// a C program too).
+    func testARequestInFlightKeepsItsCommunicator() throws {
+        let null = swiftmpi_comm_bits(swiftmpi_comm_null())
+        let total = Double(size * (size - 1) / 2)
+        // Dropped: the request holds the communicator.
+        let dropped = try iallreduce([Double(rank)], op: .sum, comm: try world.duplicate())
+        let droppedSum = try dropped.wait()
+        XCTAssertEqual(droppedSum, [total], here)
+        for round in 0..<20 {
+            let dup = try world.duplicate()
+            let sum = try iallreduce([Double(rank)], op: .sum, comm: dup)
+            let gathered = try iallgather([rank], comm: dup)
+            let fence = try ibarrier(comm: dup)
+            try dup.free()
+            // Taken at once: no copy gets the handle any more.
+            XCTAssertEqual(dup.handle, swiftmpi_comm_null(), here)
+            XCTAssertThrowsError(try allreduce(1, op: .sum, comm: dup), here)
+            XCTAssertNotEqual(dup.storage.deferredBits.load(ordering: .relaxed), null, "put off \(here)")
+            XCTAssertEqual(dup.storage.uses.load(ordering: .relaxed), 3, here)
+            let all: ShapedArray<Int>, reduced: [Double]
+            if round % 2 == 0 {
+                try fence.wait()
+                all = try gathered.wait()
+                reduced = try sum.wait()
+            } else {
+                reduced = try sum.wait()
+                all = try gathered.wait()
+                try fence.wait()
+            }
+            XCTAssertEqual(all.scalars, Array(0..<size), here)
+            XCTAssertEqual(reduced, [total], here)
+            // Freed by the last completion.
+            XCTAssertEqual(dup.storage.deferredBits.load(ordering: .relaxed), null, here)
+            XCTAssertEqual(dup.storage.uses.load(ordering: .relaxed), 0, here)
+        }
+        // Point to point, to this process itself.
+        let dup = try world.duplicate()
+        let receive = try irecv([Double](repeating: 0, count: 3), source: rank, tag: 1, comm: dup)
+        let send = try isend([1.0, 2, 3], dest: rank, tag: 1, comm: dup)
+        try dup.free()
+        try send.wait()
+        let received = try receive.wait()
+        XCTAssertEqual(received, [1, 2, 3], here)
+        XCTAssertEqual(dup.storage.deferredBits.load(ordering: .relaxed), null, here)
+        // Nothing in flight: free() frees at once.
+        let idle = try world.duplicate()
+        try idle.free()
+        XCTAssertEqual(idle.storage.deferredBits.load(ordering: .relaxed), null, here)
+        XCTAssertEqual(try allreduce(1, op: .sum, comm: world).0, size, here)
+    }
+
+    /// `free()` on one thread while another uses a copy of the communicator: the other thread's calls
+    /// either run on the communicator before it is freed or throw that it was freed; none passes MPI a
+    /// freed handle (an independent audit: `iprobe` looping on one thread, `free()` on another,
+    /// SIGSEGV in Open MPI's `mca_pml_ob1_iprobe` at 1 and 2 ranks; `MPI_ERR_COMM` on MPICH).
+    func testFreeOnOneThreadWhileAnotherUsesTheCommunicator() throws {
+        guard MPIRuntime.threadLevel >= .serialized else { throw XCTSkip("needs .serialized or .multiple") }
+        let failures = Mutex<[String]>([])
+        for _ in 0..<20 {
+            let dup = try world.duplicate()
+            let started = Atomic<Bool>(false)
+            runOnJoinedThreads(2) { index in
+                if index == 0 {
+                    while !started.load(ordering: .acquiring) {}
+                    usleep(200)
+                    do { try dup.free() } catch { failures.withLock { $0.append("free: \(error)") } }
+                    return
+                }
+                for calls in 0... {
+                    do throws(MPIError) {
+                        _ = try iprobe(Double.self, source: anySource, tag: 77, comm: dup)
+                        if calls == 10 { started.store(true, ordering: .releasing) }
+                    } catch {
+                        if case .invalidArgument(_, "comm", _, _) = error {
+                            if calls <= 10 { started.store(true, ordering: .releasing) }
+                            return
+                        }
+                        failures.withLock { $0.append("iprobe: \(error)") }
+                        started.store(true, ordering: .releasing)
+                        return
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(failures.withLock { $0 }, [], here)
+        XCTAssertEqual(try allreduce(1, op: .sum, comm: world).0, size, here)
+    }
+
     // MARK: split
 
     /// Every kind of primitive on the even and the odd half of the world.
