@@ -86,6 +86,13 @@ public struct RequestSet<Value>: ~Copyable {
     ///   another thread than MPI's main thread.
     public mutating func waitAny() throws(MPIError) -> (index: Int, result: Result<Value, MPIError>)? {
         guard remaining > 0 else { return nil }
+        // One that an earlier call found completed: handed out without polling the others. (Polling and
+        // parking the others again made draining n completed requests O(n²): 5.4 s for 8,000 sends
+        // at 2 ranks on Open MPI, where C's MPI_Waitany loop takes 0.24 s; an independent audit.)
+        if let next = parked.popLast() {
+            try admitCallingThread("RequestSet")
+            return next
+        }
         for operation in live { operation.waitBegins() }
         // The requests still in flight when it returns are not waited for any more.
         defer { for operation in live { operation.waitEnds() } }
@@ -93,8 +100,8 @@ public struct RequestSet<Value>: ~Copyable {
         while true {
             let done = try pollOnce()
             if let first = done.first {
-                // Hand out one; the others stay completed in the set, for the next call.
-                for (index, result) in done.dropFirst() { park(index, result) }
+                // Hand out one; the others stay completed in the set, for the next calls.
+                parked.append(contentsOf: done.dropFirst().reversed())
                 return first
             }
             pollPause(&polls)
@@ -112,17 +119,14 @@ public struct RequestSet<Value>: ~Copyable {
         try pollOnce()
     }
 
-    /// Results completed by ``waitAny()`` but not handed out yet, by index.
+    /// Results completed by ``waitAny()`` but not handed out yet, in decreasing index order (the
+    /// next to hand out last).
     var parked: [(index: Int, result: Result<Value, MPIError>)] = []
-
-    private mutating func park(_ index: Int, _ result: Result<Value, MPIError>) {
-        parked.append((index, result))
-    }
 
     /// Polls the remaining requests once (all together); hands out those that completed.
     private mutating func pollOnce() throws(MPIError) -> [(index: Int, result: Result<Value, MPIError>)] {
         try admitCallingThread("RequestSet")
-        var done = parked
+        var done = Array(parked.reversed())
         let parkedCount = parked.count
         parked.removeAll()
         guard !live.isEmpty else { return done }

@@ -255,6 +255,34 @@ final class RequestTests: MPITestCase {
         }
     }
 
+    /// waitAny hands out the requests that an earlier call found completed, lowest index first, without
+    /// polling the others again (which made a drain of n completed requests O(n²): 5.4 s for 8,000 at
+    /// 2 ranks on Open MPI, C's MPI_Waitany loop 0.24 s); testSome still returns the parked ones with
+    /// the newly completed ones, in index order, and every result is handed out once.
+    func testWaitAnyDrainsCompletedRequestsInIndexOrder() throws {
+        let n = 300
+        var set = RequestSet<[Int]>()
+        for i in 0..<n { set.append(try iallreduce([i + rank], op: .sum)) }
+        try barrier()
+        var handedOut: [Int] = []
+        func take(_ index: Int, _ result: Result<[Int], MPIError>) throws {
+            XCTAssertEqual(try result.get(), [index * size + (0..<size).reduce(0, +)], "\(index) \(here)")
+            handedOut.append(index)
+        }
+        // Drain half with waitAny, then testSome, then the rest with waitAny.
+        var drained: [Int] = []
+        while drained.count < n / 2, let (index, result) = try set.waitAny() {
+            try take(index, result)
+            drained.append(index)
+        }
+        let some = try set.testSome()
+        XCTAssertEqual(some.map(\.index), some.map(\.index).sorted(), "testSome in index order \(here)")
+        for (index, result) in some { try take(index, result) }
+        while let (index, result) = try set.waitAny() { try take(index, result) }
+        XCTAssertEqual(handedOut.sorted(), Array(0..<n), "each handed out once \(here)")
+        XCTAssertEqual(set.remaining, 0, here)
+    }
+
     func testRequestSetTestSomeAndWaitAny() throws {
         var set = RequestSet<ShapedArray<Double>>()
         for i in 0..<5 { set.append(try iallreduce(ShapedArray([Double(i + rank)]), op: .sum)) }
