@@ -607,6 +607,24 @@ static inline int swiftmpi_topology(MPI_Comm comm, int *kind, int *indegree, int
     }
     return code;
 }
+#pragma clang assume_nonnull end
+/// `MPI_Finalize`'s deletion of `MPI_COMM_SELF`'s attributes, which it makes first (MPI 3.1, 8.7.1):
+/// calls the hook that ``swiftmpi_call_at_finalize`` registered (its `extra` state).
+static inline int swiftmpi_finalize_callback(MPI_Comm comm, int keyval, void *_Nullable value,
+                                             void *_Nullable extra) {
+    (void)comm; (void)keyval; (void)value;
+    if (extra != NULL) ((void (*)(void))extra)();
+    return MPI_SUCCESS;
+}
+#pragma clang assume_nonnull begin
+/// Has `hook` called at the start of `MPI_Finalize`, whoever calls it (this package, or C code that owns
+/// MPI): an attribute on `MPI_COMM_SELF` whose deletion calls it.
+static inline int swiftmpi_call_at_finalize(void (*hook)(void)) {
+    int keyval = MPI_KEYVAL_INVALID;
+    int code = MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, swiftmpi_finalize_callback, &keyval, (void *)hook);
+    if (code != MPI_SUCCESS) return code;
+    return MPI_Comm_set_attr(MPI_COMM_SELF, keyval, NULL);
+}
 /// The ranks of `comm`'s in-neighbours (`sources`, `indegree` of them) and out-neighbours
 /// (`destinations`, `outdegree`), in the order of the neighbour collectives' blocks, with -1 for a
 /// null neighbour (past a wall); `kind` and the degrees as ``swiftmpi_topology`` gives them. For the

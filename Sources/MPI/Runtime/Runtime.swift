@@ -166,7 +166,9 @@ public enum MPIRuntime {
     /// the program are not freed by this package once MPI is finalised.
     ///
     /// If MPI was initialised by other code, this ends the package's use of MPI
-    /// and leaves MPI itself to its owner. If MPI was never initialised, this
+    /// and leaves MPI itself to its owner; when the owner calls `MPI_Finalize`
+    /// (before or without this), the package's operations throw
+    /// ``MPIError/finalized(operation:)`` from then on, and make no MPI call. If MPI was never initialised, this
     /// makes no MPI call at all: it only ends the package's use of MPI, after
     /// which ``Communicator/world`` is still readable (see there) and every
     /// operation throws ``MPIError/finalized(operation:)``.
@@ -180,8 +182,15 @@ public enum MPIRuntime {
     /// once corrupted its heap), and the process exits without `MPI_Finalize` (Open MPI's
     /// `mpirun` then ends the job with status 1). Complete or join such threads first.
     ///
+    /// - Throws: ``MPIError/threadLevel(operation:provided:reason:)`` below
+    ///   ``ThreadLevel/serialized`` on another thread than MPI's main thread (MPI stays
+    ///   initialised); the MPI error of `MPI_Finalize`.
+    ///
     /// The corresponding C function is `MPI_Finalize`.
     public static func finalize() throws(MPIError) {
+        // Below MPI_THREAD_SERIALIZED, MPI_Finalize (and the frees before it) from another thread than
+        // MPI's main thread is erroneous (an independent audit saw it run at .funneled).
+        if RuntimeState.isUsable { try admitCallingThread("MPIRuntime.finalize") }
         try RuntimeState.finalize()
     }
 
@@ -299,6 +308,7 @@ final class RuntimeState: @unchecked Sendable {
         let worldHandle = swiftmpi_comm_world()
         try check(MPI_Comm_set_errhandler(worldHandle, swiftmpi_errors_return()), "MPI_Comm_set_errhandler")
         try check(MPI_Comm_set_errhandler(swiftmpi_comm_self(), swiftmpi_errors_return()), "MPI_Comm_set_errhandler")
+        try check(swiftmpi_call_at_finalize { RuntimeState.finalizeBegins() }, "MPI_Comm_create_keyval")
         world = try Communicator(borrowing: worldHandle)
         var flag: Int32 = 0
         var value: UnsafeMutablePointer<Int32>? = nil
@@ -426,6 +436,15 @@ final class RuntimeState: @unchecked Sendable {
             // MPI started but the package's set-up failed after it: nothing of the package to end.
             MPI_Finalize()
         }
+    }
+
+    /// Called at the start of `MPI_Finalize`, whoever calls it (``swiftmpi_call_at_finalize(_:)``): when
+    /// other code finalises MPI, the package's calls then throw ``MPIError/finalized(operation:)``
+    /// rather than call MPI after `MPI_Finalize` (which both libraries answer with an abort). Only
+    /// atomics: the package's own ``finalize()`` calls `MPI_Finalize` under its lock, with the phase set.
+    static func finalizeBegins() {
+        _ = phase.compareExchange(expected: 1, desired: 2, ordering: .sequentiallyConsistent)
+        defaultCommunicatorIsReady.store(false, ordering: .releasing)
     }
 
     static func finalize() throws(MPIError) {

@@ -135,6 +135,32 @@ final class ExternalInitializationTests: XCTestCase {
     }
 }
 
+/// MPI finalised by other code (C that owns MPI, say) after the package used it: the package's
+/// operations throw `finalized` and make no MPI call (an independent audit: `allreduce`, a request's
+/// start, `duplicate` and `barrier` called MPI after `MPI_Finalize`, which both libraries abort).
+final class ExternalFinalizationTests: XCTestCase {
+    func testOperationsAfterOtherCodeFinalizedMPIThrowFinalized() throws {
+        try requireOwnProcess()
+        var provided: Int32 = -1
+        XCTAssertEqual(MPI_Init_thread(nil, nil, swiftmpi_thread_multiple(), &provided), 0)
+        checkLaunchEnvironment()
+        let world = Communicator.world
+        let dup = try world.duplicate()
+        let (sum, _) = try allreduce(1, op: .sum, comm: dup)
+        XCTAssertEqual(sum, world.size)
+        XCTAssertEqual(try allreduce(1, op: .sum).0, world.size)
+        XCTAssertEqual(MPI_Finalize(), 0)
+        XCTAssertTrue(MPIRuntime.isFinalized)
+        assertThrows(.finalized(operation: "allreduce")) { try allreduce(1, op: .sum) }
+        assertThrows(.finalized(operation: "allreduce")) { try allreduce(1, op: .sum, comm: dup) }
+        assertThrows(.finalized(operation: "allreduce")) { _ = try iallreduce([1.0], op: .sum) }
+        assertThrows(.finalized(operation: "barrier")) { try barrier(comm: world) }
+        assertThrows(.finalized(operation: "Communicator.duplicate")) { try world.duplicate() }
+        // The package's own finalisation does nothing more, and the duplicate is dropped without MPI.
+        XCTAssertNoThrow(try MPIRuntime.finalize())
+    }
+}
+
 /// `SWIFT_MPI_THREAD_LEVEL` overrides the level that implicit initialisation requests;
 /// below `MPI_THREAD_SERIALIZED`, calls from another thread are refused.
 final class ThreadLevelEnvironmentTests: XCTestCase {
@@ -160,9 +186,13 @@ final class ThreadLevelEnvironmentTests: XCTestCase {
                 thrownError { _ = try allreduce(1, op: .sum) },
                 thrownError { _ = try barrier(comm: comm) },
                 thrownError { _ = try Communicator.world.duplicate() },
+                // MPI_Finalize from there would be erroneous too (an independent audit saw it run).
+                thrownError { try MPIRuntime.finalize() },
             ]
         }
-        XCTAssertEqual(errors.map { $0?.operation }, ["allreduce", "barrier", "Communicator.duplicate"])
+        XCTAssertEqual(errors.map { $0?.operation },
+                       ["allreduce", "barrier", "Communicator.duplicate", "MPIRuntime.finalize"])
+        XCTAssertFalse(MPIRuntime.isFinalized)
         for error in errors {
             guard case .threadLevel(_, let provided, let reason)? = error else {
                 XCTFail("expected MPIError.threadLevel, got \(String(describing: error))")
