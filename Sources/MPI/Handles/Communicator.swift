@@ -333,8 +333,6 @@ final class CommunicatorStorage: @unchecked Sendable {
     /// `handle` as it was made (it becomes `MPI_COMM_NULL` when freed): what ``Communicator`` hashes.
     let madeHandle: MPI_Comm
     let ownership: Ownership
-    /// Whether ``ownership`` is ``Ownership/owned``.
-    @usableFromInline let isOwned: Bool
     /// The topology of a communicator made by `cartesian` or `CartesianCommunicator.sub`, read
     /// once when it is made, for the neighbour collectives; `nil`: asked of MPI on each use.
     @usableFromInline let topology: RawTopology?
@@ -351,8 +349,9 @@ final class CommunicatorStorage: @unchecked Sendable {
         self.handleBits = Atomic(swiftmpi_comm_bits(handle))
         self.madeHandle = handle
         self.ownership = ownership
-        self.isOwned = ownership == .owned
         self.topology = topology
+        // Unretained: the counters live as long as the storage (``CallCounters/owned``).
+        if ownership == .owned { counters.words[4] = Int(bitPattern: Unmanaged.passUnretained(self).toOpaque()) }
     }
 
     /// Takes the handle, leaving `MPI_COMM_NULL`: of calls on several threads at once, one gets it.
@@ -431,19 +430,17 @@ struct ResolvedCommunicator {
     @usableFromInline let size: Int
     /// The communicator's call counters, for the flight record.
     @usableFromInline let counters: CallCounters
-    /// The storage of a communicator that the package frees (made by `duplicate`, `split`, `cartesian`),
-    /// whose calls and requests count as its uses (``CommunicatorStorage/beginUse(_:)``); `nil` for the
-    /// world, the default communicator and wrapped handles.
-    @usableFromInline let owned: Unmanaged<CommunicatorStorage>?
 
     @inlinable
-    init(handle: MPI_Comm, rank: Int, size: Int, counters: CallCounters, owned: Unmanaged<CommunicatorStorage>? = nil) {
+    init(handle: MPI_Comm, rank: Int, size: Int, counters: CallCounters) {
         self.handle = handle
         self.rank = rank
         self.size = size
         self.counters = counters
-        self.owned = owned
     }
+
+    /// The storage of a communicator that the package frees (``CallCounters/owned``).
+    @inlinable var owned: Unmanaged<CommunicatorStorage>? { counters.owned }
 
     /// Checks that `value` names a process of this communicator.
     @inlinable
@@ -472,8 +469,7 @@ extension Communicator {
     /// This communicator's handle, rank and size, for the duration of a call.
     @inlinable
     var resolved: ResolvedCommunicator {
-        ResolvedCommunicator(handle: storage.handle, rank: rank, size: size, counters: storage.counters,
-                             owned: storage.isOwned ? Unmanaged.passUnretained(storage) : nil)
+        ResolvedCommunicator(handle: storage.handle, rank: rank, size: size, counters: storage.counters)
     }
 
     /// Resolves an operation's `comm: nil` to the default communicator, and checks that MPI is usable.

@@ -353,7 +353,8 @@ final class PendingOperation: @unchecked Sendable {
         entry = nil
     }
 
-    /// Ends the operation's use of its owned communicator, if any, and lets the communicator go.
+    /// Ends the operation's use of its owned communicator, and lets the communicator go.
+    @inline(never)
     private func releaseCommunicator() {
         guard let communicator else { return }
         self.communicator = nil
@@ -365,7 +366,6 @@ final class PendingOperation: @unchecked Sendable {
     func finish() {
         guard !finished else { return }
         finished = true
-        defer { releaseCommunicator() }
         if cancelled {
             error = .cancelled(operation: operation.name)
         } else if isReceive {
@@ -381,12 +381,13 @@ final class PendingOperation: @unchecked Sendable {
             error = wrongSizedOutput.error
         }
         closeEntry(failed: failure != nil)
+        if _slowPath(communicator != nil) { releaseCommunicator() }
     }
 
     /// Ends an operation whose MPI has been finalised, without calling MPI.
     func finishFinalized() {
         finished = true
-        releaseCommunicator()
+        if communicator != nil { releaseCommunicator() }
         receive = nil
         error = .finalized(operation: operation.name)
         closeEntry(failed: true)
