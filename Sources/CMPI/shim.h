@@ -625,6 +625,37 @@ static inline int swiftmpi_call_at_finalize(void (*hook)(void)) {
     if (code != MPI_SUCCESS) return code;
     return MPI_Comm_set_attr(MPI_COMM_SELF, keyval, NULL);
 }
+/// How the library pairs the messages between one pair of processes that are neighbours in more than
+/// one slot (a periodic dimension of one or two processes), in `variant` (0 `MPI_Neighbor_alltoall`, 1
+/// `MPI_Neighbor_alltoallv`, 2 and 3 their non-blocking forms), found on a 1 × 1 grid periodic in both
+/// dimensions of this process alone (`MPI_COMM_SELF`: local, no message to another process), where
+/// the process is all four of its neighbours: `*pairing` 0 by direction (the block sent towards +1
+/// arrives in the receiver's -1 slot, as a shift: blocks [1, 2, 3, 4] arrive as [2, 1, 4, 3]); 1 the
+/// receives matched in slot order with the sends in slot order ([1, 2, 3, 4]); 3 the receives in
+/// reverse slot order ([4, 3, 2, 1]); 2 another way.
+static inline int swiftmpi_neighbor_pairing(int variant, int *pairing) {
+    MPI_Comm grid = MPI_COMM_NULL;
+    int dims[2] = {1, 1}, periods[2] = {1, 1};
+    *pairing = 2;
+    int code = MPI_Cart_create(MPI_COMM_SELF, 2, dims, periods, 0, &grid);
+    if (code != MPI_SUCCESS) return code;
+    MPI_Comm_set_errhandler(grid, MPI_ERRORS_RETURN);
+    int send[4] = {1, 2, 3, 4}, r[4] = {0, 0, 0, 0}, counts[4] = {1, 1, 1, 1}, displacements[4] = {0, 1, 2, 3};
+    MPI_Request request = MPI_REQUEST_NULL;
+    if (variant == 0) code = MPI_Neighbor_alltoall(send, 1, MPI_INT, r, 1, MPI_INT, grid);
+    if (variant == 1) code = MPI_Neighbor_alltoallv(send, counts, displacements, MPI_INT, r, counts, displacements, MPI_INT, grid);
+    if (variant == 2) code = MPI_Ineighbor_alltoall(send, 1, MPI_INT, r, 1, MPI_INT, grid, &request);
+    if (variant == 3)
+        code = MPI_Ineighbor_alltoallv(send, counts, displacements, MPI_INT, r, counts, displacements, MPI_INT, grid,
+                                       &request);
+    if (code == MPI_SUCCESS && request != MPI_REQUEST_NULL) code = MPI_Wait(&request, MPI_STATUS_IGNORE);
+    MPI_Comm_free(&grid);
+    if (code != MPI_SUCCESS) return code;
+    if (r[0] == 2 && r[1] == 1 && r[2] == 4 && r[3] == 3) *pairing = 0;
+    else if (r[0] == 1 && r[1] == 2 && r[2] == 3 && r[3] == 4) *pairing = 1;
+    else if (r[0] == 4 && r[1] == 3 && r[2] == 2 && r[3] == 1) *pairing = 3;
+    return MPI_SUCCESS;
+}
 /// The ranks of `comm`'s in-neighbours (`sources`, `indegree` of them) and out-neighbours
 /// (`destinations`, `outdegree`), in the order of the neighbour collectives' blocks, with -1 for a
 /// null neighbour (past a wall); `kind` and the degrees as ``swiftmpi_topology`` gives them. For the

@@ -10,10 +10,9 @@
 // transpose receives from the null neighbour there. neighborAllgather sends the
 // same x to every neighbour; its transpose is neighborAlltoall of the cotangent,
 // summed over the rows. Both hold on periodic dimensions of one or two
-// processes too, where both neighbours are the same process and the library
-// chooses which message fills which block (MPICH 4.0 differs from Open MPI
-// there): every process pairs them the same way, so the exchange is still an
-// involution (checked, with finite differences, on such grids with both libraries).
+// processes too, where both neighbours are the same process: the package
+// delivers those blocks by direction as well, whatever order the library matches
+// them in (checked, with finite differences, on such grids with both libraries).
 
 import MPI
 import _Differentiation

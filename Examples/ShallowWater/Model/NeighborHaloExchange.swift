@@ -16,12 +16,12 @@ final class NeighborHalo {
     var columnsReceive: [Double]
     /// Whether the row has two ranks, so that the west and east neighbour are the same rank.
     ///
-    /// MPI 3.1 leaves open which of two messages between the same two ranks fills which
-    /// block of a neighbour collective (Open MPI pairs them by direction; MPICH 4.0 pairs
-    /// the blocks of `MPI_Neighbor_alltoallv` in the order it posts them). So with two
-    /// ranks along x, each rank sends both of its edge columns to its neighbour with
-    /// `neighborAllgather`, and takes the column it needs from each block: the same
-    /// result whichever way the library pairs them, for twice the bytes.
+    /// With two ranks along x, each rank sends both of its edge columns to its neighbour
+    /// with `neighborAllgather`, and takes the column it needs from each block, for twice
+    /// the bytes. It was written when the libraries' own order of two messages between the
+    /// same two ranks decided which block they filled; the package now delivers them by
+    /// direction (see the MPI documentation's Cartesian topologies), so `neighborAlltoall`
+    /// would do too. The allgather is kept, since it is what docs/shallow-water.md measured.
     let twoColumns: Bool
     /// Row 1 then row `ny` of h, u and v (halo columns included): to the south, then to the north.
     var rowsSend: [Double]

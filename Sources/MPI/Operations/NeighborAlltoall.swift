@@ -47,7 +47,7 @@ func neighborAlltoallCore<Input: MPIBuffer, Output: MPIBuffer>(
             try withOutput(&output, expected: blockCount * Int(topology.indegree), "in-neighbours × block",
                            .neighborAlltoall) { (destination) throws(MPIError) in
                 try rawNeighborAlltoall(source, destination, blockCount: blockCount, type: T.mpiDatatype.handle,
-                                        elementSize: MemoryLayout<T>.stride, comm: comm.handle)
+                                        elementSize: MemoryLayout<T>.stride, comm: comm.handle, topology: topology)
             }
         }
     }
@@ -102,8 +102,8 @@ func neighborAlltoallResult<Input: MPIBuffer, R: UninitializedResult>(
 /// of the result is the row that the left neighbour sent to its right (its row 1).
 /// A row sent to a null neighbour (past a wall) goes nowhere, and the row of the
 /// result from a null neighbour is zero. Where both neighbours of a dimension are
-/// the same process (a periodic dimension of one or two processes), which of its
-/// two rows fills which row of the result is the MPI library's choice (see
+/// the same process (a periodic dimension of one or two processes), its two rows
+/// arrive by direction too, whatever order the MPI library matches them in (see
 /// <doc:CartesianTopologies>).
 ///
 /// - Parameters:

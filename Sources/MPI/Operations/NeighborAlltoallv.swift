@@ -7,10 +7,13 @@ import CMPI
 struct NeighborExchangePlan {
     @usableFromInline let send: NeighborPlan
     @usableFromInline let receive: NeighborPlan
+    /// The communicator's topology (for the raw call: ``rawNeighborAlltoallv(_:sendCounts:sendDisplacements:_:receiveCounts:receiveDisplacements:type:comm:topology:)``).
+    @usableFromInline let topology: RawTopology
 
-    @inlinable init(send: NeighborPlan, receive: NeighborPlan) {
+    @inlinable init(send: NeighborPlan, receive: NeighborPlan, topology: RawTopology) {
         self.send = send
         self.receive = receive
+        self.topology = topology
     }
 }
 
@@ -50,7 +53,7 @@ func neighborAlltoallvPlan(
     let receive = try NeighborPlan(receiveCounts, unitSize: rowSize, neighbors: Int(topology.indegree),
                                    shape == nil ? "receiveCounts" : "receiveRowCounts", operation)
     try checkNeighborMessage(send: send, receive: receive, operation)
-    return NeighborExchangePlan(send: send, receive: receive)
+    return NeighborExchangePlan(send: send, receive: receive, topology: topology)
 }
 
 /// The core of neighborAlltoallv: the checks (unless `plan` holds their outcome), the hooks and the raw call,
@@ -76,7 +79,7 @@ func neighborAlltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
                         try rawNeighborAlltoallv(
                             source, sendCounts: sendCounts, sendDisplacements: sendDisplacements, destination,
                             receiveCounts: receiveCounts, receiveDisplacements: receiveDisplacements,
-                            type: T.mpiDatatype.handle, comm: comm.handle)
+                            type: T.mpiDatatype.handle, comm: comm.handle, topology: plan.topology)
                     }
                 }
             }
@@ -95,8 +98,8 @@ func neighborAlltoallvCore<Input: MPIBuffer, Output: MPIBuffer>(
 /// program, which the MPI library may report or not). A block sent to a null
 /// neighbour (past a wall) goes nowhere; a null neighbour's block of the result is zero.
 /// Where both neighbours of a dimension are the same process (a periodic dimension
-/// of one or two processes), which block fills which is the MPI library's choice,
-/// so give those blocks the same length (see <doc:CartesianTopologies>).
+/// of one or two processes), its two blocks arrive by direction too, each with its
+/// own length, whatever order the MPI library matches them in (see <doc:CartesianTopologies>).
 ///
 /// Blocks and totals above `Int32.max` elements (MPI 3.1's `int` counts and
 /// displacements) are passed in a common unit where one brings them under it,

@@ -1,4 +1,5 @@
 import CMPI
+import Synchronization
 
 // The raw layer of Cartesian topologies and the neighbour collectives: one
 // non-generic function per MPI call, as in RawCalls.swift.
@@ -65,9 +66,36 @@ func rawNeighborAllgather(
     }, .neighborAllgather)
 }
 
-/// `MPI_Neighbor_alltoall`: `blockCount` elements to and from each neighbour.
+/// `MPI_Neighbor_alltoall`: `blockCount` elements to and from each neighbour. `topology`: the
+/// communicator's; where one process is both neighbours of a dimension, the blocks are put where they
+/// belong after the call (``neighborReceiveSlots(_:_:variant:_:)``).
 @usableFromInline
 func rawNeighborAlltoall(
+    _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, blockCount: Int, type: MPI_Datatype,
+    elementSize: Int, comm: MPI_Comm, topology: RawTopology
+) throws(MPIError) {
+    if _slowPath(topology.kind == 1 && topology.mayLeaveBlocksUnwritten & 2 != 0),
+       let slots = try neighborReceiveSlots(comm, topology, variant: serializesCalls ? 2 : 0, .neighborAlltoall) {
+        try rawNeighborAlltoallDirect(send, receive, blockCount: blockCount, type: type, elementSize: elementSize,
+                                      comm: comm)
+        // MPI's receive slot i got the block of slot `slots[i]`: each moved where it belongs.
+        if let receive, blockCount > 0 {
+            let bytes = blockCount * elementSize
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes * slots.count, alignment: 16)
+            defer { scratch.deallocate() }
+            scratch.copyMemory(from: receive, byteCount: bytes * slots.count)
+            for (i, slot) in slots.enumerated() where slot != i {
+                (receive + slot * bytes).copyMemory(from: scratch + i * bytes, byteCount: bytes)
+            }
+        }
+        return
+    }
+    try rawNeighborAlltoallDirect(send, receive, blockCount: blockCount, type: type, elementSize: elementSize, comm: comm)
+}
+
+/// ``rawNeighborAlltoall(_:_:blockCount:type:elementSize:comm:topology:)``'s MPI call.
+@usableFromInline
+func rawNeighborAlltoallDirect(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, blockCount: Int, type: MPI_Datatype,
     elementSize: Int, comm: MPI_Comm
 ) throws(MPIError) {
@@ -108,8 +136,38 @@ func rawNeighborAllgatherv(
 /// `MPI_Neighbor_alltoallv`: counts and displacements in elements, already checked. Where they need
 /// more than 32 bits, ``withVariableMessage(_:_:of:_:large:)`` chooses a common unit or
 /// `MPI_Neighbor_alltoallv_c` (the same collective; MPICH 4), as for alltoallv.
+///
+/// `topology`: the communicator's; where one process is both neighbours of a dimension and the library
+/// pairs their blocks otherwise than by direction (``neighborReceiveSlots(_:_:variant:_:)``), MPI's
+/// receive slots get the counts and displacements of the slots whose blocks they receive, so that each
+/// block arrives where it belongs, with its own length.
 @usableFromInline
 func rawNeighborAlltoallv(
+    _ send: UnsafeRawPointer?, sendCounts: UnsafeBufferPointer<Int>, sendDisplacements: UnsafeBufferPointer<Int>,
+    _ receive: UnsafeMutableRawPointer?, receiveCounts: UnsafeBufferPointer<Int>,
+    receiveDisplacements: UnsafeBufferPointer<Int>, type: MPI_Datatype, comm: MPI_Comm, topology: RawTopology
+) throws(MPIError) {
+    if _slowPath(topology.kind == 1 && topology.mayLeaveBlocksUnwritten & 2 != 0),
+       let slots = try neighborReceiveSlots(comm, topology, variant: serializesCalls ? 3 : 1, .neighborAlltoallv) {
+        // MPI's receive slot i is given slot `slots[i]`'s count and displacement.
+        let counts = slots.map { receiveCounts[$0] }, displacements = slots.map { receiveDisplacements[$0] }
+        return try counts.withUnsafeBufferPointer { (rc) throws(MPIError) in
+            try displacements.withUnsafeBufferPointer { (rd) throws(MPIError) in
+                try rawNeighborAlltoallvDirect(send, sendCounts: sendCounts, sendDisplacements: sendDisplacements,
+                                               receive, receiveCounts: rc, receiveDisplacements: rd, type: type,
+                                               comm: comm)
+            }
+        }
+    }
+    try rawNeighborAlltoallvDirect(send, sendCounts: sendCounts, sendDisplacements: sendDisplacements, receive,
+                                   receiveCounts: receiveCounts, receiveDisplacements: receiveDisplacements,
+                                   type: type, comm: comm)
+}
+
+/// ``rawNeighborAlltoallv(_:sendCounts:sendDisplacements:_:receiveCounts:receiveDisplacements:type:comm:topology:)``'s
+/// MPI call.
+@usableFromInline
+func rawNeighborAlltoallvDirect(
     _ send: UnsafeRawPointer?, sendCounts: UnsafeBufferPointer<Int>, sendDisplacements: UnsafeBufferPointer<Int>,
     _ receive: UnsafeMutableRawPointer?, receiveCounts: UnsafeBufferPointer<Int>,
     receiveDisplacements: UnsafeBufferPointer<Int>, type: MPI_Datatype, comm: MPI_Comm
@@ -132,6 +190,55 @@ func rawNeighborAlltoallv(
         }
         return serialized { swiftmpi_ineighbor_alltoallv_c(send, sc, sd, type, receive, rc, rd, type, comm, &$0) }
     }, .neighborAlltoallv, argument: "receiveCounts")
+}
+
+/// How the library pairs blocks between one pair of processes, per variant of
+/// ``swiftmpi_neighbor_pairing(_:_:)`` (0 by direction, 1 and 3 in slot order or in reverse, 2 another
+/// way), found once.
+private let neighborPairings = Mutex<[Int32?]>([nil, nil, nil, nil])
+
+/// Where the blocks that the library's `variant` of the exchange (0 `MPI_Neighbor_alltoall`, 1
+/// `MPI_Neighbor_alltoallv`, 2 and 3 their non-blocking forms) delivers on the Cartesian `comm` belong:
+/// MPI's receive slot `i` gets the block of slot `result[i]`; `nil` where every block lands in its
+/// own slot.
+///
+/// MPI defines a Cartesian neighbour exchange as a shift: the block a process sends towards +1
+/// arrives in the receiver's −1 slot. Where one process is two or more of another's neighbours (a
+/// periodic dimension of one or two processes), the messages between the pair have the same source
+/// and tag, and implementations match them in an order of their own (measured in C: Open MPI 4.1.4's
+/// non-blocking forms, which this package's blocking forms use at ``ThreadLevel/serialized``, match
+/// the receives in slot order with the sends in slot order; MPICH 4.0.2's `MPI_Neighbor_alltoallv`,
+/// blocking or not, too; MPICH's `MPI_Neighbor_alltoall` posts its receives in reverse, which is by
+/// direction within one dimension but not across dimensions of one process; an independent audit
+/// saw a 2-D Jacobi solver go wrong on such grids). The library's order is found once per variant
+/// on a 1 × 1 grid of this process alone (`MPI_COMM_SELF`, no message to another process); the
+/// receives from a process `q` posted `k`-th then get the block that `q` sends `k`-th (its
+/// slots towards this process in increasing order), whose own slot is its slot's partner (`j ^ 1`).
+func neighborReceiveSlots(
+    _ comm: MPI_Comm, _ topology: RawTopology, variant: Int32, _ operation: MPIOperation
+) throws(MPIError) -> [Int]? {
+    var pairing: Int32 = 2
+    if let known = neighborPairings.withLock({ $0[Int(variant)] }) {
+        pairing = known
+    } else {
+        try check(locked { swiftmpi_neighbor_pairing(variant, &pairing) }, operation)
+        neighborPairings.withLock { $0[Int(variant)] = pairing }
+    }
+    guard pairing == 1 || pairing == 3 else { return nil }
+    let (sources, _) = try rawTopologyNeighbors(comm, topology, operation)
+    var slotsOfSource: [Int: [Int]] = [:]
+    for (slot, source) in sources.enumerated() where source >= 0 { slotsOfSource[source, default: []].append(slot) }
+    var slots = Array(sources.indices)
+    var moved = false
+    for (_, mine) in slotsOfSource where mine.count > 1 {
+        let sent = mine.map { $0 ^ 1 }.sorted()  // the partner's slots towards this process, in its order
+        let posted = pairing == 1 ? mine : mine.reversed()
+        for (k, slot) in posted.enumerated() {
+            slots[slot] = sent[k] ^ 1
+            moved = moved || slots[slot] != slot
+        }
+    }
+    return moved ? slots : nil
 }
 
 /// `MPI_Cart_create` (collective; holds the lock while serialised, like `MPI_Comm_split`).
