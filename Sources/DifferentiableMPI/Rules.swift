@@ -270,10 +270,11 @@ extension Autodiff {
             pullback: { v in
                 // The transpose: the cotangent goes back to the rank the data came
                 // from, and this rank's send buffer gets the cotangent of the rank it sent to.
+                // From procNull nothing arrived (tag anyTag): the cotangent goes nowhere, with any valid tag.
                 runPullback("sendrecv", c, checked: false) {
                     try MPI.sendrecv(
                         ShapedArray(shape: recvShape, scalars: v), ShapedArray(repeating: 0, shape: sendShape),
-                        source: dest, dest: from, sendtag: tag, recvtag: sendtag, comm: c).0.scalars
+                        source: dest, dest: from, sendtag: from == procNull ? 0 : tag, recvtag: sendtag, comm: c).0.scalars
                 }
             },
             differential: { t in

@@ -51,6 +51,27 @@ final class AutodiffPointToPointTests: DifferentiationTestCase {
         }
     }
 
+    /// A line of processes with `procNull` past its ends: what is sent there is lost (its cotangent is
+    /// zero), and what comes from there is zero (the transpose receives zero from there too).
+    func testSendrecvWithProcNullAtTheEnds() throws {
+        let comm = defaultComm
+        let below = rank == 0 ? procNull : rank - 1, above = rank == size - 1 ? procNull : rank + 1
+        let w = Self.rankWeights([3], rank: rank, salt: 110)
+        let x = Self.pseudoArray([3], rank: rank, salt: 111)
+        // At one process both ends are procNull and the loss is constant: only the gradient below.
+        if size > 1 { try checkGradient("sendrecv up a line (procNull at the ends)", at: x, comm: comm) { x in
+            let y = Autodiff.sendrecv(x, ShapedArray(repeating: 0, shape: [3]), source: below, dest: above, comm: comm)
+            return Autodiff.allreduce(y.dot(w), op: .sum, comm: comm)
+        } }
+        // The gradient itself: x goes to the process above, whose weight it meets; nothing at the top.
+        let g = gradient(at: x) { x in
+            Autodiff.allreduce(Autodiff.sendrecv(x, ShapedArray(repeating: 0, shape: [3]), source: below, dest: above,
+                                                 comm: comm).dot(w), op: .sum, comm: comm)
+        }
+        let wAbove = Self.rankWeights([3], rank: rank + 1, salt: 110)
+        XCTAssertEqual(g.scalars, rank == size - 1 ? [0, 0, 0] : wAbove.scalars, here)
+    }
+
     /// mpi4jax gives `recvbuf` the cotangent `zeros_like(recvbuf)`: zeros of its shape,
     /// not a shapeless zero.
     func testTheCotangentOfRecvbufIsZerosOfItsShape() throws {

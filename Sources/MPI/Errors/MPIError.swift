@@ -143,8 +143,10 @@ public enum MPIError: Error, Hashable, Sendable, CustomStringConvertible {
         case let .shapeMismatch(op, arg, expected, actual):
             return "\(op): shape mismatch in '\(arg)': expected \(expected), got \(actual)"
         case let .rankOutOfRange(op, arg, rank, size):
-            // A receive's source may also be the wildcard, and a persistent plan's peer the null rank.
-            let also = arg == "source" ? " or anySource (-1)" : arg.hasSuffix("].peer") ? " or procNull (-2)" : ""
+            // A receive's source may also be the wildcard, and a point-to-point peer the null rank (not a probe's).
+            let pointToPoint = op == "send" || op == "recv" || op == "sendrecv"
+            let also = arg == "source" ? (pointToPoint ? " or anySource (-1) or procNull (-2)" : " or anySource (-1)")
+                : arg.hasSuffix("].peer") || (arg == "dest" && pointToPoint) ? " or procNull (-2)" : ""
             return "\(op): '\(arg)' out of range: expected a rank in 0..<\(size)\(also), got \(rank)"
         case let .invalidTag(op, arg, tag, upperBound):
             // A receive's tag may also be the wildcard; say so where it is one.

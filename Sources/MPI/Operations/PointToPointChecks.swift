@@ -17,12 +17,39 @@ func checkLargeTag(_ tag: Int, _ argument: String, _ operation: MPIOperation) th
     throw MPIError.invalidTag(operation: operation.name, argument: argument, tag: tag, upperBound: upperBound)
 }
 
-/// Checks a source rank and converts it for MPI (``anySource`` becomes `MPI_ANY_SOURCE`).
+/// Checks a source rank and converts it for MPI (``anySource`` becomes `MPI_ANY_SOURCE`, and where
+/// `allowingProcNull`, ``procNull`` `MPI_PROC_NULL`).
 @inlinable
-func checkSource(_ source: Int, _ operation: MPIOperation, _ comm: ResolvedCommunicator) throws(MPIError) -> Int32 {
+func checkSource(
+    _ source: Int, _ operation: MPIOperation, _ comm: ResolvedCommunicator, allowingProcNull: Bool = false
+) throws(MPIError) -> Int32 {
     if source == anySource { return swiftmpi_any_source() }
+    if allowingProcNull && source == procNull { return swiftmpi_proc_null() }
     try comm.checkRank(source, "source", operation)
     return Int32(truncatingIfNeeded: source)
+}
+
+/// Checks a destination rank (a rank of `comm`, or ``procNull``, to which a send goes nowhere).
+@inlinable
+func checkDestination(_ dest: Int, _ operation: MPIOperation, _ comm: ResolvedCommunicator) throws(MPIError) {
+    if dest == procNull { return }
+    try comm.checkRank(dest, "dest", operation)
+}
+
+/// `dest` for MPI: ``procNull`` becomes `MPI_PROC_NULL` (-2 in Open MPI, -1 in MPICH).
+@inlinable
+func mpiDestination(_ dest: Int) -> Int {
+    _slowPath(dest == procNull) ? Int(swiftmpi_proc_null()) : dest
+}
+
+/// A receive's output where its source is ``procNull``: nothing arrives, so a new result (the
+/// result-returning forms) is zero, and a caller's `into:` output is left as it was.
+@inlinable
+func zeroResultFromProcNull<Output: MPIBuffer>(_ output: inout Output, source: Int) {
+    guard _slowPath(source == procNull), let result = output as? ResultBuffer<Output.Scalar>,
+          let base = result.buffer.baseAddress else { return }
+    UnsafeMutableRawPointer(base).initializeMemory(as: UInt8.self, repeating: 0,
+                                                   count: result.buffer.count * MemoryLayout<Output.Scalar>.stride)
 }
 
 /// Checks a receive's tag and converts it for MPI (``anyTag`` becomes `MPI_ANY_TAG`).
@@ -46,7 +73,8 @@ func finishReceive(
     if let status, outcome.code == 0 {
         status.source = outcome.source
         status.tag = outcome.tag
-        status.count = outcome.count >= 0 ? outcome.count : -1  // MPI_UNDEFINED: no whole number of elements
+        // MPI_UNDEFINED: no whole number of elements; a receive from procNull receives nothing.
+        status.count = outcome.source == procNull ? 0 : outcome.count >= 0 ? outcome.count : -1
     }
     if _slowPath(outcome.code != 0 || outcome.count != expected) {
         try receiveFailure(outcome.code, received: outcome.count, bytes: outcome.bytes, expected: expected, operation,

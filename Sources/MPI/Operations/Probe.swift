@@ -81,8 +81,13 @@ func recvAnySizeCore<T: MPIScalar>(
 ) throws(MPIError) -> ([T], Status) {
     try perform(Call(.recv, comm, T.self, count: -1, peer: source, tag: tag), checks: {
         () throws(MPIError) -> (source: Int32, tag: Int32) in
-        (try checkSource(source, .recv, comm), try checkReceiveTag(tag, "tag", .recv))
+        (try checkSource(source, .recv, comm, allowingProcNull: true), try checkReceiveTag(tag, "tag", .recv))
     }) { (mpi) throws(MPIError) -> ([T], Status) in
+        if _slowPath(source == procNull) {  // nothing arrives: no elements
+            let status = Status()
+            (status.source, status.tag, status.count) = (procNull, anyTag, 0)
+            return ([], status)
+        }
         var result: [T] = []
         let outcome = rawRecvAnySize(
             type: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride, source: mpi.source, tag: mpi.tag,
@@ -119,7 +124,8 @@ func recvAnySizeCore<T: MPIScalar>(
 ///
 /// - Parameters:
 ///   - type: The element type of the message.
-///   - source: The sending rank, or ``anySource`` (the default).
+///   - source: The sending rank, ``anySource`` (the default), or ``procNull`` (no elements, and a status
+///     of source `procNull`, tag `anyTag`, count 0).
 ///   - tag: The tag to match, or ``anyTag`` (the default).
 ///   - comm: The communicator; `nil` means ``Communicator/default``.
 ///   - token: Orders this operation after the one that returned it.

@@ -21,8 +21,9 @@ func recvCore<Output: MPIBuffer>(
     let count = output.scalarCount
     try perform(Call(.recv, comm, T.self, count: count, peer: source, tag: tag), pending: pending, checks: {
         () throws(MPIError) -> (source: Int32, tag: Int32) in
-        (try checkSource(source, .recv, comm), try checkReceiveTag(tag, "tag", .recv))
+        (try checkSource(source, .recv, comm, allowingProcNull: true), try checkReceiveTag(tag, "tag", .recv))
     }) { (mpi) throws(MPIError) in
+        zeroResultFromProcNull(&output, source: source)
         let outcome = output.withUnsafeMutableMPIBuffer { destination in
             rawRecv(destination, count: count, type: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride,
                     source: mpi.source, tag: mpi.tag, comm: comm.handle, pending: pending)
@@ -50,7 +51,8 @@ func recvResult<R: UninitializedResult>(
 ///
 /// - Parameters:
 ///   - x: A template with the shape and type of the expected message.
-///   - source: The sending rank, or ``anySource`` (the default).
+///   - source: The sending rank, ``anySource`` (the default), or ``procNull`` (nothing arrives: a zero
+///     result, an `into:` output left as it was, and a status of source `procNull`, tag `anyTag`, count 0).
 ///   - tag: The tag to match, or ``anyTag`` (the default).
 ///   - comm: The communicator; `nil` means ``Communicator/default``.
 ///   - status: If given, filled with the message's source, tag and element count (also when a

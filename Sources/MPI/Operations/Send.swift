@@ -8,12 +8,12 @@ func sendCore<Input: MPIBuffer>(_ x: Input, dest: Int, tag: Int, comm: ResolvedC
     pending: PendingOperation? = nil) throws(MPIError) {
     typealias T = Input.Scalar
     try perform(Call(.send, comm, T.self, count: x.scalarCount, peer: dest, tag: tag), pending: pending, checks: { () throws(MPIError) in
-        try comm.checkRank(dest, "dest", .send)
+        try checkDestination(dest, .send, comm)
         try checkTag(tag, "tag", .send, wildcardAllowed: false)
     }) { () throws(MPIError) in
         try x.withUnsafeMPIBuffer { (source) throws(MPIError) in
             try rawSend(source, count: x.scalarCount, type: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride,
-                        dest: dest, tag: tag, comm: comm.handle, pending: pending)
+                        dest: mpiDestination(dest), tag: tag, comm: comm.handle, pending: pending)
         }
     }
 }
@@ -25,7 +25,7 @@ func sendCore<Input: MPIBuffer>(_ x: Input, dest: Int, tag: Int, comm: ResolvedC
 ///
 /// - Parameters:
 ///   - x: The data to send. It is not modified.
-///   - dest: The destination rank, in `0..<size`.
+///   - dest: The destination rank, in `0..<size`, or ``procNull`` (the send goes nowhere).
 ///   - tag: The message tag, in `0...MPIRuntime.tagUpperBound`.
 ///   - comm: The communicator; `nil` means ``Communicator/default``.
 ///   - token: Orders this operation after the one that returned it.

@@ -17,16 +17,17 @@ func sendrecvCore<Input: MPIBuffer, Output: MPIBuffer>(
     let receiveCount = output.scalarCount
     try perform(Call(.sendrecv, comm, T.self, count: receiveCount, peer: source, tag: recvtag), pending: pending, checks: {
         () throws(MPIError) -> (source: Int32, tag: Int32) in
-        let mpiSource = try checkSource(source, .sendrecv, comm)
-        try comm.checkRank(dest, "dest", .sendrecv)
+        let mpiSource = try checkSource(source, .sendrecv, comm, allowingProcNull: true)
+        try checkDestination(dest, .sendrecv, comm)
         try checkTag(sendtag, "sendtag", .sendrecv, wildcardAllowed: false)
         let mpiTag = try checkReceiveTag(recvtag, "recvtag", .sendrecv)
         try checkSelfMessage(comm, source: source, dest: dest, sendCount: sendCount, receiveCount: receiveCount,
                              argument: argument)
         return (mpiSource, mpiTag)
     }) { (mpi) throws(MPIError) in
+        zeroResultFromProcNull(&output, source: source)
         let outcome = try withBuffers(sendbuf, &output) { (send, receive) in
-            rawSendrecv(send, sendCount: sendCount, dest: dest, sendTag: sendtag, receive, receiveCount: receiveCount,
+            rawSendrecv(send, sendCount: sendCount, dest: mpiDestination(dest), sendTag: sendtag, receive, receiveCount: receiveCount,
                         source: mpi.source, receiveTag: mpi.tag, type: T.mpiDatatype.handle,
                         elementSize: MemoryLayout<T>.stride, comm: comm.handle, pending: pending)
         }
@@ -76,8 +77,9 @@ func sendrecvResult<Input: MPIBuffer, R: UninitializedResult>(
 /// - Parameters:
 ///   - sendbuf: The data to send. It is not modified.
 ///   - recvbuf: A template with the shape and type of the message to receive.
-///   - source: The sending rank, or ``anySource``.
-///   - dest: The destination rank.
+///   - source: The sending rank, ``anySource``, or ``procNull`` (nothing arrives: a zero result, an `into:`
+///     output left as it was, and a status of source `procNull`, tag `anyTag`, count 0).
+///   - dest: The destination rank, or ``procNull`` (the send goes nowhere).
 ///   - sendtag: The tag of the outgoing message (default 0).
 ///   - recvtag: The tag to match, or ``anyTag`` (the default).
 ///   - comm: The communicator; `nil` means ``Communicator/default``.

@@ -20,7 +20,13 @@ import Musl
 ///
 /// A ``PersistentPlan`` accepts it as the peer of any message, so that a rank next to a
 /// wall (a non-periodic boundary) makes the same plan as the ranks inside, with
-/// `procNull` on its wall side. The other operations of this package do not accept it.
+/// `procNull` on its wall side. So do the `dest` and `source` of ``send(_:dest:tag:comm:token:)-(ShapedArray<T>,_,_,_,_)``,
+/// ``recv(_:source:tag:comm:status:token:)-(ShapedArray<T>,_,_,_,_,_)`` and
+/// ``sendrecv(_:_:source:dest:sendtag:recvtag:comm:status:token:)-(ShapedArray<T>,_,_,_,_,_,_,_,_)``
+/// and their non-blocking forms, as in MPI: a receive from it gives a zero result (or leaves an
+/// `into:` output as it was) and a status of source `procNull`, tag ``anyTag`` and count 0.
+/// The receive of unknown size, ``recv(_:source:tag:comm:token:)``, gives no elements from it; probes
+/// do not accept it.
 public let procNull: Int = -2
 
 /// One message of a ``PersistentPlan``: the rank it goes to or comes from, its tag, and its

@@ -169,6 +169,15 @@ struct ReceiveOutcome {
 
     @inlinable init() {}
 
+    /// The outcome of a receive from ``procNull``: no message (``finishReceive(_:expected:_:argument:status:)``
+    /// reports source `procNull`, tag `anyTag` and count 0), and no size error for the `count` expected.
+    init(fromProcNullExpecting count: Int) {
+        source = procNull
+        tag = anyTag
+        self.count = count
+        bytes = 0
+    }
+
     @usableFromInline
     init(code: Int32, status: inout MPI_Status, type: MPI_Datatype) {
         self.code = code
@@ -198,6 +207,12 @@ func rawRecv(
     _ receive: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype, elementSize: Int, source: Int32, tag: Int32,
     comm: MPI_Comm, pending: PendingOperation? = nil
 ) -> ReceiveOutcome {
+    // From MPI_PROC_NULL nothing arrives: the receive completes at once, with nothing written.
+    if _slowPath(source == swiftmpi_proc_null()) {
+        let outcome = ReceiveOutcome(fromProcNullExpecting: count)
+        pending?.receivedFromProcNull(outcome, count: count)
+        return outcome
+    }
     // Optional chaining rather than `if let`, whose binding copied (retained and released) the operation.
     if let started = pending?.startReceive(receive, count: count, type: type, elementSize: elementSize, source: source,
                                            tag: tag, comm: comm) {

@@ -53,7 +53,7 @@ func startRequest<Value>(
 ///
 /// - Parameters:
 ///   - x: The data to send.
-///   - dest: The destination rank, in `0..<size`.
+///   - dest: The destination rank, in `0..<size`, or ``procNull`` (the send goes nowhere).
 ///   - tag: The message tag, in `0...MPIRuntime.tagUpperBound`.
 ///   - comm: The communicator; `nil` means ``Communicator/default``.
 /// - Returns: The request; waiting for it returns nothing.
@@ -92,7 +92,8 @@ public func isend<T: MPIScalar>(
 ///
 /// - Parameters:
 ///   - x: A template with the shape and type of the expected message.
-///   - source: The sending rank, or ``anySource`` (the default).
+///   - source: The sending rank, ``anySource`` (the default), or ``procNull`` (nothing arrives: a zero
+///     result, an `into:` output left as it was, and a status of source `procNull`, tag `anyTag`, count 0).
 ///   - tag: The tag to match, or ``anyTag`` (the default).
 ///   - comm: The communicator; `nil` means ``Communicator/default``.
 ///   - status: If given, filled with the message's source, tag and element count when the request completes.
@@ -142,8 +143,9 @@ public func irecv<T: MPIScalar>(
 /// - Parameters:
 ///   - sendbuf: The data to send.
 ///   - recvbuf: A template with the shape and type of the message to receive.
-///   - source: The sending rank, or ``anySource``.
-///   - dest: The destination rank.
+///   - source: The sending rank, ``anySource``, or ``procNull`` (nothing arrives: a zero result, an `into:`
+///     output left as it was, and a status of source `procNull`, tag `anyTag`, count 0).
+///   - dest: The destination rank, or ``procNull`` (the send goes nowhere).
 ///   - sendtag: The tag of the outgoing message (default 0).
 ///   - recvtag: The tag to match, or ``anyTag`` (the default).
 ///   - comm: The communicator; `nil` means ``Communicator/default``.

@@ -44,7 +44,8 @@ func startInto<Output: RequestBuffer>(
 ///
 /// - Parameters:
 ///   - output: The storage to receive into; the request gives it back.
-///   - source: The sending rank, or ``anySource`` (the default).
+///   - source: The sending rank, ``anySource`` (the default), or ``procNull`` (nothing arrives: a zero
+///     result, an `into:` output left as it was, and a status of source `procNull`, tag `anyTag`, count 0).
 ///   - tag: The tag to match, or ``anyTag`` (the default).
 ///   - comm: The communicator; `nil` means ``Communicator/default``.
 ///   - status: If given, filled with the message's source, tag and element count when the request completes.
@@ -75,8 +76,9 @@ public func irecv<Output: RequestBuffer>(
 /// - Parameters:
 ///   - sendbuf: The data to send.
 ///   - output: The storage to receive into (exactly the message's element count); the request gives it back.
-///   - source: The sending rank, or ``anySource``.
-///   - dest: The destination rank.
+///   - source: The sending rank, ``anySource``, or ``procNull`` (nothing arrives: a zero result, an `into:`
+///     output left as it was, and a status of source `procNull`, tag `anyTag`, count 0).
+///   - dest: The destination rank, or ``procNull`` (the send goes nowhere).
 ///   - sendtag: The tag of the outgoing message (default 0).
 ///   - recvtag: The tag to match, or ``anyTag`` (the default).
 ///   - comm: The communicator; `nil` means ``Communicator/default``.

@@ -170,6 +170,12 @@ final class PendingOperation: @unchecked Sendable {
         return locked { body(&requests.1) }
     }
 
+    /// A receive from `MPI_PROC_NULL`, complete at its start: nothing is queued or posted.
+    func receivedFromProcNull(_ outcome: ReceiveOutcome, count: Int) {
+        self.outcome = outcome
+        expected = count
+    }
+
     /// Queues a probed receive, and returns the outcome the core's checks expect of a started receive.
     @usableFromInline
     func startReceive(

@@ -47,17 +47,26 @@ final class MPIErrorTests: MPITestCase {
         }
         XCTAssertFalse(MPIError.invalidTag(operation: "sendrecv", argument: "sendtag", tag: -2, upperBound: 32767)
             .description.contains("anyTag"), "sendrecv's send tag has no wildcard")
-        // Likewise a receive's source may be anySource, and a persistent plan's peer procNull; a destination may not.
-        for operation in ["recv", "probe", "iprobe", "sendrecv"] {
+        // Likewise a receive's source may be anySource (and procNull, except a probe's), a point-to-point
+        // destination and a persistent plan's peer procNull; a root may not.
+        for operation in ["recv", "sendrecv"] {
+            assertMessageNames(.rankOutOfRange(operation: operation, argument: "source", rank: -3, size: 2),
+                               [operation, "source", "0..<2", "or anySource (-1) or procNull (-2)", "-3"])
+        }
+        for operation in ["probe", "iprobe"] {
             assertMessageNames(.rankOutOfRange(operation: operation, argument: "source", rank: -3, size: 2),
                                [operation, "source", "0..<2", "or anySource (-1)", "-3"])
+            XCTAssertFalse(MPIError.rankOutOfRange(operation: operation, argument: "source", rank: -3, size: 2)
+                .description.contains("procNull"), operation)
         }
         assertMessageNames(.rankOutOfRange(operation: "PersistentPlan", argument: "receives[1].peer", rank: -1, size: 2),
                            ["PersistentPlan", "receives[1].peer", "0..<2", "or procNull (-2)", "-1"])
-        for argument in ["dest", "root"] {
-            XCTAssertFalse(MPIError.rankOutOfRange(operation: "send", argument: argument, rank: -1, size: 2)
-                .description.contains(" or "), argument)
+        for operation in ["send", "sendrecv"] {
+            assertMessageNames(.rankOutOfRange(operation: operation, argument: "dest", rank: -1, size: 2),
+                               [operation, "dest", "0..<2", "or procNull (-2)", "-1"])
         }
+        XCTAssertFalse(MPIError.rankOutOfRange(operation: "bcast", argument: "root", rank: -1, size: 2)
+            .description.contains(" or "), "root")
         assertMessageNames(.unsupportedReduction(operation: "scan", op: .bitwiseOr, scalarType: "Double"),
                            ["scan", "'op'", "bitwiseOr", "Double", "signedInteger", "unsignedInteger", "got Double"])
         assertMessageNames(.finalized(operation: "barrier"), ["barrier", "finalized"])

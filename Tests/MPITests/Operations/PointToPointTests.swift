@@ -355,7 +355,7 @@ final class PointToPointTests: MPITestCase {
 
     func testRanksOutOfRangeThrowOnEveryRank() throws {
         let n = size
-        for bad in [n, n + 7, -1] {
+        for bad in [n, n + 7, -1, -3] {
             assertThrows(.rankOutOfRange(operation: "send", argument: "dest", rank: bad, size: n)) {
                 try send(1.0, dest: bad)
             }
@@ -366,8 +366,8 @@ final class PointToPointTests: MPITestCase {
                 try sendrecv([1.0], [0.0], source: left, dest: bad)
             }
         }
-        // -1 is the any-source wildcard; -2 and size are out of range.
-        for bad in [n, -2, Int.min] {
+        // -1 is the any-source wildcard and -2 procNull (testProcNullPeers); size and -3 are out of range.
+        for bad in [n, -3, Int.min] {
             assertThrows(.rankOutOfRange(operation: "recv", argument: "source", rank: bad, size: n)) {
                 try recv([0.0], source: bad)
             }
@@ -379,6 +379,48 @@ final class PointToPointTests: MPITestCase {
             }
         }
         XCTAssertEqual(try allreduce(1, op: .sum).0, size)
+    }
+
+    /// `procNull` as a destination or source, as in MPI (`MPI_PROC_NULL`): a send to it goes nowhere, a
+    /// receive from it completes at once with source `procNull`, tag `anyTag` and count 0, a zero result
+    /// (the result forms) or an output left as it was (`into:`). A line of processes exchanging with
+    /// its neighbours, procNull past its ends, as C stencil codes do (an independent audit found these
+    /// refused with `rankOutOfRange`, though the package's own persistent plans take procNull).
+    func testProcNullPeers() throws {
+        let below = rank == 0 ? procNull : rank - 1, above = rank == size - 1 ? procNull : rank + 1
+        let mine = [Double(rank + 1), Double(rank + 1) / 2]
+        func fromBelow() -> [Double] { rank == 0 ? [0, 0] : [Double(rank), Double(rank) / 2] }
+        let status = Status()
+        let (up, _) = try sendrecv(mine, [-1.0, -1], source: below, dest: above, status: status)
+        XCTAssertEqual(up, fromBelow(), here)
+        XCTAssertEqual(status.source, rank == 0 ? procNull : below, here)
+        XCTAssertEqual(status.tag, rank == 0 ? anyTag : 0, here)
+        XCTAssertEqual(status.count, rank == 0 ? 0 : 2, here)
+        var output = [-1.0, -1]
+        try sendrecv(mine, into: &output, source: below, dest: above, sendtag: 4, recvtag: 4)
+        XCTAssertEqual(output, rank == 0 ? [-1, -1] : fromBelow(), "into: left as it was from procNull \(here)")
+        let shaped = try sendrecv(ShapedArray(shape: [2, 1], scalars: mine), ShapedArray(shape: [2, 1], scalars: [7.0, 7]),
+                                  source: below, dest: above).0
+        XCTAssertEqual(shaped, ShapedArray(shape: [2, 1], scalars: fromBelow()), here)
+        // Plain send and recv: down the line.
+        try send(mine, dest: below, tag: 9)
+        let fromAbove = Status()
+        let (down, _) = try recv([0.0, 0], source: above, tag: 9, status: fromAbove)
+        XCTAssertEqual(down, rank == size - 1 ? [0, 0] : [Double(rank + 2), Double(rank + 2) / 2], here)
+        XCTAssertEqual(fromAbove.count, rank == size - 1 ? 0 : 2, here)
+        XCTAssertEqual(try recv(5, source: procNull).0, 0, here)
+        let (none, nullStatus, _) = try recv(Double.self, source: procNull)
+        XCTAssertEqual(none, [], here)
+        XCTAssertEqual([nullStatus.source, nullStatus.tag, nullStatus.count], [procNull, anyTag, 0], here)
+        // Non-blocking.
+        let receive = try irecv([0.0, 0], source: below, tag: 11)
+        let sent = try isend(mine, dest: above, tag: 11)
+        let pair = try isendrecv(mine, [3.0, 3], source: above, dest: below, sendtag: 12, recvtag: 12)
+        try sent.wait()
+        let received = try receive.wait(), paired = try pair.wait()
+        XCTAssertEqual(received, fromBelow(), here)
+        XCTAssertEqual(paired, rank == size - 1 ? [0, 0] : [Double(rank + 2), Double(rank + 2) / 2], here)
+        XCTAssertEqual(try allreduce(1, op: .sum).0, size, here)
     }
 
     func testBadTagsThrowOnEveryRank() throws {
