@@ -111,15 +111,22 @@ struct AgreedCounts {
     /// A neighbour `v` collective's counts on this process: `plan`'s blocks to the out-neighbours
     /// `destinations` and from the in-neighbours `sources` (null neighbours, -1, left out), as
     /// alltoallv's: summed over the processes, the two are equal when every block is received with
-    /// the count it is sent with.
-    static func digest(neighbors plan: any NeighborCounts, sources: [Int], destinations: [Int], rank: Int) -> AgreedCounts {
+    /// the count it is sent with. `cartesian`: each block also names the slot it arrives in (the
+    /// block sent in slot `j` arrives in slot `j ^ 1`, also where one process is both neighbours of a
+    /// dimension, see ``neighborReceiveSlots(_:_:variant:_:)``), so that two blocks between one pair
+    /// of processes must match by direction, not merely as a pair of counts.
+    static func digest(
+        neighbors plan: any NeighborCounts, sources: [Int], destinations: [Int], rank: Int, cartesian: Bool
+    ) -> AgreedCounts {
         var sent: UInt64 = 0
         var received: UInt64 = 0
         for (j, destination) in destinations.enumerated() where destination >= 0 {
-            sent &+= transfer(from: rank, to: destination, count: plan.sentCount(toNeighbor: j))
+            let term = transfer(from: rank, to: destination, count: plan.sentCount(toNeighbor: j))
+            sent &+= cartesian ? mixed(term ^ UInt64(j ^ 1)) : term
         }
         for (i, source) in sources.enumerated() where source >= 0 {
-            received &+= transfer(from: source, to: rank, count: plan.receivedCount(fromNeighbor: i))
+            let term = transfer(from: source, to: rank, count: plan.receivedCount(fromNeighbor: i))
+            received &+= cartesian ? mixed(term ^ UInt64(i)) : term
         }
         var result = AgreedCounts()
         result.sent = Int64(bitPattern: sent)
@@ -222,7 +229,7 @@ func perform<Checked, R>(
 /// ``CommunicatorStorage/beginUse(_:)`` of a call's owned communicator.
 @usableFromInline @inline(never)
 func beginUse(_ owned: Unmanaged<CommunicatorStorage>, _ operation: MPIOperation) throws(MPIError) {
-    try owned.takeUnretainedValue().beginUse(operation)
+    try owned.takeUnretainedValue().beginUse(operation.name)
 }
 
 /// ``CommunicatorStorage/endUse()`` of a call's owned communicator.
@@ -275,7 +282,7 @@ func diagnose<Checked>(
            let topology = try? rawTopology(call.comm.handle, call.operation),
            let (sources, destinations) = try? rawTopologyNeighbors(call.comm.handle, topology, call.operation) {
             agreed = call.replacing(counts: .digest(neighbors: plan, sources: sources, destinations: destinations,
-                                                     rank: call.comm.rank))
+                                                     rank: call.comm.rank, cartesian: topology.kind == 1))
             countsArgument = plan.receiveArgument
         }
         try agreeAcrossRanks(agreed, sequence: sequence, nonBlocking: nonBlocking, failedHere: failure,

@@ -52,14 +52,18 @@ public struct CartesianCommunicator: Sendable, Hashable, CustomStringConvertible
         defer { RuntimeState.leaveCall() }
         try admitCallingThread(operation)
         var kind: Int32 = 0, indegree: Int32 = 0, outdegree: Int32 = 0, unusedNulls: Int32 = 1
-        try check(locked { swiftmpi_topology(resolved.handle, &kind, &indegree, &outdegree, &unusedNulls) },
-                  "MPI_Topo_test")
+        try resolved.inUse(operation) { () throws(MPIError) in
+            try check(locked { swiftmpi_topology(resolved.handle, &kind, &indegree, &outdegree, &unusedNulls) },
+                      "MPI_Topo_test")
+        }
         guard kind == 1 else {
             throw MPIError.invalidArgument(
                 operation: operation, argument: "communicator", expected: "a communicator with a Cartesian topology",
                 actual: topologyDescription(kind))
         }
-        let (dimensions, periodic, coordinates) = try rawCartGet(resolved.handle)
+        let (dimensions, periodic, coordinates) = try resolved.inUse(operation) { () throws(MPIError) in
+            try rawCartGet(resolved.handle)
+        }
         self.communicator = communicator
         self.dimensions = dimensions
         self.periodic = periodic
@@ -166,7 +170,7 @@ public struct CartesianCommunicator: Sendable, Hashable, CustomStringConvertible
                     expected: "coordinate \(d) in 0..<\(n) (dimension \(d) is not periodic)", actual: "\(coordinates)")
             }
         }
-        return try rawCartRank(resolved.handle, coordinates: wrapped)
+        return try resolved.inUse(operation) { () throws(MPIError) in try rawCartRank(resolved.handle, coordinates: wrapped) }
     }
 
     /// The coordinates of the process of rank `rank`. A local call.
@@ -184,7 +188,9 @@ public struct CartesianCommunicator: Sendable, Hashable, CustomStringConvertible
         guard rank >= 0 && rank < size else {
             throw MPIError.rankOutOfRange(operation: operation, argument: "rank", rank: rank, size: size)
         }
-        return try rawCartCoordinates(resolved.handle, rank: rank, dimensions: dimensions.count)
+        return try resolved.inUse(operation) { () throws(MPIError) in
+            try rawCartCoordinates(resolved.handle, rank: rank, dimensions: dimensions.count)
+        }
     }
 
     /// The neighbours `displacement` steps away along `dimension`: the process to
@@ -219,7 +225,9 @@ public struct CartesianCommunicator: Sendable, Hashable, CustomStringConvertible
                 operation: operation, argument: "displacement", expected: "a displacement that fits in Int32",
                 actual: "\(displacement)")
         }
-        let (source, destination) = try rawCartShift(resolved.handle, dimension: dimension, displacement: displacement)
+        let (source, destination) = try resolved.inUse(operation) { () throws(MPIError) in
+            try rawCartShift(resolved.handle, dimension: dimension, displacement: displacement)
+        }
         return (source, destination)
     }
 

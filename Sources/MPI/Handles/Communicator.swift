@@ -390,11 +390,11 @@ final class CommunicatorStorage: @unchecked Sendable {
     /// Counts a call or a request on this (owned) communicator until ``endUse()``; throws when it has
     /// been freed since the caller resolved it (by `free()` on another thread).
     @usableFromInline
-    func beginUse(_ operation: MPIOperation) throws(MPIError) {
+    func beginUse(_ operation: @autoclosure () -> String) throws(MPIError) {
         uses.wrappingAdd(1, ordering: .sequentiallyConsistent)
         if _slowPath(handleBits.load(ordering: .sequentiallyConsistent) == swiftmpi_comm_bits(swiftmpi_comm_null())) {
             endUse()
-            throw Communicator.freedCommunicatorError(operation.name)
+            throw Communicator.freedCommunicatorError(operation())
         }
     }
 
@@ -441,6 +441,17 @@ struct ResolvedCommunicator {
 
     /// The storage of a communicator that the package frees (``CallCounters/owned``).
     @inlinable var owned: Unmanaged<CommunicatorStorage>? { counters.owned }
+
+    /// Runs `body`, MPI calls on this communicator outside an operation's `perform` (a topology query,
+    /// a persistent plan's set-up), as a use of it where the package frees it
+    /// (``CommunicatorStorage/beginUse(_:)``), so that a `free()` on another thread waits for them.
+    @inlinable
+    func inUse<R>(_ operation: @autoclosure () -> String, _ body: () throws(MPIError) -> R) throws(MPIError) -> R {
+        guard let owned else { return try body() }
+        try owned.takeUnretainedValue().beginUse(operation())
+        defer { endUse(owned) }
+        return try body()
+    }
 
     /// Checks that `value` names a process of this communicator.
     @inlinable

@@ -170,8 +170,8 @@ public func neighborAlltoallv<Input: MPIBuffer, Output: MPIBuffer>(
 /// it; every process's rows have the same shape. The result holds the received
 /// blocks along the first axis, in neighbour order, as ``VariableBlocks``
 /// (`result[i]` came from neighbour `i`); a null neighbour's block is zero. On a
-/// periodic dimension of one or two processes give both directions the same
-/// length, as for the element form.
+/// periodic dimension of one or two processes the blocks arrive by direction too,
+/// as for the element form.
 ///
 /// - Parameters:
 ///   - x: The rows to send, `sendRowCounts.reduce(0, +)` along the first axis. It is not modified.

@@ -6,7 +6,8 @@ import CMPI
 /// The topology of `comm`, which must have one: the neighbour collectives' first check.
 @inlinable
 func neighborTopology(_ comm: ResolvedCommunicator, _ operation: MPIOperation) throws(MPIError) -> RawTopology {
-    let topology = try rawTopology(comm.handle, operation)
+    // Also called before the operation's `perform` (the result forms size their result by it): a use.
+    let topology = try comm.inUse(operation.name) { () throws(MPIError) in try rawTopology(comm.handle, operation) }
     if _slowPath(topology.kind == 0) { try noTopologyError(operation) }
     return topology
 }

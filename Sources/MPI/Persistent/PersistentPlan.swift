@@ -227,6 +227,10 @@ public final class PersistentPlan<T: MPIScalar> {
         try admitCallingThread(operation)
         try RuntimeState.enterCall(for: operation)
         defer { RuntimeState.leaveCall() }
+        // Making the requests uses the communicator's handle: a use of it (see Communicator.free()).
+        let owned = resolved.owned
+        if let owned { try owned.takeUnretainedValue().beginUse(operation) }
+        defer { if let owned { endUse(owned) } }
         let sendOffsets = try Self.checkedOffsets(sends, "sends", resolved, operation)
         let receiveOffsets = try Self.checkedOffsets(receives, "receives", resolved, operation)
 

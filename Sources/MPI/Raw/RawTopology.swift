@@ -217,13 +217,16 @@ private let neighborPairings = Mutex<[Int32?]>([nil, nil, nil, nil])
 func neighborReceiveSlots(
     _ comm: MPI_Comm, _ topology: RawTopology, variant: Int32, _ operation: MPIOperation
 ) throws(MPIError) -> [Int]? {
-    var pairing: Int32 = 2
-    if let known = neighborPairings.withLock({ $0[Int(variant)] }) {
-        pairing = known
-    } else {
-        try check(locked { swiftmpi_neighbor_pairing(variant, &pairing) }, operation)
-        neighborPairings.withLock { $0[Int(variant)] = pairing }
+    // Found under the cache's lock, so that two threads' first exchanges do not both make the grid of
+    // MPI_COMM_SELF at once (collectives on one communicator from two threads at once are erroneous).
+    let (pairing, code) = neighborPairings.withLock { known -> (Int32, Int32) in
+        if let pairing = known[Int(variant)] { return (pairing, 0) }
+        var pairing: Int32 = 2
+        let code = locked { swiftmpi_neighbor_pairing(variant, &pairing) }
+        if code == 0 { known[Int(variant)] = pairing }
+        return (pairing, code)
     }
+    try check(code, operation)
     guard pairing == 1 || pairing == 3 else { return nil }
     let (sources, _) = try rawTopologyNeighbors(comm, topology, operation)
     var slotsOfSource: [Int: [Int]] = [:]

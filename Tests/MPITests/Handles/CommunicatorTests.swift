@@ -270,28 +270,52 @@ final class CommunicatorTests: MPITestCase {
     /// freed handle (an independent audit: `iprobe` looping on one thread, `free()` on another,
     /// SIGSEGV in Open MPI's `mca_pml_ob1_iprobe` at 1 and 2 ranks; `MPI_ERR_COMM` on MPICH).
     func testFreeOnOneThreadWhileAnotherUsesTheCommunicator() throws {
+        try freeWhileAnotherThreadCalls(make: { try world.duplicate() }) { (dup) throws(MPIError) in
+            _ = try iprobe(Double.self, source: anySource, tag: 77, comm: dup)
+            return nil
+        }
+    }
+
+    /// The same for the calls that use a communicator's handle outside an operation: a Cartesian grid's
+    /// `shift` (also `rank(at:)`, `coordinates(of:)`) looping on one thread while another frees the grid
+    /// (an independent review: a segfault in Open MPI 4 of 4 runs, wrong neighbours on MPICH).
+    func testFreeWhileAnotherThreadShiftsOnTheGrid() throws {
+        let (rank, size) = (self.rank, self.size)
+        try freeWhileAnotherThreadCalls(make: { try XCTUnwrap(try world.cartesian(dimensions: [size], periodic: [true])).communicator }) {
+            (comm) throws(MPIError) in
+            let (source, destination) = try CartesianCommunicator(comm).shift(dimension: 0)
+            let ok = source == (rank + size - 1) % size && destination == (rank + 1) % size
+            return ok ? nil : "shift: \(String(describing: source)), \(String(describing: destination))"
+        }
+    }
+
+    /// 20 rounds of: `call` looping on one thread on a communicator from `make` (a failure: the text it
+    /// returns, or an error other than the freed communicator's), `free()` on another after 10 calls.
+    private func freeWhileAnotherThreadCalls(
+        make: () throws -> Communicator, _ call: @escaping @Sendable (Communicator) throws(MPIError) -> String?
+    ) throws {
         guard MPIRuntime.threadLevel >= .serialized else { throw XCTSkip("needs .serialized or .multiple") }
         let failures = Mutex<[String]>([])
         for _ in 0..<20 {
-            let dup = try world.duplicate()
+            let comm = try make()
             let started = Atomic<Bool>(false)
             runOnJoinedThreads(2) { index in
                 if index == 0 {
                     while !started.load(ordering: .acquiring) {}
                     usleep(200)
-                    do { try dup.free() } catch { failures.withLock { $0.append("free: \(error)") } }
+                    do { try comm.free() } catch { failures.withLock { $0.append("free: \(error)") } }
                     return
                 }
                 for calls in 0... {
                     do throws(MPIError) {
-                        _ = try iprobe(Double.self, source: anySource, tag: 77, comm: dup)
+                        if let failure = try call(comm) { failures.withLock { $0.append(failure) } }
                         if calls == 10 { started.store(true, ordering: .releasing) }
                     } catch {
                         if case .invalidArgument(_, "comm", _, _) = error {
                             if calls <= 10 { started.store(true, ordering: .releasing) }
                             return
                         }
-                        failures.withLock { $0.append("iprobe: \(error)") }
+                        failures.withLock { $0.append("\(error)") }
                         started.store(true, ordering: .releasing)
                         return
                     }
