@@ -198,8 +198,11 @@ func perform<Checked, R>(
     try RuntimeState.enterCall(for: call.operation.name)
     defer { RuntimeState.leaveCall() }
     // On a communicator that the package frees, the call (or the request it starts, until it completes)
-    // is a use, which a free() on another thread waits for; it throws if that free() came first.
-    if let owned = call.comm.owned { try beginUse(owned, call.operation) }
+    // is a use, which a free() on another thread waits for; it throws if that free() came first. Not the
+    // wait of a persistent plan's exchange, which completes requests already started (MPI completes
+    // them after MPI_Comm_free) and passes MPI no handle of the communicator.
+    let owned = call.operation == .persistentWait ? nil : call.comm.owned
+    if let owned { try beginUse(owned, call.operation) }
     let entry = recordStart(call)
     // Whether `diagnose` took the communicator's collective lock, which is held until the call returns.
     var ordered = false
@@ -215,13 +218,13 @@ func perform<Checked, R>(
             pending.park(entry, call)  // with the communicator's use, which the request's completion ends
         } else {
             recordEnd(entry, failed: false)
-            if let owned = call.comm.owned { endUse(owned) }
+            if let owned { endUse(owned) }
         }
         if _slowPath(ordered) { releaseCollectiveOrder(call.comm.counters) }
         return result
     } catch {
         recordEnd(entry, failed: true, releasing: ordered ? call.comm.counters : nil)
-        if let owned = call.comm.owned { endUse(owned) }
+        if let owned { endUse(owned) }
         throw error
     }
 }

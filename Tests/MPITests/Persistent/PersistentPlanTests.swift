@@ -376,6 +376,22 @@ final class PersistentPlanTests: MPITestCase {
         }
     }
 
+    /// An exchange started before its communicator is freed completes: its wait passes MPI no handle of
+    /// the communicator, and MPI completes requests after `MPI_Comm_free` (an independent re-run of an
+    /// audit's scenario: the wait threw the freed communicator's error after the use counting came in).
+    func testAnExchangeInFlightWhenItsCommunicatorIsFreedCompletes() throws {
+        let comm = try world.duplicate()
+        let plan = try PersistentPlan<Double>(
+            sends: [PersistentMessage(peer: right, tag: 7, count: 5), PersistentMessage(peer: left, tag: 8, shape: [2, 3])],
+            receives: [PersistentMessage(peer: left, tag: 7, count: 5), PersistentMessage(peer: right, tag: 8, shape: [2, 3])],
+            comm: comm)
+        try fill(plan, step: 3)
+        let exchange = try plan.start()
+        try comm.free()
+        try exchange.wait()
+        try checkRing(plan, step: 3, "freed in flight")
+    }
+
     func testSmallerMessageThanTheReceiveThrows() throws {
         // Rank r sends 3 elements; its right neighbour expects 4.
         let plan = try PersistentPlan<Double>(
