@@ -204,22 +204,35 @@ static inline int swiftmpi_imrecv(void *_Nullable buffer, int count, MPI_Datatyp
                                   MPI_Message SWIFTMPI_HANDLE *message, MPI_Request SWIFTMPI_HANDLE *request) {
     return MPI_Imrecv(buffer, count, type, message, request);
 }
+/// The address that ``swiftmpi_distinct_send(_:_:)`` gives a send buffer equal to its receive buffer.
+static const char swiftmpi_distinct_send_byte = 0;
+/// `send`, or a distinct address where it equals `receive` (and is not `MPI_IN_PLACE`). Open MPI 4.1's
+/// non-blocking collectives (libnbc, which this package's blocking collectives use at
+/// `MPI_THREAD_SERIALIZED` and its non-blocking forms at every level) take a send buffer equal to the
+/// receive buffer for `MPI_IN_PLACE` and run another schedule of messages, which the other processes'
+/// collective does not match: the next collective on the communicator then waited for ever (an
+/// alltoallv where one process sends and receives nothing, followed by an allgather). The package
+/// passes equal buffers only where both are empty (Swift's empty arrays share one storage, or both
+/// are null), so MPI reads nothing at the distinct address.
+static inline const void *_Nullable swiftmpi_distinct_send(const void *_Nullable send, const void *_Nullable receive) {
+    return send == receive && send != MPI_IN_PLACE ? (const void *)&swiftmpi_distinct_send_byte : send;
+}
 // The collectives take MPI's own arguments, so that the raw layer writes each
 // blocking call and its non-blocking counterpart alike; only the request's
 // out-parameter needs the wrapper.
 static inline int swiftmpi_iallgather(const void *_Nullable send, int sendCount, MPI_Datatype sendType,
                                       void *_Nullable receive, int receiveCount, MPI_Datatype receiveType,
                                       MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
-    return MPI_Iallgather(send, sendCount, sendType, receive, receiveCount, receiveType, comm, request);
+    return MPI_Iallgather(swiftmpi_distinct_send(send, receive), sendCount, sendType, receive, receiveCount, receiveType, comm, request);
 }
 static inline int swiftmpi_iallreduce(const void *_Nullable send, void *_Nullable receive, int count, MPI_Datatype type,
                                       MPI_Op op, MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
-    return MPI_Iallreduce(send, receive, count, type, op, comm, request);
+    return MPI_Iallreduce(swiftmpi_distinct_send(send, receive), receive, count, type, op, comm, request);
 }
 static inline int swiftmpi_ialltoall(const void *_Nullable send, int sendCount, MPI_Datatype sendType,
                                      void *_Nullable receive, int receiveCount, MPI_Datatype receiveType,
                                      MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
-    return MPI_Ialltoall(send, sendCount, sendType, receive, receiveCount, receiveType, comm, request);
+    return MPI_Ialltoall(swiftmpi_distinct_send(send, receive), sendCount, sendType, receive, receiveCount, receiveType, comm, request);
 }
 static inline int swiftmpi_ibarrier(MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
     return MPI_Ibarrier(comm, request);
@@ -231,20 +244,20 @@ static inline int swiftmpi_ibcast(void *_Nullable buffer, int count, MPI_Datatyp
 static inline int swiftmpi_igather(const void *_Nullable send, int sendCount, MPI_Datatype sendType,
                                    void *_Nullable receive, int receiveCount, MPI_Datatype receiveType, int root,
                                    MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
-    return MPI_Igather(send, sendCount, sendType, receive, receiveCount, receiveType, root, comm, request);
+    return MPI_Igather(swiftmpi_distinct_send(send, receive), sendCount, sendType, receive, receiveCount, receiveType, root, comm, request);
 }
 static inline int swiftmpi_ireduce(const void *_Nullable send, void *_Nullable receive, int count, MPI_Datatype type,
                                    MPI_Op op, int root, MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
-    return MPI_Ireduce(send, receive, count, type, op, root, comm, request);
+    return MPI_Ireduce(swiftmpi_distinct_send(send, receive), receive, count, type, op, root, comm, request);
 }
 static inline int swiftmpi_iscan(const void *_Nullable send, void *_Nullable receive, int count, MPI_Datatype type,
                                  MPI_Op op, MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
-    return MPI_Iscan(send, receive, count, type, op, comm, request);
+    return MPI_Iscan(swiftmpi_distinct_send(send, receive), receive, count, type, op, comm, request);
 }
 static inline int swiftmpi_iscatter(const void *_Nullable send, int sendCount, MPI_Datatype sendType,
                                     void *_Nullable receive, int receiveCount, MPI_Datatype receiveType, int root,
                                     MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
-    return MPI_Iscatter(send, sendCount, sendType, receive, receiveCount, receiveType, root, comm, request);
+    return MPI_Iscatter(swiftmpi_distinct_send(send, receive), sendCount, sendType, receive, receiveCount, receiveType, root, comm, request);
 }
 static inline int swiftmpi_comm_idup(MPI_Comm comm, MPI_Comm SWIFTMPI_HANDLE *out,
                                      MPI_Request SWIFTMPI_HANDLE *request) {
@@ -330,43 +343,43 @@ static inline void *_Nullable *_Nonnull swiftmpi_state_pool_slot(void) {
 static inline int swiftmpi_iallgatherv(const void *_Nullable send, int sendCount, MPI_Datatype sendType,
                                        void *_Nullable receive, const int *receiveCounts, const int *displacements,
                                        MPI_Datatype receiveType, MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
-    return MPI_Iallgatherv(send, sendCount, sendType, receive, receiveCounts, displacements, receiveType, comm,
+    return MPI_Iallgatherv(swiftmpi_distinct_send(send, receive), sendCount, sendType, receive, receiveCounts, displacements, receiveType, comm,
                            request);
 }
 static inline int swiftmpi_igatherv(const void *_Nullable send, int sendCount, MPI_Datatype sendType,
                                     void *_Nullable receive, const int *_Nullable receiveCounts,
                                     const int *_Nullable displacements, MPI_Datatype receiveType, int root,
                                     MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
-    return MPI_Igatherv(send, sendCount, sendType, receive, receiveCounts, displacements, receiveType, root, comm,
+    return MPI_Igatherv(swiftmpi_distinct_send(send, receive), sendCount, sendType, receive, receiveCounts, displacements, receiveType, root, comm,
                         request);
 }
 static inline int swiftmpi_iscatterv(const void *_Nullable send, const int *_Nullable sendCounts,
                                      const int *_Nullable displacements, MPI_Datatype sendType,
                                      void *_Nullable receive, int receiveCount, MPI_Datatype receiveType, int root,
                                      MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
-    return MPI_Iscatterv(send, sendCounts, displacements, sendType, receive, receiveCount, receiveType, root, comm,
+    return MPI_Iscatterv(swiftmpi_distinct_send(send, receive), sendCounts, displacements, sendType, receive, receiveCount, receiveType, root, comm,
                          request);
 }
 static inline int swiftmpi_ialltoallv(const void *_Nullable send, const int *sendCounts, const int *sendDisplacements,
                                       MPI_Datatype sendType, void *_Nullable receive, const int *receiveCounts,
                                       const int *receiveDisplacements, MPI_Datatype receiveType, MPI_Comm comm,
                                       MPI_Request SWIFTMPI_HANDLE *request) {
-    return MPI_Ialltoallv(send, sendCounts, sendDisplacements, sendType, receive, receiveCounts,
+    return MPI_Ialltoallv(swiftmpi_distinct_send(send, receive), sendCounts, sendDisplacements, sendType, receive, receiveCounts,
                           receiveDisplacements, receiveType, comm, request);
 }
 static inline int swiftmpi_ireduce_scatter_block(const void *_Nullable send, void *_Nullable receive, int count,
                                                  MPI_Datatype type, MPI_Op op, MPI_Comm comm,
                                                  MPI_Request SWIFTMPI_HANDLE *request) {
-    return MPI_Ireduce_scatter_block(send, receive, count, type, op, comm, request);
+    return MPI_Ireduce_scatter_block(swiftmpi_distinct_send(send, receive), receive, count, type, op, comm, request);
 }
 static inline int swiftmpi_ireduce_scatter(const void *_Nullable send, void *_Nullable receive, const int *counts,
                                            MPI_Datatype type, MPI_Op op, MPI_Comm comm,
                                            MPI_Request SWIFTMPI_HANDLE *request) {
-    return MPI_Ireduce_scatter(send, receive, counts, type, op, comm, request);
+    return MPI_Ireduce_scatter(swiftmpi_distinct_send(send, receive), receive, counts, type, op, comm, request);
 }
 static inline int swiftmpi_iexscan(const void *_Nullable send, void *_Nullable receive, int count, MPI_Datatype type,
                                    MPI_Op op, MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
-    return MPI_Iexscan(send, receive, count, type, op, comm, request);
+    return MPI_Iexscan(swiftmpi_distinct_send(send, receive), receive, count, type, op, comm, request);
 }
 /// A committed datatype for MPI_Alltoallw that places `count` elements of `base` at element `offset` of
 /// the buffer (a byte displacement, MPI_Aint, so any offset), to be sent or received as ONE element: blocks of 2^30 elements plus the rest, as a
@@ -412,7 +425,7 @@ static inline int swiftmpi_ialltoallw(const void *_Nullable send, const int *sen
                                       const int *receiveCounts, const int *receiveDisplacements,
                                       const MPI_Datatype SWIFTMPI_HANDLE *receiveTypes, MPI_Comm comm,
                                       MPI_Request SWIFTMPI_HANDLE *request) {
-    return MPI_Ialltoallw(send, sendCounts, sendDisplacements, sendTypes, receive, receiveCounts,
+    return MPI_Ialltoallw(swiftmpi_distinct_send(send, receive), sendCounts, sendDisplacements, sendTypes, receive, receiveCounts,
                          receiveDisplacements, receiveTypes, comm, request);
 }
 /// MPI 4.0's large-count variable-size collectives (`MPI_Alltoallv_c` and the like: MPI_Count counts, MPI_Aint
@@ -687,26 +700,26 @@ static inline int swiftmpi_topology_neighbors(MPI_Comm comm, int kind, int *sour
 static inline int swiftmpi_ineighbor_allgather(const void *_Nullable send, int sendCount, MPI_Datatype sendType,
                                                void *_Nullable receive, int receiveCount, MPI_Datatype receiveType,
                                                MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
-    return MPI_Ineighbor_allgather(send, sendCount, sendType, receive, receiveCount, receiveType, comm, request);
+    return MPI_Ineighbor_allgather(swiftmpi_distinct_send(send, receive), sendCount, sendType, receive, receiveCount, receiveType, comm, request);
 }
 static inline int swiftmpi_ineighbor_allgatherv(const void *_Nullable send, int sendCount, MPI_Datatype sendType,
                                                 void *_Nullable receive, const int *receiveCounts,
                                                 const int *displacements, MPI_Datatype receiveType, MPI_Comm comm,
                                                 MPI_Request SWIFTMPI_HANDLE *request) {
-    return MPI_Ineighbor_allgatherv(send, sendCount, sendType, receive, receiveCounts, displacements, receiveType,
+    return MPI_Ineighbor_allgatherv(swiftmpi_distinct_send(send, receive), sendCount, sendType, receive, receiveCounts, displacements, receiveType,
                                     comm, request);
 }
 static inline int swiftmpi_ineighbor_alltoall(const void *_Nullable send, int sendCount, MPI_Datatype sendType,
                                               void *_Nullable receive, int receiveCount, MPI_Datatype receiveType,
                                               MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
-    return MPI_Ineighbor_alltoall(send, sendCount, sendType, receive, receiveCount, receiveType, comm, request);
+    return MPI_Ineighbor_alltoall(swiftmpi_distinct_send(send, receive), sendCount, sendType, receive, receiveCount, receiveType, comm, request);
 }
 static inline int swiftmpi_ineighbor_alltoallv(const void *_Nullable send, const int *sendCounts,
                                                const int *sendDisplacements, MPI_Datatype sendType,
                                                void *_Nullable receive, const int *receiveCounts,
                                                const int *receiveDisplacements, MPI_Datatype receiveType,
                                                MPI_Comm comm, MPI_Request SWIFTMPI_HANDLE *request) {
-    return MPI_Ineighbor_alltoallv(send, sendCounts, sendDisplacements, sendType, receive, receiveCounts,
+    return MPI_Ineighbor_alltoallv(swiftmpi_distinct_send(send, receive), sendCounts, sendDisplacements, sendType, receive, receiveCounts,
                                    receiveDisplacements, receiveType, comm, request);
 }
 

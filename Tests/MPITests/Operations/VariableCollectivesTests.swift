@@ -27,6 +27,25 @@ final class VariableCollectivesTests: MPITestCase {
 
     // MARK: allgatherv
 
+    /// A process whose send and receive buffers are both empty (Swift's empty arrays share one storage)
+    /// keeps the collectives in step: Open MPI's non-blocking collectives (this package's blocking ones at
+    /// `.serialized`) took the equal buffers for `MPI_IN_PLACE` and ran another schedule, and the next
+    /// collective waited for ever (an independent audit's differentiable scatterv → alltoallv → gatherv
+    /// program, at 2 ranks; Scripts/test runs this class at `.serialized` too).
+    func testAProcessThatSendsAndReceivesNothingKeepsTheCollectivesInStep() throws {
+        let rows = 3 * size
+        let x = rank == 0 ? ShapedArray(shape: [rows, 2], scalars: (0..<(2 * rows)).map(Double.init))
+            : ShapedArray(repeating: 0.0, shape: [0, 2])
+        // Rank 0 keeps every row; the others send and receive nothing.
+        let (y, _) = try alltoallv(x, rowCounts: (0..<size).map { rank == 0 && $0 == 0 ? rows : 0 })
+        XCTAssertEqual(y.data.shape, [rank == 0 ? rows : 0, 2], here)
+        let (z, _) = try gatherv(y.data, root: 0)
+        XCTAssertEqual(z?.data, rank == 0 ? x : nil, here)
+        let (all, _) = try allgatherv(y.data)
+        XCTAssertEqual(all.data.scalars, (0..<(2 * rows)).map(Double.init), here)
+        XCTAssertEqual(try allreduce(1, op: .sum).0, size, here)
+    }
+
     func testAllgathervEasyEveryTypeAndRowShape() throws {
         for type in allScalarTypes { try checkAllgathervEasy(type) }
     }
