@@ -83,11 +83,6 @@ func recvAnySizeCore<T: MPIScalar>(
         () throws(MPIError) -> (source: Int32, tag: Int32) in
         (try checkSource(source, .recv, comm, allowingProcNull: true), try checkReceiveTag(tag, "tag", .recv))
     }) { (mpi) throws(MPIError) -> ([T], Status) in
-        if _slowPath(source == procNull) {  // nothing arrives: no elements
-            let status = Status()
-            (status.source, status.tag, status.count) = (procNull, anyTag, 0)
-            return ([], status)
-        }
         var result: [T] = []
         let outcome = rawRecvAnySize(
             type: T.mpiDatatype.handle, elementSize: MemoryLayout<T>.stride, source: mpi.source, tag: mpi.tag,

@@ -25,6 +25,11 @@ struct RawTopology {
     /// when the two blocks' lengths differ; 0, neither (MPI writes every block); 3 unless known.
     @usableFromInline var mayLeaveBlocksUnwritten: Int32 = 3
 
+    /// Whether this is a Cartesian grid where one process is both neighbours of a dimension (a periodic
+    /// dimension of one or two processes): where the libraries pair blocks in orders of their own
+    /// (``neighborReceiveSlots(_:_:variant:_:)``).
+    @inlinable var hasOneProcessOnTwoSides: Bool { kind == 1 && mayLeaveBlocksUnwritten & 2 != 0 }
+
     @inlinable init() {}
 }
 
@@ -74,7 +79,7 @@ func rawNeighborAlltoall(
     _ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, blockCount: Int, type: MPI_Datatype,
     elementSize: Int, comm: MPI_Comm, topology: RawTopology
 ) throws(MPIError) {
-    if _slowPath(topology.kind == 1 && topology.mayLeaveBlocksUnwritten & 2 != 0),
+    if _slowPath(topology.hasOneProcessOnTwoSides),
        let slots = try neighborReceiveSlots(comm, topology, variant: serializesCalls ? 2 : 0, .neighborAlltoall) {
         try rawNeighborAlltoallDirect(send, receive, blockCount: blockCount, type: type, elementSize: elementSize,
                                       comm: comm)
@@ -147,7 +152,7 @@ func rawNeighborAlltoallv(
     _ receive: UnsafeMutableRawPointer?, receiveCounts: UnsafeBufferPointer<Int>,
     receiveDisplacements: UnsafeBufferPointer<Int>, type: MPI_Datatype, comm: MPI_Comm, topology: RawTopology
 ) throws(MPIError) {
-    if _slowPath(topology.kind == 1 && topology.mayLeaveBlocksUnwritten & 2 != 0),
+    if _slowPath(topology.hasOneProcessOnTwoSides),
        let slots = try neighborReceiveSlots(comm, topology, variant: serializesCalls ? 3 : 1, .neighborAlltoallv) {
         // MPI's receive slot i is given slot `slots[i]`'s count and displacement.
         let counts = slots.map { receiveCounts[$0] }, displacements = slots.map { receiveDisplacements[$0] }

@@ -504,6 +504,8 @@ func rawRecvAnySize(
     type: MPI_Datatype, elementSize: Int, source: Int32, tag: Int32, comm: MPI_Comm,
     allocate: (Int, (UnsafeMutableRawPointer?) -> Int32) -> Int32
 ) -> ReceiveOutcome {
+    // From MPI_PROC_NULL nothing arrives: no elements (as rawRecv).
+    if _slowPath(source == swiftmpi_proc_null()) { return ReceiveOutcome(fromProcNullExpecting: 0) }
     var message = swiftmpi_message_null()
     var status = MPI_Status()
     let code = matchMessage(source: source, tag: tag, comm: comm, message: &message, status: &status)
