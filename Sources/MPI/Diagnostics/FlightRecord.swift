@@ -432,9 +432,10 @@ extension FlightEntry {
             || self.operation == MPIOperation.persistentWait.rawValue
         if root >= 0 && !persistent { line += ", root \(root)" }
         switch MPIOperation(rawValue: self.operation) {
-        case .send: line += ", dest \(peer), tag \(tag)"
+        case .send: line += ", dest \(peer == Int32(procNull) ? "procNull" : "\(peer)"), tag \(tag)"
         case .recv, .sendrecv, .probe, .iprobe:
-            line += ", source \(peer == Int32(anySource) ? "any" : "\(peer)"), tag \(tag == Int32(anyTag) ? "any" : "\(tag)")"
+            let source = peer == Int32(anySource) ? "any" : peer == Int32(procNull) ? "procNull" : "\(peer)"
+            line += ", source \(source), tag \(tag == Int32(anyTag) ? "any" : "\(tag)")"
         case .persistentStart, .persistentWait:
             // A plan whose only message is one receive records its source and tag; others, the number
             // of their sends (in `root`) and receives (in `tag`), any of which may be what a wait waits for.

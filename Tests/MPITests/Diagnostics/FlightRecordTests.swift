@@ -35,6 +35,11 @@ final class FlightRecordTests: MPITestCase {
         XCTAssertTrue(line.contains("1 × Double, source \(left), tag any; took"), line)
         XCTAssertThrowsError(try bcast([1.0], root: size))
         XCTAssertTrue(try XCTUnwrap(MPIRuntime.flightRecord.last).contains("threw after"))
+        // A wall's procNull is named as such (it is -2 here, and MPI's value differs between the libraries).
+        try send([1.0], dest: procNull, tag: 3)
+        XCTAssertTrue(try XCTUnwrap(MPIRuntime.flightRecord.last).contains("1 × Double, dest procNull, tag 3; took"))
+        _ = try recv([0.0], source: procNull, tag: 3)
+        XCTAssertTrue(try XCTUnwrap(MPIRuntime.flightRecord.last).contains("1 × Double, source procNull, tag 3; took"))
     }
 
     func testProbesUnknownSizesAndVariableCountsAreDescribedAsTheyAre() throws {
