@@ -56,6 +56,8 @@ static inline MPI_Op swiftmpi_op_null(void) { return MPI_OP_NULL; }
 static inline int swiftmpi_any_source(void) { return MPI_ANY_SOURCE; }
 static inline int swiftmpi_any_tag(void) { return MPI_ANY_TAG; }
 static inline int swiftmpi_proc_null(void) { return MPI_PROC_NULL; }
+/// A communicator handle as an integer, for hashing (a pointer on Open MPI, an int on MPICH).
+static inline intptr_t swiftmpi_comm_key(MPI_Comm comm) { return (intptr_t)comm; }
 static inline int swiftmpi_undefined(void) { return MPI_UNDEFINED; }
 static inline int swiftmpi_tag_ub_keyval(void) { return MPI_TAG_UB; }
 static inline int swiftmpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
