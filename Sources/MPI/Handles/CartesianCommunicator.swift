@@ -85,8 +85,10 @@ public struct CartesianCommunicator: Sendable, Hashable, CustomStringConvertible
     ///   - dimensions: One entry per dimension: the processes along it, or `0` to choose.
     /// - Returns: The processes along each dimension; their product is `processes`.
     /// - Throws: ``MPIError/invalidArgument(operation:argument:expected:actual:)`` for
-    ///   fewer than one process, no dimensions, a negative entry, or fixed entries
-    ///   whose product does not divide `processes`; ``MPIError/finalized(operation:)``
+    ///   fewer than one process, no dimensions, a negative entry, fixed entries
+    ///   whose product does not divide `processes`, or, with no `0` entry, a product other than
+    ///   `processes` (as Open MPI's `MPI_Dims_create`; MPICH 4.0.2's accepts `[2]` for 4
+    ///   processes and returns it); ``MPIError/finalized(operation:)``
     ///   after finalisation (MPI is initialised first if needed).
     ///
     /// The corresponding C function is `MPI_Dims_create`.
