@@ -478,6 +478,13 @@ final class PendingOperation: @unchecked Sendable {
         if _slowPath(communicator != nil) { releaseCommunicator() }
     }
 
+    /// Asks for the operation's cancellation (a task cancelled while it awaits): a queued receive that
+    /// has not matched leaves the queue at the next poll (``probeOnce(source:tag:)``).
+    func requestCancellation() {
+        cancelRequested.store(true, ordering: .relaxed)
+        ProbedReceives.cancellationsRequested.wrappingAdd(1, ordering: .releasing)
+    }
+
     /// Ends an operation whose MPI has been finalised, without calling MPI.
     func finishFinalized() {
         finished = true
@@ -821,6 +828,12 @@ final class ProbedReceives: @unchecked Sendable {
 
     private let queue = Mutex<[PendingOperation]>([])
 
+    /// Cancellations asked for (``PendingOperation/requestCancellation()``), and how many of them the
+    /// queue had seen when ``matchWaitingMessages(_:)`` last looked for cancelled receives (under the
+    /// queue's lock): it looks only when there are new ones.
+    static let cancellationsRequested = Atomic<Int>(0)
+    private static let cancellationsSeen = Atomic<Int>(0)
+
     /// Communicators freed while a queued receive still used them, freed in MPI when none does
     /// (``freeCommunicator(_:)``), and whether there are any (a relaxed read in ``advance()``).
     private let communicatorsToFree = Mutex<[FreedCommunicator]>([])
@@ -987,14 +1000,19 @@ final class ProbedReceives: @unchecked Sendable {
     /// cost a call per receive: 2,000 receives of distinct tags, each matched by a poll of its own, took
     /// 36 s in a debug build that way. Returns false when a waiting message matches no queued receive (it
     /// is for a blocking receive or a probe still to come, and may hide messages behind it): the caller
-    /// then makes a pass. Receives whose cancellation was asked for leave first.
+    /// then makes a pass. Receives whose cancellation was asked for leave first (looked for only after a
+    /// new request for a cancellation, so that a poll that finds nothing does not visit every receive).
     private static func matchWaitingMessages(_ queue: inout [PendingOperation]) -> Bool {
-        queue.removeAll { operation in
-            guard operation.receive == nil
-                    || (operation.operation == .recv && operation.cancelRequested.load(ordering: .relaxed)),
-                  operation.probeOnce() else { return false }
-            operation.queued.store(false, ordering: .releasing)
-            return true
+        let cancellations = cancellationsRequested.load(ordering: .acquiring)
+        if cancellations != cancellationsSeen.load(ordering: .relaxed) {
+            cancellationsSeen.store(cancellations, ordering: .relaxed)
+            queue.removeAll { operation in
+                guard operation.receive == nil
+                        || (operation.operation == .recv && operation.cancelRequested.load(ordering: .relaxed)),
+                      operation.probeOnce() else { return false }
+                operation.queued.store(false, ordering: .releasing)
+                return true
+            }
         }
         var asked: [MPI_Comm] = []
         var i = 0

@@ -60,7 +60,7 @@ func awaitPending(_ pending: PendingOperation) async throws(MPIError) {
             ProgressEngine.shared.submit(pending, continuation)
         }
     } onCancel: {
-        pending.cancelRequested.store(true, ordering: .relaxed)
+        pending.requestCancellation()
     }
     try pending.result()
 }
@@ -114,7 +114,7 @@ func pollBeforeSuspending(_ pending: PendingOperation) async throws(MPIError) ->
         for _ in 0..<inlineAwaitPolls {
             if try testPending(pending).get() { return true }
         }
-        if Task.isCancelled { pending.cancelRequested.store(true, ordering: .relaxed) }
+        if Task.isCancelled { pending.requestCancellation() }
         let now = monotonicMicroseconds()
         if deadline == .max {
             deadline = now + inlineAwaitMicroseconds

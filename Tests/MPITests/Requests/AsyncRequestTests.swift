@@ -129,6 +129,31 @@ final class AsyncRequestTests: MPITestCase {
         XCTAssertEqual(total, [Int32(size)], here)
     }
 
+    func testCancellingATaskWithdrawsAReceiveFromALongQueue() async throws {
+        // With more receives queued than the queue's pass scans, polls take waiting messages to the
+        // receives and look for cancelled receives only after a cancellation is asked for.
+        let rank = self.rank
+        var others = RequestSet<[Int32]>()
+        for tag in 0..<40 { others.append(try irecv([Int32(0)], source: rank, tag: 100 + tag)) }
+        let waiting = Task { () throws -> [Int32] in
+            try await irecv([Int32(0)], source: rank, tag: 78).value()
+        }
+        try await Task.sleep(nanoseconds: 20_000_000)
+        waiting.cancel()
+        do {
+            _ = try await waiting.value
+            XCTFail("the receive completed without a message \(here)")
+        } catch let error as MPIError {
+            XCTAssertEqual(error, .cancelled(operation: "recv"), here)
+        }
+        // The withdrawn receive took nothing; the queued ones get their messages, sent last tag first.
+        for tag in (0..<40).reversed() { try isend([Int32(tag)], dest: rank, tag: 100 + tag).wait() }
+        try isend([Int32(rank + 5)], dest: rank, tag: 78).wait()
+        XCTAssertEqual(try recv([Int32(0)], source: rank, tag: 78).0, [Int32(rank + 5)], here)
+        let got = try others.waitAll()
+        XCTAssertEqual(got, (0..<40).map { [Int32($0)] }, here)
+    }
+
     func testBlockingCallsCompileAndRunInsideAsyncFunctions() async throws {
         let x = pattern([4], rank: rank, as: Int32.self)
         let (sum, token) = try allreduce(x, op: .sum)
