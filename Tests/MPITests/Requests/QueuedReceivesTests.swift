@@ -91,6 +91,27 @@ final class QueuedReceivesTests: MPITestCase {
         try barrier()
     }
 
+    func testManyQueuedReceivesOnTwoCommunicatorsWithTheSameTags() throws {
+        // A long queue whose receives are on two communicators (the queue then asks each for its waiting
+        // messages), with the same tags on both: a message goes to a receive of its own communicator.
+        let (left, right) = ringNeighbours(rank: rank, size: size)
+        let other = try Communicator.default.duplicate()
+        var receives = RequestSet<[Int32]>()
+        for tag in 0..<20 {
+            receives.append(try irecv([Int32(0)], source: left, tag: tag))
+            receives.append(try irecv([Int32(0)], source: left, tag: tag, comm: other))
+        }
+        var sends = RequestSet<Void>()
+        for tag in (0..<20).reversed() {
+            sends.append(try isend([Int32(1000 + tag)], dest: right, tag: tag, comm: other))
+            sends.append(try isend([Int32(tag)], dest: right, tag: tag))
+        }
+        let got = try receives.waitAll()
+        XCTAssertEqual(got, (0..<20).flatMap { [[Int32($0)], [Int32(1000 + $0)]] }, here)
+        _ = try sends.waitAll()
+        try barrier()
+    }
+
     func testAPollOfManyQueuedReceivesCostsLinearTime() throws {
         // 2,000 receives of distinct tags queued from this rank itself, then 2,000 sends to itself, each
         // waited for in turn, last tag first: each wait polls the queue. A pass that compared each receive
