@@ -74,17 +74,16 @@ extension ProbedReceive {
 /// (``overlaps(_:)``), does one of them match every message it matches (``subsumes(_:)``), and does one
 /// of them match a given message (``matches(source:tag:comm:)``).
 ///
-/// Up to ``scanned`` receives are kept in an array and scanned. Beyond, they are counted by pattern, so
-/// that each question is a few dictionary lookups and a pass over n queued receives costs O(n), not
+/// Up to ``scanned`` receives are kept in an array and scanned. Beyond, the patterns they match are kept
+/// in a set, so that each question is a few lookups and a pass over n queued receives costs O(n), not
 /// O(n²) (an audit's 1,000 tasks awaiting receives of distinct tags took 17 s on Open MPI with the scans).
-/// A pattern's source and tag are a receive's own (``anySource`` and ``anyTag`` included), or
-/// `Int32.min` for "any value": each receive is counted under (source, tag), (source, min), (min, tag)
-/// and (min, min).
+/// A pattern's source and tag are a receive's own (MPI's any-source and any-tag values included), or
+/// `Int32.min` for "any value": each receive adds (source, tag), (source, min), (min, tag) and (min, min).
 struct UnmatchedReceives {
     static let scanned = 16
     private var few: [ProbedReceive] = []
-    private var counts: [Pattern: Int] = [:]
-    private var isCounted = false
+    private var patterns = Set<Pattern>()
+    private var isIndexed = false
 
     private struct Pattern: Hashable {
         let comm: Int
@@ -95,33 +94,33 @@ struct UnmatchedReceives {
     private static let every = Int32.min
 
     mutating func add(_ receive: ProbedReceive) {
-        if !isCounted {
+        if !isIndexed {
             if few.count < Self.scanned {
                 few.append(receive)
                 return
             }
-            isCounted = true
-            for older in few { count(older) }
+            isIndexed = true
+            for older in few { index(older) }
             few = []
         }
-        count(receive)
+        index(receive)
     }
 
-    private mutating func count(_ r: ProbedReceive) {
+    private mutating func index(_ r: ProbedReceive) {
         let comm = swiftmpi_comm_key(r.comm)
-        counts[Pattern(comm: comm, source: r.source, tag: r.tag), default: 0] += 1
-        counts[Pattern(comm: comm, source: r.source, tag: Self.every), default: 0] += 1
-        counts[Pattern(comm: comm, source: Self.every, tag: r.tag), default: 0] += 1
-        counts[Pattern(comm: comm, source: Self.every, tag: Self.every), default: 0] += 1
+        patterns.insert(Pattern(comm: comm, source: r.source, tag: r.tag))
+        patterns.insert(Pattern(comm: comm, source: r.source, tag: Self.every))
+        patterns.insert(Pattern(comm: comm, source: Self.every, tag: r.tag))
+        patterns.insert(Pattern(comm: comm, source: Self.every, tag: Self.every))
     }
 
     private func has(_ comm: Int, _ source: Int32, _ tag: Int32) -> Bool {
-        counts[Pattern(comm: comm, source: source, tag: tag)] != nil
+        patterns.contains(Pattern(comm: comm, source: source, tag: tag))
     }
 
     /// Whether a message could match both `receive` and an unmatched receive.
     func overlaps(_ receive: ProbedReceive) -> Bool {
-        guard isCounted else { return few.contains { $0.overlaps(receive) } }
+        guard isIndexed else { return few.contains { $0.overlaps(receive) } }
         let (any, comm) = ((source: swiftmpi_any_source(), tag: swiftmpi_any_tag()), swiftmpi_comm_key(receive.comm))
         switch (receive.source == any.source, receive.tag == any.tag) {
         case (true, true): return has(comm, Self.every, Self.every)
@@ -133,7 +132,7 @@ struct UnmatchedReceives {
 
     /// Whether an unmatched receive matches every message that `receive` matches.
     func subsumes(_ receive: ProbedReceive) -> Bool {
-        guard isCounted else { return few.contains { $0.subsumes(receive) } }
+        guard isIndexed else { return few.contains { $0.subsumes(receive) } }
         let (any, comm) = ((source: swiftmpi_any_source(), tag: swiftmpi_any_tag()), swiftmpi_comm_key(receive.comm))
         switch (receive.source == any.source, receive.tag == any.tag) {
         case (true, true): return has(comm, any.source, any.tag)
@@ -145,7 +144,7 @@ struct UnmatchedReceives {
 
     /// Whether an unmatched receive matches a message from `source` with `tag` on `comm`.
     func matches(source: Int32, tag: Int32, comm: MPI_Comm) -> Bool {
-        guard isCounted else { return few.contains { $0.matches(source: source, tag: tag, comm: comm) } }
+        guard isIndexed else { return few.contains { $0.matches(source: source, tag: tag, comm: comm) } }
         let (any, key) = ((source: swiftmpi_any_source(), tag: swiftmpi_any_tag()), swiftmpi_comm_key(comm))
         return has(key, source, tag) || has(key, source, any.tag) || has(key, any.source, tag)
             || has(key, any.source, any.tag)
@@ -479,9 +478,10 @@ final class PendingOperation: @unchecked Sendable {
     }
 
     /// Asks for the operation's cancellation (a task cancelled while it awaits): a queued receive that
-    /// has not matched leaves the queue at the next poll (``probeOnce(source:tag:)``).
+    /// has not matched leaves the queue at the next poll (``probeOnce(source:tag:)``). Counted once, however
+    /// often a cancelled task's polls ask.
     func requestCancellation() {
-        cancelRequested.store(true, ordering: .relaxed)
+        guard !cancelRequested.exchange(true, ordering: .relaxed) else { return }
         ProbedReceives.cancellationsRequested.wrappingAdd(1, ordering: .releasing)
     }
 
